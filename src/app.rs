@@ -1,0 +1,144 @@
+//! Composition root: one supervised mirror per `source -> target` pair, each made of a topic sync
+//! task and a record path thread joined by a watch channel of routes; shutdown through one
+//! cancellation token.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, MirrorConfig};
+use crate::flow::RouteSet;
+use crate::kafka::{self, ClientError};
+use crate::mirror::{self, MirrorStats, RecordPathSpec};
+use crate::runtime::spawn_named;
+use crate::telemetry::error_chain;
+use crate::topics::{self, TopicSync};
+
+/// Wait before a mirror whose record path failed is started again.
+const RESTART_BACKOFF: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+/// Runs every mirror until `cancel` fires, then waits for them to drain.
+pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppError> {
+    let tracker = TaskTracker::new();
+    for mirror in &config.mirrors {
+        let m = Mirror::new(&config, mirror)?;
+        let cancel = cancel.clone();
+        tracker.spawn(async move { m.supervise(cancel).await });
+    }
+    tracker.close();
+    tracing::info!(mirrors = config.mirrors.len(), "strait running");
+    tracker.wait().await;
+    tracing::info!("all mirrors stopped");
+    Ok(())
+}
+
+struct Mirror {
+    config: MirrorConfig,
+    spec: RecordPathSpec,
+    source_admin: Arc<rdkafka::admin::AdminClient<kafka::LogContext>>,
+    target_admin: Arc<rdkafka::admin::AdminClient<kafka::LogContext>>,
+    stats: Arc<MirrorStats>,
+}
+
+impl Mirror {
+    fn new(config: &Config, mirror: &MirrorConfig) -> Result<Self, AppError> {
+        let name = mirror.name();
+        let source = config.clusters[&mirror.source].clone();
+        let target = config.clusters[&mirror.target].clone();
+        let source_admin = Arc::new(kafka::admin_client(&source, &format!("{name}|source-admin"))?);
+        let target_admin = Arc::new(kafka::admin_client(&target, &format!("{name}|target-admin"))?);
+        let progress_topic = mirror.replication_policy.progress_topic(&mirror.source);
+        Ok(Mirror {
+            config: mirror.clone(),
+            spec: RecordPathSpec {
+                name,
+                source,
+                target,
+                progress_topic,
+                throttle: mirror.throttle.clone(),
+                // Leave a margin inside the overall shutdown budget for the final progress write.
+                drain_timeout: config.shutdown_timeout.mul_f32(0.8),
+            },
+            source_admin,
+            target_admin,
+            stats: Arc::new(MirrorStats::default()),
+        })
+    }
+
+    /// Starts topic sync and the record path; restarts the record path after a fatal error,
+    /// resuming from the persisted positions.
+    async fn supervise(self, cancel: CancellationToken) {
+        let name = self.spec.name.clone();
+        let (routes_tx, routes_rx) = watch::channel::<RouteSet>(Arc::new(Vec::new()));
+        let sync = TopicSync {
+            mirror: self.config.clone(),
+            source_admin: Arc::clone(&self.source_admin),
+            target_admin: Arc::clone(&self.target_admin),
+        };
+        let sync_task = tokio::spawn(sync.run(routes_tx, cancel.clone()));
+
+        loop {
+            if cancel.is_cancelled() {
+                break;
+            }
+            let positions = match self.prepare().await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(mirror = %name, error = %e, "cannot start the record path yet; retrying");
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tokio::time::sleep(RESTART_BACKOFF) => continue,
+                    }
+                }
+            };
+            tracing::info!(mirror = %name, stored_positions = positions.len(), "record path starting");
+            let spec = self.spec.clone();
+            let rx = routes_rx.clone();
+            let c = cancel.clone();
+            let stats = Arc::clone(&self.stats);
+            let result = spawn_named(format!("mirror {name}"), move || {
+                mirror::run_record_path(spec, positions, rx, c, stats)
+            })
+            .await;
+            match result {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::error!(mirror = %name, error = %error_chain(&e),
+                        "record path failed; restarting from the persisted positions");
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tokio::time::sleep(RESTART_BACKOFF) => {}
+                    }
+                }
+            }
+        }
+        sync_task.abort();
+        let _ = sync_task.await;
+    }
+
+    /// Ensures the progress topic and reads the stored positions.
+    async fn prepare(&self) -> Result<mirror::Positions, String> {
+        topics::ensure_progress_topic(
+            &self.target_admin,
+            &self.spec.progress_topic,
+            self.config.replication_factor,
+        )
+        .await
+        .map_err(|e| error_chain(&e))?;
+        let spec = self.spec.clone();
+        spawn_named(format!("progress {}", self.spec.name), move || {
+            mirror::load_positions(&spec)
+        })
+        .await
+        .map_err(|e| error_chain(&e))
+    }
+}

@@ -1,0 +1,94 @@
+//! `strait validate`: offline checks, and with `--connect` the replication plan per mirror.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{load_config, runtime, Exit};
+use crate::config::Config;
+use crate::kafka::{self, admin};
+use crate::policy::TopicDecision;
+use crate::telemetry::error_chain;
+use crate::topics;
+
+pub fn validate(path: &Path, connect: bool) -> Exit {
+    let config = match load_config(path) {
+        Ok(c) => c,
+        Err(exit) => return exit,
+    };
+    println!(
+        "configuration {} is valid: {} cluster(s), {} mirror(s)",
+        path.display(),
+        config.clusters.len(),
+        config.mirrors.len()
+    );
+    for m in &config.mirrors {
+        println!("  mirror {}", m.name());
+    }
+    if !connect {
+        return Exit::Ok;
+    }
+    runtime().block_on(plan_all(&config))
+}
+
+async fn plan_all(config: &Config) -> Exit {
+    let mut metadata = std::collections::BTreeMap::new();
+    for (alias, cluster) in &config.clusters {
+        let client = match kafka::admin_client(cluster, &format!("validate|{alias}")) {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                eprintln!("error: {}", error_chain(&e));
+                return Exit::InvalidConfig;
+            }
+        };
+        match admin::cluster_metadata(&client).await {
+            Ok(md) => {
+                println!(
+                    "cluster {alias} ({}): reachable, {} broker(s), {} topic(s)",
+                    cluster.bootstrap_servers,
+                    md.broker_count,
+                    md.topics.len()
+                );
+                metadata.insert(alias.clone(), md);
+            }
+            Err(e) => {
+                eprintln!(
+                    "error: cannot reach cluster `{alias}` at {}: {}\nhint: check clusters.{alias}.bootstrap_servers and its security settings",
+                    cluster.bootstrap_servers,
+                    error_chain(&e)
+                );
+                return Exit::Unreachable;
+            }
+        }
+    }
+    for m in &config.mirrors {
+        println!();
+        println!("mirror {}:", m.name());
+        let plan = topics::plan(m, &metadata[&m.source]);
+        let target = &metadata[&m.target];
+        let width = plan.iter().map(|p| p.source_topic.len()).max().unwrap_or(0);
+        let mut replicated = 0;
+        for p in &plan {
+            match &p.decision {
+                TopicDecision::Replicate { remote } => {
+                    replicated += 1;
+                    let state = match target.topics.get(remote) {
+                        Some(n) => format!("exists on {} with {n} partition(s)", m.target),
+                        None => format!("will be created on {}", m.target),
+                    };
+                    println!(
+                        "  replicate  {:width$}  -> {remote} ({} partition(s); {state})",
+                        p.source_topic, p.partitions
+                    );
+                }
+                TopicDecision::Skip(reason) => {
+                    println!("  skip       {:width$}  ({reason})", p.source_topic);
+                }
+            }
+        }
+        println!(
+            "  {replicated} of {} source topic(s) replicated",
+            plan.len()
+        );
+    }
+    Exit::Ok
+}

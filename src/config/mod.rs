@@ -1,0 +1,217 @@
+//! Configuration: YAML in, validated typed [`Config`] out. Nothing else in the crate parses YAML.
+//!
+//! Loading happens in two steps: the file is deserialized into raw structs that mirror the YAML
+//! (`deny_unknown_fields`), then validated into the typed structs below. Validation collects
+//! **every** problem with its key path (`mirrors[0].topics[1]`) instead of stopping at the first.
+//!
+//! Every key is documented in `config/strait.example.yaml`. String values may contain
+//! `${env:NAME}` and `${file:PATH}` references (`$${` for a literal `${`), so that secrets stay
+//! out of the file.
+
+mod error;
+mod interpolate;
+mod raw;
+mod units;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::policy::{ReplicationPolicy, TopicFilter};
+
+pub use error::{ConfigError, Problem};
+pub use units::{parse_duration, parse_size};
+
+use interpolate::Resolver;
+
+/// Default `shutdown_timeout`.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default `refresh_topics_interval` (MM2's `refresh.topics.interval.seconds` is 600).
+pub const DEFAULT_REFRESH_TOPICS_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Reads and validates the YAML file at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::single(&origin, "", format!("cannot read the file: {e}")))?;
+    from_str(&text, &origin)
+}
+
+/// Validates YAML text; `origin` names it in error messages (a file path or a label).
+pub fn from_str(yaml: &str, origin: &str) -> Result<Config, ConfigError> {
+    from_str_with(yaml, origin, &Resolver::system())
+}
+
+fn from_str_with(yaml: &str, origin: &str, resolver: &Resolver<'_>) -> Result<Config, ConfigError> {
+    let raw = parse(yaml, origin)?;
+    validate::validate(raw, resolver).map_err(|problems| ConfigError {
+        origin: origin.to_owned(),
+        problems,
+    })
+}
+
+/// YAML to raw structs. serde stops at the first problem, so this reports one at most: syntax
+/// errors, unknown keys and wrong shapes, with the key path and the line.
+fn parse(yaml: &str, origin: &str) -> Result<raw::RawConfig, ConfigError> {
+    let deserializer = serde_yaml::Deserializer::from_str(yaml);
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        // Syntax errors can stop inside a key that was not read yet: `clusters.A.?`.
+        let path = path.trim_end_matches(".?").trim_end_matches('?');
+        let path = if path == "." {
+            String::new()
+        } else {
+            path.to_owned()
+        };
+        let inner = e.into_inner();
+        let mut message = inner.to_string();
+        // serde_yaml writes `<its path>: <message> at line L column C`, where its path is ours
+        // or (for an unknown key) our path's parent; keep only the message.
+        if let Some((prefix, rest)) = message.split_once(": ") {
+            if !prefix.is_empty() && !prefix.contains(' ') && path.starts_with(prefix) {
+                message = rest.to_owned();
+            }
+        }
+        if let Some(location) = inner.location() {
+            let suffix = format!(" at line {} column {}", location.line(), location.column());
+            if let Some(at) = message.find(&suffix) {
+                message.replace_range(at..at + suffix.len(), "");
+            }
+            message = format!(
+                "{message} (line {}, column {})",
+                location.line(),
+                location.column()
+            );
+        }
+        if message.starts_with("EOF while parsing") {
+            message = "the file has no settings; see config/strait.example.yaml".to_owned();
+        }
+        let message = message.replacen("unknown field", "unknown key", 1);
+        ConfigError::single(origin, path, message)
+    })
+}
+
+/// A value that must never be printed: passwords, key passphrases, pass-through properties whose
+/// names look secret. `Debug` and `Display` print `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The clear-text value, for handing to librdkafka only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Clusters by alias, in alias order.
+    pub clusters: BTreeMap<String, ClusterConfig>,
+    pub mirrors: Vec<MirrorConfig>,
+    /// How long a graceful shutdown may take before in-flight work is abandoned (default 30s).
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    pub alias: String,
+    pub bootstrap_servers: String,
+    pub security: Security,
+    /// librdkafka properties applied to every client of this cluster.
+    pub client: BTreeMap<String, Secret>,
+    /// librdkafka properties for the consumer, producer and admin roles (after `client`).
+    pub consumer: BTreeMap<String, Secret>,
+    pub producer: BTreeMap<String, Secret>,
+    pub admin: BTreeMap<String, Secret>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SecurityProtocol {
+    #[default]
+    Plaintext,
+    Ssl,
+    SaslPlaintext,
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    /// The librdkafka `security.protocol` value.
+    pub fn as_librdkafka(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "plaintext",
+            SecurityProtocol::Ssl => "ssl",
+            SecurityProtocol::SaslPlaintext => "sasl_plaintext",
+            SecurityProtocol::SaslSsl => "sasl_ssl",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Security {
+    pub protocol: SecurityProtocol,
+    /// PEM CA bundle to verify brokers (`ssl.ca.location`).
+    pub ca_file: Option<String>,
+    /// PEM client certificate and key for mutual TLS.
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    pub key_password: Option<Secret>,
+    pub sasl: Option<Sasl>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Sasl {
+    /// `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`.
+    pub mechanism: String,
+    pub username: String,
+    pub password: Secret,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Throttle {
+    pub bytes_per_second: Option<u64>,
+    pub records_per_second: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MirrorConfig {
+    pub source: String,
+    pub target: String,
+    /// Topic include/exclude (the built-in MM2 excludes already added to `exclude`).
+    pub topics: TopicFilter,
+    /// Group include/exclude (the built-in MM2 excludes already added); used by checkpoints.
+    pub groups: TopicFilter,
+    pub replication_policy: ReplicationPolicy,
+    /// Replication factor of created remote topics; `None` = min(3, number of target brokers).
+    pub replication_factor: Option<i16>,
+    /// How often source topics and partitions are re-discovered (default 10s; MM2: 600s).
+    pub refresh_topics_interval: Duration,
+    pub throttle: Throttle,
+}
+
+impl MirrorConfig {
+    /// `source->target`, the flow name used in logs and metrics (MM2 style).
+    pub fn name(&self) -> String {
+        format!("{}->{}", self.source, self.target)
+    }
+}
+
+#[cfg(test)]
+mod tests;

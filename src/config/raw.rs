@@ -1,0 +1,218 @@
+//! The YAML as written: serde structs with `deny_unknown_fields`, almost no types beyond strings
+//! and scalars, so that validation (not serde) can report every problem at once with its path.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+pub(super) struct RawConfig {
+    #[serde(default, deserialize_with = "cluster_map")]
+    pub clusters: Vec<(String, RawCluster)>,
+    #[serde(default)]
+    pub mirrors: Option<Vec<RawMirror>>,
+    #[serde(default)]
+    pub shutdown_timeout: Option<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+pub(super) struct RawCluster {
+    #[serde(default)]
+    pub bootstrap_servers: Option<String>,
+    #[serde(default)]
+    pub security: Option<RawSecurity>,
+    #[serde(default, deserialize_with = "property_map")]
+    pub client: Vec<(String, Scalar)>,
+    #[serde(default, deserialize_with = "property_map")]
+    pub consumer: Vec<(String, Scalar)>,
+    #[serde(default, deserialize_with = "property_map")]
+    pub producer: Vec<(String, Scalar)>,
+    #[serde(default, deserialize_with = "property_map")]
+    pub admin: Vec<(String, Scalar)>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+pub(super) struct RawSecurity {
+    #[serde(default)]
+    pub protocol: Option<String>,
+    #[serde(default)]
+    pub ca_file: Option<String>,
+    #[serde(default)]
+    pub cert_file: Option<String>,
+    #[serde(default)]
+    pub key_file: Option<String>,
+    #[serde(default)]
+    pub key_password: Option<String>,
+    #[serde(default)]
+    pub sasl: Option<RawSasl>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+pub(super) struct RawSasl {
+    #[serde(default)]
+    pub mechanism: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+pub(super) struct RawMirror {
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub topics: Option<Vec<String>>,
+    #[serde(default)]
+    pub topics_exclude: Option<Vec<String>>,
+    #[serde(default)]
+    pub groups: Option<Vec<String>>,
+    #[serde(default)]
+    pub groups_exclude: Option<Vec<String>>,
+    #[serde(default)]
+    pub replication_policy: Option<RawPolicy>,
+    #[serde(default)]
+    pub replication_factor: Option<Scalar>,
+    #[serde(default)]
+    pub refresh_topics_interval: Option<Scalar>,
+    #[serde(default)]
+    pub throttle: Option<RawThrottle>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+pub(super) struct RawPolicy {
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub separator: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+pub(super) struct RawThrottle {
+    #[serde(default)]
+    pub bytes_per_second: Option<Scalar>,
+    #[serde(default)]
+    pub records_per_second: Option<Scalar>,
+}
+
+/// A YAML scalar of any type. Pass-through properties accept strings, numbers and booleans;
+/// durations, sizes and counts are checked by validation so that their errors are collected.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Scalar {
+    Str(String),
+    Int(i128),
+    Float(f64),
+    Bool(bool),
+    Null,
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ScalarVisitor;
+
+        impl Visitor<'_> for ScalarVisitor {
+            type Value = Scalar;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar::Str(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar, E> {
+                Ok(Scalar::Str(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar::Int(v.into()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar::Int(v.into()))
+            }
+            fn visit_i128<E: de::Error>(self, v: i128) -> Result<Scalar, E> {
+                Ok(Scalar::Int(v))
+            }
+            fn visit_u128<E: de::Error>(self, v: u128) -> Result<Scalar, E> {
+                i128::try_from(v)
+                    .map(Scalar::Int)
+                    .map_err(|_| E::custom("number too large"))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar::Float(v))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar::Bool(v))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Scalar, E> {
+                Ok(Scalar::Null)
+            }
+        }
+
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+fn cluster_map<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, RawCluster)>, D::Error> {
+    d.deserialize_map(UniqueMap {
+        what: "cluster alias",
+        hint: "each cluster is defined once",
+        marker: PhantomData,
+    })
+}
+
+fn property_map<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, Scalar)>, D::Error> {
+    d.deserialize_map(UniqueMap {
+        what: "property",
+        hint: "each property is set once",
+        marker: PhantomData,
+    })
+}
+
+/// A mapping that keeps its order and rejects duplicate keys. serde's own maps silently keep
+/// the last value, which would hide a second definition of a cluster.
+struct UniqueMap<V> {
+    what: &'static str,
+    hint: &'static str,
+    marker: PhantomData<V>,
+}
+
+impl<'de, V: Deserialize<'de>> Visitor<'de> for UniqueMap<V> {
+    type Value = Vec<(String, V)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a mapping")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        // `consumer:` with nothing after it.
+        Ok(Vec::new())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut entries: Vec<(String, V)> = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if entries.iter().any(|(k, _)| *k == key) {
+                return Err(de::Error::custom(format!(
+                    "duplicate {} \"{key}\" ({})",
+                    self.what, self.hint
+                )));
+            }
+            let value = map.next_value::<V>()?;
+            entries.push((key, value));
+        }
+        Ok(entries)
+    }
+}

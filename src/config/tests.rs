@@ -1,0 +1,806 @@
+use std::collections::HashMap;
+use std::io;
+
+use super::*;
+use crate::policy::{SkipReason, DEFAULT_GROUP_EXCLUDES, DEFAULT_TOPIC_EXCLUDES};
+
+const TWO_CLUSTERS: &str = r#"
+clusters:
+  A: { bootstrap_servers: "a:9092" }
+  B: { bootstrap_servers: "b:9092" }
+"#;
+
+fn no_file(path: &str) -> io::Result<String> {
+    Err(io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("no such file: {path}"),
+    ))
+}
+
+/// Loads `yaml` with a fake environment and no readable files.
+fn load_env(yaml: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let env: HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let lookup = move |name: &str| env.get(name).cloned();
+    let resolver = Resolver {
+        env: &lookup,
+        read_file: &no_file,
+    };
+    from_str_with(yaml, "test.yaml", &resolver)
+}
+
+fn load_ok(yaml: &str) -> Config {
+    match load_env(yaml, &[]) {
+        Ok(config) => config,
+        Err(e) => panic!("expected a valid config, got:\n{e}"),
+    }
+}
+
+/// The problems as `path: message` lines.
+fn problems(yaml: &str) -> Vec<String> {
+    problems_env(yaml, &[])
+}
+
+fn problems_env(yaml: &str, env: &[(&str, &str)]) -> Vec<String> {
+    match load_env(yaml, env) {
+        Ok(config) => panic!("expected problems, got a valid config: {config:?}"),
+        Err(e) => e.problems.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// `TWO_CLUSTERS` plus one mirror A->B with `extra` lines (indented by the caller).
+fn mirror(extra: &str) -> String {
+    format!("{TWO_CLUSTERS}mirrors:\n  - source: A\n    target: B\n{extra}")
+}
+
+/// One cluster A with `extra` lines, plus B and a mirror A->B.
+fn cluster_a(extra: &str) -> String {
+    format!(
+        "clusters:\n  A:\n    bootstrap_servers: \"a:9092\"\n{extra}  B:\n    bootstrap_servers: \"b:9092\"\nmirrors:\n  - {{ source: A, target: B }}\n"
+    )
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Valid configurations and defaults
+
+#[test]
+fn minimal_config_gets_defaults() {
+    let config = load_ok(&mirror(""));
+    assert_eq!(config.shutdown_timeout, Duration::from_secs(30));
+    assert_eq!(config.clusters.len(), 2);
+    let a = &config.clusters["A"];
+    assert_eq!(a.alias, "A");
+    assert_eq!(a.bootstrap_servers, "a:9092");
+    assert_eq!(a.security.protocol, SecurityProtocol::Plaintext);
+    assert!(a.security.ca_file.is_none() && a.security.sasl.is_none());
+    assert!(a.client.is_empty() && a.consumer.is_empty());
+    assert!(a.producer.is_empty() && a.admin.is_empty());
+
+    let [m] = config.mirrors.as_slice() else {
+        panic!("one mirror expected")
+    };
+    assert_eq!(m.name(), "A->B");
+    assert_eq!(
+        m.replication_policy,
+        ReplicationPolicy::Default {
+            separator: ".".into()
+        }
+    );
+    assert_eq!(m.replication_factor, None);
+    assert_eq!(m.refresh_topics_interval, Duration::from_secs(10));
+    assert_eq!(m.throttle, Throttle::default());
+    assert_eq!(m.topics.include_patterns().collect::<Vec<_>>(), [".*"]);
+    assert_eq!(
+        m.topics.exclude_patterns().collect::<Vec<_>>(),
+        DEFAULT_TOPIC_EXCLUDES
+    );
+    assert_eq!(m.groups.include_patterns().collect::<Vec<_>>(), [".*"]);
+    assert_eq!(
+        m.groups.exclude_patterns().collect::<Vec<_>>(),
+        DEFAULT_GROUP_EXCLUDES
+    );
+    assert!(m.topics.matches("orders"));
+    assert!(!m.groups.matches("console-consumer-42"));
+}
+
+#[test]
+fn user_excludes_are_added_to_builtin_ones() {
+    let config = load_ok(&mirror(
+        "    topics: [\"orders.*\", \"payments\"]\n    topics_exclude: [\"orders-tmp\"]\n    groups: [\"app-.*\"]\n    groups_exclude: [\"app-test\"]\n",
+    ));
+    let m = &config.mirrors[0];
+    let mut want = strings(&DEFAULT_TOPIC_EXCLUDES);
+    want.push("orders-tmp".into());
+    assert_eq!(m.topics.exclude_patterns().collect::<Vec<_>>(), want);
+    assert_eq!(m.topics.check("orders"), Ok(()));
+    assert_eq!(
+        m.topics.check("orders-tmp"),
+        Err(SkipReason::Excluded {
+            pattern: "orders-tmp".into()
+        })
+    );
+    assert_eq!(
+        m.topics.check("orders.internal"),
+        Err(SkipReason::Excluded {
+            pattern: r".*[\-\.]internal".into()
+        })
+    );
+    assert_eq!(m.topics.check("users"), Err(SkipReason::NotIncluded));
+    assert!(m.groups.matches("app-1"));
+    assert!(!m.groups.matches("app-test"));
+    assert!(!m.groups.matches("other"));
+}
+
+#[test]
+fn empty_include_list_selects_nothing() {
+    let config = load_ok(&mirror("    topics: []\n    groups: []\n"));
+    assert!(!config.mirrors[0].topics.matches("orders"));
+    assert!(!config.mirrors[0].groups.matches("app"));
+}
+
+#[test]
+fn every_key_parsed() {
+    let yaml = r#"
+clusters:
+  A:
+    bootstrap_servers: " a1:9092, a2:9092 ,"
+    security:
+      protocol: SASL_SSL
+      ca_file: certs/ca.pem
+      cert_file: certs/client.pem
+      key_file: certs/client.key
+      key_password: "${env:KEY_PASS}"
+      sasl: { mechanism: scram-sha-512, username: mirror, password: "${env:SASL_PASS}" }
+    client: { "socket.keepalive.enable": true, "client.id": strait }
+    consumer: { "fetch.max.bytes": 52428800, "fetch.wait.max.ms": "100" }
+    producer: { "linger.ms": 5.5 }
+    admin: { "request.timeout.ms": 30000 }
+  B:
+    bootstrap_servers: b:9092
+    security: { protocol: ssl }
+mirrors:
+  - source: A
+    target: B
+    replication_policy: { kind: identity, separator: "_" }
+    replication_factor: 2
+    refresh_topics_interval: 1m30s
+    throttle: { bytes_per_second: 50MiB, records_per_second: 10000 }
+  - source: B
+    target: A
+    replication_policy: { separator: "-" }
+    replication_factor: "3"
+    throttle: { bytes_per_second: 1024 }
+shutdown_timeout: 500ms
+"#;
+    let config = load_env(yaml, &[("KEY_PASS", "kp"), ("SASL_PASS", "sp")]).unwrap();
+    assert_eq!(config.shutdown_timeout, Duration::from_millis(500));
+    let a = &config.clusters["A"];
+    assert_eq!(a.bootstrap_servers, "a1:9092,a2:9092");
+    let sec = &a.security;
+    assert_eq!(sec.protocol, SecurityProtocol::SaslSsl);
+    assert_eq!(sec.ca_file.as_deref(), Some("certs/ca.pem"));
+    assert_eq!(sec.cert_file.as_deref(), Some("certs/client.pem"));
+    assert_eq!(sec.key_file.as_deref(), Some("certs/client.key"));
+    assert_eq!(sec.key_password.as_ref().map(Secret::expose), Some("kp"));
+    let sasl = sec.sasl.as_ref().unwrap();
+    assert_eq!(sasl.mechanism, "SCRAM-SHA-512");
+    assert_eq!(sasl.username, "mirror");
+    assert_eq!(sasl.password.expose(), "sp");
+    let exposed = |m: &BTreeMap<String, Secret>| -> Vec<(String, String)> {
+        m.iter()
+            .map(|(k, v)| (k.clone(), v.expose().to_owned()))
+            .collect()
+    };
+    assert_eq!(
+        exposed(&a.client),
+        [
+            ("client.id".to_owned(), "strait".to_owned()),
+            ("socket.keepalive.enable".to_owned(), "true".to_owned())
+        ]
+    );
+    assert_eq!(
+        exposed(&a.consumer),
+        [
+            ("fetch.max.bytes".to_owned(), "52428800".to_owned()),
+            ("fetch.wait.max.ms".to_owned(), "100".to_owned())
+        ]
+    );
+    assert_eq!(
+        exposed(&a.producer),
+        [("linger.ms".to_owned(), "5.5".to_owned())]
+    );
+    assert_eq!(
+        exposed(&a.admin),
+        [("request.timeout.ms".to_owned(), "30000".to_owned())]
+    );
+    assert_eq!(
+        config.clusters["B"].security.protocol,
+        SecurityProtocol::Ssl
+    );
+
+    let ab = &config.mirrors[0];
+    assert_eq!(
+        ab.replication_policy,
+        ReplicationPolicy::Identity {
+            source_alias: "A".into(),
+            separator: "_".into()
+        }
+    );
+    assert_eq!(ab.replication_factor, Some(2));
+    assert_eq!(ab.refresh_topics_interval, Duration::from_secs(90));
+    assert_eq!(
+        ab.throttle,
+        Throttle {
+            bytes_per_second: Some(50 * 1024 * 1024),
+            records_per_second: Some(10_000)
+        }
+    );
+    let ba = &config.mirrors[1];
+    assert_eq!(ba.name(), "B->A");
+    assert_eq!(
+        ba.replication_policy,
+        ReplicationPolicy::Default {
+            separator: "-".into()
+        }
+    );
+    assert_eq!(ba.replication_factor, Some(3));
+    assert_eq!(
+        ba.throttle,
+        Throttle {
+            bytes_per_second: Some(1024),
+            records_per_second: None
+        }
+    );
+}
+
+#[test]
+fn example_config_loads() {
+    let yaml = include_str!("../../config/strait.example.yaml");
+    let config = load_env(yaml, &[("PRIMARY_SASL_PASSWORD", "example-secret")])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        config.clusters.keys().collect::<Vec<_>>(),
+        ["backup", "primary"]
+    );
+    let primary = &config.clusters["primary"];
+    assert_eq!(primary.security.protocol, SecurityProtocol::SaslSsl);
+    assert_eq!(
+        primary.security.sasl.as_ref().unwrap().password.expose(),
+        "example-secret"
+    );
+    let m = &config.mirrors[0];
+    assert_eq!(m.name(), "primary->backup");
+    assert!(m.topics.matches("orders.eu"));
+    assert!(!m.topics.matches("orders.tmp-1"));
+    assert_eq!(m.replication_factor, Some(3));
+    assert_eq!(m.throttle.bytes_per_second, Some(50 << 20));
+    assert!(!format!("{config:?}").contains("example-secret"));
+}
+
+#[test]
+fn example_config_names_every_key() {
+    // Every key the loader accepts appears in the example (documented there).
+    let yaml = include_str!("../../config/strait.example.yaml");
+    let keys = [
+        "clusters:",
+        "bootstrap_servers:",
+        "security:",
+        "protocol:",
+        "ca_file:",
+        "cert_file:",
+        "key_file:",
+        "key_password:",
+        "sasl:",
+        "mechanism:",
+        "username:",
+        "password:",
+        "client:",
+        "consumer:",
+        "producer:",
+        "admin:",
+        "mirrors:",
+        "source:",
+        "target:",
+        "topics:",
+        "topics_exclude:",
+        "groups:",
+        "groups_exclude:",
+        "replication_policy:",
+        "kind:",
+        "separator:",
+        "replication_factor:",
+        "refresh_topics_interval:",
+        "throttle:",
+        "bytes_per_second:",
+        "records_per_second:",
+        "shutdown_timeout:",
+    ];
+    for key in keys {
+        assert!(yaml.contains(key), "{key} is not documented in the example");
+    }
+}
+
+#[test]
+fn local_config_loads() {
+    let config = load_ok(include_str!("../../config/local.yaml"));
+    assert_eq!(config.clusters["A"].bootstrap_servers, "127.0.0.1:19092");
+    assert_eq!(config.clusters["B"].bootstrap_servers, "127.0.0.1:29092");
+    let [m] = config.mirrors.as_slice() else {
+        panic!("one mirror expected")
+    };
+    assert_eq!(m.name(), "A->B");
+    assert!(m.topics.matches("anything"));
+    assert_eq!(m.replication_factor, Some(1));
+    assert_eq!(m.refresh_topics_interval, Duration::from_secs(5));
+}
+
+#[test]
+fn debug_output_hides_secrets() {
+    let yaml = r#"
+clusters:
+  A:
+    bootstrap_servers: a:9092
+    security:
+      protocol: sasl_ssl
+      key_file: k.pem
+      cert_file: c.pem
+      key_password: key-pass-1234
+      sasl: { mechanism: PLAIN, username: mirror, password: "${env:PW}" }
+    client: { "sasl.oauthbearer.client.secret": "client-secret-5678" }
+  B: { bootstrap_servers: b:9092 }
+mirrors: [{ source: A, target: B }]
+"#;
+    let config = load_env(yaml, &[("PW", "sasl-pass-9012")]).unwrap();
+    let debug = format!("{config:?}");
+    for secret in ["key-pass-1234", "sasl-pass-9012", "client-secret-5678"] {
+        assert!(!debug.contains(secret), "{secret} leaked in {debug}");
+    }
+    assert!(debug.contains("mirror"), "the user name is not secret");
+    assert!(debug.contains("***"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interpolation
+
+#[test]
+fn interpolation_in_string_values() {
+    let yaml = r#"
+clusters:
+  A:
+    bootstrap_servers: "${env:A_HOST}:9092"
+    consumer: { "client.rack": "$${not-a-reference}" }
+  B: { bootstrap_servers: b:9092 }
+mirrors:
+  - source: A
+    target: B
+    topics: ["${env:TOPIC}"]
+    refresh_topics_interval: "${env:REFRESH}"
+"#;
+    let config = load_env(
+        yaml,
+        &[
+            ("A_HOST", "kafka-a"),
+            ("TOPIC", "orders"),
+            ("REFRESH", "2s"),
+        ],
+    )
+    .unwrap();
+    let a = &config.clusters["A"];
+    assert_eq!(a.bootstrap_servers, "kafka-a:9092");
+    assert_eq!(a.consumer["client.rack"].expose(), "${not-a-reference}");
+    let m = &config.mirrors[0];
+    assert!(m.topics.matches("orders"));
+    assert!(!m.topics.matches("payments"));
+    assert_eq!(m.refresh_topics_interval, Duration::from_secs(2));
+}
+
+#[test]
+fn interpolation_errors_name_the_key_not_the_value() {
+    let yaml = r#"
+clusters:
+  A:
+    bootstrap_servers: a:9092
+    security:
+      protocol: sasl_plaintext
+      sasl: { mechanism: PLAIN, username: "${env:USER}", password: "${file:secrets/pw}" }
+    producer: { "x": "${oops}" }
+  B: { bootstrap_servers: b:9092 }
+mirrors: [{ source: A, target: B }]
+"#;
+    assert_eq!(
+        problems(yaml),
+        [
+            "clusters.A.security.sasl.username: environment variable `USER` is not set (referenced as `${env:USER}`)",
+            "clusters.A.security.sasl.password: cannot read file `secrets/pw` (referenced as `${file:secrets/pw}`): no such file: secrets/pw",
+            "clusters.A.producer[\"x\"]: unknown reference `${oops}`; write `${env:NAME}` or `${file:PATH}`, or `$${` for a literal `${`",
+        ]
+    );
+}
+
+#[test]
+fn file_references_read_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("pw");
+    std::fs::write(&secret, "file-secret-3456\n").unwrap();
+    let yaml = format!(
+        r#"
+clusters:
+  A:
+    bootstrap_servers: a:9092
+    security:
+      protocol: sasl_plaintext
+      sasl: {{ mechanism: PLAIN, username: u, password: "${{file:{}}}" }}
+  B: {{ bootstrap_servers: b:9092 }}
+mirrors: [{{ source: A, target: B }}]
+"#,
+        secret.display()
+    );
+    let path = dir.path().join("strait.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let config = load(&path).unwrap();
+    let sasl = config.clusters["A"].security.sasl.as_ref().unwrap();
+    assert_eq!(sasl.password.expose(), "file-secret-3456");
+}
+
+#[test]
+fn unreadable_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing.yaml");
+    let e = load(&path).unwrap_err();
+    assert_eq!(e.origin, path.display().to_string());
+    assert_eq!(e.problems.len(), 1);
+    assert_eq!(e.problems[0].path, "");
+    assert!(
+        e.problems[0].message.starts_with("cannot read the file: "),
+        "{e}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parse errors (serde stops at the first)
+
+#[test]
+fn unknown_keys_name_key_and_path() {
+    assert_eq!(
+        problems("clusters:\n  A:\n    bootstrap: x\n"),
+        ["clusters.A.bootstrap: unknown key `bootstrap`, expected one of `bootstrap_servers`, `security`, `client`, `consumer`, `producer`, `admin` (line 3, column 5)"]
+    );
+    assert_eq!(
+        problems(&mirror("    topic: [x]\n")),
+        ["mirrors[0].topic: unknown key `topic`, expected one of `source`, `target`, `topics`, `topics_exclude`, `groups`, `groups_exclude`, `replication_policy`, `replication_factor`, `refresh_topics_interval`, `throttle` (line 8, column 5)"]
+    );
+    assert_eq!(
+        problems(&mirror("    replication_policy: { kind: identity, sep: x }\n")),
+        ["mirrors[0].replication_policy.sep: unknown key `sep`, expected `kind` or `separator` (line 8, column 43)"]
+    );
+    assert_eq!(
+        problems("http: {}\n"),
+        ["http: unknown key `http`, expected one of `clusters`, `mirrors`, `shutdown_timeout` (line 1, column 1)"]
+    );
+    assert_eq!(
+        problems(&cluster_a("    security: { protocol: ssl, ca: x }\n")),
+        ["clusters.A.security.ca: unknown key `ca`, expected one of `protocol`, `ca_file`, `cert_file`, `key_file`, `key_password`, `sasl` (line 4, column 32)"]
+    );
+}
+
+#[test]
+fn duplicate_keys_are_rejected() {
+    assert_eq!(
+        problems("clusters:\n  A:\n    bootstrap_servers: x\n  A:\n    bootstrap_servers: y\n"),
+        ["clusters: duplicate cluster alias \"A\" (each cluster is defined once) (line 2, column 3)"]
+    );
+    assert_eq!(
+        problems(&cluster_a("    consumer:\n      a: 1\n      a: 2\n")),
+        ["clusters.A.consumer: duplicate property \"a\" (each property is set once) (line 5, column 7)"]
+    );
+    assert_eq!(
+        problems("clusters: {}\nclusters: {}\n"),
+        ["duplicate field `clusters` (line 1, column 1)"]
+    );
+}
+
+#[test]
+fn wrong_shapes_and_syntax() {
+    assert_eq!(
+        problems(&mirror("    topics: orders\n")),
+        ["mirrors[0].topics: invalid type: string \"orders\", expected a sequence (line 8, column 13)"]
+    );
+    assert_eq!(
+        problems(&cluster_a("    consumer: { \"a\": [1] }\n")),
+        ["clusters.A.consumer.a: invalid type: sequence, expected a string, number or boolean (line 4, column 22)"]
+    );
+    assert_eq!(
+        problems("clusters:\n  A: { bootstrap_servers: x\n"),
+        ["clusters.A: did not find expected ',' or '}', while parsing a flow mapping at line 2 column 6 (line 3, column 1)"]
+    );
+    assert_eq!(
+        problems("clusters:\n\tA: {}\n"),
+        ["clusters: found character that cannot start any token, while scanning for the next token (line 2, column 1)"]
+    );
+    assert_eq!(
+        problems("- 1\n"),
+        ["invalid type: sequence, expected a mapping (line 1, column 1)"]
+    );
+    assert_eq!(
+        problems("clusters:\n  A: 5\n"),
+        ["clusters.A: invalid type: integer `5`, expected a mapping (line 2, column 6)"]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation errors (all reported at once)
+
+#[test]
+fn invalid_regexes_with_paths() {
+    let yaml = mirror(
+        "    topics: [\"ok\", \"(\"]\n    topics_exclude: [\"a\", \"b\", \"[z-a]\"]\n    groups_exclude: [\"a)|(b\"]\n",
+    );
+    assert_eq!(
+        problems(&yaml),
+        [
+            "mirrors[0].topics[1]: invalid regex `(`: unclosed group; patterns are Rust regexes matched against the whole name (no look-around or back-references)",
+            "mirrors[0].topics_exclude[2]: invalid regex `[z-a]`: invalid character class range, the start must be <= the end; patterns are Rust regexes matched against the whole name (no look-around or back-references)",
+            "mirrors[0].groups_exclude[0]: invalid regex `a)|(b`: unopened group; patterns are Rust regexes matched against the whole name (no look-around or back-references)",
+        ]
+    );
+    let lookaround = problems(&mirror("    topics: [\"(?!tmp).*\"]\n"));
+    assert_eq!(lookaround.len(), 1);
+    assert!(
+        lookaround[0].starts_with("mirrors[0].topics[0]: invalid regex `(?!tmp).*`: look-around"),
+        "{lookaround:?}"
+    );
+}
+
+#[test]
+fn mirror_cluster_references() {
+    let yaml = format!(
+        "{TWO_CLUSTERS}mirrors:\n  - {{ source: A, target: B }}\n  - {{ source: A, target: C }}\n  - {{ source: D, target: B }}\n  - {{ source: A, target: A }}\n  - {{ source: A, target: B }}\n  - {{ target: B }}\n  - {{ source: B, target: \"\" }}\n"
+    );
+    assert_eq!(
+        problems(&yaml),
+        [
+            "mirrors[1].target: unknown cluster alias \"C\"; defined: A, B",
+            "mirrors[2].source: unknown cluster alias \"D\"; defined: A, B",
+            "mirrors[3].target: \"A\" is also the source; a mirror copies between two different clusters",
+            "mirrors[4]: duplicate mirror A->B: mirrors[0] already replicates A to B; merge the two entries (their topic and group lists can be combined)",
+            "mirrors[5].source: missing: the alias of a cluster defined under `clusters`",
+            "mirrors[6].target: is empty: the alias of a cluster defined under `clusters`",
+        ]
+    );
+}
+
+#[test]
+fn at_least_one_mirror_and_cluster() {
+    assert_eq!(
+        problems(TWO_CLUSTERS),
+        ["mirrors: no mirrors defined; add at least one, for example `mirrors: [{ source: A, target: B }]`"]
+    );
+    assert_eq!(
+        problems(&format!("{TWO_CLUSTERS}mirrors: []\n")),
+        ["mirrors: no mirrors defined; add at least one, for example `mirrors: [{ source: A, target: B }]`"]
+    );
+    assert_eq!(
+        problems("mirrors: [{ source: A, target: B }]\n"),
+        [
+            "clusters: no clusters defined; define the source and target of every mirror, for example `clusters: { A: { bootstrap_servers: \"kafka-a:9092\" } }`",
+            "mirrors[0].source: unknown cluster alias \"A\"; no clusters are defined",
+            "mirrors[0].target: unknown cluster alias \"B\"; no clusters are defined",
+        ]
+    );
+}
+
+#[test]
+fn bootstrap_servers_required() {
+    let yaml = "clusters:\n  A: { security: { protocol: ssl } }\n  B: { bootstrap_servers: \" , \" }\nmirrors: [{ source: A, target: B }]\n";
+    assert_eq!(
+        problems(yaml),
+        [
+            "clusters.A.bootstrap_servers: missing: the brokers to connect to, for example \"kafka-1:9092,kafka-2:9092\"",
+            "clusters.B.bootstrap_servers: is empty: the brokers to connect to, for example \"kafka-1:9092,kafka-2:9092\"",
+        ]
+    );
+}
+
+#[test]
+fn cluster_aliases() {
+    let yaml = "clusters:\n  us.east: { bootstrap_servers: a }\n  B: { bootstrap_servers: b }\n  west_1: { bootstrap_servers: c }\nmirrors:\n  - { source: us.east, target: B }\n  - source: B\n    target: west_1\n    replication_policy: { separator: _ }\n";
+    assert_eq!(
+        problems(yaml),
+        [
+            "clusters.us.east: invalid cluster alias \"us.east\": use only letters, digits, `_` and `-` (the alias becomes the prefix of remote topic names)",
+            "mirrors[1].replication_policy.separator: separator \"_\" occurs in cluster alias \"west_1\", so remote topic names could not be traced back to their cluster; choose another separator or rename the cluster",
+        ]
+    );
+}
+
+#[test]
+fn replication_policy_checks() {
+    assert_eq!(
+        problems(&mirror("    replication_policy: { kind: rename }\n")),
+        ["mirrors[0].replication_policy.kind: unknown kind \"rename\"; expected default (remote topics named <source><separator><topic>) or identity (names kept)"]
+    );
+    assert_eq!(
+        problems(&mirror("    replication_policy: { separator: \"\" }\n")),
+        ["mirrors[0].replication_policy.separator: is empty; remote topics are named <source><separator><topic> (default \".\")"]
+    );
+    assert_eq!(
+        problems(&mirror("    replication_policy: { separator: \"/\" }\n")),
+        ["mirrors[0].replication_policy.separator: separator \"/\" has characters not allowed in topic names; use letters, digits, `.`, `_` or `-`"]
+    );
+    let config = load_ok(&mirror("    replication_policy: { kind: identity }\n"));
+    assert_eq!(
+        config.mirrors[0].replication_policy,
+        ReplicationPolicy::Identity {
+            source_alias: "A".into(),
+            separator: ".".into()
+        }
+    );
+}
+
+#[test]
+fn security_checks() {
+    assert_eq!(
+        problems(&cluster_a("    security: { protocol: tls }\n")),
+        ["clusters.A.security.protocol: unknown protocol \"tls\"; expected plaintext, ssl, sasl_plaintext or sasl_ssl"]
+    );
+    assert_eq!(
+        problems(&cluster_a("    security: { protocol: sasl_ssl }\n")),
+        ["clusters.A.security.sasl: missing: protocol sasl_ssl needs `sasl: { mechanism, username, password }`"]
+    );
+    assert_eq!(
+        problems(&cluster_a(
+            "    security: { protocol: ssl, sasl: { mechanism: PLAIN, username: u, password: p } }\n"
+        )),
+        ["clusters.A.security.sasl: is set, but protocol ssl does not use SASL; set `protocol: sasl_ssl` or `protocol: sasl_plaintext`"]
+    );
+    assert_eq!(
+        problems(&cluster_a(
+            "    security: { protocol: sasl_plaintext, sasl: { mechanism: GSSAPI, password: \"\" } }\n"
+        )),
+        [
+            "clusters.A.security.sasl.mechanism: unsupported SASL mechanism \"GSSAPI\"; expected one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512",
+            "clusters.A.security.sasl.username: missing: the SASL user name",
+            "clusters.A.security.sasl.password: is empty: the SASL password",
+        ]
+    );
+    assert_eq!(
+        problems(&cluster_a("    security: { protocol: ssl, cert_file: c.pem }\n")),
+        ["clusters.A.security.key_file: missing: cert_file is set; a client certificate needs both cert_file and key_file"]
+    );
+    assert_eq!(
+        problems(&cluster_a("    security: { protocol: ssl, key_file: k.pem }\n")),
+        ["clusters.A.security.cert_file: missing: key_file is set; a client certificate needs both cert_file and key_file"]
+    );
+    assert_eq!(
+        problems(&cluster_a(
+            "    security: { protocol: ssl, key_password: secret-7 }\n"
+        )),
+        ["clusters.A.security.key_password: is set, but key_file is not"]
+    );
+    assert_eq!(
+        problems(&cluster_a("    security: { ca_file: ca.pem }\n")),
+        ["clusters.A.security.ca_file: is set, but protocol plaintext does not use TLS; set `protocol: ssl` or `protocol: sasl_ssl`"]
+    );
+    assert_eq!(
+        problems(&cluster_a(
+            "    security: { protocol: ssl, ca_file: \"\" }\n"
+        )),
+        ["clusters.A.security.ca_file: is empty: a path to a PEM file"]
+    );
+}
+
+#[test]
+fn controlled_pass_through_properties() {
+    let yaml = cluster_a(
+        r#"    client: { "bootstrap.servers": x, "acks": "1" }
+    consumer: { "enable.auto.commit": true, "isolation.level": read_uncommitted, "group.id": g, "auto.offset.reset": latest }
+    producer: { "enable.idempotence": false, "security.protocol": ssl, "linger.ms": 5 }
+    admin: { "sasl.password": "admin-secret-1", "x": ~ }
+"#,
+    );
+    assert_eq!(
+        problems(&yaml),
+        [
+            "clusters.A.client[\"bootstrap.servers\"]: not allowed: set the cluster's `bootstrap_servers` instead",
+            "clusters.A.client[\"acks\"]: not allowed: strait controls this for correctness: a record counts as replicated only when all in-sync replicas of the target have it (acks=all)",
+            "clusters.A.consumer[\"enable.auto.commit\"]: not allowed: strait controls this for correctness: it commits no mirroring progress to the source; positions are stored on the target after the target acknowledged the records",
+            "clusters.A.consumer[\"isolation.level\"]: not allowed: strait controls this for correctness: the offset map and checkpoints depend on which records are mirrored",
+            "clusters.A.consumer[\"group.id\"]: not allowed: strait names the consumer groups it uses itself",
+            "clusters.A.producer[\"enable.idempotence\"]: not allowed: strait controls this for correctness: the idempotent producer keeps retries from duplicating or reordering records",
+            "clusters.A.producer[\"security.protocol\"]: not allowed: set the cluster's `security.protocol` instead",
+            "clusters.A.admin[\"sasl.password\"]: not allowed: set the cluster's `security.sasl` instead",
+            "clusters.A.admin[\"x\"]: has no value; expected a string, number or boolean",
+        ]
+    );
+    // Role-specific rules apply to their role (and `client`) only.
+    let config = load_ok(&cluster_a(
+        "    admin: { \"enable.auto.commit\": false }\n    consumer: { \"acks\": all }\n",
+    ));
+    assert_eq!(
+        config.clusters["A"].admin["enable.auto.commit"].expose(),
+        "false"
+    );
+}
+
+#[test]
+fn durations_sizes_and_numbers() {
+    let yaml = mirror(
+        "    replication_factor: 0\n    refresh_topics_interval: 10\n    throttle: { bytes_per_second: 10 parsecs, records_per_second: -5 }\nshutdown_timeout: 0s\n",
+    );
+    assert_eq!(
+        problems(&yaml),
+        [
+            "mirrors[0].replication_factor: must be between 1 and 32767, got 0; leave the key out for min(3, number of target brokers)",
+            "mirrors[0].refresh_topics_interval: `10` has no unit; write for example `10s` or `10ms`",
+            "mirrors[0].throttle.bytes_per_second: unknown size unit `parsecs` in `10 parsecs`; expected a size such as `50MiB`, `10MB` or `1048576` (bytes) (units: B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)",
+            "mirrors[0].throttle.records_per_second: must be greater than 0, got -5",
+            "shutdown_timeout: must be greater than 0",
+        ]
+    );
+    let yaml = mirror(
+        "    replication_factor: 40000\n    refresh_topics_interval: 5 minutes\n    throttle: { bytes_per_second: 0, records_per_second: 1.5 }\nshutdown_timeout: true\n",
+    );
+    assert_eq!(
+        problems(&yaml),
+        [
+            "mirrors[0].replication_factor: must be between 1 and 32767, got 40000; leave the key out for min(3, number of target brokers)",
+            "mirrors[0].refresh_topics_interval: invalid duration `5 minutes`; expected a duration such as `500ms`, `5s`, `10m` or `1h`",
+            "mirrors[0].throttle.bytes_per_second: must be greater than 0; leave the key out for no limit",
+            "mirrors[0].throttle.records_per_second: expected a whole number, got `1.5`",
+            "shutdown_timeout: expected a duration such as `500ms`, `5s`, `10m` or `1h`",
+        ]
+    );
+    assert_eq!(
+        problems(&mirror(
+            "    replication_factor: three\n    refresh_topics_interval: 0ms\n"
+        )),
+        [
+            "mirrors[0].replication_factor: expected a whole number, got `three`",
+            "mirrors[0].refresh_topics_interval: must be greater than 0",
+        ]
+    );
+}
+
+#[test]
+fn reports_every_problem_at_once() {
+    let yaml = r#"
+clusters:
+  A: { bootstrap_servers: "" }
+  B: { bootstrap_servers: b:9092, security: { protocol: sasl_ssl } }
+mirrors:
+  - { source: A, target: C, topics: ["("] }
+  - { source: B, target: B, refresh_topics_interval: 5 }
+shutdown_timeout: forever
+"#;
+    let e = load_env(yaml, &[]).unwrap_err();
+    let rendered = e.to_string();
+    let lines: Vec<&str> = rendered.lines().collect();
+    assert_eq!(lines[0], "invalid configuration in test.yaml: 7 problems");
+    assert_eq!(
+        &lines[1..],
+        [
+            "  - clusters.A.bootstrap_servers: is empty: the brokers to connect to, for example \"kafka-1:9092,kafka-2:9092\"",
+            "  - clusters.B.security.sasl: missing: protocol sasl_ssl needs `sasl: { mechanism, username, password }`",
+            "  - mirrors[0].target: unknown cluster alias \"C\"; defined: A, B",
+            "  - mirrors[0].topics[0]: invalid regex `(`: unclosed group; patterns are Rust regexes matched against the whole name (no look-around or back-references)",
+            "  - mirrors[1].target: \"B\" is also the source; a mirror copies between two different clusters",
+            "  - mirrors[1].refresh_topics_interval: `5` has no unit; write for example `5s` or `5ms`",
+            "  - shutdown_timeout: invalid duration `forever`; expected a duration such as `500ms`, `5s`, `10m` or `1h`",
+        ]
+    );
+}
+
+#[test]
+fn single_problem_header() {
+    let e = load_env(TWO_CLUSTERS, &[]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid configuration in test.yaml: 1 problem\n  - mirrors: no mirrors defined; add at least one, for example `mirrors: [{ source: A, target: B }]`"
+    );
+}

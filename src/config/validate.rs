@@ -1,0 +1,802 @@
+//! Raw YAML structs in, typed [`Config`] out. Every check runs even after an earlier one failed,
+//! so that one run reports every problem with its key path.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::error::Problem;
+use super::interpolate::Resolver;
+use super::raw::{
+    RawCluster, RawConfig, RawMirror, RawPolicy, RawSasl, RawSecurity, RawThrottle, Scalar,
+};
+use super::units::{parse_duration, parse_size};
+use super::{
+    ClusterConfig, Config, MirrorConfig, Sasl, Secret, Security, SecurityProtocol, Throttle,
+    DEFAULT_REFRESH_TOPICS_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
+};
+use crate::policy::{
+    PatternList, ReplicationPolicy, TopicFilter, DEFAULT_GROUP_EXCLUDES, DEFAULT_SEPARATOR,
+    DEFAULT_TOPIC_EXCLUDES,
+};
+
+/// SASL mechanisms that work with a username and password.
+const SASL_MECHANISMS: [&str; 3] = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
+
+const REGEX_HINT: &str =
+    "patterns are Rust regexes matched against the whole name (no look-around or back-references)";
+
+pub(super) fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<Problem>> {
+    let mut v = Validator {
+        resolver,
+        problems: Vec::new(),
+    };
+    let config = v.config(raw);
+    if v.problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(v.problems)
+    }
+}
+
+struct Validator<'a> {
+    resolver: &'a Resolver<'a>,
+    problems: Vec<Problem>,
+}
+
+/// The client roles of a cluster's pass-through properties.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Client,
+    Consumer,
+    Producer,
+    Admin,
+}
+
+impl Role {
+    fn key(self) -> &'static str {
+        match self {
+            Role::Client => "client",
+            Role::Consumer => "consumer",
+            Role::Producer => "producer",
+            Role::Admin => "admin",
+        }
+    }
+    fn affects_consumer(self) -> bool {
+        matches!(self, Role::Client | Role::Consumer)
+    }
+    fn affects_producer(self) -> bool {
+        matches!(self, Role::Client | Role::Producer)
+    }
+}
+
+impl Validator<'_> {
+    fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    /// A string value with `${env:..}` / `${file:..}` resolved.
+    fn string(&mut self, path: &str, raw: &str) -> Option<String> {
+        match self.resolver.interpolate(raw) {
+            Ok(value) => Some(value),
+            Err(messages) => {
+                for message in messages {
+                    self.problem(path, message);
+                }
+                None
+            }
+        }
+    }
+
+    /// A required, non-empty (after trimming) string.
+    fn required(&mut self, path: &str, raw: Option<String>, what: &str) -> Option<String> {
+        let Some(raw) = raw else {
+            self.problem(path, format!("missing: {what}"));
+            return None;
+        };
+        self.non_empty(path, &raw, what)
+    }
+
+    /// An optional string that must not be empty when given.
+    fn optional(&mut self, path: &str, raw: Option<String>, what: &str) -> Option<String> {
+        self.non_empty(path, &raw?, what)
+    }
+
+    fn non_empty(&mut self, path: &str, raw: &str, what: &str) -> Option<String> {
+        let value = self.string(path, raw)?;
+        if value.trim().is_empty() {
+            self.problem(path, format!("is empty: {what}"));
+            return None;
+        }
+        Some(value)
+    }
+
+    /// A scalar as text: pass-through properties, counts and units.
+    fn scalar_text(&mut self, path: &str, scalar: &Scalar) -> Option<String> {
+        match scalar {
+            Scalar::Str(s) => self.string(path, s),
+            Scalar::Int(n) => Some(n.to_string()),
+            Scalar::Float(x) => Some(x.to_string()),
+            Scalar::Bool(b) => Some(b.to_string()),
+            Scalar::Null => {
+                self.problem(path, "has no value; expected a string, number or boolean");
+                None
+            }
+        }
+    }
+
+    fn duration(
+        &mut self,
+        path: &str,
+        scalar: Option<&Scalar>,
+        default: Duration,
+    ) -> Option<Duration> {
+        let Some(scalar) = scalar else {
+            return Some(default);
+        };
+        let parsed = match scalar {
+            Scalar::Int(n) => Err(format!(
+                "`{n}` has no unit; write for example `{n}s` or `{n}ms`"
+            )),
+            Scalar::Str(_) => {
+                let text = self.scalar_text(path, scalar)?;
+                parse_duration(&text)
+            }
+            _ => Err("expected a duration such as `500ms`, `5s`, `10m` or `1h`".to_owned()),
+        };
+        match parsed {
+            Ok(d) if d.is_zero() => {
+                self.problem(path, "must be greater than 0");
+                None
+            }
+            Ok(d) => Some(d),
+            Err(message) => {
+                self.problem(path, message);
+                None
+            }
+        }
+    }
+
+    /// A positive byte size (`50MiB`, or a plain number of bytes).
+    fn size(&mut self, path: &str, scalar: &Scalar) -> Option<u64> {
+        let parsed = match scalar {
+            Scalar::Int(n) => u64::try_from(*n).map_err(|_| format!("invalid size `{n}`")),
+            Scalar::Str(_) => parse_size(&self.scalar_text(path, scalar)?),
+            _ => Err("expected a size such as `50MiB`, `10MB` or `1048576` (bytes)".to_owned()),
+        };
+        self.positive(path, parsed)
+    }
+
+    /// A whole number (YAML integer, or a string holding one after interpolation).
+    fn integer(&mut self, path: &str, scalar: &Scalar) -> Option<i128> {
+        let parsed = match scalar {
+            Scalar::Int(n) => Ok(*n),
+            Scalar::Str(_) => {
+                let text = self.scalar_text(path, scalar)?;
+                text.trim()
+                    .parse::<i128>()
+                    .map_err(|_| format!("expected a whole number, got `{}`", text.trim()))
+            }
+            Scalar::Float(x) => Err(format!("expected a whole number, got `{x}`")),
+            Scalar::Bool(b) => Err(format!("expected a whole number, got `{b}`")),
+            Scalar::Null => Err("has no value; expected a whole number".to_owned()),
+        };
+        match parsed {
+            Ok(n) => Some(n),
+            Err(message) => {
+                self.problem(path, message);
+                None
+            }
+        }
+    }
+
+    fn positive(&mut self, path: &str, parsed: Result<u64, String>) -> Option<u64> {
+        match parsed {
+            Ok(0) => {
+                self.problem(
+                    path,
+                    "must be greater than 0; leave the key out for no limit",
+                );
+                None
+            }
+            Ok(n) => Some(n),
+            Err(message) => {
+                self.problem(path, message);
+                None
+            }
+        }
+    }
+
+    fn config(&mut self, raw: RawConfig) -> Config {
+        if raw.clusters.is_empty() {
+            self.problem(
+                "clusters",
+                "no clusters defined; define the source and target of every mirror, \
+                 for example `clusters: { A: { bootstrap_servers: \"kafka-a:9092\" } }`",
+            );
+        }
+        // Every alias written under `clusters`, even one whose settings have problems, so that
+        // mirrors naming it get no second, misleading "unknown alias" error.
+        let defined: Vec<String> = {
+            let mut aliases: Vec<String> = raw.clusters.iter().map(|(a, _)| a.clone()).collect();
+            aliases.sort();
+            aliases
+        };
+        let mut clusters = BTreeMap::new();
+        for (alias, raw_cluster) in raw.clusters {
+            let path = format!("clusters.{alias}");
+            if !valid_alias(&alias) {
+                self.problem(
+                    &path,
+                    format!(
+                        "invalid cluster alias \"{alias}\": use only letters, digits, `_` and `-` \
+                         (the alias becomes the prefix of remote topic names)"
+                    ),
+                );
+            }
+            let cluster = self.cluster(&alias, &path, raw_cluster);
+            clusters.insert(alias, cluster);
+        }
+
+        let mut mirrors = Vec::new();
+        match raw.mirrors {
+            Some(raw_mirrors) if !raw_mirrors.is_empty() => {
+                let mut pairs: Vec<(String, String, usize)> = Vec::new();
+                for (index, raw_mirror) in raw_mirrors.into_iter().enumerate() {
+                    if let Some(mirror) = self.mirror(index, raw_mirror, &defined, &mut pairs) {
+                        mirrors.push(mirror);
+                    }
+                }
+            }
+            _ => self.problem(
+                "mirrors",
+                "no mirrors defined; add at least one, for example `mirrors: [{ source: A, target: B }]`",
+            ),
+        }
+
+        let shutdown_timeout = self
+            .duration(
+                "shutdown_timeout",
+                raw.shutdown_timeout.as_ref(),
+                DEFAULT_SHUTDOWN_TIMEOUT,
+            )
+            .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT);
+
+        Config {
+            clusters,
+            mirrors,
+            shutdown_timeout,
+        }
+    }
+
+    fn cluster(&mut self, alias: &str, path: &str, raw: RawCluster) -> ClusterConfig {
+        let bootstrap_path = format!("{path}.bootstrap_servers");
+        let what = "the brokers to connect to, for example \"kafka-1:9092,kafka-2:9092\"";
+        let bootstrap_servers = self
+            .required(&bootstrap_path, raw.bootstrap_servers, what)
+            .and_then(|s| {
+                // librdkafka wants `host:port,host:port`; be lenient about spaces.
+                let list = s
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(",");
+                if list.is_empty() {
+                    self.problem(&bootstrap_path, format!("is empty: {what}"));
+                    return None;
+                }
+                Some(list)
+            })
+            .unwrap_or_default();
+        let security = self.security(&format!("{path}.security"), raw.security);
+        ClusterConfig {
+            alias: alias.to_owned(),
+            bootstrap_servers,
+            security,
+            client: self.properties(path, Role::Client, raw.client),
+            consumer: self.properties(path, Role::Consumer, raw.consumer),
+            producer: self.properties(path, Role::Producer, raw.producer),
+            admin: self.properties(path, Role::Admin, raw.admin),
+        }
+    }
+
+    fn security(&mut self, path: &str, raw: Option<RawSecurity>) -> Security {
+        let raw = raw.unwrap_or_default();
+        let protocol_path = format!("{path}.protocol");
+        let protocol = match raw.protocol {
+            None => Some(SecurityProtocol::Plaintext),
+            Some(text) => self.string(&protocol_path, &text).and_then(|text| {
+                let protocol = parse_protocol(&text);
+                if protocol.is_none() {
+                    self.problem(
+                        &protocol_path,
+                        format!(
+                            "unknown protocol \"{text}\"; expected plaintext, ssl, sasl_plaintext or sasl_ssl"
+                        ),
+                    );
+                }
+                protocol
+            }),
+        };
+
+        let ca_path = format!("{path}.ca_file");
+        let cert_path = format!("{path}.cert_file");
+        let key_path = format!("{path}.key_file");
+        let key_password_path = format!("{path}.key_password");
+        let sasl_path = format!("{path}.sasl");
+        let file_what = "a path to a PEM file";
+        let ca_file = self.optional(&ca_path, raw.ca_file, file_what);
+        let cert_file = self.optional(&cert_path, raw.cert_file, file_what);
+        let key_file = self.optional(&key_path, raw.key_file, file_what);
+        let key_password_given = raw.key_password.is_some();
+        let key_password = raw
+            .key_password
+            .and_then(|p| self.string(&key_password_path, &p))
+            .map(Secret::new);
+
+        if let Some(protocol) = protocol {
+            let tls = matches!(protocol, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl);
+            if !tls {
+                let given = [
+                    (&ca_path, ca_file.is_some()),
+                    (&cert_path, cert_file.is_some()),
+                    (&key_path, key_file.is_some()),
+                    (&key_password_path, key_password_given),
+                ];
+                for (key, is_set) in given {
+                    if is_set {
+                        self.problem(
+                            key.as_str(),
+                            format!(
+                                "is set, but protocol {} does not use TLS; set `protocol: ssl` or `protocol: sasl_ssl`",
+                                protocol.as_librdkafka()
+                            ),
+                        );
+                    }
+                }
+            }
+            let sasl_protocol = matches!(
+                protocol,
+                SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+            );
+            if sasl_protocol && raw.sasl.is_none() {
+                self.problem(
+                    &sasl_path,
+                    format!(
+                        "missing: protocol {} needs `sasl: {{ mechanism, username, password }}`",
+                        protocol.as_librdkafka()
+                    ),
+                );
+            }
+            if !sasl_protocol && raw.sasl.is_some() {
+                self.problem(
+                    &sasl_path,
+                    format!(
+                        "is set, but protocol {} does not use SASL; set `protocol: sasl_ssl` or `protocol: sasl_plaintext`",
+                        protocol.as_librdkafka()
+                    ),
+                );
+            }
+        }
+        match (cert_file.is_some(), key_file.is_some()) {
+            (true, false) => self.problem(
+                &key_path,
+                "missing: cert_file is set; a client certificate needs both cert_file and key_file",
+            ),
+            (false, true) => self.problem(
+                &cert_path,
+                "missing: key_file is set; a client certificate needs both cert_file and key_file",
+            ),
+            _ => {}
+        }
+        if key_password_given && key_file.is_none() {
+            self.problem(&key_password_path, "is set, but key_file is not");
+        }
+        let sasl = raw.sasl.and_then(|s| self.sasl(&sasl_path, s));
+
+        Security {
+            protocol: protocol.unwrap_or_default(),
+            ca_file,
+            cert_file,
+            key_file,
+            key_password,
+            sasl,
+        }
+    }
+
+    fn sasl(&mut self, path: &str, raw: RawSasl) -> Option<Sasl> {
+        let mechanism_path = format!("{path}.mechanism");
+        let supported = SASL_MECHANISMS.join(", ");
+        let mechanism = self
+            .required(
+                &mechanism_path,
+                raw.mechanism,
+                &format!("the SASL mechanism, one of {supported}"),
+            )
+            .and_then(|m| {
+                let upper = m.trim().to_ascii_uppercase();
+                if SASL_MECHANISMS.contains(&upper.as_str()) {
+                    Some(upper)
+                } else {
+                    self.problem(
+                        &mechanism_path,
+                        format!("unsupported SASL mechanism \"{m}\"; expected one of {supported}"),
+                    );
+                    None
+                }
+            });
+        let username = self.required(
+            &format!("{path}.username"),
+            raw.username,
+            "the SASL user name",
+        );
+        // Never quote the password itself.
+        let password = self.required(
+            &format!("{path}.password"),
+            raw.password,
+            "the SASL password",
+        );
+        Some(Sasl {
+            mechanism: mechanism?,
+            username: username?,
+            password: Secret::new(password?),
+        })
+    }
+
+    fn properties(
+        &mut self,
+        cluster_path: &str,
+        role: Role,
+        raw: Vec<(String, Scalar)>,
+    ) -> BTreeMap<String, Secret> {
+        let mut out = BTreeMap::new();
+        for (key, value) in raw {
+            let path = format!("{cluster_path}.{}[\"{key}\"]", role.key());
+            if key.trim().is_empty() {
+                self.problem(&path, "empty property name");
+                continue;
+            }
+            if let Some(reason) = controlled_property(role, &key) {
+                self.problem(&path, format!("not allowed: {reason}"));
+                continue;
+            }
+            if let Some(value) = self.scalar_text(&path, &value) {
+                out.insert(key, Secret::new(value));
+            }
+        }
+        out
+    }
+
+    fn alias_ref(&mut self, path: &str, raw: Option<String>, defined: &[String]) -> Option<String> {
+        let alias = self.required(path, raw, "the alias of a cluster defined under `clusters`")?;
+        if defined.contains(&alias) {
+            return Some(alias);
+        }
+        let known = if defined.is_empty() {
+            "no clusters are defined".to_owned()
+        } else {
+            format!("defined: {}", defined.join(", "))
+        };
+        self.problem(path, format!("unknown cluster alias \"{alias}\"; {known}"));
+        None
+    }
+
+    fn mirror(
+        &mut self,
+        index: usize,
+        raw: RawMirror,
+        defined: &[String],
+        pairs: &mut Vec<(String, String, usize)>,
+    ) -> Option<MirrorConfig> {
+        let path = format!("mirrors[{index}]");
+        let source = self.alias_ref(&format!("{path}.source"), raw.source, defined);
+        let target = self.alias_ref(&format!("{path}.target"), raw.target, defined);
+        if let (Some(s), Some(t)) = (&source, &target) {
+            if s == t {
+                self.problem(
+                    format!("{path}.target"),
+                    format!("\"{t}\" is also the source; a mirror copies between two different clusters"),
+                );
+            } else if let Some((_, _, first)) = pairs.iter().find(|(ps, pt, _)| ps == s && pt == t)
+            {
+                let first = *first;
+                self.problem(
+                    &path,
+                    format!(
+                        "duplicate mirror {s}->{t}: mirrors[{first}] already replicates {s} to {t}; \
+                         merge the two entries (their topic and group lists can be combined)"
+                    ),
+                );
+            } else {
+                pairs.push((s.clone(), t.clone(), index));
+            }
+        }
+
+        let replication_policy = self.policy(
+            &format!("{path}.replication_policy"),
+            raw.replication_policy.unwrap_or_default(),
+            source.as_deref(),
+            target.as_deref(),
+        );
+        let topics = self.filter(
+            &path,
+            ("topics", raw.topics),
+            ("topics_exclude", raw.topics_exclude),
+            &DEFAULT_TOPIC_EXCLUDES,
+        );
+        let groups = self.filter(
+            &path,
+            ("groups", raw.groups),
+            ("groups_exclude", raw.groups_exclude),
+            &DEFAULT_GROUP_EXCLUDES,
+        );
+
+        let replication_factor = match raw.replication_factor.as_ref() {
+            None => Some(None),
+            Some(scalar) => self
+                .replication_factor(&format!("{path}.replication_factor"), scalar)
+                .map(Some),
+        };
+
+        let refresh_topics_interval = self.duration(
+            &format!("{path}.refresh_topics_interval"),
+            raw.refresh_topics_interval.as_ref(),
+            DEFAULT_REFRESH_TOPICS_INTERVAL,
+        );
+        let throttle = self.throttle(
+            &format!("{path}.throttle"),
+            raw.throttle.unwrap_or_default(),
+        );
+
+        Some(MirrorConfig {
+            source: source?,
+            target: target?,
+            topics: topics?,
+            groups: groups?,
+            replication_policy: replication_policy?,
+            replication_factor: replication_factor?,
+            refresh_topics_interval: refresh_topics_interval?,
+            throttle: throttle?,
+        })
+    }
+
+    fn replication_factor(&mut self, path: &str, scalar: &Scalar) -> Option<i16> {
+        let n = self.integer(path, scalar)?;
+        match i16::try_from(n) {
+            Ok(rf) if rf >= 1 => Some(rf),
+            _ => {
+                self.problem(
+                    path,
+                    format!(
+                        "must be between 1 and 32767, got {n}; leave the key out for \
+                         min(3, number of target brokers)"
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn policy(
+        &mut self,
+        path: &str,
+        raw: RawPolicy,
+        source: Option<&str>,
+        target: Option<&str>,
+    ) -> Option<ReplicationPolicy> {
+        let separator_path = format!("{path}.separator");
+        let separator = match raw.separator {
+            None => Some(DEFAULT_SEPARATOR.to_owned()),
+            Some(text) => self.string(&separator_path, &text).and_then(|sep| {
+                if sep.is_empty() {
+                    self.problem(
+                        &separator_path,
+                        "is empty; remote topics are named <source><separator><topic> (default \".\")",
+                    );
+                    return None;
+                }
+                if !sep.chars().all(is_topic_char) {
+                    self.problem(
+                        &separator_path,
+                        format!(
+                            "separator \"{sep}\" has characters not allowed in topic names; \
+                             use letters, digits, `.`, `_` or `-`"
+                        ),
+                    );
+                    return None;
+                }
+                for alias in [source, target].into_iter().flatten() {
+                    if valid_alias(alias) && alias.contains(sep.as_str()) {
+                        self.problem(
+                            &separator_path,
+                            format!(
+                                "separator \"{sep}\" occurs in cluster alias \"{alias}\", so remote topic \
+                                 names could not be traced back to their cluster; choose another separator \
+                                 or rename the cluster"
+                            ),
+                        );
+                        return None;
+                    }
+                }
+                Some(sep)
+            }),
+        };
+        let kind_path = format!("{path}.kind");
+        let kind = match raw.kind {
+            None => Some("default".to_owned()),
+            Some(text) => self.string(&kind_path, &text),
+        }?;
+        match kind.as_str() {
+            "default" => Some(ReplicationPolicy::Default {
+                separator: separator?,
+            }),
+            "identity" => Some(ReplicationPolicy::Identity {
+                source_alias: source?.to_owned(),
+                separator: separator?,
+            }),
+            other => {
+                self.problem(
+                    &kind_path,
+                    format!(
+                        "unknown kind \"{other}\"; expected default (remote topics named \
+                         <source><separator><topic>) or identity (names kept)"
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// Include patterns (default `.*`) and the built-in excludes plus the user's.
+    fn filter(
+        &mut self,
+        path: &str,
+        (include_key, include): (&str, Option<Vec<String>>),
+        (exclude_key, exclude): (&str, Option<Vec<String>>),
+        builtin_excludes: &[&str],
+    ) -> Option<TopicFilter> {
+        let mut ok = true;
+        let mut resolve = |v: &mut Self, key: &str, patterns: Vec<String>| -> Vec<String> {
+            patterns
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    v.string(&format!("{path}.{key}[{i}]"), p)
+                        .unwrap_or_else(|| {
+                            ok = false;
+                            // A placeholder that compiles, to keep the indices of the others.
+                            String::new()
+                        })
+                })
+                .collect()
+        };
+        let include = resolve(
+            self,
+            include_key,
+            include.unwrap_or_else(|| vec![".*".to_owned()]),
+        );
+        let user_excludes = resolve(self, exclude_key, exclude.unwrap_or_default());
+        let mut all_excludes: Vec<String> =
+            builtin_excludes.iter().map(|p| p.to_string()).collect();
+        all_excludes.extend(user_excludes);
+        match TopicFilter::new(&include, &all_excludes) {
+            Ok(filter) => ok.then_some(filter),
+            Err(errors) => {
+                for e in errors {
+                    let key_path = match e.list {
+                        PatternList::Include => format!("{path}.{include_key}[{}]", e.index),
+                        PatternList::Exclude => {
+                            format!("{path}.{exclude_key}[{}]", e.index - builtin_excludes.len())
+                        }
+                    };
+                    self.problem(key_path, format!("{e}; {REGEX_HINT}"));
+                }
+                None
+            }
+        }
+    }
+
+    fn throttle(&mut self, path: &str, raw: RawThrottle) -> Option<Throttle> {
+        let mut ok = true;
+        let bytes_per_second = raw.bytes_per_second.as_ref().and_then(|s| {
+            let size = self.size(&format!("{path}.bytes_per_second"), s);
+            ok &= size.is_some();
+            size
+        });
+        let records_per_second = raw.records_per_second.as_ref().and_then(|s| {
+            let records_path = format!("{path}.records_per_second");
+            let n = self.integer(&records_path, s);
+            let parsed =
+                n.map(|n| u64::try_from(n).map_err(|_| format!("must be greater than 0, got {n}")));
+            let records = parsed.and_then(|p| self.positive(&records_path, p));
+            ok &= records.is_some();
+            records
+        });
+        ok.then_some(Throttle {
+            bytes_per_second,
+            records_per_second,
+        })
+    }
+}
+
+fn parse_protocol(text: &str) -> Option<SecurityProtocol> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "plaintext" => Some(SecurityProtocol::Plaintext),
+        "ssl" => Some(SecurityProtocol::Ssl),
+        "sasl_plaintext" => Some(SecurityProtocol::SaslPlaintext),
+        "sasl_ssl" => Some(SecurityProtocol::SaslSsl),
+        _ => None,
+    }
+}
+
+/// Aliases become topic-name prefixes and metric labels: keep them to `[A-Za-z0-9_-]+`.
+fn valid_alias(alias: &str) -> bool {
+    !alias.is_empty()
+        && alias
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Characters Kafka allows in topic names.
+fn is_topic_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
+}
+
+/// Why strait does not let a pass-through property through, if it does not.
+fn controlled_property(role: Role, key: &str) -> Option<&'static str> {
+    let dedicated = match key {
+        "bootstrap.servers" | "metadata.broker.list" => {
+            Some("set the cluster's `bootstrap_servers` instead")
+        }
+        "security.protocol" => Some("set the cluster's `security.protocol` instead"),
+        "ssl.ca.location" => Some("set the cluster's `security.ca_file` instead"),
+        "ssl.certificate.location" => Some("set the cluster's `security.cert_file` instead"),
+        "ssl.key.location" => Some("set the cluster's `security.key_file` instead"),
+        "ssl.key.password" => Some("set the cluster's `security.key_password` instead"),
+        "sasl.mechanism" | "sasl.mechanisms" | "sasl.username" | "sasl.password" => {
+            Some("set the cluster's `security.sasl` instead")
+        }
+        _ => None,
+    };
+    if dedicated.is_some() {
+        return dedicated;
+    }
+    if role.affects_consumer() {
+        match key {
+            "enable.auto.commit" | "auto.commit.enable" | "enable.auto.offset.store" => {
+                return Some(
+                    "strait controls this for correctness: it commits no mirroring progress to the \
+                     source; positions are stored on the target after the target acknowledged the records",
+                )
+            }
+            "group.id" => return Some("strait names the consumer groups it uses itself"),
+            "isolation.level" => {
+                return Some(
+                    "strait controls this for correctness: the offset map and checkpoints depend on \
+                     which records are mirrored",
+                )
+            }
+            _ => {}
+        }
+    }
+    if role.affects_producer() {
+        match key {
+            "enable.idempotence" => {
+                return Some(
+                    "strait controls this for correctness: the idempotent producer keeps retries \
+                     from duplicating or reordering records",
+                )
+            }
+            "acks" | "request.required.acks" => return Some(
+                "strait controls this for correctness: a record counts as replicated only when \
+                     all in-sync replicas of the target have it (acks=all)",
+            ),
+            "transactional.id" => return Some("strait manages producer transactions itself"),
+            _ => {}
+        }
+    }
+    None
+}

@@ -1,0 +1,122 @@
+//! Idempotent admin helpers: "ensure" operations treat already-done as success. Metadata is always
+//! fetched for all topics at once, never for a single missing topic (that request can auto-create
+//! the topic on brokers with `auto.create.topics.enable=true`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, TopicReplication};
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
+
+use super::{LogContext, ADMIN_TIMEOUT};
+
+/// What a cluster's metadata says, reduced to what strait uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterMetadata {
+    pub broker_count: usize,
+    /// Topic name -> partition count, for topics without a metadata error.
+    pub topics: BTreeMap<String, i32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("metadata request failed")]
+    Metadata(#[source] KafkaError),
+    #[error("cannot create topic `{topic}`: {code}")]
+    CreateTopic { topic: String, code: RDKafkaErrorCode },
+    #[error("cannot add partitions to topic `{topic}`: {code}")]
+    CreatePartitions { topic: String, code: RDKafkaErrorCode },
+    #[error("admin request failed")]
+    Request(#[source] KafkaError),
+}
+
+/// Fetches metadata for all topics (blocking call run off the async threads).
+pub async fn cluster_metadata(
+    admin: &Arc<AdminClient<LogContext>>,
+) -> Result<ClusterMetadata, AdminError> {
+    let admin = Arc::clone(admin);
+    tokio::task::spawn_blocking(move || {
+        let md = admin
+            .inner()
+            .fetch_metadata(None, ADMIN_TIMEOUT)
+            .map_err(AdminError::Metadata)?;
+        let topics = md
+            .topics()
+            .iter()
+            .filter(|t| t.error().is_none())
+            .map(|t| (t.name().to_string(), t.partitions().len() as i32))
+            .collect();
+        Ok(ClusterMetadata {
+            broker_count: md.brokers().len(),
+            topics,
+        })
+    })
+    .await
+    .expect("metadata task panicked")
+}
+
+fn options() -> AdminOptions {
+    AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT))
+}
+
+/// Whether `ensure_topic` created the topic or found it there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ensured {
+    Created,
+    Existed,
+}
+
+/// Creates `name` with `partitions` and `replication_factor` and topic `configs`, or does nothing
+/// if it exists.
+pub async fn ensure_topic(
+    admin: &AdminClient<LogContext>,
+    name: &str,
+    partitions: i32,
+    replication_factor: i16,
+    configs: &[(&str, &str)],
+) -> Result<Ensured, AdminError> {
+    let mut topic = NewTopic::new(
+        name,
+        partitions,
+        TopicReplication::Fixed(replication_factor as i32),
+    );
+    for (k, v) in configs {
+        topic = topic.set(k, v);
+    }
+    let results = admin
+        .create_topics([&topic], &options())
+        .await
+        .map_err(AdminError::Request)?;
+    match results.into_iter().next() {
+        Some(Ok(_)) => Ok(Ensured::Created),
+        Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => Ok(Ensured::Existed),
+        Some(Err((topic, code))) => Err(AdminError::CreateTopic { topic, code }),
+        None => Ok(Ensured::Created),
+    }
+}
+
+/// Grows `name` to `count` partitions. A topic that already has at least that many is fine.
+pub async fn ensure_partitions(
+    admin: &AdminClient<LogContext>,
+    name: &str,
+    count: i32,
+) -> Result<(), AdminError> {
+    let np = NewPartitions::new(name, count as usize);
+    let results = admin
+        .create_partitions([&np], &options())
+        .await
+        .map_err(AdminError::Request)?;
+    match results.into_iter().next() {
+        Some(Err((topic, code))) if code != RDKafkaErrorCode::InvalidPartitions => {
+            Err(AdminError::CreatePartitions { topic, code })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The replication factor for topics strait creates when the user did not set one: as many
+/// replicas as the target has brokers, at most 3.
+pub fn default_replication_factor(broker_count: usize) -> i16 {
+    broker_count.clamp(1, 3) as i16
+}

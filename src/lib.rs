@@ -1,0 +1,37 @@
+//! strait: cross-cluster Apache Kafka replication in the style of MirrorMaker 2.
+//!
+//! # Data flow
+//!
+//! ```text
+//! source metadata ─▶ topics (filter + policy) ─▶ create / grow remote topics on the target
+//!                        │ routes (watch channel, flow::RouteSet)
+//!                        ▼
+//! source ──fetch──▶ mirror: consume ─▶ rename ─▶ produce (idempotent, acks=all) ──▶ target
+//!                        ▲                                 │ delivery reports
+//!                        └── progress topic on target ◀── ack tracking
+//! ```
+//!
+//! # Layout (in flow order)
+//!
+//! - [`config`]: YAML in, validated typed config out (the only user of serde_yaml).
+//! - [`policy`]: pure naming, filter, internal-topic and cycle rules (MM2-compatible).
+//! - [`kafka`]: the only place that builds rdkafka clients; idempotent admin helpers.
+//! - [`topics`]: discovery of source topics, creation and growth of remote topics.
+//! - [`flow`]: the values passed between stages.
+//! - [`mirror`]: the record path, ack tracking and progress.
+//! - [`app`]: composition root, supervision, shutdown.
+//! - [`cli`], [`telemetry`], [`runtime`]: the edges.
+
+pub mod config;
+pub mod policy;
+
+pub mod kafka;
+pub mod topics;
+
+pub mod flow;
+pub mod mirror;
+
+pub mod app;
+pub mod cli;
+pub mod runtime;
+pub mod telemetry;

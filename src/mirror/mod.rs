@@ -1,0 +1,695 @@
+//! The record path of one mirror: consume from the source, rename, produce to the target, track
+//! acknowledgements and persist progress.
+//!
+//! It runs on one dedicated OS thread per mirror: the source consumer is polled, each record is
+//! handed to an idempotent producer (`acks=all`) with an opaque that names its source partition and
+//! offset, and delivery reports (served by the same thread) advance each partition's acknowledged
+//! position. Positions go to the progress topic on the target only once everything before them is
+//! acknowledged, so a crash at any point loses nothing (records after the position are copied
+//! again: at-least-once). Memory is bounded by the consumer's prefetch limit and the producer's
+//! queue limit; when the producer queue is full the loop waits.
+
+mod progress;
+mod throttle;
+mod tracker;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{ClusterConfig, Throttle};
+use crate::flow::RouteSet;
+use crate::kafka::{self, LogContext, ADMIN_TIMEOUT};
+
+pub use progress::{LoadError, Positions};
+use throttle::Throttler;
+use tracker::PartitionTrack;
+
+/// How often acknowledged positions are written to the progress topic.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+/// How often a summary of the work done is logged.
+const SUMMARY_INTERVAL: Duration = Duration::from_secs(30);
+/// First wait before a partition whose delivery failed for a transient reason is retried.
+const RETRY_BACKOFF: Duration = Duration::from_secs(2);
+const RETRY_BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// The opaque value of progress records (data records pack slot and offset, see `pack`).
+const PROGRESS_OPAQUE: usize = usize::MAX;
+const OFFSET_BITS: u32 = 44;
+const OFFSET_MASK: usize = (1 << OFFSET_BITS) - 1;
+
+/// Everything the record path of one mirror needs.
+#[derive(Debug, Clone)]
+pub struct RecordPathSpec {
+    /// `source->target`.
+    pub name: String,
+    pub source: ClusterConfig,
+    pub target: ClusterConfig,
+    /// strait's progress topic on the target for this source.
+    pub progress_topic: String,
+    pub throttle: Throttle,
+    /// Time allowed to drain in-flight records on shutdown.
+    pub drain_timeout: Duration,
+}
+
+/// Counters shared with the rest of the process (status, logs).
+#[derive(Debug, Default)]
+pub struct MirrorStats {
+    pub records: AtomicU64,
+    pub bytes: AtomicU64,
+    /// Partitions stopped by a record the target refuses for good.
+    pub stopped_partitions: AtomicU64,
+    /// Source offsets that could not be copied because they were gone (retention).
+    pub gap_offsets: AtomicU64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorError {
+    #[error(transparent)]
+    Client(#[from] kafka::ClientError),
+    #[error(transparent)]
+    Progress(#[from] LoadError),
+    #[error("consumer assignment failed")]
+    Assign(#[source] KafkaError),
+    #[error("the target producer hit a fatal error ({code}): {reason}")]
+    ProducerFatal {
+        code: RDKafkaErrorCode,
+        reason: String,
+    },
+}
+
+/// Loads the persisted positions of `source` from the progress topic on the target. Blocking.
+pub fn load_positions(spec: &RecordPathSpec) -> Result<Positions, MirrorError> {
+    let consumer = kafka::reader_consumer(&spec.target, &format!("{}|progress-reader", spec.name))?;
+    Ok(progress::load(
+        &consumer,
+        &spec.progress_topic,
+        &spec.source.alias,
+        Duration::from_secs(120),
+    )?)
+}
+
+struct Report {
+    opaque: usize,
+    result: Result<(), KafkaError>,
+    /// Size of key + value of the record, for error messages.
+    size: usize,
+}
+
+/// Producer context: collects delivery reports for the record loop, which applies them in
+/// batches on its own thread.
+struct DeliveryContext {
+    log: LogContext,
+    reports: Mutex<Vec<Report>>,
+}
+
+impl ClientContext for DeliveryContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.log.log(level, fac, log_message);
+    }
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.log.error(error, reason);
+    }
+}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
+        let (result, size) = match result {
+            Ok(_) => (Ok(()), 0),
+            Err((e, m)) => (
+                Err(e.clone()),
+                m.key().map_or(0, <[u8]>::len) + m.payload().map_or(0, <[u8]>::len),
+            ),
+        };
+        self.reports
+            .lock()
+            .expect("reports lock")
+            .push(Report {
+                opaque,
+                result,
+                size,
+            });
+    }
+}
+
+fn pack(slot: usize, offset: i64) -> usize {
+    (slot << OFFSET_BITS) | (offset as usize & OFFSET_MASK)
+}
+
+fn unpack(opaque: usize) -> (usize, i64) {
+    (opaque >> OFFSET_BITS, (opaque & OFFSET_MASK) as i64)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PartState {
+    Active,
+    /// Not copied until strait restarts: the target refuses a record for good.
+    Stopped,
+    /// A delivery failed for a transient reason; fetch again from the acknowledged position.
+    RetryAt(Instant, Duration),
+    /// Its topic is no longer replicated.
+    Removed,
+}
+
+struct Part {
+    source_topic: Arc<str>,
+    partition: i32,
+    remote_topic: Arc<str>,
+    /// `None` until the position is known: a partition without stored progress starts at the
+    /// beginning of the log and learns its position from the first record.
+    track: Option<PartitionTrack>,
+    persisted: i64,
+    state: PartState,
+}
+
+impl Part {
+    fn offset_for_assign(&self) -> Offset {
+        match &self.track {
+            Some(t) => Offset::Offset(t.next_fetch()),
+            None => Offset::Beginning,
+        }
+    }
+}
+
+/// The record path's mutable state, owned by its thread.
+struct RecordLoop {
+    spec: RecordPathSpec,
+    consumer: BaseConsumer<LogContext>,
+    producer: BaseProducer<DeliveryContext>,
+    parts: Vec<Part>,
+    /// Source topic -> (remote topic, slot per partition).
+    index: HashMap<Arc<str>, Vec<usize>>,
+    positions: Positions,
+    stats: Arc<MirrorStats>,
+    throttle: Option<Throttler>,
+    reports: Vec<Report>,
+    needs_assign: bool,
+}
+
+/// Runs the record path until `cancel` fires (then drains and persists) or a fatal error.
+/// Blocking: call from a dedicated thread.
+pub fn run_record_path(
+    spec: RecordPathSpec,
+    positions: Positions,
+    mut routes: watch::Receiver<RouteSet>,
+    cancel: CancellationToken,
+    stats: Arc<MirrorStats>,
+) -> Result<(), MirrorError> {
+    let consumer = kafka::record_consumer(&spec.source, &format!("{}|consumer", spec.name))?;
+    let ctx = DeliveryContext {
+        log: LogContext {
+            client_name: format!("{}|producer", spec.name),
+        },
+        reports: Mutex::new(Vec::new()),
+    };
+    let producer = kafka::record_producer(&spec.target, &format!("{}|producer", spec.name), ctx)?;
+    let throttle = Throttler::new(&spec.throttle);
+    let mut rl = RecordLoop {
+        spec,
+        consumer,
+        producer,
+        parts: Vec::new(),
+        index: HashMap::new(),
+        positions,
+        stats,
+        throttle,
+        reports: Vec::new(),
+        needs_assign: false,
+    };
+    routes.mark_changed();
+    let result = rl.run(&mut routes, &cancel);
+    let drained = rl.drain();
+    tracing::info!(mirror = %rl.spec.name, drained, "record path stopped");
+    result
+}
+
+impl RecordLoop {
+    fn run(
+        &mut self,
+        routes: &mut watch::Receiver<RouteSet>,
+        cancel: &CancellationToken,
+    ) -> Result<(), MirrorError> {
+        let mut last_progress = Instant::now();
+        let mut last_summary = Instant::now();
+        let mut summary_records = self.stats.records.load(Ordering::Relaxed);
+        while !cancel.is_cancelled() {
+            if routes.has_changed().unwrap_or(false) {
+                let set = routes.borrow_and_update().clone();
+                self.apply_routes(&set);
+            }
+            self.retry_due();
+            if self.needs_assign {
+                self.assign()?;
+            }
+            if last_progress.elapsed() >= PROGRESS_INTERVAL {
+                self.write_progress();
+                last_progress = Instant::now();
+            }
+            if last_summary.elapsed() >= SUMMARY_INTERVAL {
+                let now = self.stats.records.load(Ordering::Relaxed);
+                let rate = (now - summary_records) as f64 / last_summary.elapsed().as_secs_f64();
+                let active = self
+                    .parts
+                    .iter()
+                    .filter(|p| p.state == PartState::Active)
+                    .count();
+                tracing::info!(mirror = %self.spec.name, records_total = now, records_per_second = rate.round(),
+                    partitions = active, "replicating");
+                summary_records = now;
+                last_summary = Instant::now();
+            }
+            self.check_fatal()?;
+
+            // Poll in a tight inner loop so the per-iteration checks above stay cheap.
+            for _ in 0..1024 {
+                let msg = match self.consumer.poll(Duration::from_millis(100)) {
+                    None => break,
+                    Some(Err(e)) => {
+                        self.consumer_error(e);
+                        break;
+                    }
+                    Some(Ok(m)) => m,
+                };
+                if !forward(
+                    &self.spec.name,
+                    &msg,
+                    &mut self.parts,
+                    &self.index,
+                    &self.producer,
+                    &mut self.throttle,
+                    &self.stats,
+                    cancel,
+                ) {
+                    // A partition was stopped: its remaining records must leave the assignment.
+                    self.needs_assign = true;
+                }
+                drop(msg);
+                self.producer.poll(Duration::ZERO);
+                if cancel.is_cancelled() || self.needs_assign {
+                    break;
+                }
+            }
+            self.producer.poll(Duration::ZERO);
+            self.apply_reports();
+        }
+        Ok(())
+    }
+
+    fn check_fatal(&self) -> Result<(), MirrorError> {
+        if let Some((code, reason)) = self.producer.client().fatal_error() {
+            return Err(MirrorError::ProducerFatal { code, reason });
+        }
+        Ok(())
+    }
+
+    /// Brings the partition table in line with the published routes.
+    fn apply_routes(&mut self, set: &RouteSet) {
+        let mut seen: HashMap<&str, ()> = HashMap::new();
+        for route in set.iter() {
+            seen.insert(&route.source_topic, ());
+            let slots = self
+                .index
+                .entry(Arc::clone(&route.source_topic))
+                .or_default();
+            for p in 0..route.partitions {
+                if let Some(&slot) = slots.get(p as usize) {
+                    let part = &mut self.parts[slot];
+                    if part.state == PartState::Removed {
+                        part.state = PartState::Active;
+                        self.needs_assign = true;
+                    }
+                    continue;
+                }
+                let key = (route.source_topic.to_string(), p);
+                let track = self.positions.get(&key).map(|&pos| PartitionTrack::new(pos));
+                let persisted = track.as_ref().map_or(-1, |t| t.committed());
+                tracing::info!(mirror = %self.spec.name, topic = %route.source_topic, partition = p,
+                    remote = %route.remote_topic,
+                    from = track.as_ref().map_or("beginning".to_string(), |t| t.next_fetch().to_string()),
+                    "replicating partition");
+                slots.push(self.parts.len());
+                self.parts.push(Part {
+                    source_topic: Arc::clone(&route.source_topic),
+                    partition: p,
+                    remote_topic: Arc::clone(&route.remote_topic),
+                    track,
+                    persisted,
+                    state: PartState::Active,
+                });
+                self.needs_assign = true;
+            }
+        }
+        for (topic, slots) in &self.index {
+            if seen.contains_key(&**topic) {
+                continue;
+            }
+            for &slot in slots {
+                let part = &mut self.parts[slot];
+                if part.state != PartState::Removed {
+                    tracing::info!(mirror = %self.spec.name, topic = %topic, partition = part.partition,
+                        "partition no longer replicated");
+                    // Keep what is known so that a returning topic resumes where it stopped.
+                    if let Some(t) = &part.track {
+                        self.positions
+                            .insert((topic.to_string(), part.partition), t.committed());
+                    }
+                    part.state = PartState::Removed;
+                    self.needs_assign = true;
+                }
+            }
+        }
+    }
+
+    fn retry_due(&mut self) {
+        let now = Instant::now();
+        for part in &mut self.parts {
+            if let PartState::RetryAt(at, _) = part.state {
+                if now >= at {
+                    if let Some(t) = &mut part.track {
+                        t.rewind();
+                    }
+                    tracing::info!(mirror = %self.spec.name, topic = %part.source_topic, partition = part.partition,
+                        from = part.track.as_ref().map(|t| t.next_fetch()), "retrying partition");
+                    part.state = PartState::Active;
+                    self.needs_assign = true;
+                }
+            }
+        }
+    }
+
+    fn assign(&mut self) -> Result<(), MirrorError> {
+        let mut tpl = TopicPartitionList::new();
+        for part in self.parts.iter().filter(|p| p.state == PartState::Active) {
+            tpl.add_partition_offset(&part.source_topic, part.partition, part.offset_for_assign())
+                .map_err(MirrorError::Assign)?;
+        }
+        self.consumer.assign(&tpl).map_err(MirrorError::Assign)?;
+        self.needs_assign = false;
+        Ok(())
+    }
+
+    fn consumer_error(&mut self, e: KafkaError) {
+        match e.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::AutoOffsetReset) => self.reconcile_out_of_range(),
+            _ => tracing::warn!(mirror = %self.spec.name, error = %e, "source consumer error; retrying"),
+        }
+    }
+
+    /// Some partition's position is outside the source log. Find which, and say what is lost.
+    fn reconcile_out_of_range(&mut self) {
+        for part in self.parts.iter_mut().filter(|p| p.state == PartState::Active) {
+            let Some(track) = &part.track else { continue };
+            let next = track.next_fetch();
+            let (low, high) =
+                match self
+                    .consumer
+                    .fetch_watermarks(&part.source_topic, part.partition, ADMIN_TIMEOUT)
+                {
+                    Ok(w) => w,
+                    Err(e) => {
+                        tracing::warn!(mirror = %self.spec.name, topic = %part.source_topic,
+                        partition = part.partition, error = %e, "cannot read source watermarks");
+                        continue;
+                    }
+                };
+            if next < low {
+                let lost = (low - next) as u64;
+                self.stats.gap_offsets.fetch_add(lost, Ordering::Relaxed);
+                tracing::error!(mirror = %self.spec.name, topic = %part.source_topic, partition = part.partition,
+                    from_offset = next, to_offset = low - 1, lost,
+                    "data gap: source records were deleted (retention) before strait copied them; \
+                     continuing at the log start. Raise the source topic's retention or strait's throughput to avoid this");
+                part.track = Some(PartitionTrack::new(low));
+            } else if next > high {
+                tracing::warn!(mirror = %self.spec.name, topic = %part.source_topic, partition = part.partition,
+                    position = next, log_end = high,
+                    "source partition ends before strait's position (topic re-created or truncated); copying it from its start");
+                part.track = Some(PartitionTrack::new(low));
+            } else {
+                continue;
+            }
+            self.needs_assign = true;
+        }
+        // librdkafka stops fetching a partition after an offset reset error; re-assigning the
+        // same positions restarts it even if none moved.
+        self.needs_assign = true;
+    }
+
+    fn apply_reports(&mut self) {
+        std::mem::swap(
+            &mut self.reports,
+            &mut *self.producer.context().reports.lock().expect("reports lock"),
+        );
+        let mut reports = std::mem::take(&mut self.reports);
+        for report in reports.drain(..) {
+            if report.opaque == PROGRESS_OPAQUE {
+                if let Err(e) = report.result {
+                    tracing::warn!(mirror = %self.spec.name, topic = %self.spec.progress_topic, error = %e,
+                        "progress write failed; positions will be written again");
+                    for part in &mut self.parts {
+                        part.persisted = -1;
+                    }
+                }
+                continue;
+            }
+            let (slot, offset) = unpack(report.opaque);
+            let Some(part) = self.parts.get_mut(slot) else {
+                continue;
+            };
+            let Some(track) = &mut part.track else {
+                continue;
+            };
+            match report.result {
+                Ok(()) => {
+                    track.acked(offset);
+                }
+                Err(e) => {
+                    if !track.is_inflight(offset) || part.state != PartState::Active {
+                        continue; // already handled: a later failure of the same burst
+                    }
+                    let code = e.rdkafka_error_code();
+                    fail_partition(&self.spec.name, part, offset, code, &e, report.size, &self.stats);
+                    self.needs_assign = true;
+                }
+            }
+        }
+        self.reports = reports;
+    }
+
+    fn write_progress(&mut self) {
+        for part in &mut self.parts {
+            let Some(track) = &part.track else { continue };
+            let committed = track.committed();
+            if committed == part.persisted {
+                continue;
+            }
+            let (key, value) = progress::encode(
+                &self.spec.source.alias,
+                &part.source_topic,
+                part.partition,
+                committed,
+            );
+            let record = BaseRecord::with_opaque_to(&self.spec.progress_topic, PROGRESS_OPAQUE)
+                .partition(0)
+                .key(&key)
+                .payload(&value);
+            match self.producer.send(record) {
+                Ok(()) => part.persisted = committed,
+                Err((e, _)) => {
+                    // Queue full or similar: try again next interval; nothing is lost.
+                    tracing::debug!(mirror = %self.spec.name, error = %e, "progress write deferred");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Waits for in-flight records (bounded by the drain timeout), then persists the final
+    /// positions. Returns whether everything in flight was acknowledged.
+    fn drain(&mut self) -> bool {
+        let deadline = Instant::now() + self.spec.drain_timeout;
+        let flushed = self.producer.flush(self.spec.drain_timeout).is_ok();
+        self.apply_reports();
+        self.write_progress();
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let persisted = self
+            .producer
+            .flush(remaining.max(Duration::from_secs(5)))
+            .is_ok();
+        self.apply_reports();
+        if !(flushed && persisted) {
+            tracing::warn!(mirror = %self.spec.name,
+                "shutdown deadline reached with records in flight; they will be copied again on restart");
+        }
+        flushed && persisted
+    }
+}
+
+fn fail_partition(
+    mirror: &str,
+    part: &mut Part,
+    offset: i64,
+    code: Option<RDKafkaErrorCode>,
+    error: &KafkaError,
+    size: usize,
+    stats: &MirrorStats,
+) {
+    if let Some(hint) = code.and_then(permanent_error_hint) {
+        stats.stopped_partitions.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(mirror, topic = %part.source_topic, partition = part.partition, offset,
+            remote_topic = %part.remote_topic, record_bytes = size, error = %error,
+            "the target refuses this record for good; partition {}-{} is stopped at offset {offset} and \
+             nothing after it is copied until this is fixed: {hint}; then restart strait, which resumes at this offset",
+            part.source_topic, part.partition);
+        part.state = PartState::Stopped;
+    } else {
+        let backoff = match part.state {
+            PartState::RetryAt(_, b) => (b * 2).min(RETRY_BACKOFF_MAX),
+            _ => RETRY_BACKOFF,
+        };
+        tracing::warn!(mirror, topic = %part.source_topic, partition = part.partition, offset,
+            remote_topic = %part.remote_topic, error = %error, retry_in = ?backoff,
+            "delivery failed; the partition will be copied again from its acknowledged position");
+        part.state = PartState::RetryAt(Instant::now() + backoff, backoff);
+    }
+}
+
+/// For errors retrying cannot fix, the fix to tell the operator.
+fn permanent_error_hint(code: RDKafkaErrorCode) -> Option<&'static str> {
+    use RDKafkaErrorCode as C;
+    Some(match code {
+        C::MessageSizeTooLarge | C::MessageBatchTooLarge => {
+            "raise `max.message.bytes` of the remote topic on the target (and, above 1 MB, the target \
+             producer's `message.max.bytes` under clusters.<target>.producer) to at least the record size"
+        }
+        C::TopicAuthorizationFailed | C::ClusterAuthorizationFailed => {
+            "grant strait's target principal WRITE and DESCRIBE on the remote topic"
+        }
+        C::InvalidRecord | C::InvalidMessage | C::InvalidTimestamp | C::PolicyViolation => {
+            "the target's topic configuration rejects this record; compare the remote topic's configs \
+             with the source topic's"
+        }
+        _ => return None,
+    })
+}
+
+/// Sends one source record to the target. Returns false when it stopped a partition.
+#[allow(clippy::too_many_arguments)]
+fn forward(
+    mirror: &str,
+    msg: &BorrowedMessage<'_>,
+    parts: &mut [Part],
+    index: &HashMap<Arc<str>, Vec<usize>>,
+    producer: &BaseProducer<DeliveryContext>,
+    throttle: &mut Option<Throttler>,
+    stats: &MirrorStats,
+    cancel: &CancellationToken,
+) -> bool {
+    let Some(&slot) = index
+        .get(msg.topic())
+        .and_then(|slots| slots.get(msg.partition() as usize))
+    else {
+        return true;
+    };
+    let part = &mut parts[slot];
+    if part.state != PartState::Active {
+        return true;
+    }
+    let offset = msg.offset();
+    if let Some(track) = &part.track {
+        if offset < track.next_fetch() {
+            return true; // a stale record from before a re-assignment
+        }
+    }
+    let key = msg.key();
+    let payload = msg.payload();
+    let size = key.map_or(0, <[u8]>::len) + payload.map_or(0, <[u8]>::len);
+    if let Some(t) = throttle {
+        if !t.wait(size, 1, cancel, || producer.poll(Duration::ZERO)) {
+            return true; // cancelled while throttled: the record was not sent
+        }
+    }
+    let mut record = BaseRecord::with_opaque_to(&*part.remote_topic, pack(slot, offset))
+        .partition(msg.partition());
+    if let Some(k) = key {
+        record = record.key(k);
+    }
+    if let Some(p) = payload {
+        record = record.payload(p);
+    }
+    if let Some(ts) = msg.timestamp().to_millis() {
+        record = record.timestamp(ts);
+    }
+    if let Some(headers) = msg.headers() {
+        let mut owned = OwnedHeaders::new_with_capacity(headers.count());
+        for h in headers.iter() {
+            owned = owned.insert(Header {
+                key: h.key,
+                value: h.value,
+            });
+        }
+        record = record.headers(owned);
+    }
+    loop {
+        match producer.send(record) {
+            Ok(()) => break,
+            Err((e, rec)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
+                // Backpressure: the target is slower than the source. Serve delivery reports
+                // and try again; never drop.
+                producer.poll(Duration::from_millis(10));
+                if cancel.is_cancelled() {
+                    return true;
+                }
+                record = rec;
+            }
+            Err((e, _)) => {
+                // Refused before it left (e.g. larger than the producer's message.max.bytes):
+                // the position stays at this record.
+                part.track.get_or_insert_with(|| PartitionTrack::new(offset));
+                fail_partition(mirror, part, offset, e.rdkafka_error_code(), &e, size, stats);
+                return false;
+            }
+        }
+    }
+    part.track
+        .get_or_insert_with(|| PartitionTrack::new(offset))
+        .produced(offset);
+    stats.records.fetch_add(1, Ordering::Relaxed);
+    stats.bytes.fetch_add(size as u64, Ordering::Relaxed);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opaque_packs_slot_and_offset() {
+        for (slot, offset) in [(0, 0), (1, 5), (4095, (1i64 << 44) - 1), (17, 123_456_789)] {
+            let packed = pack(slot, offset);
+            assert_ne!(packed, PROGRESS_OPAQUE);
+            assert_eq!(unpack(packed), (slot, offset));
+        }
+    }
+
+    #[test]
+    fn size_errors_are_permanent_and_transport_errors_are_not() {
+        assert!(permanent_error_hint(RDKafkaErrorCode::MessageSizeTooLarge).is_some());
+        assert!(permanent_error_hint(RDKafkaErrorCode::TopicAuthorizationFailed).is_some());
+        assert!(permanent_error_hint(RDKafkaErrorCode::BrokerTransportFailure).is_none());
+        assert!(permanent_error_hint(RDKafkaErrorCode::UnknownTopicOrPartition).is_none());
+    }
+}

@@ -1,0 +1,171 @@
+//! Per-partition acknowledgement tracking: which source offsets are in flight to the target, and
+//! the position that is safe to persist (every record before it was acknowledged by the target).
+//! Pure data structure; the record loop drives it.
+
+use std::collections::VecDeque;
+
+/// The state of one source partition in the record path.
+#[derive(Debug)]
+pub struct PartitionTrack {
+    /// Produced but not yet resolved, in produce order (ascending offsets), with their ack flag.
+    inflight: VecDeque<(i64, bool)>,
+    /// The offset to fetch next (after the last record handed to the producer).
+    next_fetch: i64,
+    /// Every record below this offset is acknowledged by the target (or was never there).
+    committed: i64,
+}
+
+impl PartitionTrack {
+    /// Starts tracking at `position` (the next offset to fetch; nothing before it is owed).
+    pub fn new(position: i64) -> Self {
+        PartitionTrack {
+            inflight: VecDeque::new(),
+            next_fetch: position,
+            committed: position,
+        }
+    }
+
+    pub fn next_fetch(&self) -> i64 {
+        self.next_fetch
+    }
+
+    pub fn committed(&self) -> i64 {
+        self.committed
+    }
+
+    #[cfg(test)]
+    pub fn inflight(&self) -> usize {
+        self.inflight.len()
+    }
+
+    /// A record at `offset` was handed to the producer.
+    pub fn produced(&mut self, offset: i64) {
+        debug_assert!(offset >= self.next_fetch, "offsets go forward");
+        self.inflight.push_back((offset, false));
+        self.next_fetch = offset + 1;
+    }
+
+    /// The target acknowledged the record at `offset`. Returns false if the offset was not in
+    /// flight (a report from before a rewind), which is ignored.
+    pub fn acked(&mut self, offset: i64) -> bool {
+        let Some(idx) = self.find(offset) else {
+            return false;
+        };
+        self.inflight[idx].1 = true;
+        while let Some(&(off, true)) = self.inflight.front() {
+            self.inflight.pop_front();
+            self.committed = off + 1;
+        }
+        if self.inflight.is_empty() {
+            // Gaps after the last acked record (transaction markers, compacted offsets) are
+            // covered too: nothing below next_fetch is owed.
+            self.committed = self.next_fetch;
+        }
+        true
+    }
+
+    /// Forgets everything in flight and resumes fetching at the committed position: used to
+    /// retry after a failed delivery. Later reports for the forgotten offsets are ignored.
+    pub fn rewind(&mut self) {
+        self.inflight.clear();
+        self.next_fetch = self.committed;
+    }
+
+    /// Whether `offset` is still in flight.
+    pub fn is_inflight(&self, offset: i64) -> bool {
+        self.find(offset).is_some()
+    }
+
+    fn find(&self, offset: i64) -> Option<usize> {
+        let (a, b) = self.inflight.as_slices();
+        if let Ok(i) = a.binary_search_by_key(&offset, |e| e.0) {
+            return Some(i);
+        }
+        b.binary_search_by_key(&offset, |e| e.0)
+            .ok()
+            .map(|i| i + a.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_order_acks_advance_committed() {
+        let mut t = PartitionTrack::new(10);
+        for o in 10..15 {
+            t.produced(o);
+        }
+        assert_eq!(t.committed(), 10);
+        assert!(t.acked(10));
+        assert_eq!(t.committed(), 11);
+        assert!(t.acked(11));
+        assert!(t.acked(12));
+        assert_eq!(t.committed(), 13);
+        assert!(t.acked(13));
+        assert!(t.acked(14));
+        assert_eq!(t.committed(), 15);
+        assert_eq!(t.inflight(), 0);
+    }
+
+    #[test]
+    fn out_of_order_ack_waits_for_the_gap() {
+        let mut t = PartitionTrack::new(0);
+        t.produced(0);
+        t.produced(1);
+        t.produced(2);
+        assert!(t.acked(2));
+        assert!(t.acked(1));
+        assert_eq!(t.committed(), 0, "offset 0 is still owed");
+        assert!(t.acked(0));
+        assert_eq!(t.committed(), 3);
+    }
+
+    #[test]
+    fn gaps_in_source_offsets_are_covered() {
+        let mut t = PartitionTrack::new(0);
+        t.produced(0);
+        t.produced(5); // 1..5 were a transaction marker and aborted records
+        assert!(t.acked(0));
+        assert_eq!(t.committed(), 1);
+        assert!(t.acked(5));
+        assert_eq!(t.committed(), 6);
+    }
+
+    #[test]
+    fn failed_record_pins_the_position_and_rewind_retries_it() {
+        let mut t = PartitionTrack::new(100);
+        t.produced(100);
+        t.produced(101);
+        t.produced(102);
+        assert!(t.acked(100));
+        // 101 failed: never acked. 102 succeeded.
+        assert!(t.acked(102));
+        assert_eq!(t.committed(), 101);
+        t.rewind();
+        assert_eq!(t.next_fetch(), 101);
+        assert_eq!(t.inflight(), 0);
+        assert!(!t.acked(102), "reports from before the rewind are ignored");
+        assert_eq!(t.committed(), 101);
+    }
+
+    #[test]
+    fn find_works_across_wrapped_deque() {
+        let mut t = PartitionTrack::new(0);
+        for o in 0..8 {
+            t.produced(o);
+        }
+        for o in 0..6 {
+            assert!(t.acked(o));
+        }
+        for o in 8..20 {
+            t.produced(o);
+        }
+        assert!(t.is_inflight(7));
+        assert!(t.is_inflight(19));
+        assert!(!t.is_inflight(3));
+        assert!(t.acked(15));
+        assert_eq!(t.committed(), 6);
+    }
+}

@@ -1,0 +1,216 @@
+//! Topic discovery and remote-topic management for one mirror: list the source topics, decide per
+//! topic with the policy (filters, internal, cycle), create missing remote topics with the
+//! source's partition count, grow partitions, and publish the resulting routes to the record path.
+//! Runs at start and then every `refresh_topics_interval`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::admin::AdminClient;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::MirrorConfig;
+use crate::flow::{Route, RouteSet};
+use crate::kafka::admin::{self, AdminError, ClusterMetadata, Ensured};
+use crate::kafka::LogContext;
+use crate::policy::{decide_topic, SkipReason, TopicDecision};
+use crate::telemetry::error_chain;
+
+/// One line of the replication plan: a source topic and what happens to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedTopic {
+    pub source_topic: String,
+    pub partitions: i32,
+    pub decision: TopicDecision,
+}
+
+/// Decides, for every topic on the source, whether and under which name it is replicated.
+pub fn plan(mirror: &MirrorConfig, source: &ClusterMetadata) -> Vec<PlannedTopic> {
+    source
+        .topics
+        .iter()
+        .map(|(name, &partitions)| PlannedTopic {
+            source_topic: name.clone(),
+            partitions,
+            decision: decide_topic(
+                &mirror.replication_policy,
+                &mirror.topics,
+                &mirror.source,
+                &mirror.target,
+                name,
+            ),
+        })
+        .collect()
+}
+
+/// The clients and settings of one mirror's topic sync.
+pub struct TopicSync {
+    pub mirror: MirrorConfig,
+    pub source_admin: Arc<AdminClient<LogContext>>,
+    pub target_admin: Arc<AdminClient<LogContext>>,
+}
+
+/// What one refresh round did.
+#[derive(Debug, Default)]
+struct Round {
+    routes: Vec<Route>,
+    created: usize,
+    failed: usize,
+    /// Remote topics or partitions requested but not yet visible in the target's metadata.
+    pending: usize,
+}
+
+/// How soon a round re-checks after creating topics or partitions.
+const PENDING_RECHECK: Duration = Duration::from_millis(500);
+
+impl TopicSync {
+    /// Runs refresh rounds until cancelled, publishing routes whenever they change.
+    pub async fn run(self, routes: watch::Sender<RouteSet>, cancel: CancellationToken) {
+        let name = self.mirror.name();
+        let mut skipped_logged = std::collections::BTreeSet::new();
+        let mut wait = Duration::ZERO;
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            wait = self.mirror.refresh_topics_interval;
+            match self.round(&mut skipped_logged).await {
+                Ok(round) => {
+                    if round.pending > 0 {
+                        // Topics or partitions were just created: publish them as soon as the
+                        // metadata shows them rather than a whole interval later.
+                        wait = wait.min(PENDING_RECHECK);
+                    }
+                    if round.created > 0 || round.failed > 0 {
+                        tracing::info!(mirror = %name, topics = round.routes.len(), created = round.created,
+                            failed = round.failed, "topic refresh");
+                    }
+                    routes.send_if_modified(|current| {
+                        if **current == round.routes {
+                            false
+                        } else {
+                            *current = Arc::new(round.routes);
+                            true
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(mirror = %name, error = %error_chain(&e),
+                        "topic refresh failed; retrying at the next interval");
+                }
+            }
+        }
+    }
+
+    async fn round(
+        &self,
+        skipped_logged: &mut std::collections::BTreeSet<String>,
+    ) -> Result<Round, AdminError> {
+        let name = self.mirror.name();
+        let source = admin::cluster_metadata(&self.source_admin).await?;
+        let target = admin::cluster_metadata(&self.target_admin).await?;
+        let rf = self
+            .mirror
+            .replication_factor
+            .unwrap_or_else(|| admin::default_replication_factor(target.broker_count));
+        let mut round = Round::default();
+        for planned in plan(&self.mirror, &source) {
+            let remote = match planned.decision {
+                TopicDecision::Replicate { remote } => remote,
+                TopicDecision::Skip(reason) => {
+                    if !matches!(reason, SkipReason::Internal)
+                        && skipped_logged.insert(planned.source_topic.clone())
+                    {
+                        tracing::debug!(mirror = %name, topic = %planned.source_topic, reason = %reason,
+                            "topic not replicated");
+                    }
+                    continue;
+                }
+            };
+            let want = planned.partitions;
+            let have = match target.topics.get(&remote) {
+                Some(&n) => n,
+                None => {
+                    match admin::ensure_topic(&self.target_admin, &remote, want, rf, &[]).await {
+                        Ok(Ensured::Created) => {
+                            tracing::info!(mirror = %name, topic = %planned.source_topic, remote = %remote,
+                                partitions = want, replication_factor = rf, "created remote topic");
+                            round.created += 1;
+                        }
+                        Ok(Ensured::Existed) => {}
+                        Err(e) => {
+                            tracing::error!(mirror = %name, topic = %planned.source_topic, remote = %remote,
+                                error = %e, "cannot create remote topic; its records are not copied until this succeeds");
+                            round.failed += 1;
+                        }
+                    }
+                    // Copy only once the metadata shows the partitions (next round).
+                    round.pending += 1;
+                    continue;
+                }
+            };
+            if have < want {
+                match admin::ensure_partitions(&self.target_admin, &remote, want).await {
+                    Ok(()) => {
+                        round.pending += 1;
+                        tracing::info!(mirror = %name, remote = %remote, from = have, to = want,
+                            "grew remote topic partitions")
+                    }
+                    Err(e) => {
+                        tracing::error!(mirror = %name, remote = %remote, error = %e,
+                            "cannot add partitions to remote topic; new source partitions are not copied until this succeeds");
+                        round.failed += 1;
+                    }
+                }
+            } else if have > want {
+                tracing::warn!(mirror = %name, topic = %planned.source_topic, remote = %remote,
+                    source_partitions = want, target_partitions = have,
+                    "remote topic has more partitions than its source; strait never shrinks topics");
+            }
+            round.routes.push(Route {
+                source_topic: Arc::from(planned.source_topic.as_str()),
+                remote_topic: Arc::from(remote.as_str()),
+                partitions: want.min(have),
+            });
+        }
+        Ok(round)
+    }
+}
+
+/// Ensures strait's progress topic exists on the target (compacted, one partition).
+pub async fn ensure_progress_topic(
+    target_admin: &Arc<AdminClient<LogContext>>,
+    topic: &str,
+    replication_factor: Option<i16>,
+) -> Result<(), AdminError> {
+    let rf = match replication_factor {
+        Some(rf) => rf,
+        None => {
+            admin::default_replication_factor(
+                admin::cluster_metadata(target_admin).await?.broker_count,
+            )
+        }
+    };
+    admin::ensure_topic(
+        target_admin,
+        topic,
+        1,
+        rf,
+        &[("cleanup.policy", "compact")],
+    )
+    .await?;
+    // Wait until the topic is visible in metadata, so the first progress read and write find it.
+    for _ in 0..100 {
+        if admin::cluster_metadata(target_admin)
+            .await?
+            .topics
+            .contains_key(topic)
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}

@@ -1,0 +1,13 @@
+//! strait's integration tests: one test binary (`cargo test --test integration`) that runs the
+//! real `strait` binary against real Apache Kafka 4.1.1 clusters started by [`harness`].
+//!
+//! Needs Java 17 and Maven on the PATH: the first run resolves the Kafka jars into
+//! `~/.cache/strait` (see `harness/kafka.sh resolve`).
+
+mod harness;
+mod harness_selftest;
+
+mod cli;
+mod filters;
+mod replication;
+mod restart;
