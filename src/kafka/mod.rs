@@ -170,15 +170,15 @@ pub fn record_consumer(
         Role::Consumer,
         client_name,
         &[
-            // Bounded prefetch: librdkafka's default of 64 MiB per consumer queue is more
+            // Bounded prefetch: librdkafka's default of 64 MiB is more
             // memory than a replicator needs to keep the pipe full.
-            ("queued.max.messages.kbytes", "16384"),
+            ("queued.max.messages.kbytes", "32768"),
             ("fetch.wait.max.ms", "100"),
         ],
         &[
-            // Required by librdkafka for any consumer, never used: strait assigns partitions
-            // itself and never commits to the source (the source stays read-only).
-            ("group.id", "strait-unused"),
+            // librdkafka needs a group.id for assign(); strait assigns partitions itself and
+            // never commits or joins, so the group stays empty and the source read-only.
+            ("group.id", "strait-record-path"),
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
             // Records of aborted transactions must never be copied.
@@ -207,7 +207,7 @@ pub fn reader_consumer(
         client_name,
         &[],
         &[
-            ("group.id", "strait-unused"),
+            ("group.id", "strait-reader"),
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
             ("isolation.level", "read_committed"),
@@ -240,7 +240,7 @@ pub fn record_producer<C: ProducerContext>(
             // Bounded memory: at most this many records / KiB wait in the producer queue;
             // when full, the record path waits (backpressure) instead of buffering more.
             ("queue.buffering.max.messages", "100000"),
-            ("queue.buffering.max.kbytes", "65536"),
+            ("queue.buffering.max.kbytes", "32768"),
             ("compression.type", "none"),
         ],
         &[

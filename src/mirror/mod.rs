@@ -622,7 +622,7 @@ fn forward(
             return true; // cancelled while throttled: the record was not sent
         }
     }
-    let mut record = BaseRecord::with_opaque_to(&*part.remote_topic, pack(slot, offset))
+    let mut record = BaseRecord::with_opaque_to(&part.remote_topic, pack(slot, offset))
         .partition(msg.partition());
     if let Some(k) = key {
         record = record.key(k);

@@ -93,3 +93,33 @@ fn harness_transactions_are_read_committed() {
         .collect();
     assert_eq!(values, vec!["c0", "c1", "c2"]);
 }
+
+#[test]
+fn harness_cluster_restart_keeps_data() {
+    let cluster = KafkaCluster::start("R");
+    let topic = unique_name("selftest-restart");
+    create_topic(&cluster.bootstrap(), &topic, 1, &[]);
+    produce(
+        &cluster.bootstrap(),
+        &topic,
+        &[OutRecord::to_partition(0, "before")],
+    );
+    let port = cluster.port();
+    cluster.restart();
+    assert_eq!(cluster.port(), port);
+    produce(
+        &cluster.bootstrap(),
+        &topic,
+        &[OutRecord::to_partition(0, "after")],
+    );
+    let values: Vec<String> = read_all(&cluster.bootstrap(), &topic, T)
+        .iter()
+        .map(Rec::value_str)
+        .collect();
+    assert_eq!(values, vec!["before", "after"]);
+    cluster.kill();
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "nothing listens after kill"
+    );
+}

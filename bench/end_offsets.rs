@@ -1,0 +1,57 @@
+//! Benchmark helper: waits until the end offsets of a topic on a cluster add up to at least N,
+//! polling every 100 ms, then prints the elapsed seconds. Cheap enough not to disturb what it
+//! measures (unlike a JVM tool started per poll).
+//!
+//!   cargo run --release --example end_offsets -- BOOTSTRAP TOPIC N [TIMEOUT_S]
+#![allow(clippy::disallowed_methods)] // a measuring tool, independent of strait's client factory
+
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::ClientConfig;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 4 {
+        eprintln!("usage: end_offsets BOOTSTRAP TOPIC N [TIMEOUT_S]");
+        std::process::exit(2);
+    }
+    let (bootstrap, topic) = (&args[1], &args[2]);
+    let want: i64 = args[3].parse().expect("N is a number");
+    let timeout = Duration::from_secs(args.get(4).map_or(600, |s| s.parse().expect("seconds")));
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "end-offsets")
+        .create()
+        .expect("consumer");
+    let start = Instant::now();
+    loop {
+        let total = end_offsets(&consumer, topic);
+        if total >= want {
+            println!("{:.2}", start.elapsed().as_secs_f64());
+            return;
+        }
+        if start.elapsed() > timeout {
+            eprintln!("timeout: {total} of {want} after {timeout:?}");
+            std::process::exit(1);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn end_offsets(consumer: &BaseConsumer, topic: &str) -> i64 {
+    let Ok(md) = consumer.fetch_metadata(None, Duration::from_secs(5)) else {
+        return 0;
+    };
+    let Some(t) = md.topics().iter().find(|t| t.name() == topic) else {
+        return 0;
+    };
+    t.partitions()
+        .iter()
+        .map(|p| {
+            consumer
+                .fetch_watermarks(topic, p.id(), Duration::from_secs(5))
+                .map_or(0, |(_, high)| high)
+        })
+        .sum()
+}
