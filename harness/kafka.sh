@@ -68,17 +68,19 @@ resolve() {
     log "resolving Kafka $KAFKA_VERSION jars with Maven into $KLIB"
     rm -rf "$KLIB"
     mvn -q -B -Dstyle.color=never -f "$HARNESS_DIR/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
-      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KLIB" >&2 ||
+      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KLIB" 2>&1 |
+      sed -e 's/\x1b\[[0-9;]*m//g' -e '/^$/d' >&2 ||
       die "Maven could not resolve harness/pom.xml (is the Maven repository reachable?)"
     local v
-    v=$(java -cp "$KLIB/*" kafka.Kafka --version 2>/dev/null | head -n1) ||
+    v=$(java -cp "$KLIB/*" kafka.Kafka --version 2>/dev/null) ||
       die "smoke test 'kafka.Kafka --version' failed (Java 17 required)"
+    v=${v%%$'\n'*}
     case $v in
       "$KAFKA_VERSION"*) ;;
       *) die "smoke test printed '$v', expected $KAFKA_VERSION" ;;
     esac
     # Exactly one SLF4J binding, or the broker logs nothing and readiness never fires.
-    ls "$KLIB" | grep -q '^log4j-slf4j-impl-' || die "log4j-slf4j-impl missing from $KLIB"
+    ls "$KLIB" | grep '^log4j-slf4j-impl-' >/dev/null || die "log4j-slf4j-impl missing from $KLIB"
     touch "$KLIB/$MARKER"
     log "resolved Kafka $v ($(ls "$KLIB" | grep -c '\.jar$') jars) in $((SECONDS - t0)) s"
   fi
@@ -92,7 +94,7 @@ port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 our_pid() {
   local pid=$1 dir=$2
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null &&
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$dir"
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -F -- "$dir" >/dev/null
 }
 
 pid_of() { # DIR -> pid if DIR/pid names a live JVM of DIR

@@ -41,7 +41,7 @@ tool() { "$KAFKA" tool "$@"; }
 
 strait_running() {
   [ -f "$STRAIT_PID" ] && kill -0 "$(cat "$STRAIT_PID")" 2>/dev/null &&
-    tr '\0' ' ' <"/proc/$(cat "$STRAIT_PID")/cmdline" 2>/dev/null | grep -qF -- "$CONFIG"
+    tr '\0' ' ' <"/proc/$(cat "$STRAIT_PID")/cmdline" 2>/dev/null | grep -F -- "$CONFIG" >/dev/null
 }
 
 stop_strait() {
@@ -73,7 +73,10 @@ stop_everything() {
 # Cluster NAME already running from harness/run? Otherwise the port must be free.
 ensure_cluster() { # NAME PORT
   local name=$1 port=$2
-  if "$KAFKA" status 2>/dev/null | grep -q "^$name: running"; then
+  local status
+  status=$("$KAFKA" status 2>/dev/null || true)
+  # (not `status | grep -q`: with pipefail, grep's early exit would fail the pipeline)
+  if grep -q "^$name: running" <<<"$status"; then
     info "cluster $name already running on 127.0.0.1:$port, reusing it"
   else
     "$KAFKA" start "$name" "$port"
@@ -130,7 +133,7 @@ info "'$TOPIC' on A now holds $expected records"
 
 step "5/7 starting strait: strait run --config config/local.yaml (log: ${STRAIT_LOG#"$ROOT"/})"
 if strait_running; then
-  info "strait already running (pid $(cat "$STRAIT_PID")), reusing it"
+  info "strait already running (pid $(cat "$STRAIT_PID")), reusing it (scripts/demo.sh --stop first to run a new build)"
 else
   # setsid: Ctrl-C in this terminal must not reach strait directly; the demo stops it with
   # one SIGTERM (a second signal would abort strait's graceful shutdown).

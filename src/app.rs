@@ -54,8 +54,14 @@ impl Mirror {
         let name = mirror.name();
         let source = config.clusters[&mirror.source].clone();
         let target = config.clusters[&mirror.target].clone();
-        let source_admin = Arc::new(kafka::admin_client(&source, &format!("{name}|source-admin"))?);
-        let target_admin = Arc::new(kafka::admin_client(&target, &format!("{name}|target-admin"))?);
+        let source_admin = Arc::new(kafka::admin_client(
+            &source,
+            &format!("{name}|source-admin"),
+        )?);
+        let target_admin = Arc::new(kafka::admin_client(
+            &target,
+            &format!("{name}|target-admin"),
+        )?);
         let progress_topic = mirror.replication_policy.progress_topic(&mirror.source);
         Ok(Mirror {
             config: mirror.clone(),

@@ -24,9 +24,15 @@ pub enum AdminError {
     #[error("metadata request failed")]
     Metadata(#[source] KafkaError),
     #[error("cannot create topic `{topic}`: {code}")]
-    CreateTopic { topic: String, code: RDKafkaErrorCode },
+    CreateTopic {
+        topic: String,
+        code: RDKafkaErrorCode,
+    },
     #[error("cannot add partitions to topic `{topic}`: {code}")]
-    CreatePartitions { topic: String, code: RDKafkaErrorCode },
+    CreatePartitions {
+        topic: String,
+        code: RDKafkaErrorCode,
+    },
     #[error("admin request failed")]
     Request(#[source] KafkaError),
 }

@@ -160,35 +160,26 @@ pub struct ClientError {
     pub source: KafkaError,
 }
 
-/// The source consumer of a mirror's record path: manual assignment, no group, no commits.
-pub fn record_consumer(
+/// Settings every strait consumer gets: strait assigns partitions itself and never commits or
+/// joins a group (librdkafka needs a group.id for assign() all the same), so the group stays
+/// empty and the cluster read-only; aborted transactions are never read.
+const CONSUMER_FORCED: [(&str, &str); 5] = [
+    ("enable.auto.commit", "false"),
+    ("enable.auto.offset.store", "false"),
+    ("isolation.level", "read_committed"),
+    ("enable.partition.eof", "false"),
+    ("group.id", "strait"),
+];
+
+fn consumer(
     cluster: &ClusterConfig,
     client_name: &str,
+    defaults: &[(&str, &str)],
+    auto_offset_reset: &str,
 ) -> Result<BaseConsumer<LogContext>, ClientError> {
-    let cfg = client_config(
-        cluster,
-        Role::Consumer,
-        client_name,
-        &[
-            // Bounded prefetch: librdkafka's default of 64 MiB is more
-            // memory than a replicator needs to keep the pipe full.
-            ("queued.max.messages.kbytes", "32768"),
-            ("fetch.wait.max.ms", "100"),
-        ],
-        &[
-            // librdkafka needs a group.id for assign(); strait assigns partitions itself and
-            // never commits or joins, so the group stays empty and the source read-only.
-            ("group.id", "strait-record-path"),
-            ("enable.auto.commit", "false"),
-            ("enable.auto.offset.store", "false"),
-            // Records of aborted transactions must never be copied.
-            ("isolation.level", "read_committed"),
-            // A position that fell out of range (retention ran past it) must be noticed and
-            // reported as a data gap, never silently reset.
-            ("auto.offset.reset", "error"),
-            ("enable.partition.eof", "false"),
-        ],
-    );
+    let mut forced = CONSUMER_FORCED.to_vec();
+    forced.push(("auto.offset.reset", auto_offset_reset));
+    let cfg = client_config(cluster, Role::Consumer, client_name, defaults, &forced);
     let ctx = LogContext {
         client_name: client_name.to_string(),
     };
@@ -196,30 +187,28 @@ pub fn record_consumer(
         .map_err(|e| create_error(cluster, Role::Consumer, e))
 }
 
+/// The source consumer of a mirror's record path: manual assignment, no commits.
+pub fn record_consumer(
+    cluster: &ClusterConfig,
+    client_name: &str,
+) -> Result<BaseConsumer<LogContext>, ClientError> {
+    // Bounded prefetch: librdkafka's default of 64 MiB is more memory than a replicator needs;
+    // 16 MiB halved throughput in bench/throughput.sh, 32 MiB keeps the pipe full.
+    let defaults = [
+        ("queued.max.messages.kbytes", "32768"),
+        ("fetch.wait.max.ms", "100"),
+    ];
+    // A position that fell out of range (retention ran past it) must be noticed and reported as
+    // a data gap, never silently reset.
+    consumer(cluster, client_name, &defaults, "error")
+}
+
 /// A plain consumer for reading strait's own topics (progress) from the start.
 pub fn reader_consumer(
     cluster: &ClusterConfig,
     client_name: &str,
 ) -> Result<BaseConsumer<LogContext>, ClientError> {
-    let cfg = client_config(
-        cluster,
-        Role::Consumer,
-        client_name,
-        &[],
-        &[
-            ("group.id", "strait-reader"),
-            ("enable.auto.commit", "false"),
-            ("enable.auto.offset.store", "false"),
-            ("isolation.level", "read_committed"),
-            ("auto.offset.reset", "earliest"),
-            ("enable.partition.eof", "false"),
-        ],
-    );
-    let ctx = LogContext {
-        client_name: client_name.to_string(),
-    };
-    cfg.create_with_context(ctx)
-        .map_err(|e| create_error(cluster, Role::Consumer, e))
+    consumer(cluster, client_name, &[], "earliest")
 }
 
 /// The target producer of a mirror's record path, with the caller's delivery context.

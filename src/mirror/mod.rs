@@ -134,14 +134,11 @@ impl ProducerContext for DeliveryContext {
                 m.key().map_or(0, <[u8]>::len) + m.payload().map_or(0, <[u8]>::len),
             ),
         };
-        self.reports
-            .lock()
-            .expect("reports lock")
-            .push(Report {
-                opaque,
-                result,
-                size,
-            });
+        self.reports.lock().expect("reports lock").push(Report {
+            opaque,
+            result,
+            size,
+        });
     }
 }
 
@@ -156,12 +153,25 @@ fn unpack(opaque: usize) -> (usize, i64) {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum PartState {
     Active,
-    /// Not copied until strait restarts: the target refuses a record for good.
+    /// The target refused a batch as too large: records are re-sent one at a time, each waited
+    /// for, up to and including `until` (the last offset that was in flight), so that the one
+    /// record the target really refuses is found and nothing before it is held back.
+    Isolating {
+        until: i64,
+    },
+    /// Not copied until strait restarts: the target refuses a record for good (paused).
     Stopped,
-    /// A delivery failed for a transient reason; fetch again from the acknowledged position.
+    /// A delivery failed for a transient reason; fetch again from the acknowledged position at
+    /// the given time (paused until then).
     RetryAt(Instant, Duration),
-    /// Its topic is no longer replicated.
+    /// Its topic is no longer replicated (unassigned).
     Removed,
+}
+
+impl PartState {
+    fn copies(&self) -> bool {
+        matches!(self, PartState::Active | PartState::Isolating { .. })
+    }
 }
 
 struct Part {
@@ -173,6 +183,11 @@ struct Part {
     track: Option<PartitionTrack>,
     persisted: i64,
     state: PartState,
+    /// What the consumer currently has for this partition (see `RecordLoop::sync_consumer`).
+    assigned: bool,
+    paused: bool,
+    /// The fetch position moved back (rewind) and the consumer must seek to it.
+    needs_seek: bool,
 }
 
 impl Part {
@@ -182,6 +197,26 @@ impl Part {
             None => Offset::Beginning,
         }
     }
+
+    /// Forgets what is in flight and fetches again from the acknowledged position.
+    fn rewind(&mut self) {
+        if let Some(t) = &mut self.track {
+            t.rewind();
+            self.needs_seek = true;
+        }
+    }
+}
+
+/// What `forward` did with a record.
+#[derive(Debug, PartialEq, Eq)]
+enum Forwarded {
+    Sent,
+    /// Sent while isolating: wait for its report before the next record of the partition.
+    SentAlone,
+    /// Not sent (not replicated here, stale, or cancelled while throttled).
+    Skipped,
+    /// The record failed before leaving and changed the partition's state.
+    Failed,
 }
 
 /// The record path's mutable state, owned by its thread.
@@ -196,7 +231,8 @@ struct RecordLoop {
     stats: Arc<MirrorStats>,
     throttle: Option<Throttler>,
     reports: Vec<Report>,
-    needs_assign: bool,
+    /// Some part's state changed and the consumer must follow (`sync_consumer`).
+    consumer_dirty: bool,
 }
 
 /// Runs the record path until `cancel` fires (then drains and persists) or a fatal error.
@@ -227,7 +263,7 @@ pub fn run_record_path(
         stats,
         throttle,
         reports: Vec::new(),
-        needs_assign: false,
+        consumer_dirty: false,
     };
     routes.mark_changed();
     let result = rl.run(&mut routes, &cancel);
@@ -251,8 +287,8 @@ impl RecordLoop {
                 self.apply_routes(&set);
             }
             self.retry_due();
-            if self.needs_assign {
-                self.assign()?;
+            if self.consumer_dirty {
+                self.sync_consumer()?;
             }
             if last_progress.elapsed() >= PROGRESS_INTERVAL {
                 self.write_progress();
@@ -261,19 +297,16 @@ impl RecordLoop {
             if last_summary.elapsed() >= SUMMARY_INTERVAL {
                 let now = self.stats.records.load(Ordering::Relaxed);
                 let rate = (now - summary_records) as f64 / last_summary.elapsed().as_secs_f64();
-                let active = self
-                    .parts
-                    .iter()
-                    .filter(|p| p.state == PartState::Active)
-                    .count();
+                let copying = self.parts.iter().filter(|p| p.state.copies()).count();
                 tracing::info!(mirror = %self.spec.name, records_total = now, records_per_second = rate.round(),
-                    partitions = active, "replicating");
+                    partitions = copying, "replicating");
                 summary_records = now;
                 last_summary = Instant::now();
             }
             self.check_fatal()?;
 
             // Poll in a tight inner loop so the per-iteration checks above stay cheap.
+            let mut wait_for_reports = false;
             for _ in 0..1024 {
                 let msg = match self.consumer.poll(Duration::from_millis(100)) {
                     None => break,
@@ -283,7 +316,7 @@ impl RecordLoop {
                     }
                     Some(Ok(m)) => m,
                 };
-                if !forward(
+                let done = forward(
                     &self.spec.name,
                     &msg,
                     &mut self.parts,
@@ -292,15 +325,27 @@ impl RecordLoop {
                     &mut self.throttle,
                     &self.stats,
                     cancel,
-                ) {
-                    // A partition was stopped: its remaining records must leave the assignment.
-                    self.needs_assign = true;
-                }
+                );
                 drop(msg);
                 self.producer.poll(Duration::ZERO);
-                if cancel.is_cancelled() || self.needs_assign {
+                match done {
+                    Forwarded::Sent | Forwarded::Skipped => {}
+                    Forwarded::SentAlone => {
+                        wait_for_reports = true;
+                        break;
+                    }
+                    Forwarded::Failed => {
+                        self.consumer_dirty = true;
+                        break;
+                    }
+                }
+                if cancel.is_cancelled() {
                     break;
                 }
+            }
+            if wait_for_reports {
+                // Isolating a partition: its record must be resolved before the next one goes.
+                let _ = self.producer.flush(Duration::from_secs(30));
             }
             self.producer.poll(Duration::ZERO);
             self.apply_reports();
@@ -318,23 +363,28 @@ impl RecordLoop {
     /// Brings the partition table in line with the published routes.
     fn apply_routes(&mut self, set: &RouteSet) {
         let mut seen: HashMap<&str, ()> = HashMap::new();
+        let mut grown: Vec<Arc<str>> = Vec::new();
         for route in set.iter() {
             seen.insert(&route.source_topic, ());
             let slots = self
                 .index
                 .entry(Arc::clone(&route.source_topic))
                 .or_default();
+            let had = slots.len();
             for p in 0..route.partitions {
                 if let Some(&slot) = slots.get(p as usize) {
                     let part = &mut self.parts[slot];
                     if part.state == PartState::Removed {
                         part.state = PartState::Active;
-                        self.needs_assign = true;
+                        self.consumer_dirty = true;
                     }
                     continue;
                 }
                 let key = (route.source_topic.to_string(), p);
-                let track = self.positions.get(&key).map(|&pos| PartitionTrack::new(pos));
+                let track = self
+                    .positions
+                    .get(&key)
+                    .map(|&pos| PartitionTrack::new(pos));
                 let persisted = track.as_ref().map_or(-1, |t| t.committed());
                 tracing::info!(mirror = %self.spec.name, topic = %route.source_topic, partition = p,
                     remote = %route.remote_topic,
@@ -348,8 +398,26 @@ impl RecordLoop {
                     track,
                     persisted,
                     state: PartState::Active,
+                    assigned: false,
+                    paused: false,
+                    needs_seek: false,
                 });
-                self.needs_assign = true;
+                self.consumer_dirty = true;
+            }
+            if had > 0 && slots.len() > had {
+                grown.push(Arc::clone(&route.remote_topic));
+            }
+        }
+        // The producer learns new partitions of a known topic only from metadata; ask now
+        // rather than failing the first records with "unknown partition".
+        for remote in grown {
+            if let Err(e) = self
+                .producer
+                .client()
+                .fetch_metadata(Some(&remote), ADMIN_TIMEOUT)
+            {
+                tracing::warn!(mirror = %self.spec.name, remote = %remote, error = %e,
+                    "cannot refresh producer metadata; records to new partitions are retried");
             }
         }
         for (topic, slots) in &self.index {
@@ -367,7 +435,7 @@ impl RecordLoop {
                             .insert((topic.to_string(), part.partition), t.committed());
                     }
                     part.state = PartState::Removed;
-                    self.needs_assign = true;
+                    self.consumer_dirty = true;
                 }
             }
         }
@@ -378,53 +446,121 @@ impl RecordLoop {
         for part in &mut self.parts {
             if let PartState::RetryAt(at, _) = part.state {
                 if now >= at {
-                    if let Some(t) = &mut part.track {
-                        t.rewind();
-                    }
+                    part.rewind();
                     tracing::info!(mirror = %self.spec.name, topic = %part.source_topic, partition = part.partition,
                         from = part.track.as_ref().map(|t| t.next_fetch()), "retrying partition");
+                    // The failure may have been a stale view of the remote topic.
+                    let _ = self
+                        .producer
+                        .client()
+                        .fetch_metadata(Some(&part.remote_topic), ADMIN_TIMEOUT);
                     part.state = PartState::Active;
-                    self.needs_assign = true;
+                    self.consumer_dirty = true;
                 }
             }
         }
     }
 
-    fn assign(&mut self) -> Result<(), MirrorError> {
-        let mut tpl = TopicPartitionList::new();
-        for part in self.parts.iter().filter(|p| p.state == PartState::Active) {
-            tpl.add_partition_offset(&part.source_topic, part.partition, part.offset_for_assign())
+    /// Makes the consumer follow the partitions' states. Assignment changes are incremental
+    /// and rare (a partition is added once and removed once); stops and retries use pause and
+    /// resume, rewinds use seek. Re-assigning the whole set repeatedly races in librdkafka
+    /// 2.12 (an assertion on duplicate fetch stops, librdkafka issue 5573).
+    fn sync_consumer(&mut self) -> Result<(), MirrorError> {
+        let mut add = TopicPartitionList::new();
+        let mut remove = TopicPartitionList::new();
+        let mut pause = TopicPartitionList::new();
+        let mut resume = TopicPartitionList::new();
+        let mut seeks = Vec::new();
+        for (slot, part) in self.parts.iter_mut().enumerate() {
+            let want_assigned = part.state != PartState::Removed;
+            let want_paused = matches!(part.state, PartState::Stopped | PartState::RetryAt(..));
+            if want_assigned && !part.assigned {
+                add.add_partition_offset(
+                    &part.source_topic,
+                    part.partition,
+                    part.offset_for_assign(),
+                )
+                .map_err(MirrorError::Assign)?;
+                part.assigned = true;
+                part.paused = false;
+                part.needs_seek = false;
+            } else if !want_assigned && part.assigned {
+                remove.add_partition(&part.source_topic, part.partition);
+                part.assigned = false;
+                part.paused = false;
+                part.needs_seek = false;
+                continue;
+            }
+            if !part.assigned {
+                continue;
+            }
+            if part.needs_seek && !want_paused {
+                seeks.push(slot);
+                part.needs_seek = false;
+            }
+            if want_paused != part.paused {
+                let list = if want_paused { &mut pause } else { &mut resume };
+                list.add_partition(&part.source_topic, part.partition);
+                part.paused = want_paused;
+            }
+        }
+        if remove.count() > 0 {
+            self.consumer
+                .incremental_unassign(&remove)
                 .map_err(MirrorError::Assign)?;
         }
-        self.consumer.assign(&tpl).map_err(MirrorError::Assign)?;
-        self.needs_assign = false;
+        if add.count() > 0 {
+            self.consumer
+                .incremental_assign(&add)
+                .map_err(MirrorError::Assign)?;
+        }
+        if pause.count() > 0 {
+            self.consumer.pause(&pause).map_err(MirrorError::Assign)?;
+        }
+        for slot in seeks {
+            let part = &self.parts[slot];
+            self.consumer
+                .seek(
+                    &part.source_topic,
+                    part.partition,
+                    part.offset_for_assign(),
+                    ADMIN_TIMEOUT,
+                )
+                .map_err(MirrorError::Assign)?;
+        }
+        if resume.count() > 0 {
+            self.consumer.resume(&resume).map_err(MirrorError::Assign)?;
+        }
+        self.consumer_dirty = false;
         Ok(())
     }
 
     fn consumer_error(&mut self, e: KafkaError) {
         match e.rdkafka_error_code() {
             Some(RDKafkaErrorCode::AutoOffsetReset) => self.reconcile_out_of_range(),
-            _ => tracing::warn!(mirror = %self.spec.name, error = %e, "source consumer error; retrying"),
+            _ => {
+                tracing::warn!(mirror = %self.spec.name, error = %e, "source consumer error; retrying")
+            }
         }
     }
 
     /// Some partition's position is outside the source log. Find which, and say what is lost.
     fn reconcile_out_of_range(&mut self) {
-        for part in self.parts.iter_mut().filter(|p| p.state == PartState::Active) {
+        for part in self.parts.iter_mut().filter(|p| p.assigned && !p.paused) {
             let Some(track) = &part.track else { continue };
             let next = track.next_fetch();
-            let (low, high) =
-                match self
-                    .consumer
-                    .fetch_watermarks(&part.source_topic, part.partition, ADMIN_TIMEOUT)
-                {
-                    Ok(w) => w,
-                    Err(e) => {
-                        tracing::warn!(mirror = %self.spec.name, topic = %part.source_topic,
+            let (low, high) = match self.consumer.fetch_watermarks(
+                &part.source_topic,
+                part.partition,
+                ADMIN_TIMEOUT,
+            ) {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::warn!(mirror = %self.spec.name, topic = %part.source_topic,
                         partition = part.partition, error = %e, "cannot read source watermarks");
-                        continue;
-                    }
-                };
+                    continue;
+                }
+            };
             if next < low {
                 let lost = (low - next) as u64;
                 self.stats.gap_offsets.fetch_add(lost, Ordering::Relaxed);
@@ -433,25 +569,29 @@ impl RecordLoop {
                     "data gap: source records were deleted (retention) before strait copied them; \
                      continuing at the log start. Raise the source topic's retention or strait's throughput to avoid this");
                 part.track = Some(PartitionTrack::new(low));
+                part.needs_seek = true;
             } else if next > high {
                 tracing::warn!(mirror = %self.spec.name, topic = %part.source_topic, partition = part.partition,
                     position = next, log_end = high,
                     "source partition ends before strait's position (topic re-created or truncated); copying it from its start");
                 part.track = Some(PartitionTrack::new(low));
+                part.needs_seek = true;
             } else {
                 continue;
             }
-            self.needs_assign = true;
+            self.consumer_dirty = true;
         }
-        // librdkafka stops fetching a partition after an offset reset error; re-assigning the
-        // same positions restarts it even if none moved.
-        self.needs_assign = true;
     }
 
     fn apply_reports(&mut self) {
         std::mem::swap(
             &mut self.reports,
-            &mut *self.producer.context().reports.lock().expect("reports lock"),
+            &mut *self
+                .producer
+                .context()
+                .reports
+                .lock()
+                .expect("reports lock"),
         );
         let mut reports = std::mem::take(&mut self.reports);
         for report in reports.drain(..) {
@@ -475,14 +615,29 @@ impl RecordLoop {
             match report.result {
                 Ok(()) => {
                     track.acked(offset);
+                    if let PartState::Isolating { until } = part.state {
+                        if track.committed() > until {
+                            tracing::info!(mirror = %self.spec.name, topic = %part.source_topic,
+                                partition = part.partition, "no record refused; back to batches");
+                            part.state = PartState::Active;
+                        }
+                    }
                 }
                 Err(e) => {
-                    if !track.is_inflight(offset) || part.state != PartState::Active {
+                    if !track.is_inflight(offset) || !part.state.copies() {
                         continue; // already handled: a later failure of the same burst
                     }
                     let code = e.rdkafka_error_code();
-                    fail_partition(&self.spec.name, part, offset, code, &e, report.size, &self.stats);
-                    self.needs_assign = true;
+                    fail_partition(
+                        &self.spec.name,
+                        part,
+                        offset,
+                        code,
+                        &e,
+                        report.size,
+                        &self.stats,
+                    );
+                    self.consumer_dirty = true;
                 }
             }
         }
@@ -547,7 +702,19 @@ fn fail_partition(
     size: usize,
     stats: &MirrorStats,
 ) {
-    if let Some(hint) = code.and_then(permanent_error_hint) {
+    let too_large = matches!(
+        code,
+        Some(RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::MessageBatchTooLarge)
+    );
+    if too_large && part.state == PartState::Active {
+        // The broker refuses whole batches: any record of the batch may be the large one.
+        let until = part.track.as_ref().map_or(offset, |t| t.next_fetch() - 1);
+        tracing::warn!(mirror, topic = %part.source_topic, partition = part.partition, from = offset, until,
+            remote_topic = %part.remote_topic, error = %error,
+            "the target refused a batch as too large; re-sending its records one at a time to find the refused record");
+        part.rewind();
+        part.state = PartState::Isolating { until };
+    } else if let Some(hint) = code.and_then(permanent_error_hint) {
         stats.stopped_partitions.fetch_add(1, Ordering::Relaxed);
         tracing::error!(mirror, topic = %part.source_topic, partition = part.partition, offset,
             remote_topic = %part.remote_topic, record_bytes = size, error = %error,
@@ -597,21 +764,21 @@ fn forward(
     throttle: &mut Option<Throttler>,
     stats: &MirrorStats,
     cancel: &CancellationToken,
-) -> bool {
+) -> Forwarded {
     let Some(&slot) = index
         .get(msg.topic())
         .and_then(|slots| slots.get(msg.partition() as usize))
     else {
-        return true;
+        return Forwarded::Skipped;
     };
     let part = &mut parts[slot];
-    if part.state != PartState::Active {
-        return true;
+    if !part.state.copies() {
+        return Forwarded::Skipped;
     }
     let offset = msg.offset();
     if let Some(track) = &part.track {
         if offset < track.next_fetch() {
-            return true; // a stale record from before a re-assignment
+            return Forwarded::Skipped; // fetched before a seek; librdkafka's barrier should drop these
         }
     }
     let key = msg.key();
@@ -619,7 +786,7 @@ fn forward(
     let size = key.map_or(0, <[u8]>::len) + payload.map_or(0, <[u8]>::len);
     if let Some(t) = throttle {
         if !t.wait(size, 1, cancel, || producer.poll(Duration::ZERO)) {
-            return true; // cancelled while throttled: the record was not sent
+            return Forwarded::Skipped; // cancelled while throttled: the record was not sent
         }
     }
     let mut record = BaseRecord::with_opaque_to(&part.remote_topic, pack(slot, offset))
@@ -651,16 +818,35 @@ fn forward(
                 // and try again; never drop.
                 producer.poll(Duration::from_millis(10));
                 if cancel.is_cancelled() {
-                    return true;
+                    return Forwarded::Skipped;
                 }
                 record = rec;
             }
             Err((e, _)) => {
                 // Refused before it left (e.g. larger than the producer's message.max.bytes):
-                // the position stays at this record.
-                part.track.get_or_insert_with(|| PartitionTrack::new(offset));
-                fail_partition(mirror, part, offset, e.rdkafka_error_code(), &e, size, stats);
-                return false;
+                // this very record is the one, so no isolation is needed; the position stays
+                // at it.
+                let track = part
+                    .track
+                    .get_or_insert_with(|| PartitionTrack::new(offset));
+                if track.inflight() > 0 {
+                    // Records before it may still fail; wait for them by retrying from the
+                    // acknowledged position instead of judging now.
+                    part.state = PartState::Isolating { until: offset };
+                    part.rewind();
+                    return Forwarded::Failed;
+                }
+                part.state = PartState::Isolating { until: offset };
+                fail_partition(
+                    mirror,
+                    part,
+                    offset,
+                    e.rdkafka_error_code(),
+                    &e,
+                    size,
+                    stats,
+                );
+                return Forwarded::Failed;
             }
         }
     }
@@ -669,7 +855,11 @@ fn forward(
         .produced(offset);
     stats.records.fetch_add(1, Ordering::Relaxed);
     stats.bytes.fetch_add(size as u64, Ordering::Relaxed);
-    true
+    if matches!(part.state, PartState::Isolating { .. }) {
+        Forwarded::SentAlone
+    } else {
+        Forwarded::Sent
+    }
 }
 
 #[cfg(test)]

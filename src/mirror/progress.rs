@@ -40,11 +40,7 @@ pub fn encode(source: &str, topic: &str, partition: i32, next_offset: i64) -> (V
         partition,
     })
     .expect("serializable");
-    let value = serde_json::to_vec(&Value {
-        v: 1,
-        next_offset,
-    })
-    .expect("serializable");
+    let value = serde_json::to_vec(&Value { v: 1, next_offset }).expect("serializable");
     (key, value)
 }
 
@@ -160,7 +156,10 @@ mod tests {
             std::str::from_utf8(&k).unwrap(),
             r#"{"source":"A","topic":"orders","partition":3}"#
         );
-        assert_eq!(std::str::from_utf8(&v).unwrap(), r#"{"v":1,"next_offset":1234}"#);
+        assert_eq!(
+            std::str::from_utf8(&v).unwrap(),
+            r#"{"v":1,"next_offset":1234}"#
+        );
         assert_eq!(
             decode("A", &k, Some(&v)),
             Some((("orders".to_string(), 3), 1234))

@@ -18,8 +18,12 @@ pub struct Throttler {
 fn limiter(per_second: u64) -> (DefaultDirectRateLimiter, NonZeroU32) {
     // Burst = one second's worth: smooth enough, and any single record fits (larger records
     // are charged one full second).
-    let rate = NonZeroU32::new(per_second.clamp(1, u32::MAX as u64) as u32).expect("clamped to >= 1");
-    (RateLimiter::direct(Quota::per_second(rate).allow_burst(rate)), rate)
+    let rate =
+        NonZeroU32::new(per_second.clamp(1, u32::MAX as u64) as u32).expect("clamped to >= 1");
+    (
+        RateLimiter::direct(Quota::per_second(rate).allow_burst(rate)),
+        rate,
+    )
 }
 
 impl Throttler {

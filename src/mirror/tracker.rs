@@ -33,7 +33,6 @@ impl PartitionTrack {
         self.committed
     }
 
-    #[cfg(test)]
     pub fn inflight(&self) -> usize {
         self.inflight.len()
     }

@@ -187,20 +187,11 @@ pub async fn ensure_progress_topic(
 ) -> Result<(), AdminError> {
     let rf = match replication_factor {
         Some(rf) => rf,
-        None => {
-            admin::default_replication_factor(
-                admin::cluster_metadata(target_admin).await?.broker_count,
-            )
-        }
+        None => admin::default_replication_factor(
+            admin::cluster_metadata(target_admin).await?.broker_count,
+        ),
     };
-    admin::ensure_topic(
-        target_admin,
-        topic,
-        1,
-        rf,
-        &[("cleanup.policy", "compact")],
-    )
-    .await?;
+    admin::ensure_topic(target_admin, topic, 1, rf, &[("cleanup.policy", "compact")]).await?;
     // Wait until the topic is visible in metadata, so the first progress read and write find it.
     for _ in 0..100 {
         if admin::cluster_metadata(target_admin)

@@ -54,9 +54,10 @@ enum Interrupt {
 }
 
 /// Streams [`TOTAL`] records through strait, interrupts it at [`INTERRUPT_AT`] records on the
-/// target, restarts it, and returns the number of duplicates after checking that every
+/// target, restarts it, and returns the number of duplicates (and of records on the target at
+/// the interruption) after checking that every
 /// partition, with duplicates removed (keeping the first copy), equals the source sequence.
-fn stream_interrupt_restart(test: &str, interrupt: Interrupt) -> usize {
+fn stream_interrupt_restart(test: &str, interrupt: Interrupt) -> (usize, usize) {
     let (a, b) = shared_clusters();
     let topic = unique_name(test);
     let remote = format!("A.{topic}");
@@ -84,6 +85,9 @@ fn stream_interrupt_restart(test: &str, interrupt: Interrupt) -> usize {
     let started = Instant::now();
     let stopped_with = match interrupt {
         Interrupt::Kill9 => {
+            // Kill only once strait has persisted a position for this topic, so that the
+            // restart exercises resuming from stored progress (not just a copy from zero).
+            wait_for_stored_position(b, &topic);
             strait.kill9();
             None
         }
@@ -157,7 +161,19 @@ fn stream_interrupt_restart(test: &str, interrupt: Interrupt) -> usize {
         "partition count of {remote}"
     );
     eprintln!("{test}: {duplicates} duplicates after {interrupt:?} and restart");
-    duplicates
+    (duplicates, on_target_when_stopped)
+}
+
+/// Waits until strait's progress topic on the target holds a position > 0 for `topic`.
+fn wait_for_stored_position(b: &KafkaCluster, topic: &str) {
+    let mut progress = TopicReader::new(&b.bootstrap(), "strait-offsets.A.internal");
+    let needle = format!("\"topic\":\"{topic}\"");
+    progress.wait_until(ALL_ARRIVE, "a stored position for the topic", |records| {
+        records.iter().any(|r| {
+            let key = String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).into_owned();
+            key.contains(&needle) && !r.value_str().contains("\"next_offset\":0}")
+        })
+    });
 }
 
 fn unique_values(records: &[Rec]) -> usize {
@@ -172,14 +188,18 @@ fn unique_values(records: &[Rec]) -> usize {
 /// target, in source order per partition; duplicates are allowed (at-least-once) and counted.
 #[test]
 fn kill9_mid_stream_loses_nothing() {
-    let duplicates = stream_interrupt_restart("kill9", Interrupt::Kill9);
-    eprintln!("kill -9: {duplicates} duplicate records");
+    let (duplicates, copied_before_kill) = stream_interrupt_restart("kill9", Interrupt::Kill9);
+    eprintln!("kill -9: {duplicates} duplicate records ({copied_before_kill} were on the target at the kill)");
+    assert!(
+        duplicates < copied_before_kill,
+        "the restart copied everything again: the stored position was not used"
+    );
 }
 
 /// (g) SIGTERM in the middle of a stream: strait drains, persists its progress and exits 0;
 /// after the restart every record is on the target exactly once.
 #[test]
 fn sigterm_mid_stream_no_duplicates() {
-    let duplicates = stream_interrupt_restart("sigterm", Interrupt::Sigterm);
+    let (duplicates, _) = stream_interrupt_restart("sigterm", Interrupt::Sigterm);
     assert_eq!(duplicates, 0, "records copied twice after a graceful stop");
 }
