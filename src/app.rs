@@ -11,6 +11,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, MirrorConfig};
 use crate::flow::RouteSet;
+use crate::heartbeat::HeartbeatEmitter;
 use crate::kafka::{self, ClientError};
 use crate::mirror::{self, MirrorStats, RecordPathSpec};
 use crate::runtime::spawn_named;
@@ -91,6 +92,14 @@ impl Mirror {
             target_admin: Arc::clone(&self.target_admin),
         };
         let sync_task = tokio::spawn(sync.run(routes_tx, cancel.clone()));
+        let heartbeat_task = match self.heartbeats() {
+            Ok(Some(hb)) => Some(tokio::spawn(hb.run(cancel.clone()))),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(mirror = %name, error = %error_chain(&e), "heartbeats disabled: cannot create their producer");
+                None
+            }
+        };
 
         loop {
             if cancel.is_cancelled() {
@@ -129,6 +138,28 @@ impl Mirror {
         }
         sync_task.abort();
         let _ = sync_task.await;
+        if let Some(task) = heartbeat_task {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    fn heartbeats(&self) -> Result<Option<HeartbeatEmitter>, ClientError> {
+        if !self.config.emit_heartbeats {
+            return Ok(None);
+        }
+        Ok(Some(HeartbeatEmitter {
+            mirror: self.spec.name.clone(),
+            source_alias: self.config.source.clone(),
+            target_alias: self.config.target.clone(),
+            interval: self.config.emit_heartbeats_interval,
+            replication_factor: self.config.replication_factor,
+            target_admin: Arc::clone(&self.target_admin),
+            producer: kafka::control_producer(
+                &self.spec.target,
+                &format!("{}|heartbeats", self.spec.name),
+            )?,
+        }))
     }
 
     /// Ensures the progress topic and reads the stored positions.

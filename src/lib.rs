@@ -15,20 +15,24 @@
 //!
 //! - [`config`]: YAML in, validated typed config out (the only user of serde_yaml).
 //! - [`policy`]: pure naming, filter, internal-topic and cycle rules (MM2-compatible).
+//! - [`records`]: pure encode/decode of MM2's internal record formats.
 //! - [`kafka`]: the only place that builds rdkafka clients; idempotent admin helpers.
 //! - [`topics`]: discovery of source topics, creation and growth of remote topics.
 //! - [`flow`]: the values passed between stages.
 //! - [`mirror`]: the record path, ack tracking and progress.
+//! - [`heartbeat`]: MM2-format heartbeats to the target.
 //! - [`app`]: composition root, supervision, shutdown.
 //! - [`cli`], [`telemetry`], [`runtime`]: the edges.
 
 pub mod config;
 pub mod policy;
+pub mod records;
 
 pub mod kafka;
 pub mod topics;
 
 pub mod flow;
+pub mod heartbeat;
 pub mod mirror;
 
 pub mod app;

@@ -30,6 +30,8 @@ use interpolate::Resolver;
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default `refresh_topics_interval` (MM2's `refresh.topics.interval.seconds` is 600).
 pub const DEFAULT_REFRESH_TOPICS_INTERVAL: Duration = Duration::from_secs(10);
+/// Default `emit_heartbeats_interval` (MM2's `emit.heartbeats.interval.seconds` is 1 too).
+pub const DEFAULT_EMIT_HEARTBEATS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Reads and validates the YAML file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -204,6 +206,10 @@ pub struct MirrorConfig {
     /// How often source topics and partitions are re-discovered (default 10s; MM2: 600s).
     pub refresh_topics_interval: Duration,
     pub throttle: Throttle,
+    /// Write MM2-format heartbeats (key source, target) to `heartbeats` on the target.
+    pub emit_heartbeats: bool,
+    /// How often (default 1s, as in MM2).
+    pub emit_heartbeats_interval: Duration,
 }
 
 impl MirrorConfig {

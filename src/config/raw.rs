@@ -86,6 +86,10 @@ pub(super) struct RawMirror {
     pub refresh_topics_interval: Option<Scalar>,
     #[serde(default)]
     pub throttle: Option<RawThrottle>,
+    #[serde(default)]
+    pub emit_heartbeats: Option<bool>,
+    #[serde(default)]
+    pub emit_heartbeats_interval: Option<Scalar>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -12,7 +12,7 @@ use super::raw::{
 use super::units::{parse_duration, parse_size};
 use super::{
     ClusterConfig, Config, MirrorConfig, Sasl, Secret, Security, SecurityProtocol, Throttle,
-    DEFAULT_REFRESH_TOPICS_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
+    DEFAULT_EMIT_HEARTBEATS_INTERVAL, DEFAULT_REFRESH_TOPICS_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
 };
 use crate::policy::{
     PatternList, ReplicationPolicy, TopicFilter, DEFAULT_GROUP_EXCLUDES, DEFAULT_SEPARATOR,
@@ -550,6 +550,11 @@ impl Validator<'_> {
             &format!("{path}.throttle"),
             raw.throttle.unwrap_or_default(),
         );
+        let emit_heartbeats_interval = self.duration(
+            &format!("{path}.emit_heartbeats_interval"),
+            raw.emit_heartbeats_interval.as_ref(),
+            DEFAULT_EMIT_HEARTBEATS_INTERVAL,
+        );
 
         Some(MirrorConfig {
             source: source?,
@@ -560,6 +565,8 @@ impl Validator<'_> {
             replication_factor: replication_factor?,
             refresh_topics_interval: refresh_topics_interval?,
             throttle: throttle?,
+            emit_heartbeats: raw.emit_heartbeats.unwrap_or(true),
+            emit_heartbeats_interval: emit_heartbeats_interval?,
         })
     }
 

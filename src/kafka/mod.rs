@@ -15,7 +15,7 @@ use rdkafka::client::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, ConsumerContext};
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{BaseProducer, ProducerContext};
+use rdkafka::producer::{BaseProducer, FutureProducer, ProducerContext};
 
 use crate::config::ClusterConfig;
 
@@ -245,6 +245,26 @@ pub fn record_producer<C: ProducerContext>(
         ],
     );
     cfg.create_with_context(context)
+        .map_err(|e| create_error(cluster, Role::Producer, e))
+}
+
+/// A producer for strait's own low-volume records (heartbeats, checkpoints, offset syncs) on
+/// `cluster`: idempotent, acks from all in-sync replicas, sent without lingering.
+pub fn control_producer(
+    cluster: &ClusterConfig,
+    client_name: &str,
+) -> Result<FutureProducer<LogContext>, ClientError> {
+    let cfg = client_config(
+        cluster,
+        Role::Producer,
+        client_name,
+        &[("linger.ms", "0")],
+        &[("enable.idempotence", "true"), ("acks", "all")],
+    );
+    let ctx = LogContext {
+        client_name: client_name.to_string(),
+    };
+    cfg.create_with_context(ctx)
         .map_err(|e| create_error(cluster, Role::Producer, e))
 }
 

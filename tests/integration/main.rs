@@ -9,5 +9,7 @@ mod harness_selftest;
 
 mod cli;
 mod filters;
+mod heartbeats;
+mod mm2_formats;
 mod replication;
 mod restart;
