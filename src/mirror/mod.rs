@@ -9,6 +9,7 @@
 //! again: at-least-once). Memory is bounded by the consumer's prefetch limit and the producer's
 //! queue limit; when the producer queue is full the loop waits.
 
+pub mod offset_map;
 mod progress;
 mod throttle;
 mod tracker;
@@ -33,7 +34,7 @@ use crate::config::{ClusterConfig, Throttle};
 use crate::flow::RouteSet;
 use crate::kafka::{self, LogContext, ADMIN_TIMEOUT};
 
-pub use progress::{LoadError, Positions};
+pub use progress::{LoadError, Positions, Stored};
 use throttle::Throttler;
 use tracker::PartitionTrack;
 
@@ -102,7 +103,8 @@ pub fn load_positions(spec: &RecordPathSpec) -> Result<Positions, MirrorError> {
 
 struct Report {
     opaque: usize,
-    result: Result<(), KafkaError>,
+    /// The downstream offset, or why the record was not written.
+    result: Result<i64, KafkaError>,
     /// Size of key + value of the record, for error messages.
     size: usize,
 }
@@ -128,7 +130,7 @@ impl ProducerContext for DeliveryContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
         let (result, size) = match result {
-            Ok(_) => (Ok(()), 0),
+            Ok(m) => (Ok(m.offset()), 0),
             Err((e, m)) => (
                 Err(e.clone()),
                 m.key().map_or(0, <[u8]>::len) + m.payload().map_or(0, <[u8]>::len),
@@ -384,7 +386,7 @@ impl RecordLoop {
                 let track = self
                     .positions
                     .get(&key)
-                    .map(|&pos| PartitionTrack::new(pos));
+                    .map(|s| PartitionTrack::with_map(s.next_offset, s.map.clone()));
                 let persisted = track.as_ref().map_or(-1, |t| t.committed());
                 tracing::info!(mirror = %self.spec.name, topic = %route.source_topic, partition = p,
                     remote = %route.remote_topic,
@@ -431,8 +433,12 @@ impl RecordLoop {
                         "partition no longer replicated");
                     // Keep what is known so that a returning topic resumes where it stopped.
                     if let Some(t) = &part.track {
+                        let stored = progress::Stored {
+                            next_offset: t.committed(),
+                            map: t.map().clone(),
+                        };
                         self.positions
-                            .insert((topic.to_string(), part.partition), t.committed());
+                            .insert((topic.to_string(), part.partition), stored);
                     }
                     part.state = PartState::Removed;
                     self.consumer_dirty = true;
@@ -613,8 +619,8 @@ impl RecordLoop {
                 continue;
             };
             match report.result {
-                Ok(()) => {
-                    track.acked(offset);
+                Ok(downstream) => {
+                    track.acked(offset, downstream);
                     if let PartState::Isolating { until } = part.state {
                         if track.committed() > until {
                             tracing::info!(mirror = %self.spec.name, topic = %part.source_topic,
@@ -656,6 +662,7 @@ impl RecordLoop {
                 &part.source_topic,
                 part.partition,
                 committed,
+                track.map(),
             );
             let record = BaseRecord::with_opaque_to(&self.spec.progress_topic, PROGRESS_OPAQUE)
                 .partition(0)

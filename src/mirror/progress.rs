@@ -3,8 +3,10 @@
 //! acknowledged every record before it, so resuming from it never loses a record.
 //!
 //! Record format (version 1, JSON so that operators can read it with any console consumer):
-//! key `{"source":"A","topic":"orders","partition":3}`, value `{"v":1,"next_offset":1234}`,
-//! where `next_offset` is the first source offset not yet known to be on the target.
+//! key `{"source":"A","topic":"orders","partition":3}`, value
+//! `{"v":1,"next_offset":1234,"map":[{"u":0,"d":0,"len":1234}]}`, where `next_offset` is the
+//! first source offset not yet known to be on the target and `map` the partition's exact
+//! upstream→downstream offset runs up to it (see `offset_map`; absent in older records).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -15,10 +17,19 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
+use super::offset_map::{OffsetMap, Run};
 use crate::kafka::{LogContext, ADMIN_TIMEOUT};
 
-/// Source (topic, partition) -> next offset to copy.
-pub type Positions = HashMap<(String, i32), i64>;
+/// What was persisted for one source partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The next source offset to copy.
+    pub next_offset: i64,
+    pub map: OffsetMap,
+}
+
+/// Source (topic, partition) -> what was persisted.
+pub type Positions = HashMap<(String, i32), Stored>;
 
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 struct Key<'a> {
@@ -31,22 +42,35 @@ struct Key<'a> {
 struct Value {
     v: u16,
     next_offset: i64,
+    #[serde(default)]
+    map: Vec<Run>,
 }
 
-pub fn encode(source: &str, topic: &str, partition: i32, next_offset: i64) -> (Vec<u8>, Vec<u8>) {
+pub fn encode(
+    source: &str,
+    topic: &str,
+    partition: i32,
+    next_offset: i64,
+    map: &OffsetMap,
+) -> (Vec<u8>, Vec<u8>) {
     let key = serde_json::to_vec(&Key {
         source,
         topic,
         partition,
     })
     .expect("serializable");
-    let value = serde_json::to_vec(&Value { v: 1, next_offset }).expect("serializable");
+    let value = serde_json::to_vec(&Value {
+        v: 1,
+        next_offset,
+        map: map.runs().to_vec(),
+    })
+    .expect("serializable");
     (key, value)
 }
 
 /// Decodes one progress record; `None` for records of another source alias, tombstones, or
 /// records this version cannot read (logged).
-pub fn decode(source: &str, key: &[u8], value: Option<&[u8]>) -> Option<((String, i32), i64)> {
+pub fn decode(source: &str, key: &[u8], value: Option<&[u8]>) -> Option<((String, i32), Stored)> {
     let key: Key = match serde_json::from_slice(key) {
         Ok(k) => k,
         Err(e) => {
@@ -72,7 +96,11 @@ pub fn decode(source: &str, key: &[u8], value: Option<&[u8]>) -> Option<((String
         );
         return None;
     }
-    Some(((key.topic.to_string(), key.partition), value.next_offset))
+    let stored = Stored {
+        next_offset: value.next_offset,
+        map: OffsetMap::from_runs(value.map),
+    };
+    Some(((key.topic.to_string(), key.partition), stored))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,24 +179,37 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let (k, v) = encode("A", "orders", 3, 1234);
+        let map = OffsetMap::from_runs(vec![Run {
+            u: 0,
+            d: 7,
+            len: 1234,
+        }]);
+        let (k, v) = encode("A", "orders", 3, 1234, &map);
         assert_eq!(
             std::str::from_utf8(&k).unwrap(),
             r#"{"source":"A","topic":"orders","partition":3}"#
         );
         assert_eq!(
             std::str::from_utf8(&v).unwrap(),
-            r#"{"v":1,"next_offset":1234}"#
+            r#"{"v":1,"next_offset":1234,"map":[{"u":0,"d":7,"len":1234}]}"#
         );
+        let stored = Stored {
+            next_offset: 1234,
+            map,
+        };
         assert_eq!(
             decode("A", &k, Some(&v)),
-            Some((("orders".to_string(), 3), 1234))
+            Some((("orders".to_string(), 3), stored))
         );
+        // Records written before the map existed still load.
+        let old = decode("A", &k, Some(br#"{"v":1,"next_offset":5}"#)).unwrap();
+        assert_eq!(old.1.next_offset, 5);
+        assert_eq!(old.1.map, OffsetMap::default());
     }
 
     #[test]
     fn other_source_tombstone_and_garbage_are_ignored() {
-        let (k, v) = encode("A", "orders", 0, 1);
+        let (k, v) = encode("A", "orders", 0, 1, &OffsetMap::default());
         assert_eq!(decode("B", &k, Some(&v)), None);
         assert_eq!(decode("A", &k, None), None);
         assert_eq!(decode("A", b"nope", Some(&v)), None);

@@ -4,15 +4,20 @@
 
 use std::collections::VecDeque;
 
+use super::offset_map::OffsetMap;
+
 /// The state of one source partition in the record path.
 #[derive(Debug)]
 pub struct PartitionTrack {
-    /// Produced but not yet resolved, in produce order (ascending offsets), with their ack flag.
-    inflight: VecDeque<(i64, bool)>,
+    /// Produced but not yet resolved, in produce order (ascending offsets), with the downstream
+    /// offset once acknowledged.
+    inflight: VecDeque<(i64, Option<i64>)>,
     /// The offset to fetch next (after the last record handed to the producer).
     next_fetch: i64,
     /// Every record below this offset is acknowledged by the target (or was never there).
     committed: i64,
+    /// Upstream -> downstream offsets of the acknowledged records, fed in upstream order.
+    map: OffsetMap,
 }
 
 impl PartitionTrack {
@@ -22,7 +27,20 @@ impl PartitionTrack {
             inflight: VecDeque::new(),
             next_fetch: position,
             committed: position,
+            map: OffsetMap::default(),
         }
+    }
+
+    /// Starts at `position` with the offset map persisted with it.
+    pub fn with_map(position: i64, map: OffsetMap) -> Self {
+        PartitionTrack {
+            map,
+            ..PartitionTrack::new(position)
+        }
+    }
+
+    pub fn map(&self) -> &OffsetMap {
+        &self.map
     }
 
     pub fn next_fetch(&self) -> i64 {
@@ -40,20 +58,21 @@ impl PartitionTrack {
     /// A record at `offset` was handed to the producer.
     pub fn produced(&mut self, offset: i64) {
         debug_assert!(offset >= self.next_fetch, "offsets go forward");
-        self.inflight.push_back((offset, false));
+        self.inflight.push_back((offset, None));
         self.next_fetch = offset + 1;
     }
 
-    /// The target acknowledged the record at `offset`. Returns false if the offset was not in
-    /// flight (a report from before a rewind), which is ignored.
-    pub fn acked(&mut self, offset: i64) -> bool {
+    /// The target acknowledged the record at `offset`, written at `downstream`. Returns false if
+    /// the offset was not in flight (a report from before a rewind), which is ignored.
+    pub fn acked(&mut self, offset: i64, downstream: i64) -> bool {
         let Some(idx) = self.find(offset) else {
             return false;
         };
-        self.inflight[idx].1 = true;
-        while let Some(&(off, true)) = self.inflight.front() {
+        self.inflight[idx].1 = Some(downstream);
+        while let Some(&(off, Some(d))) = self.inflight.front() {
             self.inflight.pop_front();
             self.committed = off + 1;
+            self.map.record(off, d);
         }
         if self.inflight.is_empty() {
             // Gaps after the last acked record (transaction markers, compacted offsets) are
@@ -97,13 +116,13 @@ mod tests {
             t.produced(o);
         }
         assert_eq!(t.committed(), 10);
-        assert!(t.acked(10));
+        assert!(t.acked(10, 1010));
         assert_eq!(t.committed(), 11);
-        assert!(t.acked(11));
-        assert!(t.acked(12));
+        assert!(t.acked(11, 1011));
+        assert!(t.acked(12, 1012));
         assert_eq!(t.committed(), 13);
-        assert!(t.acked(13));
-        assert!(t.acked(14));
+        assert!(t.acked(13, 1013));
+        assert!(t.acked(14, 1014));
         assert_eq!(t.committed(), 15);
         assert_eq!(t.inflight(), 0);
     }
@@ -114,10 +133,10 @@ mod tests {
         t.produced(0);
         t.produced(1);
         t.produced(2);
-        assert!(t.acked(2));
-        assert!(t.acked(1));
+        assert!(t.acked(2, 1002));
+        assert!(t.acked(1, 1001));
         assert_eq!(t.committed(), 0, "offset 0 is still owed");
-        assert!(t.acked(0));
+        assert!(t.acked(0, 1000));
         assert_eq!(t.committed(), 3);
     }
 
@@ -126,10 +145,18 @@ mod tests {
         let mut t = PartitionTrack::new(0);
         t.produced(0);
         t.produced(5); // 1..5 were a transaction marker and aborted records
-        assert!(t.acked(0));
+        assert!(t.acked(0, 1000));
         assert_eq!(t.committed(), 1);
-        assert!(t.acked(5));
+        assert!(t.acked(5, 1001));
         assert_eq!(t.committed(), 6);
+        // The map has the gap: 0 -> 1000, then 5 -> 1001; offsets 1..=5 translate to 1001.
+        use super::super::offset_map::Translation;
+        assert_eq!(t.map().translate(0), Some(Translation::Exact(1000)));
+        assert_eq!(t.map().translate(3), Some(Translation::Exact(1001)));
+        assert_eq!(
+            t.map().translate(6),
+            Some(Translation::BehindReplication(1002))
+        );
     }
 
     #[test]
@@ -138,14 +165,17 @@ mod tests {
         t.produced(100);
         t.produced(101);
         t.produced(102);
-        assert!(t.acked(100));
+        assert!(t.acked(100, 1100));
         // 101 failed: never acked. 102 succeeded.
-        assert!(t.acked(102));
+        assert!(t.acked(102, 1102));
         assert_eq!(t.committed(), 101);
         t.rewind();
         assert_eq!(t.next_fetch(), 101);
         assert_eq!(t.inflight(), 0);
-        assert!(!t.acked(102), "reports from before the rewind are ignored");
+        assert!(
+            !t.acked(102, 1102),
+            "reports from before the rewind are ignored"
+        );
         assert_eq!(t.committed(), 101);
     }
 
@@ -156,7 +186,7 @@ mod tests {
             t.produced(o);
         }
         for o in 0..6 {
-            assert!(t.acked(o));
+            assert!(t.acked(o, o + 1000));
         }
         for o in 8..20 {
             t.produced(o);
@@ -164,7 +194,7 @@ mod tests {
         assert!(t.is_inflight(7));
         assert!(t.is_inflight(19));
         assert!(!t.is_inflight(3));
-        assert!(t.acked(15));
+        assert!(t.acked(15, 1015));
         assert_eq!(t.committed(), 6);
     }
 }

@@ -11,5 +11,6 @@ mod cli;
 mod filters;
 mod heartbeats;
 mod mm2_formats;
+mod offset_map;
 mod replication;
 mod restart;

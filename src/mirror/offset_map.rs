@@ -1,0 +1,221 @@
+//! The exact upstream→downstream offset map of one partition, kept as breakpoints.
+//!
+//! Within a partition mirroring is monotonic: each acknowledged record maps an upstream offset
+//! `u` to a downstream offset `d`, and consecutive records usually advance both by one. The map
+//! is therefore piecewise linear and changes only at gaps (compaction or transaction markers
+//! upstream, other writers or retries downstream). It is stored as runs `(u, d, len)` — the
+//! records `u..u+len` went to `d..d+len` — so memory is proportional to the number of gaps, not
+//! records. Pure data structure; the record path feeds it acknowledged records in upstream order.
+
+use serde::{Deserialize, Serialize};
+
+/// At most this many runs are kept per partition; the oldest are dropped first, after which
+/// offsets older than the map translate to nothing (never to a wrong value).
+pub const MAX_RUNS: usize = 256;
+
+/// `len` consecutive upstream offsets from `u` were written at consecutive downstream offsets
+/// from `d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Run {
+    pub u: i64,
+    pub d: i64,
+    pub len: i64,
+}
+
+/// The result of translating a committed upstream offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Translation {
+    /// The downstream offset of the first replicated record at or after the upstream offset.
+    Exact(i64),
+    /// The upstream offset is beyond what has been replicated: the end of what has been
+    /// replicated (resuming there skips nothing that exists downstream).
+    BehindReplication(i64),
+}
+
+impl Translation {
+    pub fn offset(self) -> i64 {
+        match self {
+            Translation::Exact(o) | Translation::BehindReplication(o) => o,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OffsetMap {
+    runs: Vec<Run>,
+}
+
+impl OffsetMap {
+    pub fn from_runs(mut runs: Vec<Run>) -> Self {
+        runs.retain(|r| r.len > 0);
+        runs.sort_by_key(|r| r.u);
+        OffsetMap { runs }
+    }
+
+    pub fn runs(&self) -> &[Run] {
+        &self.runs
+    }
+
+    /// Records that upstream offset `u` was written at downstream offset `d`. Calls come in
+    /// upstream order for one copy of the data; after a rewind (a restart or a retry copies
+    /// records again) `u` may go back, and the newer copy replaces the map from `u` on.
+    pub fn record(&mut self, u: i64, d: i64) {
+        if let Some(last) = self.runs.last_mut() {
+            let (end_u, end_d) = (last.u + last.len, last.d + last.len);
+            if u == end_u && d == end_d {
+                last.len += 1;
+                return;
+            }
+            if u < end_u {
+                // A second copy: forget what the first copy said from `u` on.
+                self.truncate_from(u);
+            }
+        }
+        self.runs.push(Run { u, d, len: 1 });
+        if self.runs.len() > MAX_RUNS {
+            let excess = self.runs.len() - MAX_RUNS;
+            self.runs.drain(..excess);
+        }
+    }
+
+    fn truncate_from(&mut self, u: i64) {
+        while let Some(last) = self.runs.last_mut() {
+            if last.u >= u {
+                self.runs.pop();
+            } else {
+                last.len = last.len.min(u - last.u);
+                break;
+            }
+        }
+    }
+
+    /// Translates a committed upstream offset `u` (the next record the group would read):
+    /// the downstream offset of the first replicated record at or after `u`, never beyond it.
+    /// `None` when `u` is older than the map (or the map is empty).
+    pub fn translate(&self, u: i64) -> Option<Translation> {
+        let first = self.runs.first()?;
+        if u < first.u {
+            return None;
+        }
+        // The last run starting at or before u.
+        let i = self.runs.partition_point(|r| r.u <= u) - 1;
+        let run = self.runs[i];
+        if u < run.u + run.len {
+            return Some(Translation::Exact(run.d + (u - run.u)));
+        }
+        match self.runs.get(i + 1) {
+            // u falls in a gap: the next replicated record is the next run's first.
+            Some(next) => Some(Translation::Exact(next.d)),
+            None => Some(Translation::BehindReplication(run.d + run.len)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(i64, i64)]) -> OffsetMap {
+        let mut m = OffsetMap::default();
+        for &(u, d) in pairs {
+            m.record(u, d);
+        }
+        m
+    }
+
+    #[test]
+    fn contiguous_copy_is_one_run() {
+        let m = map(&(0..1000).map(|i| (i, i + 50)).collect::<Vec<_>>());
+        assert_eq!(
+            m.runs(),
+            &[Run {
+                u: 0,
+                d: 50,
+                len: 1000
+            }]
+        );
+        assert_eq!(m.translate(0), Some(Translation::Exact(50)));
+        assert_eq!(m.translate(999), Some(Translation::Exact(1049)));
+        assert_eq!(
+            m.translate(1000),
+            Some(Translation::BehindReplication(1050))
+        );
+        assert_eq!(
+            m.translate(5000),
+            Some(Translation::BehindReplication(1050))
+        );
+    }
+
+    #[test]
+    fn upstream_gaps_translate_to_the_next_replicated_record() {
+        // 0..3 copied, 3..7 a transaction (aborted records + marker), 7..9 copied.
+        let m = map(&[(0, 0), (1, 1), (2, 2), (7, 3), (8, 4)]);
+        assert_eq!(
+            m.runs(),
+            &[Run { u: 0, d: 0, len: 3 }, Run { u: 7, d: 3, len: 2 }]
+        );
+        for u in 3..=7 {
+            assert_eq!(m.translate(u), Some(Translation::Exact(3)), "u={u}");
+        }
+        assert_eq!(m.translate(2), Some(Translation::Exact(2)));
+        assert_eq!(m.translate(8), Some(Translation::Exact(4)));
+        assert_eq!(m.translate(9), Some(Translation::BehindReplication(5)));
+    }
+
+    #[test]
+    fn downstream_gaps_start_a_new_run() {
+        let m = map(&[(0, 10), (1, 11), (2, 20), (3, 21)]);
+        assert_eq!(m.runs().len(), 2);
+        assert_eq!(m.translate(1), Some(Translation::Exact(11)));
+        assert_eq!(m.translate(2), Some(Translation::Exact(20)));
+    }
+
+    #[test]
+    fn a_second_copy_replaces_the_first_from_where_it_starts() {
+        // Copied 0..10 at 0..10, then a restart copied 6.. again at 10..
+        let mut pairs: Vec<(i64, i64)> = (0..10).map(|i| (i, i)).collect();
+        pairs.extend((6..12).map(|i| (i, i + 4)));
+        let m = map(&pairs);
+        assert_eq!(
+            m.runs(),
+            &[
+                Run { u: 0, d: 0, len: 6 },
+                Run {
+                    u: 6,
+                    d: 10,
+                    len: 6
+                }
+            ]
+        );
+        assert_eq!(m.translate(5), Some(Translation::Exact(5)));
+        assert_eq!(m.translate(6), Some(Translation::Exact(10)));
+        assert_eq!(m.translate(11), Some(Translation::Exact(15)));
+    }
+
+    #[test]
+    fn offsets_older_than_the_map_translate_to_nothing() {
+        let mut m = OffsetMap::default();
+        assert_eq!(m.translate(0), None);
+        m.record(100, 0);
+        assert_eq!(m.translate(99), None);
+        assert_eq!(m.translate(100), Some(Translation::Exact(0)));
+    }
+
+    #[test]
+    fn memory_is_bounded_and_drops_the_oldest_runs() {
+        let mut m = OffsetMap::default();
+        for i in 0..(MAX_RUNS as i64 + 10) {
+            m.record(i * 2, i); // every other upstream offset: a gap each time
+        }
+        assert_eq!(m.runs().len(), MAX_RUNS);
+        assert_eq!(m.translate(0), None, "dropped runs no longer translate");
+        assert_eq!(m.translate(20), Some(Translation::Exact(10)));
+        assert_eq!(m.translate(21), Some(Translation::Exact(11)));
+    }
+
+    #[test]
+    fn from_runs_round_trips() {
+        let m = map(&[(0, 0), (1, 1), (5, 2)]);
+        assert_eq!(OffsetMap::from_runs(m.runs().to_vec()), m);
+    }
+}
