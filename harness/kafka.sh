@@ -145,36 +145,13 @@ start() { # NAME PORT
   local t0=$SECONDS
   rm -rf "$dir"
   mkdir -p "$dir/data" "$dir/logs"
-  cat >"$dir/server.properties" <<PROPS
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$cport
-controller.listener.names=CONTROLLER
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=$dir/data
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-transaction.state.log.num.partitions=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=false
-num.partitions=1
-delete.topic.enable=true
-num.network.threads=2
-num.io.threads=4
-background.threads=4
-num.recovery.threads.per.data.dir=1
-log.cleaner.threads=1
-log.cleaner.dedupe.buffer.size=33554432
-PROPS
+  {
+    cat "$CONF/broker-base.properties"
+    printf 'controller.quorum.voters=1@127.0.0.1:%s\n' "$cport"
+    printf 'listeners=PLAINTEXT://127.0.0.1:%s,CONTROLLER://127.0.0.1:%s\n' "$port" "$cport"
+    printf 'advertised.listeners=PLAINTEXT://127.0.0.1:%s\n' "$port"
+    printf 'log.dirs=%s\n' "$dir/data"
+  } >"$dir/server.properties"
   local cid
   cid=$(cluster_id)
   ktool kafka.tools.StorageTool format --config "$dir/server.properties" --cluster-id "$cid" \

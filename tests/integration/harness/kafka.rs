@@ -204,36 +204,14 @@ impl KafkaCluster {
     }
 
     fn write_properties(&self) {
+        // The shared settings are harness/conf/broker-base.properties, as for harness/kafka.sh.
         let props = format!(
-            "process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:{cport}
-controller.listener.names=CONTROLLER
+            "{base}controller.quorum.voters=1@127.0.0.1:{cport}
 listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}
 advertised.listeners=PLAINTEXT://127.0.0.1:{port}
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs={data}
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-transaction.state.log.num.partitions=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=false
-num.partitions=1
-delete.topic.enable=true
-num.network.threads=2
-num.io.threads=4
-background.threads=4
-num.recovery.threads.per.data.dir=1
-log.cleaner.threads=1
-log.cleaner.dedupe.buffer.size=33554432
 ",
+            base = include_str!("../../../harness/conf/broker-base.properties"),
             port = self.port,
             cport = self.controller_port,
             data = self.dir.join("data").display(),
