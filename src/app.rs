@@ -9,11 +9,11 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Config, MirrorConfig};
+use crate::config::{Config, MirrorConfig, OffsetSyncsLocation};
 use crate::flow::RouteSet;
 use crate::heartbeat::HeartbeatEmitter;
 use crate::kafka::{self, ClientError};
-use crate::mirror::{self, MirrorStats, RecordPathSpec};
+use crate::mirror::{self, MirrorStats, OffsetSyncsSpec, RecordPathSpec};
 use crate::runtime::spawn_named;
 use crate::telemetry::error_chain;
 use crate::topics::{self, TopicSync};
@@ -64,6 +64,19 @@ impl Mirror {
             &format!("{name}|target-admin"),
         )?);
         let progress_topic = mirror.replication_policy.progress_topic(&mirror.source);
+        // MM2 names the offset-syncs topic after the cluster it does not live on.
+        let offset_syncs = mirror.emit_offset_syncs.then(|| {
+            let on_source = mirror.offset_syncs_location == OffsetSyncsLocation::Source;
+            let other = if on_source {
+                &mirror.target
+            } else {
+                &mirror.source
+            };
+            OffsetSyncsSpec {
+                topic: mirror.replication_policy.offset_syncs_topic(other),
+                on_source,
+            }
+        });
         Ok(Mirror {
             config: mirror.clone(),
             spec: RecordPathSpec {
@@ -74,6 +87,7 @@ impl Mirror {
                 throttle: mirror.throttle.clone(),
                 // Leave a margin inside the overall shutdown budget for the final progress write.
                 drain_timeout: config.shutdown_timeout.mul_f32(0.8),
+                offset_syncs,
             },
             source_admin,
             target_admin,
@@ -162,15 +176,25 @@ impl Mirror {
         }))
     }
 
-    /// Ensures the progress topic and reads the stored positions.
+    /// Ensures strait's internal topics and reads the stored positions.
     async fn prepare(&self) -> Result<mirror::Positions, String> {
-        topics::ensure_progress_topic(
+        topics::ensure_internal_topic(
             &self.target_admin,
             &self.spec.progress_topic,
             self.config.replication_factor,
         )
         .await
         .map_err(|e| error_chain(&e))?;
+        if let Some(syncs) = &self.spec.offset_syncs {
+            let admin = if syncs.on_source {
+                &self.source_admin
+            } else {
+                &self.target_admin
+            };
+            topics::ensure_internal_topic(admin, &syncs.topic, None)
+                .await
+                .map_err(|e| error_chain(&e))?;
+        }
         let spec = self.spec.clone();
         spawn_named(format!("progress {}", self.spec.name), move || {
             mirror::load_positions(&spec)

@@ -210,6 +210,18 @@ pub struct MirrorConfig {
     pub emit_heartbeats: bool,
     /// How often (default 1s, as in MM2).
     pub emit_heartbeats_interval: Duration,
+    /// Write MM2-format offset syncs for the replicated partitions (MM2 `emit.offset-syncs.enabled`).
+    pub emit_offset_syncs: bool,
+    /// Which cluster holds the offset-syncs topic (MM2 `offset-syncs.topic.location`).
+    pub offset_syncs_location: OffsetSyncsLocation,
+}
+
+/// Where MM2's offset-syncs topic lives: on the source as `mm2-offset-syncs.<target>.internal`
+/// (MM2's default) or on the target as `mm2-offset-syncs.<source>.internal`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetSyncsLocation {
+    Source,
+    Target,
 }
 
 impl MirrorConfig {

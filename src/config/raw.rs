@@ -90,6 +90,10 @@ pub(super) struct RawMirror {
     pub emit_heartbeats: Option<bool>,
     #[serde(default)]
     pub emit_heartbeats_interval: Option<Scalar>,
+    #[serde(default)]
+    pub emit_offset_syncs: Option<bool>,
+    #[serde(default)]
+    pub offset_syncs_location: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -11,8 +11,9 @@ use super::raw::{
 };
 use super::units::{parse_duration, parse_size};
 use super::{
-    ClusterConfig, Config, MirrorConfig, Sasl, Secret, Security, SecurityProtocol, Throttle,
-    DEFAULT_EMIT_HEARTBEATS_INTERVAL, DEFAULT_REFRESH_TOPICS_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
+    ClusterConfig, Config, MirrorConfig, OffsetSyncsLocation, Sasl, Secret, Security,
+    SecurityProtocol, Throttle, DEFAULT_EMIT_HEARTBEATS_INTERVAL, DEFAULT_REFRESH_TOPICS_INTERVAL,
+    DEFAULT_SHUTDOWN_TIMEOUT,
 };
 use crate::policy::{
     PatternList, ReplicationPolicy, TopicFilter, DEFAULT_GROUP_EXCLUDES, DEFAULT_SEPARATOR,
@@ -550,6 +551,17 @@ impl Validator<'_> {
             &format!("{path}.throttle"),
             raw.throttle.unwrap_or_default(),
         );
+        let offset_syncs_location = match raw.offset_syncs_location.as_deref() {
+            None | Some("source") => Some(OffsetSyncsLocation::Source),
+            Some("target") => Some(OffsetSyncsLocation::Target),
+            Some(other) => {
+                self.problem(
+                    format!("{path}.offset_syncs_location"),
+                    format!("unknown location `{other}`; expected `source` or `target`"),
+                );
+                None
+            }
+        };
         let emit_heartbeats_interval = self.duration(
             &format!("{path}.emit_heartbeats_interval"),
             raw.emit_heartbeats_interval.as_ref(),
@@ -567,6 +579,8 @@ impl Validator<'_> {
             throttle: throttle?,
             emit_heartbeats: raw.emit_heartbeats.unwrap_or(true),
             emit_heartbeats_interval: emit_heartbeats_interval?,
+            emit_offset_syncs: raw.emit_offset_syncs.unwrap_or(true),
+            offset_syncs_location: offset_syncs_location?,
         })
     }
 

@@ -33,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{ClusterConfig, Throttle};
 use crate::flow::RouteSet;
 use crate::kafka::{self, LogContext, ADMIN_TIMEOUT};
+use crate::records::OffsetSync;
 
 pub use progress::{LoadError, Positions, Stored};
 use throttle::Throttler;
@@ -45,8 +46,11 @@ const SUMMARY_INTERVAL: Duration = Duration::from_secs(30);
 /// First wait before a partition whose delivery failed for a transient reason is retried.
 const RETRY_BACKOFF: Duration = Duration::from_secs(2);
 const RETRY_BACKOFF_MAX: Duration = Duration::from_secs(60);
-/// The opaque value of progress records (data records pack slot and offset, see `pack`).
+/// The opaque value of progress records (data records pack slot and offset, see `pack`; slots
+/// stay below 2^20 - 1, so packed values never reach these two).
 const PROGRESS_OPAQUE: usize = usize::MAX;
+/// The opaque value of offset-sync records.
+const SYNC_OPAQUE: usize = usize::MAX - 1;
 const OFFSET_BITS: u32 = 44;
 const OFFSET_MASK: usize = (1 << OFFSET_BITS) - 1;
 
@@ -62,6 +66,16 @@ pub struct RecordPathSpec {
     pub throttle: Throttle,
     /// Time allowed to drain in-flight records on shutdown.
     pub drain_timeout: Duration,
+    /// Where to write MM2-format offset syncs, if at all.
+    pub offset_syncs: Option<OffsetSyncsSpec>,
+}
+
+/// MM2's offset-syncs topic of this mirror and the cluster it lives on.
+#[derive(Debug, Clone)]
+pub struct OffsetSyncsSpec {
+    pub topic: String,
+    /// On the source (MM2's default) rather than the target.
+    pub on_source: bool,
 }
 
 /// Counters shared with the rest of the process (status, logs).
@@ -184,6 +198,8 @@ struct Part {
     /// beginning of the log and learns its position from the first record.
     track: Option<PartitionTrack>,
     persisted: i64,
+    /// The last upstream offset written as an MM2 offset sync (-1: none yet in this run).
+    synced: i64,
     state: PartState,
     /// What the consumer currently has for this partition (see `RecordLoop::sync_consumer`).
     assigned: bool,
@@ -226,6 +242,8 @@ struct RecordLoop {
     spec: RecordPathSpec,
     consumer: BaseConsumer<LogContext>,
     producer: BaseProducer<DeliveryContext>,
+    /// Writes offset syncs to the source when they live there.
+    source_producer: Option<BaseProducer<DeliveryContext>>,
     parts: Vec<Part>,
     /// Source topic -> (remote topic, slot per partition).
     index: HashMap<Arc<str>, Vec<usize>>,
@@ -255,10 +273,24 @@ pub fn run_record_path(
     };
     let producer = kafka::record_producer(&spec.target, &format!("{}|producer", spec.name), ctx)?;
     let throttle = Throttler::new(&spec.throttle);
+    let source_producer = match &spec.offset_syncs {
+        Some(o) if o.on_source => {
+            let name = format!("{}|offset-syncs", spec.name);
+            let ctx = DeliveryContext {
+                log: LogContext {
+                    client_name: name.clone(),
+                },
+                reports: Mutex::new(Vec::new()),
+            };
+            Some(kafka::record_producer(&spec.source, &name, ctx)?)
+        }
+        _ => None,
+    };
     let mut rl = RecordLoop {
         spec,
         consumer,
         producer,
+        source_producer,
         parts: Vec::new(),
         index: HashMap::new(),
         positions,
@@ -399,6 +431,7 @@ impl RecordLoop {
                     remote_topic: Arc::clone(&route.remote_topic),
                     track,
                     persisted,
+                    synced: -1,
                     state: PartState::Active,
                     assigned: false,
                     paused: false,
@@ -601,6 +634,13 @@ impl RecordLoop {
         );
         let mut reports = std::mem::take(&mut self.reports);
         for report in reports.drain(..) {
+            if report.opaque == SYNC_OPAQUE {
+                if let Err(e) = report.result {
+                    tracing::warn!(mirror = %self.spec.name, error = %e,
+                        "offset sync not written; it is written again with the next change");
+                }
+                continue;
+            }
             if report.opaque == PROGRESS_OPAQUE {
                 if let Err(e) = report.result {
                     tracing::warn!(mirror = %self.spec.name, topic = %self.spec.progress_topic, error = %e,
@@ -676,6 +716,17 @@ impl RecordLoop {
                     return;
                 }
             }
+            if let Some(spec) = &self.spec.offset_syncs {
+                let producer = self.source_producer.as_ref().unwrap_or(&self.producer);
+                part.synced = write_offset_syncs(producer, &spec.topic, part, part.synced);
+            }
+        }
+        if let Some(p) = &self.source_producer {
+            p.poll(Duration::ZERO);
+            let reports = std::mem::take(&mut *p.context().reports.lock().expect("reports lock"));
+            if let Some(Err(e)) = reports.into_iter().map(|r| r.result).find(Result::is_err) {
+                tracing::warn!(mirror = %self.spec.name, error = %e, "offset sync not written; it is written again with the next change");
+            }
         }
     }
 
@@ -691,6 +742,11 @@ impl RecordLoop {
             .producer
             .flush(remaining.max(Duration::from_secs(5)))
             .is_ok();
+        if let Some(p) = &self.source_producer {
+            if p.flush(Duration::from_secs(5)).is_err() {
+                tracing::warn!(mirror = %self.spec.name, "offset syncs still in flight at shutdown; they are written again after a restart");
+            }
+        }
         self.apply_reports();
         if !(flushed && persisted) {
             tracing::warn!(mirror = %self.spec.name,
@@ -698,6 +754,55 @@ impl RecordLoop {
         }
         flushed && persisted
     }
+}
+
+/// Writes MM2 offset syncs for what `part`'s map learned since upstream offset `synced`: the
+/// first record of every new run (where the map changes) and the last acknowledged record, so
+/// that MM2's readers (which assume +1 between syncs) never translate past the true position.
+/// Returns the new `synced`.
+fn write_offset_syncs(
+    producer: &BaseProducer<DeliveryContext>,
+    topic: &str,
+    part: &Part,
+    synced: i64,
+) -> i64 {
+    let Some(track) = &part.track else {
+        return synced;
+    };
+    let runs = track.map().runs();
+    let mut pairs: Vec<(i64, i64)> = runs
+        .iter()
+        .filter(|r| r.u > synced)
+        .map(|r| (r.u, r.d))
+        .collect();
+    if let Some(last) = runs.last() {
+        let end = (last.u + last.len - 1, last.d + last.len - 1);
+        if end.0 > synced && pairs.last() != Some(&end) {
+            pairs.push(end);
+        }
+    }
+    let mut done = synced;
+    for (u, d) in pairs {
+        let sync = OffsetSync {
+            topic: part.source_topic.to_string(),
+            partition: part.partition,
+            upstream_offset: u,
+            downstream_offset: d,
+        };
+        let (Ok(key), Ok(value)) = (sync.encode_key(), sync.encode_value()) else {
+            tracing::error!(topic = %part.source_topic, "topic name too long for an MM2 offset sync");
+            return synced;
+        };
+        let record = BaseRecord::with_opaque_to(topic, SYNC_OPAQUE)
+            .partition(0)
+            .key(&key)
+            .payload(&value);
+        if producer.send(record).is_err() {
+            break; // queue full: the rest goes with the next progress write
+        }
+        done = u;
+    }
+    done
 }
 
 fn fail_partition(

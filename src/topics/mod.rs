@@ -179,8 +179,9 @@ impl TopicSync {
     }
 }
 
-/// Ensures strait's progress topic exists on the target (compacted, one partition).
-pub async fn ensure_progress_topic(
+/// Ensures one of strait's or MM2's internal topics exists (compacted, one partition, as MM2
+/// creates its own) and is visible in metadata.
+pub async fn ensure_internal_topic(
     target_admin: &Arc<AdminClient<LogContext>>,
     topic: &str,
     replication_factor: Option<i16>,

@@ -45,6 +45,29 @@ fn java_prints(test: &str, formatter: &str, records: &[(Vec<u8>, Vec<u8>)]) -> V
     assert_eq!(delivered, want, "produced offsets");
 
     let t0 = Instant::now();
+    let lines = java_formatted(&a.bootstrap(), &topic, formatter, records.len());
+    eprintln!(
+        "[mm2_formats] {formatter}: {} records read by Java in {:.1}s",
+        records.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    if let Some(first) = lines.first() {
+        eprintln!(
+            "[mm2_formats] {formatter} printed, first line: {}",
+            clip(first)
+        );
+    }
+    lines
+}
+
+/// Reads `max_messages` records of partition 0.. of `topic` from the beginning with Kafka's
+/// ConsoleConsumer and MM2's `formatter` (simple class name), returning stdout line by line.
+pub fn java_formatted(
+    bootstrap: &str,
+    topic: &str,
+    formatter: &str,
+    max_messages: usize,
+) -> Vec<String> {
     let child = Command::new("java")
         .args(["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
         .arg(format!(
@@ -62,9 +85,9 @@ fn java_prints(test: &str, formatter: &str, records: &[(Vec<u8>, Vec<u8>)]) -> V
         .arg("-cp")
         .arg(format!("{}/*", kafka_libs().display()))
         .arg("org.apache.kafka.tools.consumer.ConsoleConsumer")
-        .args(["--bootstrap-server", &a.bootstrap(), "--topic", &topic])
+        .args(["--bootstrap-server", bootstrap, "--topic", topic])
         .arg("--from-beginning")
-        .args(["--max-messages", &records.len().to_string()])
+        .args(["--max-messages", &max_messages.to_string()])
         .args(["--timeout-ms", &IDLE_TIMEOUT.as_millis().to_string()])
         .args(["--formatter", &format!("{FORMATTERS}.{formatter}")])
         .stdin(Stdio::null())
@@ -72,15 +95,10 @@ fn java_prints(test: &str, formatter: &str, records: &[(Vec<u8>, Vec<u8>)]) -> V
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn java (ConsoleConsumer)");
-    let mut watchdog = spawn_watchdog(child.id(), &topic);
+    let mut watchdog = spawn_watchdog(child.id(), topic);
     let output = child.wait_with_output().expect("wait for ConsoleConsumer");
     let _ = watchdog.kill();
     let _ = watchdog.wait();
-    eprintln!(
-        "[mm2_formats] {formatter}: {} records read by Java in {:.1}s",
-        records.len(),
-        t0.elapsed().as_secs_f64()
-    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
@@ -88,14 +106,7 @@ fn java_prints(test: &str, formatter: &str, records: &[(Vec<u8>, Vec<u8>)]) -> V
         output.status
     );
     let stdout = String::from_utf8(output.stdout).expect("ConsoleConsumer stdout is UTF-8");
-    let lines: Vec<String> = stdout.lines().map(str::to_owned).collect();
-    if let Some(first) = lines.first() {
-        eprintln!(
-            "[mm2_formats] {formatter} printed, first line: {}",
-            clip(first)
-        );
-    }
-    lines
+    stdout.lines().map(str::to_owned).collect()
 }
 
 /// Line-by-line comparison with a readable failure (some lines are 32 KiB long).

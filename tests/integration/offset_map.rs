@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::harness::*;
+use crate::mm2_formats::java_formatted;
 
 const ARRIVAL: Duration = Duration::from_secs(90);
 
@@ -39,10 +40,14 @@ fn stored(b: &KafkaCluster, topic: &str, partition: i32) -> Stored {
 /// one run per committed stretch, each run's records are byte-equal on both sides, the aborted
 /// offsets (and transaction markers) are exactly the gaps, and the map ends at the stored
 /// position.
-#[test]
-fn offset_map_is_exact_across_transaction_gaps() {
+/// offset -> value of one partition.
+type Log = BTreeMap<i64, Vec<u8>>;
+
+/// Source topic with committed/aborted transactions, replicated by strait until SIGTERM.
+/// Returns the topic and the (offset -> value) of the source and of the remote topic.
+fn replicate_with_gaps(name: &str) -> (String, Log, Log) {
     let (a, b) = shared_clusters();
-    let topic = unique_name("omap");
+    let topic = unique_name(name);
     let remote = format!("A.{topic}");
     create_topic(&a.bootstrap(), &topic, 1, &[]);
     let batch = |tag: &str, n: i32| -> Vec<OutRecord> {
@@ -77,7 +82,13 @@ fn offset_map_is_exact_across_transaction_gaps() {
         .iter()
         .map(|r| (r.offset, r.value.clone().unwrap_or_default()))
         .collect();
+    (topic, source, downstream)
+}
 
+#[test]
+fn offset_map_is_exact_across_transaction_gaps() {
+    let (_, b) = shared_clusters();
+    let (topic, source, downstream) = replicate_with_gaps("omap");
     let s = stored(b, &topic, 0);
     eprintln!("offset map: {:?}", s);
     assert_eq!(
@@ -115,4 +126,55 @@ fn offset_map_is_exact_across_transaction_gaps() {
         "stored position {} is not before the end of the map",
         s.next_offset
     );
+}
+
+/// MM2-format offset syncs, in `mm2-offset-syncs.B.internal` on the source (MM2's default
+/// location), as Kafka's own `OffsetSyncFormatter` reads them: one per run start plus the last
+/// copied record, each naming a source record and the target offset of the same record.
+#[test]
+fn offset_syncs_are_exact_and_read_by_mm2s_formatter() {
+    let (a, _) = shared_clusters();
+    let (topic, source, downstream) = replicate_with_gaps("osync");
+    let sync_topic = "mm2-offset-syncs.B.internal";
+    // Other tests write syncs here too; ours are all in before strait stopped.
+    let count = read_all(&a.bootstrap(), sync_topic, ARRIVAL).len();
+    let prefix = format!("OffsetSync{{topicPartition={topic}-0, ");
+    let syncs: Vec<(i64, i64)> =
+        java_formatted(&a.bootstrap(), sync_topic, "OffsetSyncFormatter", count)
+            .iter()
+            .filter_map(|line| line.strip_prefix(&prefix))
+            .map(|rest| {
+                // "upstreamOffset=U, downstreamOffset=D}"
+                let nums: Vec<i64> = rest
+                    .trim_end_matches('}')
+                    .split(", ")
+                    .map(|kv| {
+                        kv.split('=')
+                            .nth(1)
+                            .expect("key=value")
+                            .parse()
+                            .expect("number")
+                    })
+                    .collect();
+                (nums[0], nums[1])
+            })
+            .collect();
+    eprintln!("offset syncs read by Java: {syncs:?}");
+    for (u, d) in &syncs {
+        assert_eq!(
+            source.get(u),
+            downstream.get(d),
+            "sync {u} -> {d} names the same record on both sides"
+        );
+        assert!(
+            source.contains_key(u),
+            "sync {u} -> {d} names a source record"
+        );
+    }
+    for want in [(0, 0), (13, 7), (23, 12), (28, 17)] {
+        assert!(
+            syncs.contains(&want),
+            "sync {want:?} missing from {syncs:?}"
+        );
+    }
 }
