@@ -9,8 +9,9 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::checkpoint::CheckpointEmitter;
 use crate::config::{Config, MirrorConfig, OffsetSyncsLocation};
-use crate::flow::RouteSet;
+use crate::flow::{OffsetMaps, RouteSet};
 use crate::heartbeat::HeartbeatEmitter;
 use crate::kafka::{self, ClientError};
 use crate::mirror::{self, MirrorStats, OffsetSyncsSpec, RecordPathSpec};
@@ -88,6 +89,7 @@ impl Mirror {
                 // Leave a margin inside the overall shutdown budget for the final progress write.
                 drain_timeout: config.shutdown_timeout.mul_f32(0.8),
                 offset_syncs,
+                maps: OffsetMaps::default(),
             },
             source_admin,
             target_admin,
@@ -106,6 +108,14 @@ impl Mirror {
             target_admin: Arc::clone(&self.target_admin),
         };
         let sync_task = tokio::spawn(sync.run(routes_tx, cancel.clone()));
+        let checkpoint_task = match self.checkpoints() {
+            Ok(Some(c)) => Some(tokio::spawn(c.run(cancel.clone()))),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(mirror = %name, error = %error_chain(&e), "checkpoints disabled: cannot create their producer");
+                None
+            }
+        };
         let heartbeat_task = match self.heartbeats() {
             Ok(Some(hb)) => Some(tokio::spawn(hb.run(cancel.clone()))),
             Ok(None) => None,
@@ -152,10 +162,33 @@ impl Mirror {
         }
         sync_task.abort();
         let _ = sync_task.await;
-        if let Some(task) = heartbeat_task {
+        for task in [heartbeat_task, checkpoint_task].into_iter().flatten() {
             task.abort();
             let _ = task.await;
         }
+    }
+
+    fn checkpoints(&self) -> Result<Option<CheckpointEmitter>, ClientError> {
+        if !self.config.emit_checkpoints {
+            return Ok(None);
+        }
+        Ok(Some(CheckpointEmitter {
+            mirror: self.spec.name.clone(),
+            source: self.spec.source.clone(),
+            target: self.spec.target.clone(),
+            topic: self
+                .config
+                .replication_policy
+                .checkpoints_topic(&self.config.source),
+            interval: self.config.emit_checkpoints_interval,
+            groups: self.config.groups.clone(),
+            maps: Arc::clone(&self.spec.maps),
+            source_admin: Arc::clone(&self.source_admin),
+            producer: kafka::control_producer(
+                &self.spec.target,
+                &format!("{}|checkpoints", self.spec.name),
+            )?,
+        }))
     }
 
     fn heartbeats(&self) -> Result<Option<HeartbeatEmitter>, ClientError> {
@@ -185,6 +218,19 @@ impl Mirror {
         )
         .await
         .map_err(|e| error_chain(&e))?;
+        if self.config.emit_checkpoints {
+            let topic = self
+                .config
+                .replication_policy
+                .checkpoints_topic(&self.config.source);
+            topics::ensure_internal_topic(
+                &self.target_admin,
+                &topic,
+                self.config.replication_factor,
+            )
+            .await
+            .map_err(|e| error_chain(&e))?;
+        }
         if let Some(syncs) = &self.spec.offset_syncs {
             let admin = if syncs.on_source {
                 &self.source_admin

@@ -14,3 +14,15 @@ pub struct Route {
 
 /// The full set of routes of one mirror, published by topic sync whenever it changes.
 pub type RouteSet = Arc<Vec<Route>>;
+
+/// The latest offset map of one replicated source partition.
+#[derive(Debug, Clone)]
+pub struct PartitionMap {
+    pub remote_topic: Arc<str>,
+    pub map: crate::offset_map::OffsetMap,
+}
+
+/// Offset maps by source (topic, partition): written by the record path with every progress
+/// write (so they only cover what is acknowledged), read by checkpoints.
+pub type OffsetMaps =
+    Arc<std::sync::RwLock<std::collections::HashMap<(String, i32), PartitionMap>>>;

@@ -19,7 +19,9 @@
 //! - [`kafka`]: the only place that builds rdkafka clients; idempotent admin helpers.
 //! - [`topics`]: discovery of source topics, creation and growth of remote topics.
 //! - [`flow`]: the values passed between stages.
+//! - [`offset_map`]: the exact upstream→downstream offset map of a partition (pure).
 //! - [`mirror`]: the record path, ack tracking and progress.
+//! - [`checkpoint`]: group offsets translated into MM2-format checkpoints.
 //! - [`heartbeat`]: MM2-format heartbeats to the target.
 //! - [`app`]: composition root, supervision, shutdown.
 //! - [`cli`], [`telemetry`], [`runtime`]: the edges.
@@ -31,9 +33,11 @@ pub mod records;
 pub mod kafka;
 pub mod topics;
 
+pub mod checkpoint;
 pub mod flow;
 pub mod heartbeat;
 pub mod mirror;
+pub mod offset_map;
 
 pub mod app;
 pub mod cli;

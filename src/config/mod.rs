@@ -30,6 +30,8 @@ use interpolate::Resolver;
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default `refresh_topics_interval` (MM2's `refresh.topics.interval.seconds` is 600).
 pub const DEFAULT_REFRESH_TOPICS_INTERVAL: Duration = Duration::from_secs(10);
+/// Default `emit_checkpoints_interval` (MM2's `emit.checkpoints.interval.seconds` is 60).
+pub const DEFAULT_EMIT_CHECKPOINTS_INTERVAL: Duration = Duration::from_secs(5);
 /// Default `emit_heartbeats_interval` (MM2's `emit.heartbeats.interval.seconds` is 1 too).
 pub const DEFAULT_EMIT_HEARTBEATS_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -210,6 +212,10 @@ pub struct MirrorConfig {
     pub emit_heartbeats: bool,
     /// How often (default 1s, as in MM2).
     pub emit_heartbeats_interval: Duration,
+    /// Write MM2-format checkpoints of the source's consumer groups (MM2 `emit.checkpoints.enabled`).
+    pub emit_checkpoints: bool,
+    /// How often (default 5s; MM2: 60s).
+    pub emit_checkpoints_interval: Duration,
     /// Write MM2-format offset syncs for the replicated partitions (MM2 `emit.offset-syncs.enabled`).
     pub emit_offset_syncs: bool,
     /// Which cluster holds the offset-syncs topic (MM2 `offset-syncs.topic.location`).

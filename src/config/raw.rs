@@ -91,6 +91,10 @@ pub(super) struct RawMirror {
     #[serde(default)]
     pub emit_heartbeats_interval: Option<Scalar>,
     #[serde(default)]
+    pub emit_checkpoints: Option<bool>,
+    #[serde(default)]
+    pub emit_checkpoints_interval: Option<Scalar>,
+    #[serde(default)]
     pub emit_offset_syncs: Option<bool>,
     #[serde(default)]
     pub offset_syncs_location: Option<String>,

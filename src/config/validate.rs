@@ -12,8 +12,8 @@ use super::raw::{
 use super::units::{parse_duration, parse_size};
 use super::{
     ClusterConfig, Config, MirrorConfig, OffsetSyncsLocation, Sasl, Secret, Security,
-    SecurityProtocol, Throttle, DEFAULT_EMIT_HEARTBEATS_INTERVAL, DEFAULT_REFRESH_TOPICS_INTERVAL,
-    DEFAULT_SHUTDOWN_TIMEOUT,
+    SecurityProtocol, Throttle, DEFAULT_EMIT_CHECKPOINTS_INTERVAL,
+    DEFAULT_EMIT_HEARTBEATS_INTERVAL, DEFAULT_REFRESH_TOPICS_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
 };
 use crate::policy::{
     PatternList, ReplicationPolicy, TopicFilter, DEFAULT_GROUP_EXCLUDES, DEFAULT_SEPARATOR,
@@ -562,6 +562,11 @@ impl Validator<'_> {
                 None
             }
         };
+        let emit_checkpoints_interval = self.duration(
+            &format!("{path}.emit_checkpoints_interval"),
+            raw.emit_checkpoints_interval.as_ref(),
+            DEFAULT_EMIT_CHECKPOINTS_INTERVAL,
+        );
         let emit_heartbeats_interval = self.duration(
             &format!("{path}.emit_heartbeats_interval"),
             raw.emit_heartbeats_interval.as_ref(),
@@ -579,6 +584,8 @@ impl Validator<'_> {
             throttle: throttle?,
             emit_heartbeats: raw.emit_heartbeats.unwrap_or(true),
             emit_heartbeats_interval: emit_heartbeats_interval?,
+            emit_checkpoints: raw.emit_checkpoints.unwrap_or(true),
+            emit_checkpoints_interval: emit_checkpoints_interval?,
             emit_offset_syncs: raw.emit_offset_syncs.unwrap_or(true),
             offset_syncs_location: offset_syncs_location?,
         })

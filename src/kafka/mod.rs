@@ -203,6 +203,28 @@ pub fn record_consumer(
     consumer(cluster, client_name, &defaults, "error")
 }
 
+/// A consumer whose only use is reading `group`'s committed offsets on `cluster` (it never
+/// joins the group or commits).
+pub fn group_offsets_consumer(
+    cluster: &ClusterConfig,
+    group: &str,
+    client_name: &str,
+) -> Result<BaseConsumer<LogContext>, ClientError> {
+    let mut forced: Vec<(&str, &str)> = CONSUMER_FORCED
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "group.id")
+        .collect();
+    forced.push(("group.id", group));
+    forced.push(("auto.offset.reset", "error"));
+    let cfg = client_config(cluster, Role::Consumer, client_name, &[], &forced);
+    let ctx = LogContext {
+        client_name: client_name.to_string(),
+    };
+    cfg.create_with_context(ctx)
+        .map_err(|e| create_error(cluster, Role::Consumer, e))
+}
+
 /// A plain consumer for reading strait's own topics (progress) from the start.
 pub fn reader_consumer(
     cluster: &ClusterConfig,

@@ -9,7 +9,6 @@
 //! again: at-least-once). Memory is bounded by the consumer's prefetch limit and the producer's
 //! queue limit; when the producer queue is full the loop waits.
 
-pub mod offset_map;
 mod progress;
 mod throttle;
 mod tracker;
@@ -31,7 +30,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ClusterConfig, Throttle};
-use crate::flow::RouteSet;
+use crate::flow::{OffsetMaps, PartitionMap, RouteSet};
 use crate::kafka::{self, LogContext, ADMIN_TIMEOUT};
 use crate::records::OffsetSync;
 
@@ -68,6 +67,8 @@ pub struct RecordPathSpec {
     pub drain_timeout: Duration,
     /// Where to write MM2-format offset syncs, if at all.
     pub offset_syncs: Option<OffsetSyncsSpec>,
+    /// Where the acknowledged offset maps are published for checkpoints.
+    pub maps: OffsetMaps,
 }
 
 /// MM2's offset-syncs topic of this mirror and the cluster it lives on.
@@ -420,6 +421,16 @@ impl RecordLoop {
                     .get(&key)
                     .map(|s| PartitionTrack::with_map(s.next_offset, s.map.clone()));
                 let persisted = track.as_ref().map_or(-1, |t| t.committed());
+                if let Some(t) = &track {
+                    // Translation works from the start, before any new record is copied.
+                    self.spec.maps.write().expect("maps lock").insert(
+                        key.clone(),
+                        PartitionMap {
+                            remote_topic: Arc::clone(&route.remote_topic),
+                            map: t.map().clone(),
+                        },
+                    );
+                }
                 tracing::info!(mirror = %self.spec.name, topic = %route.source_topic, partition = p,
                     remote = %route.remote_topic,
                     from = track.as_ref().map_or("beginning".to_string(), |t| t.next_fetch().to_string()),
@@ -708,6 +719,13 @@ impl RecordLoop {
                 .partition(0)
                 .key(&key)
                 .payload(&value);
+            self.spec.maps.write().expect("maps lock").insert(
+                (part.source_topic.to_string(), part.partition),
+                PartitionMap {
+                    remote_topic: Arc::clone(&part.remote_topic),
+                    map: track.map().clone(),
+                },
+            );
             match self.producer.send(record) {
                 Ok(()) => part.persisted = committed,
                 Err((e, _)) => {

@@ -17,8 +17,8 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
-use super::offset_map::{OffsetMap, Run};
 use crate::kafka::{LogContext, ADMIN_TIMEOUT};
+use crate::offset_map::{OffsetMap, Run};
 
 /// What was persisted for one source partition.
 #[derive(Debug, Clone, PartialEq, Eq)]

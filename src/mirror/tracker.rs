@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use super::offset_map::OffsetMap;
+use crate::offset_map::OffsetMap;
 
 /// The state of one source partition in the record path.
 #[derive(Debug)]
@@ -150,7 +150,7 @@ mod tests {
         assert!(t.acked(5, 1001));
         assert_eq!(t.committed(), 6);
         // The map has the gap: 0 -> 1000, then 5 -> 1001; offsets 1..=5 translate to 1001.
-        use super::super::offset_map::Translation;
+        use crate::offset_map::Translation;
         assert_eq!(t.map().translate(0), Some(Translation::Exact(1000)));
         assert_eq!(t.map().translate(3), Some(Translation::Exact(1001)));
         assert_eq!(

@@ -7,6 +7,7 @@
 mod harness;
 mod harness_selftest;
 
+mod checkpoints;
 mod cli;
 mod filters;
 mod heartbeats;

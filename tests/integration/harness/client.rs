@@ -553,3 +553,22 @@ pub fn read_all(bootstrap: &str, topic: &str, timeout: Duration) -> Vec<Rec> {
     reader.read_to_end(timeout);
     reader.into_records()
 }
+
+/// Commits `offsets` (topic, partition, next offset to read) for `group` on a cluster, as a
+/// consumer that read up to there would (without joining the group, so it stays empty).
+pub fn commit_group_offsets(bootstrap: &str, group: &str, offsets: &[(&str, i32, i64)]) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("group consumer");
+    let mut tpl = TopicPartitionList::new();
+    for (topic, partition, offset) in offsets {
+        tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset))
+            .expect("add partition");
+    }
+    consumer
+        .commit(&tpl, rdkafka::consumer::CommitMode::Sync)
+        .unwrap_or_else(|e| panic!("commit offsets of group {group}: {e}"));
+}

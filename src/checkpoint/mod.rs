@@ -1,0 +1,232 @@
+//! Checkpoints: every `emit_checkpoints_interval`, read the committed offsets of the source's
+//! consumer groups that pass the group filters, translate each through the exact offset map of
+//! its partition, and write MM2-format Checkpoint records to `<source>.checkpoints.internal` on
+//! the target, where MM2's `RemoteClusterUtils.translateOffsets` and Kafka's formatters read
+//! them. A translation is the downstream offset of the first copied record at or after the
+//! committed offset, so resuming there skips nothing; an offset older than the map yields no
+//! checkpoint rather than a wrong one. Per (group, partition) a checkpoint never goes backwards,
+//! also across restarts (the topic's latest records are read at start).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::admin::AdminClient;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ClusterConfig;
+use crate::flow::OffsetMaps;
+use crate::kafka::{self, LogContext, ADMIN_TIMEOUT};
+use crate::policy::TopicFilter;
+use crate::records::Checkpoint;
+use crate::telemetry::error_chain;
+
+/// (group, downstream topic, partition)
+type Key = (String, String, i32);
+
+pub struct CheckpointEmitter {
+    pub mirror: String,
+    pub source: ClusterConfig,
+    pub target: ClusterConfig,
+    /// `<source>.checkpoints.internal` on the target.
+    pub topic: String,
+    pub interval: Duration,
+    pub groups: TopicFilter,
+    pub maps: OffsetMaps,
+    pub source_admin: Arc<AdminClient<LogContext>>,
+    pub producer: FutureProducer<LogContext>,
+}
+
+impl CheckpointEmitter {
+    /// Emits checkpoints until cancelled; errors are logged and retried at the next interval.
+    pub async fn run(self, cancel: CancellationToken) {
+        let mut last: HashMap<Key, i64> = loop {
+            match self.load().await {
+                Ok(l) => break l,
+                Err(e) => {
+                    tracing::warn!(mirror = %self.mirror, topic = %self.topic, error = %e,
+                        "cannot read existing checkpoints; retrying");
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                    }
+                }
+            }
+        };
+        let mut consumers: HashMap<String, Arc<BaseConsumer<LogContext>>> = HashMap::new();
+        let mut tick = tokio::time::interval(self.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            if let Err(e) = self.round(&mut last, &mut consumers).await {
+                tracing::warn!(mirror = %self.mirror, error = %e, "checkpoint round failed; retrying at the next interval");
+            }
+        }
+    }
+
+    /// The latest checkpoint per key already in the topic (for monotonicity across restarts).
+    async fn load(&self) -> Result<HashMap<Key, i64>, String> {
+        let target = self.target.clone();
+        let topic = self.topic.clone();
+        let name = format!("{}|checkpoint-reader", self.mirror);
+        tokio::task::spawn_blocking(move || {
+            let consumer = kafka::reader_consumer(&target, &name).map_err(|e| error_chain(&e))?;
+            let (low, high) = match consumer.fetch_watermarks(&topic, 0, ADMIN_TIMEOUT) {
+                Ok(w) => w,
+                // Not created yet: nothing to continue from.
+                Err(_) => return Ok(HashMap::new()),
+            };
+            let mut last = HashMap::new();
+            if high <= low {
+                return Ok(last);
+            }
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition_offset(&topic, 0, Offset::Offset(low))
+                .map_err(|e| e.to_string())?;
+            consumer.assign(&tpl).map_err(|e| e.to_string())?;
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            let mut reached = low;
+            while reached < high && std::time::Instant::now() < deadline {
+                if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+                    reached = m.offset() + 1;
+                    if let (Some(k), Some(v)) = (m.key(), m.payload()) {
+                        if let Ok(c) = Checkpoint::decode(k, v) {
+                            last.insert((c.group, c.topic, c.partition), c.downstream_offset);
+                        }
+                    }
+                }
+            }
+            if reached < high {
+                return Err(format!("timed out reading {topic} up to offset {high}"));
+            }
+            Ok(last)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+
+    async fn round(
+        &self,
+        last: &mut HashMap<Key, i64>,
+        consumers: &mut HashMap<String, Arc<BaseConsumer<LogContext>>>,
+    ) -> Result<(), String> {
+        let snapshot = self.maps.read().expect("maps lock").clone();
+        if snapshot.is_empty() {
+            return Ok(());
+        }
+        let admin = Arc::clone(&self.source_admin);
+        let groups: Vec<String> = tokio::task::spawn_blocking(move || {
+            admin
+                .inner()
+                .fetch_group_list(None, ADMIN_TIMEOUT)
+                .map(|list| list.groups().iter().map(|g| g.name().to_string()).collect())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("cannot list source consumer groups: {e}"))?;
+
+        let partitions: Arc<Vec<(String, i32)>> = Arc::new(snapshot.keys().cloned().collect());
+        let mut written = 0;
+        for group in groups.into_iter().filter(|g| self.groups.matches(g)) {
+            let consumer = match consumers.get(&group) {
+                Some(c) => Arc::clone(c),
+                None => {
+                    let c = Arc::new(
+                        kafka::group_offsets_consumer(
+                            &self.source,
+                            &group,
+                            &format!("{}|checkpoints", self.mirror),
+                        )
+                        .map_err(|e| error_chain(&e))?,
+                    );
+                    consumers.insert(group.clone(), Arc::clone(&c));
+                    c
+                }
+            };
+            let request = Arc::clone(&partitions);
+            // Plain values out of the blocking call: librdkafka's lists are not Send.
+            let committed = tokio::task::spawn_blocking(move || {
+                let mut tpl = TopicPartitionList::new();
+                for (topic, partition) in request.iter() {
+                    tpl.add_partition(topic, *partition);
+                }
+                consumer.committed_offsets(tpl, ADMIN_TIMEOUT).map(|c| {
+                    c.elements()
+                        .iter()
+                        .filter_map(|e| match e.offset() {
+                            Offset::Offset(o) => Some((
+                                e.topic().to_string(),
+                                e.partition(),
+                                o,
+                                e.metadata().to_string(),
+                            )),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            let committed = match committed {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(mirror = %self.mirror, group, error = %e, "cannot read the group's committed offsets");
+                    continue;
+                }
+            };
+            for (topic, partition, upstream, metadata) in committed {
+                let Some(pm) = snapshot.get(&(topic.clone(), partition)) else {
+                    continue;
+                };
+                let Some(translated) = pm.map.translate(upstream) else {
+                    tracing::debug!(mirror = %self.mirror, group, topic, partition,
+                        upstream, "committed offset is older than the offset map: no checkpoint");
+                    continue;
+                };
+                let downstream = translated.offset();
+                let key = (group.clone(), pm.remote_topic.to_string(), partition);
+                match last.get(&key) {
+                    Some(&prev) if prev >= downstream => continue, // unchanged, or would go backwards
+                    _ => {}
+                }
+                let checkpoint = Checkpoint {
+                    group: group.clone(),
+                    topic: pm.remote_topic.to_string(),
+                    partition,
+                    upstream_offset: upstream,
+                    downstream_offset: downstream,
+                    metadata,
+                };
+                self.write(&checkpoint).await?;
+                last.insert(key, downstream);
+                written += 1;
+            }
+        }
+        if written > 0 {
+            tracing::debug!(mirror = %self.mirror, written, "checkpoints written");
+        }
+        Ok(())
+    }
+
+    async fn write(&self, c: &Checkpoint) -> Result<(), String> {
+        let key = c.encode_key().map_err(|e| e.to_string())?;
+        let value = c.encode_value().map_err(|e| e.to_string())?;
+        let record = FutureRecord::to(&self.topic)
+            .partition(0)
+            .key(&key)
+            .payload(&value)
+            .timestamp(chrono::Utc::now().timestamp_millis());
+        self.producer
+            .send(record, Duration::from_secs(30))
+            .await
+            .map(|_| ())
+            .map_err(|(e, _)| format!("checkpoint not written to {}: {e}", self.topic))
+    }
+}
