@@ -184,10 +184,15 @@ impl Mirror {
             groups: self.config.groups.clone(),
             maps: Arc::clone(&self.spec.maps),
             source_admin: Arc::clone(&self.source_admin),
+            target_admin: Arc::clone(&self.target_admin),
             producer: kafka::control_producer(
                 &self.spec.target,
                 &format!("{}|checkpoints", self.spec.name),
             )?,
+            sync_group_offsets: self
+                .config
+                .sync_group_offsets
+                .then_some(self.config.sync_group_offsets_interval),
         }))
     }
 

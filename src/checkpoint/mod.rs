@@ -6,6 +6,10 @@
 //! committed offset, so resuming there skips nothing; an offset older than the map yields no
 //! checkpoint rather than a wrong one. Per (group, partition) a checkpoint never goes backwards,
 //! also across restarts (the topic's latest records are read at start).
+//!
+//! Group offset sync (`sync_group_offsets`) commits the same translations to the same group on
+//! the target, only while that group has no active members there (a running consumer owns its
+//! offsets) and never moving a partition's committed offset backwards.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -38,7 +42,19 @@ pub struct CheckpointEmitter {
     pub groups: TopicFilter,
     pub maps: OffsetMaps,
     pub source_admin: Arc<AdminClient<LogContext>>,
+    pub target_admin: Arc<AdminClient<LogContext>>,
     pub producer: FutureProducer<LogContext>,
+    /// Commit translated offsets to idle target groups this often (`None`: off).
+    pub sync_group_offsets: Option<Duration>,
+}
+
+/// The state of group offset sync across rounds.
+#[derive(Default)]
+struct GroupSync {
+    last_run: Option<std::time::Instant>,
+    target_consumers: HashMap<String, Arc<BaseConsumer<LogContext>>>,
+    /// Groups skipped last time because they had active members (logged on change only).
+    skipped: std::collections::HashSet<String>,
 }
 
 impl CheckpointEmitter {
@@ -58,6 +74,7 @@ impl CheckpointEmitter {
             }
         };
         let mut consumers: HashMap<String, Arc<BaseConsumer<LogContext>>> = HashMap::new();
+        let mut sync = GroupSync::default();
         let mut tick = tokio::time::interval(self.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -65,7 +82,7 @@ impl CheckpointEmitter {
                 _ = cancel.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            if let Err(e) = self.round(&mut last, &mut consumers).await {
+            if let Err(e) = self.round(&mut last, &mut consumers, &mut sync).await {
                 tracing::warn!(mirror = %self.mirror, error = %e, "checkpoint round failed; retrying at the next interval");
             }
         }
@@ -116,7 +133,14 @@ impl CheckpointEmitter {
         &self,
         last: &mut HashMap<Key, i64>,
         consumers: &mut HashMap<String, Arc<BaseConsumer<LogContext>>>,
+        sync: &mut GroupSync,
     ) -> Result<(), String> {
+        let sync_due = self
+            .sync_group_offsets
+            .is_some_and(|every| sync.last_run.is_none_or(|at| at.elapsed() >= every));
+        if sync_due {
+            sync.last_run = Some(std::time::Instant::now());
+        }
         let snapshot = self.maps.read().expect("maps lock").clone();
         if snapshot.is_empty() {
             return Ok(());
@@ -181,6 +205,7 @@ impl CheckpointEmitter {
                     continue;
                 }
             };
+            let mut translations: Vec<(String, i32, i64)> = Vec::new();
             for (topic, partition, upstream, metadata) in committed {
                 let Some(pm) = snapshot.get(&(topic.clone(), partition)) else {
                     continue;
@@ -191,6 +216,7 @@ impl CheckpointEmitter {
                     continue;
                 };
                 let downstream = translated.offset();
+                translations.push((pm.remote_topic.to_string(), partition, downstream));
                 let key = (group.clone(), pm.remote_topic.to_string(), partition);
                 match last.get(&key) {
                     Some(&prev) if prev >= downstream => continue, // unchanged, or would go backwards
@@ -208,11 +234,105 @@ impl CheckpointEmitter {
                 last.insert(key, downstream);
                 written += 1;
             }
+            if sync_due && !translations.is_empty() {
+                if let Err(e) = self.sync_group(&group, translations, sync).await {
+                    tracing::warn!(mirror = %self.mirror, group, error = %e, "group offset sync failed; retrying at the next interval");
+                }
+            }
         }
         if written > 0 {
             tracing::debug!(mirror = %self.mirror, written, "checkpoints written");
         }
         Ok(())
+    }
+
+    /// Commits `translations` (remote topic, partition, offset) to `group` on the target if the
+    /// group has no active members there, never moving an offset backwards.
+    async fn sync_group(
+        &self,
+        group: &str,
+        translations: Vec<(String, i32, i64)>,
+        sync: &mut GroupSync,
+    ) -> Result<(), String> {
+        let admin = Arc::clone(&self.target_admin);
+        let g = group.to_string();
+        let described = tokio::task::spawn_blocking(move || {
+            admin
+                .inner()
+                .fetch_group_list(Some(&g), ADMIN_TIMEOUT)
+                .map(|list| {
+                    list.groups()
+                        .first()
+                        .map(|d| (d.members().len(), d.state().to_string()))
+                })
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("cannot describe the group on the target: {e}"))?;
+        if let Some((members, state)) = described {
+            if members > 0 {
+                if sync.skipped.insert(group.to_string()) {
+                    tracing::info!(mirror = %self.mirror, group, members, state,
+                        "group offset sync skipped: the group has active members on the target");
+                }
+                return Ok(());
+            }
+        }
+        if sync.skipped.remove(group) {
+            tracing::info!(mirror = %self.mirror, group, "group has no active members on the target any more; syncing its offsets");
+        }
+        let consumer = match sync.target_consumers.get(group) {
+            Some(c) => Arc::clone(c),
+            None => {
+                let c = Arc::new(
+                    kafka::group_offsets_consumer(
+                        &self.target,
+                        group,
+                        &format!("{}|group-sync", self.mirror),
+                    )
+                    .map_err(|e| error_chain(&e))?,
+                );
+                sync.target_consumers
+                    .insert(group.to_string(), Arc::clone(&c));
+                c
+            }
+        };
+        let mirror = self.mirror.clone();
+        let g = group.to_string();
+        tokio::task::spawn_blocking(move || {
+            let mut request = TopicPartitionList::new();
+            for (topic, partition, _) in &translations {
+                request.add_partition(topic, *partition);
+            }
+            let current = consumer
+                .committed_offsets(request, ADMIN_TIMEOUT)
+                .map_err(|e| format!("cannot read the group's offsets on the target: {e}"))?;
+            let mut commit = TopicPartitionList::new();
+            for (topic, partition, offset) in &translations {
+                let now = current
+                    .find_partition(topic, *partition)
+                    .and_then(|e| match e.offset() {
+                        Offset::Offset(o) => Some(o),
+                        _ => None,
+                    });
+                if now.is_some_and(|o| o >= *offset) {
+                    continue; // never backwards (the target group may be ahead: it ran there)
+                }
+                commit
+                    .add_partition_offset(topic, *partition, Offset::Offset(*offset))
+                    .map_err(|e| e.to_string())?;
+            }
+            if commit.count() == 0 {
+                return Ok(());
+            }
+            consumer
+                .commit(&commit, rdkafka::consumer::CommitMode::Sync)
+                .map_err(|e| format!("commit to the target group refused: {e}"))?;
+            tracing::info!(mirror = %mirror, group = %g, partitions = commit.count(), "synced group offsets to the target");
+            Ok(())
+        })
+        .await
+        .map_err(|e| e.to_string())?
     }
 
     async fn write(&self, c: &Checkpoint) -> Result<(), String> {

@@ -32,6 +32,8 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_REFRESH_TOPICS_INTERVAL: Duration = Duration::from_secs(10);
 /// Default `emit_checkpoints_interval` (MM2's `emit.checkpoints.interval.seconds` is 60).
 pub const DEFAULT_EMIT_CHECKPOINTS_INTERVAL: Duration = Duration::from_secs(5);
+/// Default `sync_group_offsets_interval` (MM2's `sync.group.offsets.interval.seconds` is 60).
+pub const DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL: Duration = Duration::from_secs(5);
 /// Default `emit_heartbeats_interval` (MM2's `emit.heartbeats.interval.seconds` is 1 too).
 pub const DEFAULT_EMIT_HEARTBEATS_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -216,6 +218,11 @@ pub struct MirrorConfig {
     pub emit_checkpoints: bool,
     /// How often (default 5s; MM2: 60s).
     pub emit_checkpoints_interval: Duration,
+    /// Commit the translated offsets to the same groups on the target while they have no
+    /// active members there (MM2 `sync.group.offsets.enabled`, default false there).
+    pub sync_group_offsets: bool,
+    /// How often (default 5s; MM2: 60s).
+    pub sync_group_offsets_interval: Duration,
     /// Write MM2-format offset syncs for the replicated partitions (MM2 `emit.offset-syncs.enabled`).
     pub emit_offset_syncs: bool,
     /// Which cluster holds the offset-syncs topic (MM2 `offset-syncs.topic.location`).

@@ -95,6 +95,10 @@ pub(super) struct RawMirror {
     #[serde(default)]
     pub emit_checkpoints_interval: Option<Scalar>,
     #[serde(default)]
+    pub sync_group_offsets: Option<bool>,
+    #[serde(default)]
+    pub sync_group_offsets_interval: Option<Scalar>,
+    #[serde(default)]
     pub emit_offset_syncs: Option<bool>,
     #[serde(default)]
     pub offset_syncs_location: Option<String>,

@@ -14,6 +14,7 @@ use super::{
     ClusterConfig, Config, MirrorConfig, OffsetSyncsLocation, Sasl, Secret, Security,
     SecurityProtocol, Throttle, DEFAULT_EMIT_CHECKPOINTS_INTERVAL,
     DEFAULT_EMIT_HEARTBEATS_INTERVAL, DEFAULT_REFRESH_TOPICS_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
+    DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL,
 };
 use crate::policy::{
     PatternList, ReplicationPolicy, TopicFilter, DEFAULT_GROUP_EXCLUDES, DEFAULT_SEPARATOR,
@@ -567,6 +568,11 @@ impl Validator<'_> {
             raw.emit_checkpoints_interval.as_ref(),
             DEFAULT_EMIT_CHECKPOINTS_INTERVAL,
         );
+        let sync_group_offsets_interval = self.duration(
+            &format!("{path}.sync_group_offsets_interval"),
+            raw.sync_group_offsets_interval.as_ref(),
+            DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL,
+        );
         let emit_heartbeats_interval = self.duration(
             &format!("{path}.emit_heartbeats_interval"),
             raw.emit_heartbeats_interval.as_ref(),
@@ -586,6 +592,8 @@ impl Validator<'_> {
             emit_heartbeats_interval: emit_heartbeats_interval?,
             emit_checkpoints: raw.emit_checkpoints.unwrap_or(true),
             emit_checkpoints_interval: emit_checkpoints_interval?,
+            sync_group_offsets: raw.sync_group_offsets.unwrap_or(true),
+            sync_group_offsets_interval: sync_group_offsets_interval?,
             emit_offset_syncs: raw.emit_offset_syncs.unwrap_or(true),
             offset_syncs_location: offset_syncs_location?,
         })

@@ -79,6 +79,13 @@ fn checkpoint_translates_exactly_and_the_group_resumes_without_skipping() {
         ours(recs).len() == 2
     });
     let got = ours(checkpoints.records());
+
+    // Group offset sync: the group has no members on the target, so the same offsets are
+    // committed there.
+    let want: Vec<Option<i64>> = (0..2).map(|p| Some(got[&p].downstream_offset)).collect();
+    wait_until(ARRIVAL, "the group's offsets synced to the target", || {
+        group_offsets(&b.bootstrap(), &group, &remote, 2) == want
+    });
     drop(strait);
 
     for (p, src, upstream) in [(0, &s0, 25i64), (1, &s1, 13i64)] {
@@ -118,4 +125,52 @@ fn checkpoint_translates_exactly_and_the_group_resumes_without_skipping() {
         );
     }
     eprintln!("checkpoints: {got:?}");
+}
+
+/// Group offset sync leaves a target group with an active member alone (it owns its offsets),
+/// and says so in the log.
+#[test]
+fn group_offset_sync_skips_a_target_group_with_an_active_member() {
+    let (a, b) = shared_clusters();
+    let topic = unique_name("busy");
+    let remote = format!("A.{topic}");
+    let group = unique_name("busy-group");
+    create_topic(&a.bootstrap(), &topic, 1, &[]);
+    let records: Vec<OutRecord> = (0..20)
+        .map(|i| OutRecord::to_partition(0, format!("r-{i}")))
+        .collect();
+    produce(&a.bootstrap(), &topic, &records);
+    commit_group_offsets(&a.bootstrap(), &group, &[(topic.as_str(), 0, 10)]);
+    // The remote topic must exist before a member can subscribe to it.
+    create_topic(&b.bootstrap(), &remote, 1, &[]);
+    let member = ActiveMember::join(&b.bootstrap(), &group, &remote);
+
+    let yaml = MirrorConfig::new(a, b, &[&topic]).yaml().replace(
+        "    refresh_topics_interval:",
+        "    emit_checkpoints_interval: 500ms\n    sync_group_offsets_interval: 500ms\n    refresh_topics_interval:",
+    );
+    let strait = StraitProcess::start(&yaml);
+    let mut checkpoints = TopicReader::new(&b.bootstrap(), "A.checkpoints.internal");
+    checkpoints.wait_until(ARRIVAL, "a checkpoint of the busy group", |recs| {
+        recs.iter().any(|r| {
+            r.key
+                .as_deref()
+                .and_then(|k| r.value.as_deref().map(|v| (k, v)))
+                .and_then(|(k, v)| Checkpoint::decode(k, v).ok())
+                .is_some_and(|c| c.group == group)
+        })
+    });
+    wait_until(ARRIVAL, "strait to log that it skipped the group", || {
+        strait
+            .log_contents()
+            .lines()
+            .any(|l| l.contains("group offset sync skipped") && l.contains(&group))
+    });
+    assert_eq!(
+        group_offsets(&b.bootstrap(), &group, &remote, 1),
+        vec![None],
+        "nothing committed to a group with an active member"
+    );
+    drop(member);
+    drop(strait);
 }

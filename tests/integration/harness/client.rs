@@ -572,3 +572,84 @@ pub fn commit_group_offsets(bootstrap: &str, group: &str, offsets: &[(&str, i32,
         .commit(&tpl, rdkafka::consumer::CommitMode::Sync)
         .unwrap_or_else(|e| panic!("commit offsets of group {group}: {e}"));
 }
+
+/// The committed offsets of `group` for `topic` partitions `0..partitions` (None: no commit).
+pub fn group_offsets(
+    bootstrap: &str,
+    group: &str,
+    topic: &str,
+    partitions: i32,
+) -> Vec<Option<i64>> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("group consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    let committed = consumer
+        .committed_offsets(tpl, ADMIN_TIMEOUT)
+        .unwrap_or_else(|e| panic!("committed offsets of group {group}: {e}"));
+    (0..partitions)
+        .map(
+            |p| match committed.find_partition(topic, p).map(|e| e.offset()) {
+                Some(Offset::Offset(o)) => Some(o),
+                _ => None,
+            },
+        )
+        .collect()
+}
+
+/// A consumer that is a live member of `group` (subscribed, polling, never committing) until
+/// dropped.
+pub struct ActiveMember {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ActiveMember {
+    /// Joins `group` on `topic` and returns once the member has its assignment.
+    pub fn join(bootstrap: &str, group: &str, topic: &str) -> ActiveMember {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "latest")
+            .create()
+            .expect("member consumer");
+        consumer.subscribe(&[topic]).expect("subscribe");
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut announced = false;
+            while !flag.load(Ordering::SeqCst) {
+                let _ = consumer.poll(Duration::from_millis(100));
+                if !announced && consumer.assignment().is_ok_and(|a| a.count() > 0) {
+                    let _ = ready_tx.send(());
+                    announced = true;
+                }
+            }
+        });
+        ready_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the member joined its group within 60 s");
+        ActiveMember {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ActiveMember {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
