@@ -32,6 +32,9 @@ use crate::telemetry::error_chain;
 /// (group, downstream topic, partition)
 type Key = (String, String, i32);
 
+/// How many groups' committed offsets are read at the same time.
+const QUERY_CONCURRENCY: usize = 16;
+
 pub struct CheckpointEmitter {
     pub mirror: String,
     pub source: ClusterConfig,
@@ -158,6 +161,10 @@ impl CheckpointEmitter {
 
         let partitions: Arc<Vec<(String, i32)>> = Arc::new(snapshot.keys().cloned().collect());
         let mut written = 0;
+        // Read every selected group's offsets concurrently (each call waits on the group's
+        // coordinator), at most QUERY_CONCURRENCY at a time.
+        let limit = Arc::new(tokio::sync::Semaphore::new(QUERY_CONCURRENCY));
+        let mut queries = tokio::task::JoinSet::new();
         for group in groups.into_iter().filter(|g| self.groups.matches(g)) {
             let consumer = match consumers.get(&group) {
                 Some(c) => Arc::clone(c),
@@ -175,29 +182,41 @@ impl CheckpointEmitter {
                 }
             };
             let request = Arc::clone(&partitions);
-            // Plain values out of the blocking call: librdkafka's lists are not Send.
-            let committed = tokio::task::spawn_blocking(move || {
-                let mut tpl = TopicPartitionList::new();
-                for (topic, partition) in request.iter() {
-                    tpl.add_partition(topic, *partition);
-                }
-                consumer.committed_offsets(tpl, ADMIN_TIMEOUT).map(|c| {
-                    c.elements()
-                        .iter()
-                        .filter_map(|e| match e.offset() {
-                            Offset::Offset(o) => Some((
-                                e.topic().to_string(),
-                                e.partition(),
-                                o,
-                                e.metadata().to_string(),
-                            )),
-                            _ => None,
-                        })
-                        .collect::<Vec<_>>()
+            let limit = Arc::clone(&limit);
+            queries.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                // Plain values out of the blocking call: librdkafka's lists are not Send.
+                let committed = tokio::task::spawn_blocking(move || {
+                    let mut tpl = TopicPartitionList::new();
+                    for (topic, partition) in request.iter() {
+                        tpl.add_partition(topic, *partition);
+                    }
+                    consumer.committed_offsets(tpl, ADMIN_TIMEOUT).map(|c| {
+                        c.elements()
+                            .iter()
+                            .filter_map(|e| match e.offset() {
+                                Offset::Offset(o) => Some((
+                                    e.topic().to_string(),
+                                    e.partition(),
+                                    o,
+                                    e.metadata().to_string(),
+                                )),
+                                _ => None,
+                            })
+                            .collect::<Vec<_>>()
+                    })
                 })
-            })
-            .await
-            .map_err(|e| e.to_string())?;
+                .await;
+                (group, committed)
+            });
+        }
+        let mut results = Vec::new();
+        while let Some(done) = queries.join_next().await {
+            let (group, committed) = done.map_err(|e| e.to_string())?;
+            results.push((group, committed.map_err(|e| e.to_string())?));
+        }
+        results.sort_by(|x, y| x.0.cmp(&y.0));
+        for (group, committed) in results {
             let committed = match committed {
                 Ok(c) => c,
                 Err(e) => {

@@ -40,6 +40,8 @@ use tracker::PartitionTrack;
 
 /// How often acknowledged positions are written to the progress topic.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest the record loop polls before serving progress, routes and retries.
+const BATCH_TIME: Duration = Duration::from_millis(100);
 /// How often a summary of the work done is logged.
 const SUMMARY_INTERVAL: Duration = Duration::from_secs(30);
 /// First wait before a partition whose delivery failed for a transient reason is retried.
@@ -340,9 +342,15 @@ impl RecordLoop {
             }
             self.check_fatal()?;
 
-            // Poll in a tight inner loop so the per-iteration checks above stay cheap.
+            // Poll in a tight inner loop so the per-iteration checks above stay cheap, bounded in
+            // records and in time (a throttle or backpressure can make each record slow, and
+            // progress, routes and retries must still be served).
             let mut wait_for_reports = false;
+            let batch_started = Instant::now();
             for _ in 0..1024 {
+                if batch_started.elapsed() >= BATCH_TIME {
+                    break;
+                }
                 let msg = match self.consumer.poll(Duration::from_millis(100)) {
                     None => break,
                     Some(Err(e)) => {

@@ -69,3 +69,34 @@ impl Throttler {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn records_per_second_is_enforced_after_the_burst() {
+        let cfg = Throttle {
+            bytes_per_second: None,
+            records_per_second: Some(200),
+        };
+        let mut t = Throttler::new(&cfg).expect("a throttle");
+        let cancel = CancellationToken::new();
+        let start = Instant::now();
+        // 200 pass at once (one second's burst), the next 100 take about half a second.
+        for _ in 0..300 {
+            assert!(t.wait(10, 1, &cancel, || {}));
+        }
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(400),
+            "300 records at 200/s took {took:?}"
+        );
+    }
+
+    #[test]
+    fn no_limits_means_no_throttle() {
+        assert!(Throttler::new(&Throttle::default()).is_none());
+    }
+}

@@ -174,3 +174,109 @@ fn group_offset_sync_skips_a_target_group_with_an_active_member() {
     drop(member);
     drop(strait);
 }
+
+fn checkpoints_of(recs: &[Rec], group: &str) -> Vec<Checkpoint> {
+    recs.iter()
+        .filter_map(|r| Checkpoint::decode(r.key.as_deref()?, r.value.as_deref()?).ok())
+        .filter(|c| c.group == group)
+        .collect()
+}
+
+/// While replication lags behind the group, the checkpoint is the end of what has been copied
+/// (resuming there skips nothing), never the position the group has reached upstream; once
+/// replication catches up it is exact.
+#[test]
+fn checkpoint_is_never_ahead_of_replication() {
+    let (a, b) = shared_clusters();
+    let topic = unique_name("lag");
+    let remote = format!("A.{topic}");
+    let group = unique_name("lag-group");
+    create_topic(&a.bootstrap(), &topic, 1, &[]);
+    let records: Vec<OutRecord> = (0..300)
+        .map(|i| OutRecord::to_partition(0, format!("r-{i}")))
+        .collect();
+    produce(&a.bootstrap(), &topic, &records);
+    commit_group_offsets(&a.bootstrap(), &group, &[(topic.as_str(), 0, 250)]);
+
+    let mut config = MirrorConfig::new(a, b, &[&topic]);
+    // 20 records/s after a one-second burst: about 14 s to reach the group's offset.
+    config.throttle = Some(("1MiB".into(), "20".into()));
+    let yaml = config.yaml().replace(
+        "    refresh_topics_interval:",
+        "    emit_checkpoints_interval: 200ms\n    refresh_topics_interval:",
+    );
+    let strait = StraitProcess::start(&yaml);
+    let mut checkpoints = TopicReader::new(&b.bootstrap(), "A.checkpoints.internal");
+    checkpoints.wait_until(ARRIVAL, "a checkpoint while replication lags", |recs| {
+        !checkpoints_of(recs, &group).is_empty()
+    });
+    let early = checkpoints_of(checkpoints.records(), &group)[0].clone();
+    let copied = end_offsets(&b.bootstrap(), &remote)[0];
+    eprintln!("lagging: first checkpoint {early:?}, {copied} records on the target after it");
+    assert_eq!(early.upstream_offset, 250);
+    assert!(
+        early.downstream_offset < 250 && early.downstream_offset <= copied,
+        "a lagging checkpoint must not be ahead of replication: {early:?}, target end {copied}"
+    );
+    checkpoints.wait_until(ARRIVAL, "the exact checkpoint once caught up", |recs| {
+        checkpoints_of(recs, &group)
+            .iter()
+            .any(|c| c.downstream_offset == 250)
+    });
+    let all = checkpoints_of(checkpoints.records(), &group);
+    for w in all.windows(2) {
+        assert!(
+            w[0].downstream_offset <= w[1].downstream_offset,
+            "checkpoints go forward: {all:?}"
+        );
+    }
+    assert!(all.iter().all(|c| c.downstream_offset <= 250), "{all:?}");
+    drop(strait);
+}
+
+/// A restart of strait does not move a group's checkpoint backwards, even if the group's
+/// committed offset on the source went back meanwhile.
+#[test]
+fn checkpoints_stay_monotonic_across_restarts() {
+    let (a, b) = shared_clusters();
+    let topic = unique_name("mono");
+    let group = unique_name("mono-group");
+    let marker_group = unique_name("mono-marker");
+    create_topic(&a.bootstrap(), &topic, 1, &[]);
+    let records: Vec<OutRecord> = (0..50)
+        .map(|i| OutRecord::to_partition(0, format!("r-{i}")))
+        .collect();
+    produce(&a.bootstrap(), &topic, &records);
+    commit_group_offsets(&a.bootstrap(), &group, &[(topic.as_str(), 0, 40)]);
+    let yaml = MirrorConfig::new(a, b, &[&topic]).yaml().replace(
+        "    refresh_topics_interval:",
+        "    emit_checkpoints_interval: 300ms\n    refresh_topics_interval:",
+    );
+    let mut strait = StraitProcess::start(&yaml);
+    let mut checkpoints = TopicReader::new(&b.bootstrap(), "A.checkpoints.internal");
+    checkpoints.wait_until(ARRIVAL, "the group's checkpoint at 40", |recs| {
+        checkpoints_of(recs, &group)
+            .iter()
+            .any(|c| c.downstream_offset == 40)
+    });
+    strait.sigterm();
+    assert_eq!(strait.wait_exit(Duration::from_secs(40)).code(), Some(0));
+    let before = checkpoints_of(checkpoints.records(), &group).len();
+
+    // The group went back on the source while strait was down; another group appears.
+    commit_group_offsets(&a.bootstrap(), &group, &[(topic.as_str(), 0, 10)]);
+    commit_group_offsets(&a.bootstrap(), &marker_group, &[(topic.as_str(), 0, 20)]);
+    strait.restart();
+    // Once the marker group has its checkpoint, strait has seen both groups after the restart.
+    checkpoints.wait_until(ARRIVAL, "the marker group's checkpoint", |recs| {
+        !checkpoints_of(recs, &marker_group).is_empty()
+    });
+    let after = checkpoints_of(checkpoints.records(), &group);
+    assert_eq!(
+        after.len(),
+        before,
+        "no checkpoint written for the group after the restart: {after:?}"
+    );
+    assert_eq!(after.last().map(|c| c.downstream_offset), Some(40));
+    drop(strait);
+}

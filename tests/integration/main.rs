@@ -13,5 +13,6 @@ mod filters;
 mod heartbeats;
 mod mm2_formats;
 mod offset_map;
+mod remote_cluster_utils;
 mod replication;
 mod restart;
