@@ -47,13 +47,28 @@ pub struct OffsetMap {
 
 impl OffsetMap {
     pub fn from_runs(mut runs: Vec<Run>) -> Self {
-        runs.retain(|r| r.len > 0);
+        runs.retain(|r| r.len >= 0);
         runs.sort_by_key(|r| r.u);
         OffsetMap { runs }
     }
 
     pub fn runs(&self) -> &[Run] {
         &self.runs
+    }
+
+    /// Records that copying (re)started at upstream offset `floor` and its first record `u` was
+    /// written at `d`: the offsets `floor..u` hold no record (compacted, aborted, or deleted
+    /// before copying began), so they translate to `d` too. Kept as a zero-length run.
+    pub fn record_first(&mut self, floor: i64, u: i64, d: i64) {
+        let covered = self.runs.last().map_or(i64::MIN, |r| r.u + r.len);
+        if floor < u && floor >= covered {
+            self.runs.push(Run {
+                u: floor,
+                d,
+                len: 0,
+            });
+        }
+        self.record(u, d);
     }
 
     /// Records that upstream offset `u` was written at downstream offset `d`. Calls come in
@@ -211,6 +226,28 @@ mod tests {
         assert_eq!(m.translate(0), None, "dropped runs no longer translate");
         assert_eq!(m.translate(20), Some(Translation::Exact(10)));
         assert_eq!(m.translate(21), Some(Translation::Exact(11)));
+    }
+
+    #[test]
+    fn offsets_before_the_first_copied_record_translate_to_it() {
+        // Copying began at the log start (0); the cleaner had removed 0..7.
+        let mut m = OffsetMap::default();
+        m.record_first(0, 7, 0);
+        m.record(8, 1);
+        for u in 0..=7 {
+            assert_eq!(m.translate(u), Some(Translation::Exact(0)), "u={u}");
+        }
+        assert_eq!(m.translate(8), Some(Translation::Exact(1)));
+        assert_eq!(m.translate(9), Some(Translation::BehindReplication(2)));
+        assert_eq!(
+            OffsetMap::from_runs(m.runs().to_vec()),
+            m,
+            "persisted as is"
+        );
+        // A restart at 9 whose first record is 12: 9..12 translate to it, older runs stay.
+        m.record_first(9, 12, 5);
+        assert_eq!(m.translate(10), Some(Translation::Exact(5)));
+        assert_eq!(m.translate(3), Some(Translation::Exact(0)));
     }
 
     #[test]

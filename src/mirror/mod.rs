@@ -795,7 +795,9 @@ fn write_offset_syncs(
     let Some(track) = &part.track else {
         return synced;
     };
-    let runs = track.map().runs();
+    // Zero-length runs mark offsets without records before a first copied record; MM2's
+    // readers would take a sync there as a record and translate the next offsets one past it.
+    let runs: Vec<_> = track.map().runs().iter().filter(|r| r.len > 0).collect();
     let mut pairs: Vec<(i64, i64)> = runs
         .iter()
         .filter(|r| r.u > synced)
@@ -966,7 +968,7 @@ fn forward(
                 // at it.
                 let track = part
                     .track
-                    .get_or_insert_with(|| PartitionTrack::new(offset));
+                    .get_or_insert_with(|| PartitionTrack::from_log_start(offset));
                 if track.inflight() > 0 {
                     // Records before it may still fail; wait for them by retrying from the
                     // acknowledged position instead of judging now.
@@ -989,7 +991,7 @@ fn forward(
         }
     }
     part.track
-        .get_or_insert_with(|| PartitionTrack::new(offset))
+        .get_or_insert_with(|| PartitionTrack::from_log_start(offset))
         .produced(offset);
     stats.records.fetch_add(1, Ordering::Relaxed);
     stats.bytes.fetch_add(size as u64, Ordering::Relaxed);

@@ -18,6 +18,9 @@ pub struct PartitionTrack {
     committed: i64,
     /// Upstream -> downstream offsets of the acknowledged records, fed in upstream order.
     map: OffsetMap,
+    /// Where copying (re)started, until the first acknowledgement: no record lies between it
+    /// and the first copied record, so those offsets translate to that record.
+    floor: Option<i64>,
 }
 
 impl PartitionTrack {
@@ -28,6 +31,16 @@ impl PartitionTrack {
             next_fetch: position,
             committed: position,
             map: OffsetMap::default(),
+            floor: Some(position),
+        }
+    }
+
+    /// Starts at `first`, the first record read from the beginning of the log: nothing that
+    /// still exists lies before it.
+    pub fn from_log_start(first: i64) -> Self {
+        PartitionTrack {
+            floor: Some(0),
+            ..PartitionTrack::new(first)
         }
     }
 
@@ -72,7 +85,10 @@ impl PartitionTrack {
         while let Some(&(off, Some(d))) = self.inflight.front() {
             self.inflight.pop_front();
             self.committed = off + 1;
-            self.map.record(off, d);
+            match self.floor.take() {
+                Some(floor) => self.map.record_first(floor, off, d),
+                None => self.map.record(off, d),
+            }
         }
         if self.inflight.is_empty() {
             // Gaps after the last acked record (transaction markers, compacted offsets) are
@@ -87,6 +103,7 @@ impl PartitionTrack {
     pub fn rewind(&mut self) {
         self.inflight.clear();
         self.next_fetch = self.committed;
+        self.floor = Some(self.committed);
     }
 
     /// Whether `offset` is still in flight.

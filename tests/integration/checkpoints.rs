@@ -280,3 +280,99 @@ fn checkpoints_stay_monotonic_across_restarts() {
     assert_eq!(after.last().map(|c| c.downstream_offset), Some(40));
     drop(strait);
 }
+
+/// A compacted source topic: offsets the log cleaner removed are gaps in the offset map; a
+/// group committed inside such a gap resumes on the target at the next surviving record.
+#[test]
+fn checkpoint_is_exact_for_a_compacted_source_topic() {
+    let (a, b) = shared_clusters();
+    let topic = unique_name("compact");
+    let remote = format!("A.{topic}");
+    let group = unique_name("compact-group");
+    create_topic(
+        &a.bootstrap(),
+        &topic,
+        1,
+        &[
+            ("cleanup.policy", "compact"),
+            ("segment.ms", "100"),
+            ("min.cleanable.dirty.ratio", "0.001"),
+            ("min.compaction.lag.ms", "0"),
+            ("delete.retention.ms", "100"),
+        ],
+    );
+    // Ten rounds over five keys, then k0 and k2 once more and a last record to close the
+    // segment: after compaction k1, k3, k4 of round 9 and the newer k0, k2 survive, with gaps
+    // between them.
+    let record = |key: String, value: String| OutRecord {
+        partition: Some(0),
+        key: Some(key.into_bytes()),
+        value: Some(value.into_bytes()),
+        ..OutRecord::default()
+    };
+    let mut rounds: Vec<Vec<OutRecord>> = (0..10)
+        .map(|round| {
+            (0..5)
+                .map(|k| record(format!("k{k}"), format!("round{round}-k{k}")))
+                .collect()
+        })
+        .collect();
+    rounds.push(vec![
+        record("k0".into(), "last-k0".into()),
+        record("k2".into(), "last-k2".into()),
+    ]);
+    rounds.push(vec![record("end".into(), "end".into())]);
+    let total: usize = rounds.iter().map(Vec::len).sum();
+    for round in &rounds {
+        produce(&a.bootstrap(), &topic, round);
+        // Let the 100 ms segment roll so that earlier rounds become cleanable.
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    // The cleaner runs on its own schedule (15 s back-off): wait until it has finished.
+    let mut source = BTreeMap::new();
+    wait_until(
+        Duration::from_secs(120),
+        "the log cleaner to compact the topic",
+        || {
+            source = read_all(&a.bootstrap(), &topic, ARRIVAL)
+                .into_iter()
+                .map(|r| (r.offset, r.value_str()))
+                .collect::<BTreeMap<i64, String>>();
+            // Fully compacted: one record per key (k0..k4 and `end`).
+            source.len() == 6
+        },
+    );
+    // A removed offset between two surviving records: a gap inside the map.
+    let first = *source.keys().next().expect("surviving records");
+    let gap = (first..total as i64)
+        .find(|o| !source.contains_key(o) && source.range(o..).next().is_some())
+        .expect("a compacted offset");
+    commit_group_offsets(&a.bootstrap(), &group, &[(topic.as_str(), 0, gap)]);
+
+    let yaml = MirrorConfig::new(a, b, &[&topic]).yaml().replace(
+        "    refresh_topics_interval:",
+        "    emit_checkpoints_interval: 300ms\n    refresh_topics_interval:",
+    );
+    let strait = StraitProcess::start(&yaml);
+    let mut target = TopicReader::new(&b.bootstrap(), &remote);
+    target.wait_for_count(source.len(), ARRIVAL);
+    let mut checkpoints = TopicReader::new(&b.bootstrap(), "A.checkpoints.internal");
+    checkpoints.wait_until(ARRIVAL, "the group's checkpoint", |recs| {
+        !checkpoints_of(recs, &group).is_empty()
+    });
+    let c = checkpoints_of(checkpoints.records(), &group)[0].clone();
+    drop(strait);
+    let (_, first_after) = source.range(gap..).next().expect("a record after the gap");
+    let want = target
+        .records()
+        .iter()
+        .find(|r| &r.value_str() == first_after)
+        .expect("that record on the target")
+        .offset;
+    eprintln!(
+        "compacted: {} of {total} records left, group at {gap} (compacted away) -> {c:?}",
+        source.len()
+    );
+    assert_eq!(c.upstream_offset, gap);
+    assert_eq!(c.downstream_offset, want, "the next surviving record");
+}
