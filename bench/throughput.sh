@@ -51,7 +51,7 @@ tck=$(getconf CLK_TCK)
 kill -TERM "$SPID"; wait "$SPID" || true; SPID=
 secs=$(echo "$end - $start" | bc -l)
 awk -v n="$N" -v s="$secs" -v size="$SIZE" -v hwm="$hwm" -v cpu="$(( (utime + stime) ))" -v tck="$tck" 'BEGIN {
-  printf "replicated %d records of %d B in %.1f s (from strait start, incl. startup and the ~0.5 s polling step)\n", n, size, s
+  printf "replicated %d records of %d B in %.1f s (from strait start, incl. its startup; end offsets polled every 100 ms)\n", n, size, s
   printf "  %.0f records/s, %.1f MB/s\n", n / s, n * size / s / 1e6
   printf "  peak RSS %.1f MiB, CPU %.1f s (%.2f CPU s per GB)\n", hwm / 1024, cpu / tck, (cpu / tck) / (n * size / 1e9)
 }'
