@@ -557,12 +557,7 @@ pub fn read_all(bootstrap: &str, topic: &str, timeout: Duration) -> Vec<Rec> {
 /// Commits `offsets` (topic, partition, next offset to read) for `group` on a cluster, as a
 /// consumer that read up to there would (without joining the group, so it stays empty).
 pub fn commit_group_offsets(bootstrap: &str, group: &str, offsets: &[(&str, i32, i64)]) {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("group consumer");
+    let consumer = group_consumer(bootstrap, group);
     let mut tpl = TopicPartitionList::new();
     for (topic, partition, offset) in offsets {
         tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset))
@@ -580,12 +575,7 @@ pub fn group_offsets(
     topic: &str,
     partitions: i32,
 ) -> Vec<Option<i64>> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("group consumer");
+    let consumer = group_consumer(bootstrap, group);
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
         tpl.add_partition(topic, p);
@@ -652,4 +642,15 @@ impl Drop for ActiveMember {
             let _ = t.join();
         }
     }
+}
+
+/// A consumer of `group` that never joins it or commits by itself: for reading and writing
+/// the group's committed offsets.
+fn group_consumer(bootstrap: &str, group: &str) -> BaseConsumer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("group consumer")
 }
