@@ -207,6 +207,7 @@ impl Mirror {
             interval: self.config.emit_heartbeats_interval,
             replication_factor: self.config.replication_factor,
             target_admin: Arc::clone(&self.target_admin),
+            source_admin: Arc::clone(&self.source_admin),
             producer: kafka::control_producer(
                 &self.spec.target,
                 &format!("{}|heartbeats", self.spec.name),

@@ -34,6 +34,7 @@ pub mod kafka;
 pub mod topics;
 
 pub mod checkpoint;
+pub mod dr;
 pub mod flow;
 pub mod heartbeat;
 pub mod mirror;

@@ -124,6 +124,29 @@ impl OffsetMap {
             None => Some(Translation::BehindReplication(run.d + run.len)),
         }
     }
+    /// The inverse of [`translate`](Self::translate), for failing back: given a committed
+    /// offset `d` of the downstream (remote) topic, the upstream offset of the first copied
+    /// record at or after `d`, never beyond it. `next_upstream` is the first upstream offset not
+    /// yet copied: a group that read everything copied resumes there upstream. `None` when `d`
+    /// is older than the map.
+    pub fn translate_back(&self, d: i64, next_upstream: i64) -> Option<i64> {
+        let copied: Vec<&Run> = self.runs.iter().filter(|r| r.len > 0).collect();
+        let first = copied.first()?;
+        if d < first.d {
+            return None;
+        }
+        for run in copied {
+            if d < run.d {
+                // d falls between two copies (records not written by this mirror's latest
+                // copy): the next copied record is this run's first.
+                return Some(run.u);
+            }
+            if d < run.d + run.len {
+                return Some(run.u + (d - run.d));
+            }
+        }
+        Some(next_upstream)
+    }
 }
 
 #[cfg(test)]
@@ -136,6 +159,48 @@ mod tests {
             m.record(u, d);
         }
         m
+    }
+
+    #[test]
+    fn translate_back_inverts_translate() {
+        // 0..10 -> 100..110, gap upstream 10..15 (aborted), 15..20 -> 110..115, then a second
+        // writer downstream at 115..117 and 20..22 -> 117..119.
+        let m = map(&[
+            (0, 100),
+            (1, 101),
+            (2, 102),
+            (3, 103),
+            (4, 104),
+            (5, 105),
+            (6, 106),
+            (7, 107),
+            (8, 108),
+            (9, 109),
+            (15, 110),
+            (16, 111),
+            (17, 112),
+            (18, 113),
+            (19, 114),
+            (20, 117),
+            (21, 118),
+        ]);
+        assert_eq!(m.translate_back(99, 22), None);
+        assert_eq!(m.translate_back(100, 22), Some(0));
+        assert_eq!(m.translate_back(109, 22), Some(9));
+        assert_eq!(m.translate_back(110, 22), Some(15));
+        assert_eq!(m.translate_back(114, 22), Some(19));
+        assert_eq!(m.translate_back(115, 22), Some(20));
+        assert_eq!(m.translate_back(116, 22), Some(20));
+        assert_eq!(m.translate_back(118, 22), Some(21));
+        // Everything copied was read: resume at the first upstream offset not yet copied.
+        assert_eq!(m.translate_back(119, 25), Some(25));
+        assert_eq!(m.translate_back(500, 25), Some(25));
+        // Round trip for every copied record.
+        for u in (0..10).chain(15..22) {
+            let d = m.translate(u).unwrap().offset();
+            assert_eq!(m.translate_back(d, 22), Some(u), "u={u}");
+        }
+        assert_eq!(OffsetMap::default().translate_back(0, 0), None);
     }
 
     #[test]

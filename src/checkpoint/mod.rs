@@ -24,6 +24,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::ClusterConfig;
 use crate::flow::OffsetMaps;
+use crate::kafka::groups::{self, GroupInfo};
+use crate::kafka::read::read_to_end;
 use crate::kafka::{self, LogContext, ADMIN_TIMEOUT};
 use crate::policy::TopicFilter;
 use crate::records::Checkpoint;
@@ -98,34 +100,15 @@ impl CheckpointEmitter {
         let name = format!("{}|checkpoint-reader", self.mirror);
         tokio::task::spawn_blocking(move || {
             let consumer = kafka::reader_consumer(&target, &name).map_err(|e| error_chain(&e))?;
-            let (low, high) = match consumer.fetch_watermarks(&topic, 0, ADMIN_TIMEOUT) {
-                Ok(w) => w,
-                // Not created yet: nothing to continue from.
-                Err(_) => return Ok(HashMap::new()),
-            };
             let mut last = HashMap::new();
-            if high <= low {
-                return Ok(last);
-            }
-            let mut tpl = TopicPartitionList::new();
-            tpl.add_partition_offset(&topic, 0, Offset::Offset(low))
-                .map_err(|e| e.to_string())?;
-            consumer.assign(&tpl).map_err(|e| e.to_string())?;
-            let deadline = std::time::Instant::now() + Duration::from_secs(60);
-            let mut reached = low;
-            while reached < high && std::time::Instant::now() < deadline {
-                if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
-                    reached = m.offset() + 1;
-                    if let (Some(k), Some(v)) = (m.key(), m.payload()) {
-                        if let Ok(c) = Checkpoint::decode(k, v) {
-                            last.insert((c.group, c.topic, c.partition), c.downstream_offset);
-                        }
+            read_to_end(&consumer, &topic, Duration::from_secs(60), |m| {
+                if let (Some(k), Some(v)) = (m.key(), m.payload()) {
+                    if let Ok(c) = Checkpoint::decode(k, v) {
+                        last.insert((c.group, c.topic, c.partition), c.downstream_offset);
                     }
                 }
-            }
-            if reached < high {
-                return Err(format!("timed out reading {topic} up to offset {high}"));
-            }
+            })
+            .map_err(|e| error_chain(&e))?;
             Ok(last)
         })
         .await
@@ -275,20 +258,11 @@ impl CheckpointEmitter {
     ) -> Result<(), String> {
         let admin = Arc::clone(&self.target_admin);
         let g = group.to_string();
-        let described = tokio::task::spawn_blocking(move || {
-            admin
-                .inner()
-                .fetch_group_list(Some(&g), ADMIN_TIMEOUT)
-                .map(|list| {
-                    list.groups()
-                        .first()
-                        .map(|d| (d.members().len(), d.state().to_string()))
-                })
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("cannot describe the group on the target: {e}"))?;
-        if let Some((members, state)) = described {
+        let described = tokio::task::spawn_blocking(move || groups::describe(&admin, &g))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot describe the group on the target: {e}"))?;
+        if let Some(GroupInfo { members, state }) = described {
             if members > 0 {
                 if sync.skipped.insert(group.to_string()) {
                     tracing::info!(mirror = %self.mirror, group, members, state,
@@ -319,35 +293,23 @@ impl CheckpointEmitter {
         let mirror = self.mirror.clone();
         let g = group.to_string();
         tokio::task::spawn_blocking(move || {
-            let mut request = TopicPartitionList::new();
-            for (topic, partition, _) in &translations {
-                request.add_partition(topic, *partition);
-            }
-            let current = consumer
-                .committed_offsets(request, ADMIN_TIMEOUT)
+            let request: Vec<(String, i32)> = translations
+                .iter()
+                .map(|(t, p, _)| (t.clone(), *p))
+                .collect();
+            let current = groups::committed(&consumer, &request)
                 .map_err(|e| format!("cannot read the group's offsets on the target: {e}"))?;
-            let mut commit = TopicPartitionList::new();
-            for (topic, partition, offset) in &translations {
-                let now = current
-                    .find_partition(topic, *partition)
-                    .and_then(|e| match e.offset() {
-                        Offset::Offset(o) => Some(o),
-                        _ => None,
-                    });
-                if now.is_some_and(|o| o >= *offset) {
-                    continue; // never backwards (the target group may be ahead: it ran there)
-                }
-                commit
-                    .add_partition_offset(topic, *partition, Offset::Offset(*offset))
-                    .map_err(|e| e.to_string())?;
-            }
-            if commit.count() == 0 {
+            // Never backwards (the target group may be ahead: it ran there).
+            let commit: Vec<(String, i32, i64)> = translations
+                .into_iter()
+                .filter(|(t, p, o)| current.get(&(t.clone(), *p)).is_none_or(|now| now < o))
+                .collect();
+            if commit.is_empty() {
                 return Ok(());
             }
-            consumer
-                .commit(&commit, rdkafka::consumer::CommitMode::Sync)
+            groups::commit(&consumer, &commit)
                 .map_err(|e| format!("commit to the target group refused: {e}"))?;
-            tracing::info!(mirror = %mirror, group = %g, partitions = commit.count(), "synced group offsets to the target");
+            tracing::info!(mirror = %mirror, group = %g, partitions = commit.len(), "synced group offsets to the target");
             Ok(())
         })
         .await

@@ -1,7 +1,11 @@
 //! Command-line interface: one file per subcommand. Each returns an [`ExitCode`] value; `main`
 //! only maps it to the process exit status.
 
+mod failover;
+mod output;
 mod run;
+mod status;
+mod translate;
 mod validate;
 
 use std::path::PathBuf;
@@ -23,6 +27,10 @@ pub enum Exit {
     InvalidConfig = 3,
     /// A configured cluster could not be reached.
     Unreachable = 4,
+    /// failover/failback: a preflight check failed; nothing was changed.
+    PreflightFailed = 5,
+    /// failover/failback: some groups were not applied; run the same command again.
+    Incomplete = 6,
 }
 
 const EXIT_CODES: &str = "Exit codes:
@@ -31,6 +39,8 @@ const EXIT_CODES: &str = "Exit codes:
   2  invalid command line
   3  invalid or unreadable configuration file
   4  a configured cluster could not be reached
+  5  failover/failback: a preflight check failed, nothing was changed
+  6  failover/failback: some groups were refused; run the same command again to finish
   130 aborted by a second SIGTERM/SIGINT during shutdown";
 
 #[derive(Debug, Parser)]
@@ -64,6 +74,107 @@ pub enum Command {
         #[arg(long)]
         connect: bool,
     },
+    /// Show, per mirror, whether it replicates, its lag in records and seconds, and the age of
+    /// the last heartbeat and of each group's last checkpoint.
+    #[command(after_help = EXIT_CODES)]
+    Status {
+        /// The YAML configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long, short, value_enum, default_value = "table")]
+        output: output::Output,
+    },
+    /// Translate a consumer group's offsets from one cluster to another, per partition, with
+    /// how exact each one is (the RemoteClusterUtils equivalent).
+    #[command(after_help = EXIT_CODES)]
+    Translate {
+        /// The YAML configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The consumer group.
+        #[arg(long, short)]
+        group: String,
+        /// The cluster alias the group consumed on.
+        #[arg(long)]
+        from: String,
+        /// The cluster alias to translate to.
+        #[arg(long)]
+        to: String,
+        /// Use the latest checkpoints on --to instead of reading the group's committed offsets
+        /// on --from (for when --from is unreachable; this is what RemoteClusterUtils does).
+        #[arg(long)]
+        from_checkpoints: bool,
+        #[arg(long, short, value_enum, default_value = "table")]
+        output: output::Output,
+    },
+    /// Move consumer groups from a cluster to its backup: preflight checks, a plan per group and
+    /// partition, then commit the planned offsets on the target (journaled; re-running finishes
+    /// an interrupted run).
+    #[command(after_help = EXIT_CODES)]
+    Failover(FailoverArgs),
+    /// Move consumer groups back to the old primary once it has returned (same steps as failover;
+    /// the reverse mirror and its offset maps give the offsets).
+    #[command(after_help = EXIT_CODES)]
+    Failback(FailbackArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MoveArgs {
+    /// The YAML configuration file.
+    #[arg(long, short)]
+    config: PathBuf,
+    /// The cluster the groups leave.
+    #[arg(long)]
+    from: String,
+    /// The cluster the groups move to.
+    #[arg(long)]
+    to: String,
+    /// Only groups whose whole name matches this regular expression (default: every group the
+    /// mirrors' group filters accept).
+    #[arg(long)]
+    groups: Option<String>,
+    /// Show the checks and the plan, change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Go ahead although a preflight check failed, and try groups with active members.
+    #[arg(long)]
+    force: bool,
+    /// The journal file (default `strait-<command>-<from>-to-<to>.journal` in the working
+    /// directory).
+    #[arg(long)]
+    journal: Option<PathBuf>,
+    #[arg(long, short, value_enum, default_value = "table")]
+    output: output::Output,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FailoverArgs {
+    #[command(flatten)]
+    common: MoveArgs,
+    /// The --from cluster is lost: do not contact it; translate from the checkpoints on --to.
+    #[arg(long)]
+    source_lost: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FailbackArgs {
+    #[command(flatten)]
+    common: MoveArgs,
+}
+
+fn move_args(command: &'static str, a: MoveArgs, source_lost: bool) -> failover::Args {
+    failover::Args {
+        command,
+        config: a.config,
+        from: a.from,
+        to: a.to,
+        groups: a.groups,
+        dry_run: a.dry_run,
+        source_lost,
+        force: a.force,
+        journal: a.journal,
+        output: a.output,
+    }
 }
 
 /// Runs the parsed command.
@@ -71,6 +182,28 @@ pub fn dispatch(cli: Cli) -> Exit {
     match cli.command {
         Command::Run { config } => run::run(&config),
         Command::Validate { config, connect } => validate::validate(&config, connect),
+        Command::Status { config, output } => status::status(&config, output),
+        Command::Translate {
+            config,
+            group,
+            from,
+            to,
+            from_checkpoints,
+            output,
+        } => translate::translate(&config, &group, &from, &to, from_checkpoints, output),
+        Command::Failover(a) => failover::failover(move_args("failover", a.common, a.source_lost)),
+        Command::Failback(a) => failover::failover(move_args("failback", a.common, false)),
+    }
+}
+
+/// Prints an error of the operator commands and picks its exit code.
+fn dr_error(e: &crate::dr::DrError) -> Exit {
+    use crate::dr::DrError;
+    eprintln!("error: {e}");
+    match e {
+        DrError::Usage(_) => Exit::Usage,
+        DrError::Unreachable { .. } => Exit::Unreachable,
+        _ => Exit::Failure,
     }
 }
 

@@ -3,6 +3,10 @@
 //! `MirrorHeartbeatTask` does. The topic replicates onward like any heartbeat topic
 //! (`A.heartbeats` downstream), so tools can tell which clusters feed a cluster and over how many
 //! hops, and how fresh the flow is.
+//!
+//! Unlike MM2, a heartbeat is written only while the source cluster answers a metadata request
+//! (made just before each heartbeat): the age of the last `A->B` heartbeat on B is then how long
+//! ago the mirror last saw A, which is what `strait status` and `strait failover` preflight show.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +28,8 @@ pub struct HeartbeatEmitter {
     pub interval: Duration,
     pub replication_factor: Option<i16>,
     pub target_admin: Arc<AdminClient<LogContext>>,
+    /// Probed before each heartbeat.
+    pub source_admin: Arc<AdminClient<LogContext>>,
     pub producer: FutureProducer<LogContext>,
 }
 
@@ -48,10 +54,26 @@ impl HeartbeatEmitter {
         let mut tick = tokio::time::interval(self.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut failing = false;
+        let mut source_down = false;
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = tick.tick() => {}
+            }
+            match self.probe_source().await {
+                Ok(()) if source_down => {
+                    tracing::info!(mirror = %self.mirror, "source cluster reachable again; heartbeats resumed");
+                    source_down = false;
+                }
+                Ok(()) => {}
+                Err(e) => {
+                    if !source_down {
+                        tracing::warn!(mirror = %self.mirror, error = %e,
+                            "source cluster unreachable; heartbeats paused until it answers");
+                        source_down = true;
+                    }
+                    continue;
+                }
             }
             let now = chrono::Utc::now().timestamp_millis();
             let hb = Heartbeat {
@@ -91,6 +113,22 @@ impl HeartbeatEmitter {
                 }
             }
         }
+    }
+
+    /// One metadata request to the source (for the heartbeats topic only, so it stays cheap
+    /// on large clusters).
+    async fn probe_source(&self) -> Result<(), String> {
+        let admin = Arc::clone(&self.source_admin);
+        let timeout = self.interval.max(Duration::from_secs(2));
+        tokio::task::spawn_blocking(move || {
+            admin
+                .inner()
+                .fetch_metadata(Some(ReplicationPolicy::heartbeats_topic()), timeout)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())?
     }
 
     async fn ensure_topic(&self, topic: &str) -> Result<(), AdminError> {

@@ -7,6 +7,8 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod admin;
+pub mod groups;
+pub mod read;
 
 use std::time::Duration;
 

@@ -9,7 +9,7 @@
 //! again: at-least-once). Memory is bounded by the consumer's prefetch limit and the producer's
 //! queue limit; when the producer queue is full the loop waits.
 
-mod progress;
+pub mod progress;
 mod throttle;
 mod tracker;
 
@@ -34,7 +34,7 @@ use crate::flow::{OffsetMaps, PartitionMap, RouteSet};
 use crate::kafka::{self, LogContext, ADMIN_TIMEOUT};
 use crate::records::OffsetSync;
 
-pub use progress::{LoadError, Positions, Stored};
+pub use progress::{Positions, Stored};
 use throttle::Throttler;
 use tracker::PartitionTrack;
 
@@ -97,7 +97,7 @@ pub enum MirrorError {
     #[error(transparent)]
     Client(#[from] kafka::ClientError),
     #[error(transparent)]
-    Progress(#[from] LoadError),
+    Progress(#[from] crate::kafka::read::ReadError),
     #[error("consumer assignment failed")]
     Assign(#[source] KafkaError),
     #[error("the target producer hit a fatal error ({code}): {reason}")]

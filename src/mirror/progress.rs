@@ -9,15 +9,14 @@
 //! upstream→downstream offset runs up to it (see `offset_map`; absent in older records).
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
-use crate::kafka::{LogContext, ADMIN_TIMEOUT};
+use crate::kafka::read::{read_to_end, ReadError};
+use crate::kafka::LogContext;
 use crate::offset_map::{OffsetMap, Run};
 
 /// What was persisted for one source partition.
@@ -103,73 +102,24 @@ pub fn decode(source: &str, key: &[u8], value: Option<&[u8]>) -> Option<((String
     Some(((key.topic.to_string(), key.partition), stored))
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    #[error("cannot read progress topic `{topic}`")]
-    Kafka {
-        topic: String,
-        #[source]
-        source: KafkaError,
-    },
-    #[error("timed out reading progress topic `{topic}` up to offset {high} (reached {reached})")]
-    Timeout {
-        topic: String,
-        high: i64,
-        reached: i64,
-    },
-}
-
-/// Reads the whole progress topic (partition 0) and returns the latest position per partition.
-/// Blocking.
+/// Reads the whole progress topic and returns the latest position per partition of `source`.
+/// Blocking. A missing topic means nothing was copied yet.
 pub fn load(
     consumer: &BaseConsumer<LogContext>,
     topic: &str,
     source: &str,
     deadline: Duration,
-) -> Result<Positions, LoadError> {
-    let kerr = |source| LoadError::Kafka {
-        topic: topic.to_string(),
-        source,
-    };
-    let (low, high) = consumer
-        .fetch_watermarks(topic, 0, ADMIN_TIMEOUT)
-        .map_err(kerr)?;
+) -> Result<Positions, ReadError> {
     let mut positions = Positions::new();
-    if high <= low {
-        return Ok(positions);
-    }
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Offset(low))
-        .map_err(kerr)?;
-    consumer.assign(&tpl).map_err(kerr)?;
-    let started = Instant::now();
-    let mut reached = low;
-    // With read_committed the last offsets may be transaction markers that are never delivered;
-    // strait writes no transactions here, so the last record is at high - 1.
-    while reached < high {
-        if started.elapsed() > deadline {
-            return Err(LoadError::Timeout {
-                topic: topic.to_string(),
-                high,
-                reached,
-            });
-        }
-        match consumer.poll(Duration::from_millis(200)) {
-            None => {}
-            Some(Err(e)) => return Err(kerr(e)),
-            Some(Ok(m)) => {
-                reached = m.offset() + 1;
-                if let Some(key) = m.key() {
-                    if let Some((tp, next)) = decode(source, key, m.payload()) {
-                        positions.insert(tp, next);
-                    }
-                } else if m.payload().is_some() {
-                    tracing::warn!(offset = m.offset(), "ignoring progress record without key");
-                }
+    read_to_end(consumer, topic, deadline, |m| {
+        if let Some(key) = m.key() {
+            if let Some((tp, next)) = decode(source, key, m.payload()) {
+                positions.insert(tp, next);
             }
+        } else if m.payload().is_some() {
+            tracing::warn!(offset = m.offset(), "ignoring progress record without key");
         }
-    }
-    consumer.unassign().map_err(kerr)?;
+    })?;
     Ok(positions)
 }
 

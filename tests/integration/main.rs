@@ -9,6 +9,7 @@ mod harness_selftest;
 
 mod checkpoints;
 mod cli;
+mod dr;
 mod filters;
 mod heartbeats;
 mod mm2_formats;

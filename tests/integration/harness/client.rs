@@ -654,3 +654,77 @@ fn group_consumer(bootstrap: &str, group: &str) -> BaseConsumer {
         .create()
         .expect("group consumer")
 }
+
+/// Resumes `group` on `topic` partitions `0..partitions` the way an application restarted on
+/// this cluster would: from the group's committed offsets (a partition without one is an error,
+/// never a silent reset), reading up to the end, then committing where it stopped. Returns the
+/// records read.
+pub fn resume_as_group(
+    bootstrap: &str,
+    group: &str,
+    topic: &str,
+    partitions: i32,
+    timeout: Duration,
+) -> Vec<Rec> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "error")
+        .set("isolation.level", "read_committed")
+        .create()
+        .expect("group consumer");
+    let starts = group_offsets(bootstrap, group, topic, partitions);
+    let mut tpl = TopicPartitionList::new();
+    let mut ends = BTreeMap::new();
+    for (p, start) in starts.iter().enumerate() {
+        let p = p as i32;
+        let start = start.unwrap_or_else(|| {
+            panic!("group {group} has no committed offset for {topic}:{p} on {bootstrap}")
+        });
+        let (_, high) = consumer
+            .fetch_watermarks(topic, p, ADMIN_TIMEOUT)
+            .expect("watermarks");
+        if start < high {
+            ends.insert(p, high);
+        }
+        tpl.add_partition_offset(topic, p, Offset::Offset(start))
+            .expect("add partition");
+    }
+    consumer.assign(&tpl).expect("assign");
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    loop {
+        let position = consumer.position().expect("position");
+        let done = ends.iter().all(|(p, high)| {
+            matches!(position.find_partition(topic, *p).map(|e| e.offset()), Some(Offset::Offset(o)) if o >= *high)
+        });
+        if done {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "group {group} did not reach the end of {topic} within {timeout:?}"
+        );
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => out.push(Rec::from_message(&m)),
+            Some(Err(e)) => panic!("group {group} reading {topic}: {e}"),
+            None => {}
+        }
+    }
+    let mut stop = TopicPartitionList::new();
+    for (p, start) in starts.iter().enumerate() {
+        let read_to = out
+            .iter()
+            .filter(|r| r.partition == p as i32)
+            .map(|r| r.offset + 1)
+            .max();
+        let at = read_to.or(*start).expect("a start offset");
+        stop.add_partition_offset(topic, p as i32, Offset::Offset(at))
+            .expect("add partition");
+    }
+    consumer
+        .commit(&stop, rdkafka::consumer::CommitMode::Sync)
+        .expect("commit where the group stopped");
+    out
+}

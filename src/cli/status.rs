@@ -1,0 +1,92 @@
+//! `strait status`: is each mirror replicating, how far behind, how fresh are heartbeats and
+//! checkpoints.
+
+use std::path::Path;
+
+use super::output::{opt, print_json, table, Output};
+use super::{load_config, Exit};
+use crate::dr::status::{self, State};
+use crate::dr::translate::human_ms;
+
+pub fn status(path: &Path, output: Output) -> Exit {
+    let config = match load_config(path) {
+        Ok(c) => c,
+        Err(exit) => return exit,
+    };
+    let mirrors = status::status(&config);
+    match output {
+        Output::Json => print_json(&serde_json::json!({ "mirrors": mirrors })),
+        Output::Table => {
+            for m in &mirrors {
+                println!("mirror {}: {} ({})", m.mirror, m.state.as_str(), m.detail);
+                println!(
+                    "  lag: {} records, {}; last heartbeat on {}: {}",
+                    opt(m.lag_records),
+                    m.lag_seconds
+                        .map_or("-".into(), |s| format!("{s:.1}s behind")),
+                    m.target,
+                    m.heartbeat_age_ms
+                        .map_or("never".into(), |a| format!("{} ago", human_ms(a)))
+                );
+                if !m.partitions.is_empty() {
+                    let rows: Vec<Vec<String>> = m
+                        .partitions
+                        .iter()
+                        .map(|p| {
+                            vec![
+                                p.topic.clone(),
+                                p.partition.to_string(),
+                                p.remote_topic.clone(),
+                                p.copied_to.to_string(),
+                                opt(p.source_end),
+                                opt(p.lag_records),
+                                p.lag_seconds.map_or("-".into(), |s| format!("{s:.1}")),
+                            ]
+                        })
+                        .collect();
+                    print!(
+                        "{}",
+                        indent(&table(
+                            &[
+                                "TOPIC",
+                                "PARTITION",
+                                "REMOTE TOPIC",
+                                "COPIED TO",
+                                "SOURCE END",
+                                "LAG",
+                                "LAG SECONDS"
+                            ],
+                            &rows
+                        ))
+                    );
+                }
+                if !m.groups.is_empty() {
+                    let rows: Vec<Vec<String>> = m
+                        .groups
+                        .iter()
+                        .map(|g| {
+                            vec![
+                                g.group.clone(),
+                                format!("{} ago", human_ms(g.checkpoint_age_ms)),
+                                g.partitions.to_string(),
+                            ]
+                        })
+                        .collect();
+                    print!(
+                        "{}",
+                        indent(&table(&["GROUP", "LAST CHECKPOINT", "PARTITIONS"], &rows))
+                    );
+                }
+            }
+        }
+    }
+    if mirrors.iter().any(|m| m.state == State::TargetUnreachable) {
+        Exit::Unreachable
+    } else {
+        Exit::Ok
+    }
+}
+
+pub(super) fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("  {l}\n")).collect()
+}

@@ -1,0 +1,135 @@
+//! The failover journal: one JSON object per line, appended and synced to disk before the next
+//! action. The first line is the plan; then one line per group applied or refused; the last
+//! line says the plan completed. A re-run reads it back and finishes the same plan.
+
+use std::collections::BTreeSet;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::failover::Plan;
+use super::DrError;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Entry {
+    Plan {
+        plan: Box<Plan>,
+    },
+    Applied {
+        group: String,
+        at_ms: i64,
+        /// (topic, partition, offset) committed on the target.
+        offsets: Vec<(String, i32, i64)>,
+    },
+    Refused {
+        group: String,
+        at_ms: i64,
+        reason: String,
+    },
+    Completed {
+        at_ms: i64,
+    },
+}
+
+/// What a journal says so far.
+#[derive(Debug, Default)]
+pub struct State {
+    pub plan: Option<Plan>,
+    pub applied: BTreeSet<String>,
+    pub completed_ms: Option<i64>,
+}
+
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+}
+
+fn jerr(path: &Path, detail: impl std::fmt::Display) -> DrError {
+    DrError::Journal {
+        path: path.display().to_string(),
+        detail: detail.to_string(),
+    }
+}
+
+/// Reads an existing journal (`None` when there is none). A torn last line (the process died
+/// while writing it) is ignored; any other unreadable line is an error.
+pub fn read(path: &Path) -> Result<Option<State>, DrError> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(jerr(path, e)),
+    };
+    let lines: Vec<String> = BufReader::new(file)
+        .lines()
+        .collect::<Result<_, _>>()
+        .map_err(|e| jerr(path, e))?;
+    let mut state = State::default();
+    let count = lines.len();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let entry: Entry = match serde_json::from_str(line) {
+            Ok(e) => e,
+            Err(_) if i + 1 == count => break,
+            Err(e) => return Err(jerr(path, format!("line {}: {e}", i + 1))),
+        };
+        match entry {
+            Entry::Plan { plan } => state.plan = Some(*plan),
+            Entry::Applied { group, .. } => {
+                state.applied.insert(group);
+            }
+            Entry::Refused { .. } => {}
+            Entry::Completed { at_ms } => state.completed_ms = Some(at_ms),
+        }
+    }
+    if state.plan.is_none() {
+        if state.applied.is_empty() {
+            // Empty, or the plan line itself was torn: nothing was applied.
+            return Ok(None);
+        }
+        return Err(jerr(path, "groups were applied but the plan is unreadable"));
+    }
+    Ok(Some(state))
+}
+
+impl Journal {
+    /// Starts a journal at `path` for a new plan (replacing an empty or torn one).
+    pub fn create(path: &Path) -> Result<Journal, DrError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(path)
+            .map_err(|e| jerr(path, e))?;
+        Ok(Journal {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// Opens an existing journal for appending.
+    pub fn append_to(path: &Path) -> Result<Journal, DrError> {
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| jerr(path, e))?;
+        Ok(Journal {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// Appends one entry and syncs it to disk.
+    pub fn write(&mut self, entry: &Entry) -> Result<(), DrError> {
+        let mut line = serde_json::to_vec(entry).map_err(|e| jerr(&self.path, e))?;
+        line.push(b'\n');
+        self.file
+            .write_all(&line)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| jerr(&self.path, e))
+    }
+}

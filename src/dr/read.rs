@@ -1,0 +1,130 @@
+//! Readers of the state a mirror leaves on its target: checkpoints and heartbeats (whether
+//! strait or MirrorMaker 2 wrote them) and strait's progress topic. Blocking.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rdkafka::consumer::BaseConsumer;
+use rdkafka::message::{Message, Timestamp};
+
+use crate::config::ClusterConfig;
+use crate::kafka::read::read_to_end;
+use crate::kafka::{self, LogContext};
+use crate::mirror::{progress, Positions};
+use crate::policy::ReplicationPolicy;
+use crate::records::{Checkpoint, Heartbeat};
+use crate::telemetry::error_chain;
+
+use super::DrError;
+
+/// How long reading one internal topic to its end may take.
+pub const READ_DEADLINE: Duration = Duration::from_secs(120);
+
+/// A checkpoint with the time it was written (the record timestamp).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenCheckpoint {
+    pub checkpoint: Checkpoint,
+    pub written_ms: i64,
+}
+
+/// (group, downstream topic, partition) -> the latest checkpoint.
+pub type Checkpoints = HashMap<(String, String, i32), SeenCheckpoint>;
+
+/// (topic, partition) -> when its position was last written (ms since the epoch).
+pub type WrittenAt = HashMap<(String, i32), i64>;
+
+/// A plain reader of `cluster`.
+pub fn reader(cluster: &ClusterConfig, what: &str) -> Result<BaseConsumer<LogContext>, DrError> {
+    kafka::reader_consumer(cluster, &format!("cli|{what}")).map_err(|e| DrError::Client {
+        cluster: cluster.alias.clone(),
+        detail: error_chain(&e),
+    })
+}
+
+fn read_error(cluster: &ClusterConfig, e: impl std::error::Error) -> DrError {
+    DrError::Read {
+        cluster: cluster.alias.clone(),
+        detail: error_chain(&e),
+    }
+}
+
+fn record_time(ts: Timestamp) -> i64 {
+    ts.to_millis().unwrap_or(0)
+}
+
+/// The latest checkpoint per (group, partition) in `topic` on `cluster`, for the groups `keep`
+/// accepts. Records that do not decode are counted in the second value, not fatal.
+pub fn checkpoints(
+    cluster: &ClusterConfig,
+    topic: &str,
+    keep: impl Fn(&str) -> bool,
+) -> Result<(Checkpoints, usize), DrError> {
+    let consumer = reader(cluster, "checkpoints")?;
+    let mut latest = Checkpoints::new();
+    let mut unreadable = 0;
+    read_to_end(&consumer, topic, READ_DEADLINE, |m| {
+        let (Some(k), Some(v)) = (m.key(), m.payload()) else {
+            return;
+        };
+        match Checkpoint::decode(k, v) {
+            Ok(c) if keep(&c.group) => {
+                let key = (c.group.clone(), c.topic.clone(), c.partition);
+                latest.insert(
+                    key,
+                    SeenCheckpoint {
+                        checkpoint: c,
+                        written_ms: record_time(m.timestamp()),
+                    },
+                );
+            }
+            Ok(_) => {}
+            Err(_) => unreadable += 1,
+        }
+    })
+    .map_err(|e| read_error(cluster, e))?;
+    Ok((latest, unreadable))
+}
+
+/// The latest heartbeat per (source alias, target alias) in the `heartbeats` topic of `cluster`.
+pub fn heartbeats(cluster: &ClusterConfig) -> Result<HashMap<(String, String), i64>, DrError> {
+    let consumer = reader(cluster, "heartbeats")?;
+    let mut latest: HashMap<(String, String), i64> = HashMap::new();
+    read_to_end(
+        &consumer,
+        ReplicationPolicy::heartbeats_topic(),
+        READ_DEADLINE,
+        |m| {
+            let (Some(k), Some(v)) = (m.key(), m.payload()) else {
+                return;
+            };
+            if let Ok(h) = Heartbeat::decode(k, v) {
+                let at = latest.entry((h.source_alias, h.target_alias)).or_default();
+                *at = (*at).max(h.timestamp_ms);
+            }
+        },
+    )
+    .map_err(|e| read_error(cluster, e))?;
+    Ok(latest)
+}
+
+/// What the mirror from `source_alias` persisted in `progress_topic` on `target`, with the time
+/// each partition's position was last written.
+pub fn positions(
+    target: &ClusterConfig,
+    progress_topic: &str,
+    source_alias: &str,
+) -> Result<(Positions, WrittenAt), DrError> {
+    let consumer = reader(target, "progress")?;
+    let mut positions = Positions::new();
+    let mut written = HashMap::new();
+    read_to_end(&consumer, progress_topic, READ_DEADLINE, |m| {
+        if let Some(key) = m.key() {
+            if let Some((tp, stored)) = progress::decode(source_alias, key, m.payload()) {
+                written.insert(tp.clone(), record_time(m.timestamp()));
+                positions.insert(tp, stored);
+            }
+        }
+    })
+    .map_err(|e| read_error(target, e))?;
+    Ok((positions, written))
+}

@@ -1,0 +1,413 @@
+//! Translating a consumer group's position from one cluster to another.
+//!
+//! Two kinds of topics carry a group's position from cluster `from` to cluster `to`:
+//! - topics that the mirror `from->to` copies to `to` (forward): translated through the exact
+//!   offset map that mirror persists on `to`, from the group's committed offsets read live on
+//!   `from`; or, when `from` is lost (or on request), from the latest checkpoints in
+//!   `<from>.checkpoints.internal` on `to` (strait's or MirrorMaker 2's);
+//! - remote topics on `from` that the mirror `to->from` filled with copies of `to`'s topics
+//!   (inverse, e.g. `B.orders` on A when going back from A to B): translated back to the original
+//!   topic through that mirror's map, persisted on `from`.
+//!
+//! A translation never points past a record the group has not read: resuming there skips
+//! nothing.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ClusterConfig, Config, MirrorConfig};
+use crate::kafka::{self, groups, LogContext};
+use crate::mirror::Positions;
+use crate::offset_map::Translation;
+use crate::telemetry::error_chain;
+
+use super::read::{self, Checkpoints};
+use super::{now_ms, DrError};
+
+/// How a translated offset was obtained, and how far it can be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Exactness {
+    /// The offset of the first copied record at or after the group's committed offset: no
+    /// record skipped, none replayed.
+    Exact,
+    /// The group has read records that are not on the target yet; the offset is the end of
+    /// what has been copied (nothing skipped; the rest arrives as replication catches up).
+    BehindReplication,
+    /// From the latest checkpoint: exact when it was written; records the group read since then
+    /// are read again.
+    Checkpoint,
+    /// No translation: the offset is older than the map kept, or nothing was copied yet.
+    NoData,
+}
+
+impl Exactness {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Exactness::Exact => "exact",
+            Exactness::BehindReplication => "behind-replication",
+            Exactness::Checkpoint => "checkpoint",
+            Exactness::NoData => "no-data",
+        }
+    }
+}
+
+/// One partition of a group, translated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionOffset {
+    /// The topic on `from` the group has consumed.
+    pub from_topic: String,
+    pub partition: i32,
+    /// The group's committed offset on `from` (for checkpoints: the one checkpointed).
+    pub from_offset: i64,
+    /// The corresponding topic on `to`.
+    pub to_topic: String,
+    /// The offset to resume from on `to`.
+    pub to_offset: Option<i64>,
+    pub exactness: Exactness,
+    /// Plain words: why this offset, and what it means for the consumer.
+    pub detail: String,
+    /// For checkpoints: how old the checkpoint is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_age_ms: Option<i64>,
+    /// Forward topics read live: the first offset on `from` not yet copied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copied_to: Option<i64>,
+}
+
+/// Where the group's position on `from` comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Committed offsets read on `from`, translated through the persisted offset maps.
+    Live,
+    /// The latest checkpoints on `to` (`from` is lost or not consulted).
+    Checkpoints,
+}
+
+/// The clusters and mirrors named by `--from` and `--to`.
+pub struct Resolved<'a> {
+    pub from: &'a ClusterConfig,
+    pub to: &'a ClusterConfig,
+    /// The mirror `from->to`, if configured.
+    pub forward: Option<&'a MirrorConfig>,
+    /// The mirror `to->from`, if configured.
+    pub reverse: Option<&'a MirrorConfig>,
+}
+
+/// The mirrors between two clusters and the state they persisted, loaded once for many groups.
+pub struct Link<'a> {
+    pub from: &'a ClusterConfig,
+    pub to: &'a ClusterConfig,
+    /// The mirror `from->to`, if configured.
+    pub forward: Option<&'a MirrorConfig>,
+    /// The mirror `to->from`, if configured.
+    pub reverse: Option<&'a MirrorConfig>,
+    pub source: Source,
+    /// The forward mirror's positions (on `to`) and when each was written.
+    forward_positions: Positions,
+    pub forward_written: read::WrittenAt,
+    /// The reverse mirror's positions (on `from`); empty in checkpoint mode.
+    reverse_positions: Positions,
+    /// Checkpoints of the forward mirror (checkpoint mode only).
+    checkpoints: Checkpoints,
+    /// Checkpoint records that did not decode.
+    pub unreadable_checkpoints: usize,
+}
+
+impl<'a> Link<'a> {
+    /// Finds the clusters and mirrors of `from -> to` in `config`.
+    pub fn resolve(config: &'a Config, from: &str, to: &str) -> Result<Resolved<'a>, DrError> {
+        let cluster = |alias: &str| {
+            config.clusters.get(alias).ok_or_else(|| {
+                DrError::Usage(format!(
+                    "no cluster `{alias}` in the configuration (clusters: {})",
+                    config
+                        .clusters
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
+        };
+        let (f, t) = (cluster(from)?, cluster(to)?);
+        if from == to {
+            return Err(DrError::Usage(
+                "--from and --to name the same cluster".into(),
+            ));
+        }
+        let mirror = |s: &str, d: &str| {
+            config
+                .mirrors
+                .iter()
+                .find(|m| m.source == s && m.target == d)
+        };
+        let (forward, reverse) = (mirror(from, to), mirror(to, from));
+        if forward.is_none() && reverse.is_none() {
+            return Err(DrError::Usage(format!(
+                "the configuration has no mirror {from}->{to} or {to}->{from}: nothing links the two clusters"
+            )));
+        }
+        Ok(Resolved {
+            from: f,
+            to: t,
+            forward,
+            reverse,
+        })
+    }
+
+    /// Loads what the mirrors persisted. In checkpoint mode `from` is not contacted.
+    pub fn load(config: &'a Config, from: &str, to: &str, source: Source) -> Result<Self, DrError> {
+        let Resolved {
+            from: from_c,
+            to: to_c,
+            forward,
+            reverse,
+        } = Self::resolve(config, from, to)?;
+        let mut link = Link {
+            from: from_c,
+            to: to_c,
+            forward,
+            reverse,
+            source,
+            forward_positions: Positions::new(),
+            forward_written: HashMap::new(),
+            reverse_positions: Positions::new(),
+            checkpoints: Checkpoints::new(),
+            unreadable_checkpoints: 0,
+        };
+        if let Some(m) = forward {
+            let (p, w) = read::positions(to_c, &m.replication_policy.progress_topic(from), from)?;
+            link.forward_positions = p;
+            link.forward_written = w;
+            if source == Source::Checkpoints {
+                let topic = m.replication_policy.checkpoints_topic(from);
+                let (c, bad) = read::checkpoints(to_c, &topic, |_| true)?;
+                link.checkpoints = c;
+                link.unreadable_checkpoints = bad;
+            }
+        }
+        if let (Some(m), Source::Live) = (reverse, source) {
+            let (p, _) = read::positions(from_c, &m.replication_policy.progress_topic(to), to)?;
+            link.reverse_positions = p;
+        }
+        Ok(link)
+    }
+
+    /// The groups that have something to translate: in live mode the groups on `from` that
+    /// the mirrors' group filters accept, in checkpoint mode the groups with checkpoints.
+    pub fn candidate_groups(&self) -> Result<Vec<String>, DrError> {
+        let accepted = |g: &str| {
+            self.forward.is_some_and(|m| m.groups.matches(g))
+                || self.reverse.is_some_and(|m| m.groups.matches(g))
+        };
+        let mut out: Vec<String> = match self.source {
+            Source::Checkpoints => self.checkpoints.keys().map(|k| k.0.clone()).collect(),
+            Source::Live => {
+                let admin = admin(self.from)?;
+                groups::list(&admin)
+                    .map_err(|e| unreachable(self.from, e))?
+                    .into_iter()
+                    .filter(|g| accepted(g))
+                    .collect()
+            }
+        };
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// The replicated partitions of the forward mirror: source (topic, partition) -> target
+    /// topic.
+    fn forward_partitions(&self) -> BTreeMap<(String, i32), String> {
+        let Some(m) = self.forward else {
+            return BTreeMap::new();
+        };
+        self.forward_positions
+            .keys()
+            .map(|(t, p)| {
+                (
+                    (t.clone(), *p),
+                    m.replication_policy
+                        .format_remote_topic(&self.from.alias, t),
+                )
+            })
+            .collect()
+    }
+
+    /// The reverse mirror's copies on `from`: remote (topic, partition) on `from` -> original
+    /// topic on `to`.
+    fn reverse_partitions(&self) -> BTreeMap<(String, i32), String> {
+        let Some(m) = self.reverse else {
+            return BTreeMap::new();
+        };
+        self.reverse_positions
+            .keys()
+            .map(|(t, p)| {
+                (
+                    (
+                        m.replication_policy.format_remote_topic(&self.to.alias, t),
+                        *p,
+                    ),
+                    t.clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// Translates `group`'s position on `from` to `to`, partition by partition (sorted by topic
+    /// and partition). Partitions the group never committed are left out.
+    pub fn translate(&self, group: &str) -> Result<Vec<PartitionOffset>, DrError> {
+        let mut out = match self.source {
+            Source::Checkpoints => self.translate_checkpoints(group),
+            Source::Live => self.translate_live(group)?,
+        };
+        out.sort_by(|a, b| (&a.from_topic, a.partition).cmp(&(&b.from_topic, b.partition)));
+        Ok(out)
+    }
+
+    fn translate_checkpoints(&self, group: &str) -> Vec<PartitionOffset> {
+        let Some(m) = self.forward else {
+            return Vec::new();
+        };
+        let now = now_ms();
+        self.checkpoints
+            .iter()
+            .filter(|(k, _)| k.0 == group)
+            .map(|((_, topic, partition), seen)| {
+                let c = &seen.checkpoint;
+                let age = (now - seen.written_ms).max(0);
+                PartitionOffset {
+                    from_topic: m
+                        .replication_policy
+                        .upstream_topic(topic)
+                        .unwrap_or_else(|| topic.clone()),
+                    partition: *partition,
+                    from_offset: c.upstream_offset,
+                    to_topic: topic.clone(),
+                    to_offset: Some(c.downstream_offset),
+                    exactness: Exactness::Checkpoint,
+                    detail: format!(
+                        "checkpoint written {} ago; records the group read after that are read again",
+                        human_ms(age)
+                    ),
+                    checkpoint_age_ms: Some(age),
+                    copied_to: None,
+                }
+            })
+            .collect()
+    }
+
+    fn translate_live(&self, group: &str) -> Result<Vec<PartitionOffset>, DrError> {
+        let forward = self.forward_partitions();
+        let reverse = self.reverse_partitions();
+        let wanted: Vec<(String, i32)> = forward.keys().chain(reverse.keys()).cloned().collect();
+        let consumer =
+            kafka::group_offsets_consumer(self.from, group, "cli|translate").map_err(|e| {
+                DrError::Client {
+                    cluster: self.from.alias.clone(),
+                    detail: error_chain(&e),
+                }
+            })?;
+        let committed =
+            groups::committed(&consumer, &wanted).map_err(|e| unreachable(self.from, e))?;
+        let mut out = Vec::new();
+        for ((topic, partition), u) in committed {
+            let key = (topic.clone(), partition);
+            if let Some(to_topic) = forward.get(&key) {
+                let stored = &self.forward_positions[&key];
+                let (to_offset, exactness, detail) = match stored.map.translate(u) {
+                    Some(Translation::Exact(d)) => (Some(d), Exactness::Exact, "first copied record at or after the committed offset".to_string()),
+                    // Offsets up to the stored position hold no record that is not copied.
+                    Some(Translation::BehindReplication(d)) if u <= stored.next_offset => {
+                        (Some(d), Exactness::Exact, "the group has read everything copied so far".to_string())
+                    }
+                    Some(Translation::BehindReplication(d)) => (
+                        Some(d),
+                        Exactness::BehindReplication,
+                        format!(
+                            "the group has read up to {} records not yet copied (copied up to offset {}); they arrive as replication catches up",
+                            u - stored.next_offset,
+                            stored.next_offset
+                        ),
+                    ),
+                    None => (None, Exactness::NoData, no_data(stored.map.runs().is_empty())),
+                };
+                out.push(PartitionOffset {
+                    from_topic: topic,
+                    partition,
+                    from_offset: u,
+                    to_topic: to_topic.clone(),
+                    to_offset,
+                    exactness,
+                    detail,
+                    checkpoint_age_ms: None,
+                    copied_to: Some(stored.next_offset),
+                });
+            } else if let Some(original) = reverse.get(&key) {
+                let stored = &self.reverse_positions[&(original.clone(), partition)];
+                let back = stored.map.translate_back(u, stored.next_offset);
+                out.push(PartitionOffset {
+                    from_topic: topic,
+                    partition,
+                    from_offset: u,
+                    to_topic: original.clone(),
+                    to_offset: back,
+                    exactness: if back.is_some() {
+                        Exactness::Exact
+                    } else {
+                        Exactness::NoData
+                    },
+                    detail: match back {
+                        Some(_) => format!(
+                            "back to the original topic through the {}->{} offset map",
+                            self.to.alias, self.from.alias
+                        ),
+                        None => no_data(stored.map.runs().is_empty()),
+                    },
+                    checkpoint_age_ms: None,
+                    copied_to: None,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn no_data(empty: bool) -> String {
+    if empty {
+        "nothing copied from this partition yet".to_string()
+    } else {
+        "the committed offset is older than the offset map kept for this partition".to_string()
+    }
+}
+
+pub(super) fn admin(
+    cluster: &ClusterConfig,
+) -> Result<rdkafka::admin::AdminClient<LogContext>, DrError> {
+    kafka::admin_client(cluster, "cli|admin").map_err(|e| DrError::Client {
+        cluster: cluster.alias.clone(),
+        detail: error_chain(&e),
+    })
+}
+
+pub(super) fn unreachable(cluster: &ClusterConfig, e: impl std::error::Error) -> DrError {
+    DrError::Unreachable {
+        cluster: cluster.alias.clone(),
+        detail: error_chain(&e),
+    }
+}
+
+/// `1m05s`, `3.2s`, `850ms`.
+pub fn human_ms(ms: i64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else if ms < 3_600_000 {
+        format!("{}m{:02}s", ms / 60_000, (ms % 60_000) / 1000)
+    } else {
+        format!("{}h{:02}m", ms / 3_600_000, (ms % 3_600_000) / 60_000)
+    }
+}

@@ -1,0 +1,451 @@
+//! The disaster-recovery commands against real clusters: `status`, `translate`, `failover`
+//! (planned, interrupted and re-run, with a source that is lost) and `failback`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::harness::*;
+
+const ARRIVAL: Duration = Duration::from_secs(90);
+const CLI: Duration = Duration::from_secs(120);
+
+/// A configuration with clusters `x` and `y`, the mirror x->y over `topics` and groups
+/// `groups`, and with `both` also y->x. Checkpoints every 500 ms; group offset sync off, so
+/// that only the failover commands move target groups.
+fn dr_yaml(
+    (x, x_bootstrap): (&str, &str),
+    (y, y_bootstrap): (&str, &str),
+    topics: &[&str],
+    groups: &[&str],
+    both: bool,
+) -> String {
+    let list = |items: &[&str]| {
+        let quoted: Vec<String> = items.iter().map(|i| yaml_str(i)).collect();
+        format!("[{}]", quoted.join(", "))
+    };
+    let mirror = |s: &str, t: &str| {
+        format!(
+            "  - source: {s}
+    target: {t}
+    topics: {topics}
+    groups: {groups}
+    replication_factor: 1
+    refresh_topics_interval: 1s
+    emit_checkpoints_interval: 500ms
+    sync_group_offsets: false
+",
+            topics = list(topics),
+            groups = list(groups),
+        )
+    };
+    let mut yaml = format!(
+        "clusters:\n  {x}: {{ bootstrap_servers: {} }}\n  {y}: {{ bootstrap_servers: {} }}\nmirrors:\n",
+        yaml_str(x_bootstrap),
+        yaml_str(y_bootstrap)
+    );
+    yaml.push_str(&mirror(x, y));
+    if both {
+        yaml.push_str(&mirror(y, x));
+    }
+    yaml.push_str("shutdown_timeout: 10s\n");
+    yaml
+}
+
+/// Runs a strait command on `config` and parses its JSON output; panics with stderr unless the
+/// exit code is `want`.
+fn json_cli(config: &Path, args: &[&str], want: i32) -> Value {
+    let config = config.to_string_lossy().into_owned();
+    let mut full: Vec<&str> = args.to_vec();
+    full.extend(["--config", config.as_str(), "--output", "json"]);
+    let out = strait_cli(&full, CLI);
+    assert_eq!(
+        out.code,
+        Some(want),
+        "`strait {}`: exit code; stdout:\n{}\nstderr:\n{}",
+        full.join(" "),
+        out.stdout,
+        out.stderr
+    );
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "JSON output of `strait {}`: {e}\n{}",
+            full.join(" "),
+            out.stdout
+        )
+    })
+}
+
+/// (topic, partition) -> to_offset of a translate/plan partition list.
+fn offsets_of(partitions: &Value) -> BTreeMap<(String, i64), Option<i64>> {
+    partitions
+        .as_array()
+        .expect("partitions array")
+        .iter()
+        .map(|p| {
+            (
+                (
+                    p["to_topic"].as_str().expect("to_topic").to_string(),
+                    p["partition"].as_i64().expect("partition"),
+                ),
+                p["to_offset"].as_i64(),
+            )
+        })
+        .collect()
+}
+
+/// The exact answer from the data: where the first source record at or after `committed`
+/// landed on the target (by value), or the target's end when the group read everything.
+fn expected_target_offset(source: &[Rec], target: &[Rec], partition: i32, committed: i64) -> i64 {
+    match source
+        .iter()
+        .filter(|r| r.partition == partition && r.offset >= committed)
+        .min_by_key(|r| r.offset)
+    {
+        Some(first) => {
+            target
+                .iter()
+                .find(|r| r.partition == partition && r.value == first.value)
+                .expect("the record on the target")
+                .offset
+        }
+        None => target
+            .iter()
+            .filter(|r| r.partition == partition)
+            .map(|r| r.offset + 1)
+            .max()
+            .unwrap_or(0),
+    }
+}
+
+fn group_plan<'v>(result: &'v Value, group: &str) -> &'v Value {
+    result["plan"]["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .find(|g| g["group"] == group)
+        .unwrap_or_else(|| panic!("group {group} in the plan: {result}"))
+}
+
+/// Planned failover with both clusters up, on the shared clusters under unique aliases:
+/// translate gives exactly the data's answer; status shows the mirror caught up and then the
+/// lag of records produced while strait is stopped; a dry run changes nothing; a failover
+/// interrupted (killed) after one of three groups finishes the same plan on re-run; a group with
+/// an active member on the target is refused until it leaves; a completed failover re-run is a
+/// no-op.
+#[test]
+fn translate_status_and_an_interrupted_failover_finish_exactly() {
+    let (a, b) = shared_clusters();
+    let suffix = unique_name("x").replace(['-', '_'], "");
+    let (x, y) = (format!("P{suffix}"), format!("Q{suffix}"));
+    let topic = unique_name("dr-planned");
+    let remote = format!("{x}.{topic}");
+    let base = unique_name("dr-group");
+    let groups: Vec<String> = (0..3).map(|i| format!("{base}-{i}")).collect();
+    let busy = format!("{base}-busy");
+    create_topic(&a.bootstrap(), &topic, 2, &[]);
+    let records: Vec<OutRecord> = (0..120)
+        .map(|i| OutRecord::to_partition(i % 2, format!("v{i}")))
+        .collect();
+    produce(&a.bootstrap(), &topic, &records);
+    // Different positions per group and partition (60 records per partition).
+    for (i, g) in groups.iter().enumerate() {
+        let i = i as i64;
+        commit_group_offsets(
+            &a.bootstrap(),
+            g,
+            &[(&topic, 0, 10 + 20 * i), (&topic, 1, 60 - 15 * i)],
+        );
+    }
+    commit_group_offsets(&a.bootstrap(), &busy, &[(&topic, 0, 5), (&topic, 1, 5)]);
+
+    let group_pattern = format!("{}-.*", regex::escape(&base));
+    let yaml = dr_yaml(
+        (&x, &a.bootstrap()),
+        (&y, &b.bootstrap()),
+        &[&topic],
+        &[&group_pattern],
+        false,
+    );
+    let mut strait = StraitProcess::start(&yaml);
+    let config = strait.config_path().to_path_buf();
+    let mut target = TopicReader::new(&b.bootstrap(), &remote);
+    target.wait_for_count(120, ARRIVAL);
+    let source = read_all(&a.bootstrap(), &topic, ARRIVAL);
+
+    // translate: exact, and equal to the data's answer.
+    for (i, g) in groups.iter().enumerate() {
+        let i = i as i64;
+        let out = json_cli(
+            &config,
+            &["translate", "--group", g, "--from", &x, "--to", &y],
+            0,
+        );
+        let got = offsets_of(&out["partitions"]);
+        for (p, committed) in [(0, 10 + 20 * i), (1, 60 - 15 * i)] {
+            let want = expected_target_offset(&source, target.records(), p, committed);
+            assert_eq!(
+                got[&(remote.clone(), p as i64)],
+                Some(want),
+                "{g} partition {p}: {out}"
+            );
+        }
+        for p in out["partitions"].as_array().unwrap() {
+            assert_eq!(p["exactness"], "exact", "{p}");
+        }
+    }
+
+    // status: caught up, heartbeats fresh.
+    let st = wait_for(ARRIVAL, "status: replicating and caught up", || {
+        let out = json_cli(&config, &["status"], 0);
+        let m = out["mirrors"][0].clone();
+        (m["state"] == "replicating" && m["lag_records"] == 0).then_some(m)
+    });
+    assert_eq!(st["mirror"], format!("{x}->{y}"));
+    let parts = st["partitions"].as_array().unwrap();
+    assert_eq!(parts.len(), 2, "{st}");
+    for p in parts {
+        assert_eq!(p["copied_to"], 60, "{p}");
+        assert_eq!(p["source_end"], 60, "{p}");
+        assert_eq!(p["lag_seconds"], 0.0, "{p}");
+    }
+    assert!(st["heartbeat_age_ms"].as_i64().unwrap() < 10_000, "{st}");
+    // Checkpoints per group (their age is reported).
+    let with_checkpoints: Vec<&str> = st["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["group"].as_str().unwrap())
+        .collect();
+    for g in groups.iter().chain([&busy]) {
+        assert!(with_checkpoints.contains(&g.as_str()), "{g} in {st}");
+    }
+
+    // Stop strait, produce 7 more records to partition 0: status reports exactly that lag,
+    // with the age of the oldest waiting record, and the mirror as down.
+    strait.sigterm();
+    strait.wait_exit(Duration::from_secs(60));
+    let before = now_ms();
+    produce(
+        &a.bootstrap(),
+        &topic,
+        &(0..7)
+            .map(|i| OutRecord::to_partition(0, format!("late{i}")))
+            .collect::<Vec<_>>(),
+    );
+    let out = json_cli(&config, &["status"], 0);
+    let m = &out["mirrors"][0];
+    assert_eq!(m["lag_records"], 7, "{m}");
+    let p0 = &m["partitions"][0];
+    assert_eq!(
+        (p0["partition"].as_i64(), p0["lag_records"].as_i64()),
+        (Some(0), Some(7))
+    );
+    let waited = p0["lag_seconds"].as_f64().expect("lag seconds");
+    assert!(
+        waited >= 0.0 && waited * 1000.0 <= (now_ms() - before + 1000) as f64,
+        "lag seconds {waited}"
+    );
+    strait.restart();
+    target.wait_for_count(127, ARRIVAL);
+    let source = read_all(&a.bootstrap(), &topic, ARRIVAL);
+
+    // A member of `busy` is active on the target.
+    let member = ActiveMember::join(&b.bootstrap(), &busy, &remote);
+
+    // Dry run: the plan, nothing changed, no journal.
+    let scratch = scratch_dir("dr-planned");
+    let journal = scratch.path().join("failover.journal");
+    let journal_arg = journal.to_string_lossy().into_owned();
+    let dry = json_cli(
+        &config,
+        &[
+            "failover",
+            "--from",
+            &x,
+            "--to",
+            &y,
+            "--dry-run",
+            "--journal",
+            &journal_arg,
+        ],
+        0,
+    );
+    assert_eq!(dry["result"], "dry-run");
+    for c in dry["plan"]["checks"].as_array().unwrap() {
+        assert_ne!(c["status"], "fail", "{c}");
+    }
+    assert!(!journal.exists(), "a dry run writes no journal");
+    for g in &groups {
+        assert_eq!(
+            group_offsets(&b.bootstrap(), g, &remote, 2),
+            vec![None, None]
+        );
+    }
+    let planned: BTreeMap<String, BTreeMap<(String, i64), Option<i64>>> = groups
+        .iter()
+        .map(|g| (g.clone(), offsets_of(&group_plan(&dry, g)["partitions"])))
+        .collect();
+    for (i, g) in groups.iter().enumerate() {
+        let i = i as i64;
+        for (p, committed) in [(0, 10 + 20 * i), (1, 60 - 15 * i)] {
+            let want = expected_target_offset(&source, target.records(), p, committed);
+            assert_eq!(
+                planned[g][&(remote.clone(), p as i64)],
+                Some(want),
+                "{g}:{p}"
+            );
+        }
+    }
+
+    // Interrupted: the process is killed after applying one group.
+    let mut child = std::process::Command::new(strait_bin())
+        .args([
+            "failover",
+            "--from",
+            &x,
+            "--to",
+            &y,
+            "--journal",
+            &journal_arg,
+            "--config",
+        ])
+        .arg(&config)
+        .env("STRAIT_FAILPOINT", "failover-pause-after-groups:1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn failover");
+    wait_until(CLI, "one group applied in the journal", || {
+        std::fs::read_to_string(&journal).is_ok_and(|j| j.contains("\"event\":\"applied\""))
+    });
+    child.kill().expect("kill -9 the failover");
+    child.wait().expect("reap");
+    let applied_first: Vec<&String> = groups
+        .iter()
+        .filter(|g| group_offsets(&b.bootstrap(), g, &remote, 2) != vec![None, None])
+        .collect();
+    assert_eq!(
+        applied_first.len(),
+        1,
+        "exactly one group applied before the kill"
+    );
+
+    // Re-run: same plan, the busy group refused (exit 6), the others applied.
+    let rerun = json_cli(
+        &config,
+        &[
+            "failover",
+            "--from",
+            &x,
+            "--to",
+            &y,
+            "--journal",
+            &journal_arg,
+        ],
+        6,
+    );
+    assert_eq!(rerun["result"], "incomplete");
+    assert_eq!(rerun["plan"]["created_ms"], {
+        let first_line = std::fs::read_to_string(&journal).unwrap();
+        let plan: Value = serde_json::from_str(first_line.lines().next().unwrap()).unwrap();
+        plan["plan"]["created_ms"].clone()
+    });
+    assert_eq!(rerun["outcome"]["refused"][0][0], busy.as_str());
+    assert_eq!(
+        rerun["outcome"]["already_applied"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    for g in &groups {
+        let want: Vec<Option<i64>> = (0..2).map(|p| planned[g][&(remote.clone(), p)]).collect();
+        assert_eq!(
+            group_offsets(&b.bootstrap(), g, &remote, 2),
+            want,
+            "{g} on {y}"
+        );
+    }
+    assert_eq!(
+        group_offsets(&b.bootstrap(), &busy, &remote, 2),
+        vec![None, None]
+    );
+
+    // The member leaves: the next re-run finishes the plan.
+    drop(member);
+    let done = wait_for(
+        ARRIVAL,
+        "the busy group applied once its member left",
+        || {
+            let config = config.to_string_lossy().into_owned();
+            let out = strait_cli(
+                &[
+                    "failover",
+                    "--from",
+                    &x,
+                    "--to",
+                    &y,
+                    "--journal",
+                    &journal_arg,
+                    "--config",
+                    &config,
+                    "--output",
+                    "json",
+                ],
+                CLI,
+            );
+            (out.code == Some(0)).then(|| serde_json::from_str::<Value>(&out.stdout).unwrap())
+        },
+    );
+    assert_eq!(done["result"], "applied");
+    assert_eq!(done["outcome"]["applied"][0], busy.as_str());
+    let busy_planned: Vec<Option<i64>> = (0..2)
+        .map(|p| offsets_of(&group_plan(&done, &busy)["partitions"])[&(remote.clone(), p)])
+        .collect();
+    assert_eq!(
+        group_offsets(&b.bootstrap(), &busy, &remote, 2),
+        busy_planned
+    );
+
+    // Completed: a re-run changes nothing.
+    let again = json_cli(
+        &config,
+        &[
+            "failover",
+            "--from",
+            &x,
+            "--to",
+            &y,
+            "--journal",
+            &journal_arg,
+        ],
+        0,
+    );
+    assert_eq!(again["result"], "already-completed");
+
+    // Each group resumes on the target exactly where it left off on the source.
+    for (i, g) in groups.iter().enumerate() {
+        let i = i as i64;
+        let read = resume_as_group(&b.bootstrap(), g, &remote, 2, ARRIVAL);
+        for (p, committed) in [(0, 10 + 20 * i), (1, 60 - 15 * i)] {
+            let got: Vec<String> = read
+                .iter()
+                .filter(|r| r.partition == p)
+                .map(Rec::value_str)
+                .collect();
+            let want: Vec<String> = source
+                .iter()
+                .filter(|r| r.partition == p && r.offset >= committed)
+                .map(Rec::value_str)
+                .collect();
+            assert_eq!(
+                got, want,
+                "{g} partition {p}: nothing skipped, nothing replayed"
+            );
+        }
+    }
+    drop(strait);
+}
