@@ -18,9 +18,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{ClusterConfig, Config, MirrorConfig};
 use crate::kafka::{self, groups, LogContext};
-use crate::mirror::Positions;
+use crate::mirror::{Positions, Stored};
 use crate::offset_map::Translation;
+use crate::policy::{decide_topic, TopicDecision};
 use crate::telemetry::error_chain;
+use rdkafka::consumer::Consumer;
 
 use super::read::{self, Checkpoints};
 use super::{now_ms, DrError};
@@ -186,6 +188,27 @@ impl<'a> Link<'a> {
                 let (c, bad) = read::checkpoints(to_c, &topic, |_| true)?;
                 link.checkpoints = c;
                 link.unreadable_checkpoints = bad;
+            }
+        }
+        if let (Some(m), Source::Live) = (forward, source) {
+            // Topics the mirror replicates but has no position for yet still belong to the
+            // group's position: they translate to "no data", never silently disappear.
+            let consumer = read::reader(from_c, "metadata")?;
+            let metadata = consumer
+                .fetch_metadata(None, crate::kafka::ADMIN_TIMEOUT)
+                .map_err(|e| unreachable(from_c, e))?;
+            for t in metadata.topics() {
+                let decision = decide_topic(&m.replication_policy, &m.topics, from, to, t.name());
+                if matches!(decision, TopicDecision::Replicate { .. }) {
+                    for p in t.partitions() {
+                        link.forward_positions
+                            .entry((t.name().to_string(), p.id()))
+                            .or_insert_with(|| Stored {
+                                next_offset: 0,
+                                map: Default::default(),
+                            });
+                    }
+                }
             }
         }
         if let (Some(m), Source::Live) = (reverse, source) {

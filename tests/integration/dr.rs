@@ -449,3 +449,230 @@ fn translate_status_and_an_interrupted_failover_finish_exactly() {
     }
     drop(strait);
 }
+
+/// The DR drill on dedicated clusters (A's broker is killed and restarted): a group consumed
+/// part of a stream on A; A dies; `failover --source-lost` on B (refused while the A->B
+/// heartbeats are fresh); the group resumes on B with nothing skipped and nothing replayed;
+/// producers move to B; A returns, strait copies B's new records to A, `failback` moves the
+/// group back and it resumes on A, again with nothing skipped.
+#[test]
+fn dr_drill_failover_with_the_source_lost_then_failback() {
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| KafkaCluster::start("drill-A"));
+        let b = s.spawn(|| KafkaCluster::start("drill-B"));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let topic = unique_name("drill");
+    let remote = format!("A.{topic}");
+    let back = format!("B.{topic}");
+    let group = unique_name("drill-group");
+    create_topic(&a.bootstrap(), &topic, 2, &[]);
+    let records: Vec<OutRecord> = (0..200)
+        .map(|i| OutRecord::to_partition(i % 2, format!("a{i}")))
+        .collect();
+    produce(&a.bootstrap(), &topic, &records);
+    let committed = [(0, 37i64), (1, 64i64)];
+    commit_group_offsets(
+        &a.bootstrap(),
+        &group,
+        &committed.map(|(p, o)| (topic.as_str(), p, o)),
+    );
+    let source = read_all(&a.bootstrap(), &topic, ARRIVAL);
+
+    let yaml = dr_yaml(
+        ("A", &a.bootstrap()),
+        ("B", &b.bootstrap()),
+        &[&topic],
+        &[&group],
+        true,
+    );
+    let strait = StraitProcess::start(&yaml);
+    let config = strait.config_path().to_path_buf();
+    let mut target = TopicReader::new(&b.bootstrap(), &remote);
+    target.wait_for_count(200, ARRIVAL);
+    // A checkpoint of the group's current position has reached B.
+    wait_until(ARRIVAL, "checkpoints of the group's position on B", || {
+        let out = json_cli(
+            &config,
+            &[
+                "translate",
+                "--group",
+                &group,
+                "--from",
+                "A",
+                "--to",
+                "B",
+                "--from-checkpoints",
+            ],
+            0,
+        );
+        let got: Vec<(i64, i64)> = out["partitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["partition"].as_i64().unwrap(),
+                    p["from_offset"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        got == committed.map(|(p, o)| (p as i64, o)).to_vec()
+    });
+
+    // A dies.
+    a.kill();
+    // While the mirror reached A moments ago, --source-lost is refused.
+    let early = strait_cli(
+        &[
+            "failover",
+            "--from",
+            "A",
+            "--to",
+            "B",
+            "--source-lost",
+            "--dry-run",
+            "--config",
+            &config.to_string_lossy(),
+        ],
+        CLI,
+    );
+    eprintln!(
+        "[drill] dry run right after the kill: exit {:?}\n{}",
+        early.code, early.stdout
+    );
+    let dry = wait_for(ARRIVAL, "the heartbeats check to pass with A lost", || {
+        let config = config.to_string_lossy().into_owned();
+        let out = strait_cli(
+            &[
+                "failover",
+                "--from",
+                "A",
+                "--to",
+                "B",
+                "--source-lost",
+                "--dry-run",
+                "--config",
+                &config,
+                "--output",
+                "json",
+            ],
+            CLI,
+        );
+        (out.code == Some(0)).then(|| serde_json::from_str::<Value>(&out.stdout).unwrap())
+    });
+    let heartbeat = dry["plan"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "heartbeats")
+        .expect("heartbeats check")
+        .clone();
+    assert_eq!(heartbeat["status"], "pass", "{heartbeat}");
+    let plan = offsets_of(&group_plan(&dry, &group)["partitions"]);
+    for (p, c) in committed {
+        let want = expected_target_offset(&source, target.records(), p, c);
+        assert_eq!(
+            plan[&(remote.clone(), p as i64)],
+            Some(want),
+            "partition {p}: {dry}"
+        );
+    }
+
+    let applied = json_cli(
+        &config,
+        &[
+            "failover",
+            "--from",
+            "A",
+            "--to",
+            "B",
+            "--source-lost",
+            "--journal",
+        ]
+        .into_iter()
+        .chain([strait.scratch().join("failover.journal").to_str().unwrap()])
+        .collect::<Vec<_>>(),
+        0,
+    );
+    assert_eq!(applied["result"], "applied", "{applied}");
+
+    // The group resumes on B: exactly the records after its position on A.
+    let read = resume_as_group(&b.bootstrap(), &group, &remote, 2, ARRIVAL);
+    let mut replayed = 0;
+    for (p, c) in committed {
+        let got: Vec<String> = read
+            .iter()
+            .filter(|r| r.partition == p)
+            .map(Rec::value_str)
+            .collect();
+        let want: Vec<String> = source
+            .iter()
+            .filter(|r| r.partition == p && r.offset >= c)
+            .map(Rec::value_str)
+            .collect();
+        replayed += got.iter().filter(|v| !want.contains(v)).count();
+        assert_eq!(
+            got, want,
+            "partition {p} on B: nothing skipped, nothing replayed"
+        );
+    }
+    eprintln!(
+        "[drill] failover: {} records read on B, {replayed} replayed",
+        read.len()
+    );
+
+    // Producers move to B; the group reads part of their records there.
+    create_topic(&b.bootstrap(), &topic, 1, &[]);
+    let on_b: Vec<OutRecord> = (0..50)
+        .map(|i| OutRecord::to_partition(0, format!("b{i}")))
+        .collect();
+    produce(&b.bootstrap(), &topic, &on_b);
+    commit_group_offsets(&b.bootstrap(), &group, &[(&topic, 0, 20)]);
+
+    // A returns; strait copies B's new records to A.
+    a.restart();
+    let mut copied_back = TopicReader::new(&a.bootstrap(), &back);
+    copied_back.wait_for_count(50, ARRIVAL);
+    // The runbook's step before failing back: the reverse mirror has caught up.
+    wait_until(ARRIVAL, "B->A caught up in `strait status`", || {
+        let out = json_cli(&config, &["status"], 0);
+        out["mirrors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["mirror"] == "B->A" && m["state"] == "replicating" && m["lag_records"] == 0)
+    });
+
+    let failback = json_cli(
+        &config,
+        &["failback", "--from", "B", "--to", "A", "--journal"]
+            .into_iter()
+            .chain([strait.scratch().join("failback.journal").to_str().unwrap()])
+            .collect::<Vec<_>>(),
+        0,
+    );
+    assert_eq!(failback["result"], "applied", "{failback}");
+    eprintln!("[drill] failback: {failback}");
+    let plan = offsets_of(&group_plan(&failback, &group)["partitions"]);
+    // Everything of A's topic was read on B: back on A the group is at its end.
+    assert_eq!(plan[&(topic.clone(), 0)], Some(100), "{failback}");
+    assert_eq!(plan[&(topic.clone(), 1)], Some(100), "{failback}");
+    let b20 = copied_back
+        .records()
+        .iter()
+        .find(|r| r.value_str() == "b20")
+        .expect("b20 on A")
+        .offset;
+    assert_eq!(plan[&(back.clone(), 0)], Some(b20), "{failback}");
+
+    // On A, the group reads exactly what it had not read on B.
+    let rest = resume_as_group(&a.bootstrap(), &group, &back, 1, ARRIVAL);
+    let got: Vec<String> = rest.iter().map(Rec::value_str).collect();
+    let want: Vec<String> = (20..50).map(|i| format!("b{i}")).collect();
+    assert_eq!(got, want, "B's records on A after failback");
+    assert!(resume_as_group(&a.bootstrap(), &group, &topic, 2, ARRIVAL).is_empty());
+    drop(strait);
+    a.destroy();
+    b.destroy();
+}
