@@ -111,12 +111,21 @@ impl Journal {
         })
     }
 
-    /// Opens an existing journal for appending.
+    /// Opens an existing journal for appending, first cutting off a torn last line (the
+    /// process died while writing it) so that it does not end up in the middle.
     pub fn append_to(path: &Path) -> Result<Journal, DrError> {
+        let content = std::fs::read(path).map_err(|e| jerr(path, e))?;
+        let whole = content
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1);
         let file = OpenOptions::new()
             .append(true)
             .open(path)
             .map_err(|e| jerr(path, e))?;
+        if whole < content.len() {
+            file.set_len(whole as u64).map_err(|e| jerr(path, e))?;
+        }
         Ok(Journal {
             path: path.to_path_buf(),
             file,
@@ -131,5 +140,79 @@ impl Journal {
             .write_all(&line)
             .and_then(|()| self.file.sync_data())
             .map_err(|e| jerr(&self.path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        Plan {
+            command: "failover".into(),
+            from: "A".into(),
+            to: "B".into(),
+            created_ms: 1,
+            source: "live".into(),
+            checks: Vec::new(),
+            groups: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn reads_back_what_was_written_and_ignores_a_torn_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        assert!(read(&path).unwrap().is_none());
+        let mut j = Journal::create(&path).unwrap();
+        j.write(&Entry::Plan {
+            plan: Box::new(plan()),
+        })
+        .unwrap();
+        j.write(&Entry::Applied {
+            group: "g1".into(),
+            at_ms: 2,
+            offsets: vec![("A.t".into(), 0, 5)],
+        })
+        .unwrap();
+        j.write(&Entry::Refused {
+            group: "g2".into(),
+            at_ms: 3,
+            reason: "busy".into(),
+        })
+        .unwrap();
+        drop(j);
+        // The process died while writing the next line.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"event\":\"appl")
+            .unwrap();
+        let state = read(&path).unwrap().unwrap();
+        assert_eq!(state.plan, Some(plan()));
+        assert_eq!(state.applied.into_iter().collect::<Vec<_>>(), vec!["g1"]);
+        assert_eq!(state.completed_ms, None);
+
+        // Resuming cuts the torn line off before appending.
+        let mut j = Journal::append_to(&path).unwrap();
+        j.write(&Entry::Completed { at_ms: 9 }).unwrap();
+        let state = read(&path).unwrap().unwrap();
+        assert_eq!(state.completed_ms, Some(9));
+
+        // A broken line in the middle is corruption, reported with its line number.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let broken = text.replacen("\"event\":\"refused\"", "\"event\":\"nonsense\"", 1);
+        std::fs::write(&path, broken).unwrap();
+        let e = read(&path).unwrap_err().to_string();
+        assert!(e.contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn a_torn_plan_counts_as_no_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        std::fs::write(&path, "{\"event\":\"plan\",\"pl").unwrap();
+        assert!(read(&path).unwrap().is_none());
     }
 }
