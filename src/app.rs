@@ -17,6 +17,9 @@ use crate::kafka::{self, ClientError};
 use crate::mirror::{self, MirrorStats, OffsetSyncsSpec, RecordPathSpec};
 use crate::runtime::spawn_named;
 use crate::telemetry::error_chain;
+use crate::telemetry::health;
+use crate::telemetry::http::{Endpoint, HttpError};
+use crate::telemetry::metrics::metrics;
 use crate::topics::{self, TopicSync};
 
 /// Wait before a mirror whose record path failed is started again.
@@ -26,10 +29,19 @@ const RESTART_BACKOFF: Duration = Duration::from_secs(5);
 pub enum AppError {
     #[error(transparent)]
     Client(#[from] ClientError),
+    #[error(transparent)]
+    Http(#[from] HttpError),
 }
 
-/// Runs every mirror until `cancel` fires, then waits for them to drain.
+/// Runs every mirror (and the HTTP endpoint) until `cancel` fires, then waits for the mirrors
+/// to drain.
 pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppError> {
+    let config = Arc::new(config);
+    let endpoint = match config.http.clone() {
+        Some(http) => Some(Endpoint::bind(Arc::clone(&config), http).await?),
+        None => None,
+    };
+    let http_task = endpoint.map(|e| tokio::spawn(e.serve(cancel.clone())));
     let tracker = TaskTracker::new();
     for mirror in &config.mirrors {
         let m = Mirror::new(&config, mirror)?;
@@ -40,6 +52,10 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
     tracing::info!(mirrors = config.mirrors.len(), "strait running");
     tracker.wait().await;
     tracing::info!("all mirrors stopped");
+    if let Some(t) = http_task {
+        t.abort();
+        let _ = t.await;
+    }
     Ok(())
 }
 
@@ -101,6 +117,9 @@ impl Mirror {
     /// resuming from the persisted positions.
     async fn supervise(self, cancel: CancellationToken) {
         let name = self.spec.name.clone();
+        // Known (not up yet) from the start, so /readyz waits for every mirror.
+        health::mirror(&name);
+        metrics().mirror_up.with_label_values(&[&name]).set(0);
         let (routes_tx, routes_rx) = watch::channel::<RouteSet>(Arc::new(Vec::new()));
         let sync = TopicSync {
             mirror: self.config.clone(),
@@ -140,6 +159,10 @@ impl Mirror {
                 }
             };
             tracing::info!(mirror = %name, stored_positions = positions.len(), "record path starting");
+            health::mirror(&name)
+                .up
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            metrics().mirror_up.with_label_values(&[&name]).set(1);
             let spec = self.spec.clone();
             let rx = routes_rx.clone();
             let c = cancel.clone();
@@ -151,6 +174,10 @@ impl Mirror {
             match result {
                 Ok(()) => break,
                 Err(e) => {
+                    health::mirror(&name)
+                        .up
+                        .store(false, std::sync::atomic::Ordering::Relaxed);
+                    metrics().mirror_up.with_label_values(&[&name]).set(0);
                     tracing::error!(mirror = %name, error = %error_chain(&e),
                         "record path failed; restarting from the persisted positions");
                     tokio::select! {

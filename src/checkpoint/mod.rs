@@ -30,6 +30,7 @@ use crate::kafka::{self, LogContext, ADMIN_TIMEOUT};
 use crate::policy::TopicFilter;
 use crate::records::Checkpoint;
 use crate::telemetry::error_chain;
+use crate::telemetry::metrics::{metrics, now_seconds};
 
 /// (group, downstream topic, partition)
 type Key = (String, String, i32);
@@ -127,6 +128,8 @@ impl CheckpointEmitter {
         if sync_due {
             sync.last_run = Some(std::time::Instant::now());
         }
+        let round_started = std::time::Instant::now();
+        let m = metrics();
         let snapshot = self.maps.read().expect("maps lock").clone();
         if snapshot.is_empty() {
             return Ok(());
@@ -208,6 +211,9 @@ impl CheckpointEmitter {
                 }
             };
             let mut translations: Vec<(String, i32, i64)> = Vec::new();
+            // Records the group moved on since its previous checkpoints (replayed by a failover
+            // from checkpoints had the source died just before this round).
+            let mut replay = 0;
             for (topic, partition, upstream, metadata) in committed {
                 let Some(pm) = snapshot.get(&(topic.clone(), partition)) else {
                     continue;
@@ -222,7 +228,8 @@ impl CheckpointEmitter {
                 let key = (group.clone(), pm.remote_topic.to_string(), partition);
                 match last.get(&key) {
                     Some(&prev) if prev >= downstream => continue, // unchanged, or would go backwards
-                    _ => {}
+                    Some(&prev) => replay += downstream - prev,
+                    None => {}
                 }
                 let checkpoint = Checkpoint {
                     group: group.clone(),
@@ -233,9 +240,20 @@ impl CheckpointEmitter {
                     metadata,
                 };
                 self.write(&checkpoint).await?;
+                m.checkpoints.with_label_values(&[&self.mirror]).inc();
+                m.checkpoint_latency
+                    .with_label_values(&[&self.mirror])
+                    .observe(round_started.elapsed().as_secs_f64());
                 last.insert(key, downstream);
                 written += 1;
             }
+            // The group's checkpoints are current as of now (written, or unchanged).
+            m.checkpoint_last
+                .with_label_values(&[&self.mirror, &group])
+                .set(now_seconds());
+            m.failover_replay
+                .with_label_values(&[&self.mirror, &group])
+                .set(replay);
             if sync_due && !translations.is_empty() {
                 if let Err(e) = self.sync_group(&group, translations, sync).await {
                     tracing::warn!(mirror = %self.mirror, group, error = %e, "group offset sync failed; retrying at the next interval");
@@ -264,6 +282,10 @@ impl CheckpointEmitter {
             .map_err(|e| format!("cannot describe the group on the target: {e}"))?;
         if let Some(GroupInfo { members, state }) = described {
             if members > 0 {
+                metrics()
+                    .group_sync_skipped
+                    .with_label_values(&[&self.mirror, group])
+                    .set(1);
                 if sync.skipped.insert(group.to_string()) {
                     tracing::info!(mirror = %self.mirror, group, members, state,
                         "group offset sync skipped: the group has active members on the target");
@@ -271,6 +293,10 @@ impl CheckpointEmitter {
                 return Ok(());
             }
         }
+        metrics()
+            .group_sync_skipped
+            .with_label_values(&[&self.mirror, group])
+            .set(0);
         if sync.skipped.remove(group) {
             tracing::info!(mirror = %self.mirror, group, "group has no active members on the target any more; syncing its offsets");
         }

@@ -134,6 +134,8 @@ pub struct Config {
     pub mirrors: Vec<MirrorConfig>,
     /// How long a graceful shutdown may take before in-flight work is abandoned (default 30s).
     pub shutdown_timeout: Duration,
+    /// The HTTP endpoint (`/metrics`, `/healthz`, `/readyz`, `/status`); `None` when disabled.
+    pub http: Option<HttpConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -242,6 +244,29 @@ impl MirrorConfig {
     pub fn name(&self) -> String {
         format!("{}->{}", self.source, self.target)
     }
+}
+
+/// Default `http.listen`.
+pub const DEFAULT_HTTP_LISTEN: &str = "0.0.0.0:9464";
+/// Default `http.ready_max_lag_records`.
+pub const DEFAULT_READY_MAX_LAG_RECORDS: u64 = 100_000;
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub listen: std::net::SocketAddr,
+    pub tls: Option<HttpTls>,
+    /// Required as `Authorization: Bearer <token>` on `/metrics` and `/status` when set.
+    pub bearer_token: Option<Secret>,
+    /// `/readyz` fails while a mirror lags more than this many records.
+    pub ready_max_lag_records: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpTls {
+    pub cert_file: String,
+    pub key_file: String,
+    /// With it, clients must present a certificate signed by this CA (mutual TLS).
+    pub client_ca_file: Option<String>,
 }
 
 #[cfg(test)]

@@ -16,6 +16,34 @@ pub(super) struct RawConfig {
     pub mirrors: Option<Vec<RawMirror>>,
     #[serde(default)]
     pub shutdown_timeout: Option<Scalar>,
+    #[serde(default)]
+    pub http: Option<RawHttp>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+pub(super) struct RawHttp {
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub listen: Option<String>,
+    #[serde(default)]
+    pub tls: Option<RawHttpTls>,
+    #[serde(default)]
+    pub bearer_token: Option<String>,
+    #[serde(default)]
+    pub ready_max_lag_records: Option<Scalar>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+pub(super) struct RawHttpTls {
+    #[serde(default)]
+    pub cert_file: Option<String>,
+    #[serde(default)]
+    pub key_file: Option<String>,
+    #[serde(default)]
+    pub client_ca_file: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -480,8 +480,12 @@ fn unknown_keys_name_key_and_path() {
         ["mirrors[0].replication_policy.sep: unknown key `sep`, expected `kind` or `separator` (line 8, column 43)"]
     );
     assert_eq!(
-        problems("http: {}\n"),
-        ["http: unknown key `http`, expected one of `clusters`, `mirrors`, `shutdown_timeout` (line 1, column 1)"]
+        problems("metrics: {}\n"),
+        ["metrics: unknown key `metrics`, expected one of `clusters`, `mirrors`, `shutdown_timeout`, `http` (line 1, column 1)"]
+    );
+    assert_eq!(
+        problems(&mirror("http: { listen: nowhere, tls: { cert_file: c.pem }, ready_max_lag_records: -1, port: 1 }\n")),
+        ["http.port: unknown key `port`, expected one of `enabled`, `listen`, `tls`, `bearer_token`, `ready_max_lag_records` (line 8, column 80)"]
     );
     assert_eq!(
         problems(&cluster_a("    security: { protocol: ssl, ca: x }\n")),
@@ -803,4 +807,29 @@ fn single_problem_header() {
         e.to_string(),
         "invalid configuration in test.yaml: 1 problem\n  - mirrors: no mirrors defined; add at least one, for example `mirrors: [{ source: A, target: B }]`"
     );
+}
+
+#[test]
+fn http_endpoint_defaults_and_errors() {
+    let base = "clusters:\n  A: { bootstrap_servers: a:9092 }\n  B: { bootstrap_servers: b:9092 }\nmirrors: [{ source: A, target: B }]\n";
+    let config = from_str(base, "test").unwrap();
+    let http = config.http.expect("on by default");
+    assert_eq!(http.listen.to_string(), "0.0.0.0:9464");
+    assert!(http.tls.is_none() && http.bearer_token.is_none());
+    assert_eq!(http.ready_max_lag_records, 100_000);
+    let off = from_str(&format!("{base}http: {{ enabled: false }}\n"), "test").unwrap();
+    assert!(off.http.is_none());
+    let e = from_str(
+        &format!("{base}http: {{ listen: nowhere, tls: {{ cert_file: c.pem }}, ready_max_lag_records: -1 }}\n"),
+        "test",
+    )
+    .unwrap_err()
+    .to_string();
+    for want in [
+        "http.listen: invalid address `nowhere`",
+        "http.tls.key_file: missing",
+        "http.ready_max_lag_records: must be 0 or more",
+    ] {
+        assert!(e.contains(want), "{want} in {e}");
+    }
 }

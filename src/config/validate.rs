@@ -7,14 +7,14 @@ use std::time::Duration;
 use super::error::Problem;
 use super::interpolate::Resolver;
 use super::raw::{
-    RawCluster, RawConfig, RawMirror, RawPolicy, RawSasl, RawSecurity, RawThrottle, Scalar,
+    RawCluster, RawConfig, RawHttp, RawMirror, RawPolicy, RawSasl, RawSecurity, RawThrottle, Scalar,
 };
 use super::units::{parse_duration, parse_size};
 use super::{
-    ClusterConfig, Config, MirrorConfig, OffsetSyncsLocation, Sasl, Secret, Security,
-    SecurityProtocol, Throttle, DEFAULT_EMIT_CHECKPOINTS_INTERVAL,
-    DEFAULT_EMIT_HEARTBEATS_INTERVAL, DEFAULT_REFRESH_TOPICS_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
-    DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL,
+    ClusterConfig, Config, HttpConfig, HttpTls, MirrorConfig, OffsetSyncsLocation, Sasl, Secret,
+    Security, SecurityProtocol, Throttle, DEFAULT_EMIT_CHECKPOINTS_INTERVAL,
+    DEFAULT_EMIT_HEARTBEATS_INTERVAL, DEFAULT_HTTP_LISTEN, DEFAULT_READY_MAX_LAG_RECORDS,
+    DEFAULT_REFRESH_TOPICS_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL,
 };
 use crate::policy::{
     PatternList, ReplicationPolicy, TopicFilter, DEFAULT_GROUP_EXCLUDES, DEFAULT_SEPARATOR,
@@ -266,11 +266,68 @@ impl Validator<'_> {
             )
             .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT);
 
+        let http = self.http(raw.http.unwrap_or_default());
+
         Config {
             clusters,
             mirrors,
             shutdown_timeout,
+            http,
         }
+    }
+
+    fn http(&mut self, raw: RawHttp) -> Option<HttpConfig> {
+        let listen_text = match raw.listen {
+            Some(l) => self.non_empty("http.listen", &l, "an address such as `0.0.0.0:9464`"),
+            None => Some(DEFAULT_HTTP_LISTEN.to_string()),
+        };
+        let listen = listen_text.and_then(|l| match l.parse::<std::net::SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.problem(
+                    "http.listen",
+                    format!("invalid address `{l}`; expected `ip:port` such as `0.0.0.0:9464`"),
+                );
+                None
+            }
+        });
+        let tls = raw.tls.and_then(|t| {
+            let what = "a path to a PEM file";
+            let cert = self.required("http.tls.cert_file", t.cert_file, what);
+            let key = self.required("http.tls.key_file", t.key_file, what);
+            let ca = self.optional("http.tls.client_ca_file", t.client_ca_file, what);
+            Some(HttpTls {
+                cert_file: cert?,
+                key_file: key?,
+                client_ca_file: ca,
+            })
+        });
+        let bearer_token = raw
+            .bearer_token
+            .and_then(|t| self.non_empty("http.bearer_token", &t, "a token"))
+            .map(Secret::new);
+        let ready_max_lag_records = match raw.ready_max_lag_records.as_ref() {
+            None => DEFAULT_READY_MAX_LAG_RECORDS,
+            Some(s) => self
+                .integer("http.ready_max_lag_records", s)
+                .and_then(|n| match u64::try_from(n) {
+                    Ok(n) => Some(n),
+                    Err(_) => {
+                        self.problem("http.ready_max_lag_records", "must be 0 or more");
+                        None
+                    }
+                })
+                .unwrap_or(DEFAULT_READY_MAX_LAG_RECORDS),
+        };
+        if raw.enabled == Some(false) {
+            return None;
+        }
+        Some(HttpConfig {
+            listen: listen?,
+            tls,
+            bearer_token,
+            ready_max_lag_records,
+        })
     }
 
     fn cluster(&mut self, alias: &str, path: &str, raw: RawCluster) -> ClusterConfig {

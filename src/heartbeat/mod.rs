@@ -20,6 +20,9 @@ use crate::kafka::LogContext;
 use crate::policy::ReplicationPolicy;
 use crate::records::Heartbeat;
 use crate::telemetry::error_chain;
+use crate::telemetry::health;
+use crate::telemetry::metrics::metrics;
+use std::sync::atomic::Ordering;
 
 pub struct HeartbeatEmitter {
     pub mirror: String,
@@ -55,12 +58,31 @@ impl HeartbeatEmitter {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut failing = false;
         let mut source_down = false;
+        let health = health::mirror(&self.mirror);
+        let m = metrics();
+        let reachable = m.source_reachable.with_label_values(&[&self.mirror]);
+        let written = m.heartbeats.with_label_values(&[&self.mirror]);
+        let last = m.heartbeat_last.with_label_values(&[&self.mirror]);
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            match self.probe_source().await {
+            let target_ok = probe(&self.target_admin, self.interval).await.is_ok();
+            health.target_reachable.store(target_ok, Ordering::Relaxed);
+            if !target_ok {
+                if !failing {
+                    tracing::warn!(mirror = %self.mirror, "target cluster unreachable; heartbeats paused until it answers");
+                    failing = true;
+                }
+                continue;
+            }
+            let source = probe(&self.source_admin, self.interval).await;
+            health
+                .source_reachable
+                .store(source.is_ok(), Ordering::Relaxed);
+            reachable.set(i64::from(source.is_ok()));
+            match source {
                 Ok(()) if source_down => {
                     tracing::info!(mirror = %self.mirror, "source cluster reachable again; heartbeats resumed");
                     source_down = false;
@@ -94,18 +116,24 @@ impl HeartbeatEmitter {
                 .key(&key)
                 .payload(&value)
                 .timestamp(now);
-            match self
-                .producer
-                .send(record, self.interval.max(Duration::from_secs(5)))
-                .await
-            {
-                Ok(_) => {
+            // Bounded: a heartbeat stuck towards a target that went away must not stop the
+            // probes (its delivery may still complete later; that is harmless).
+            let wait = self.interval.max(Duration::from_secs(5));
+            let sent = match tokio::time::timeout(wait, self.producer.send(record, wait)).await {
+                Ok(r) => r.map(|_| ()).map_err(|(e, _)| e.to_string()),
+                Err(_) => Err(format!("not acknowledged within {wait:?}")),
+            };
+            match sent {
+                Ok(()) => {
+                    written.inc();
+                    last.set(now as f64 / 1000.0);
                     if failing {
                         tracing::info!(mirror = %self.mirror, "heartbeats flowing again");
                         failing = false;
                     }
                 }
-                Err((e, _)) => {
+                Err(e) => {
+                    health.target_reachable.store(false, Ordering::Relaxed);
                     if !failing {
                         tracing::warn!(mirror = %self.mirror, topic, error = %e, "heartbeat not written");
                         failing = true;
@@ -114,12 +142,13 @@ impl HeartbeatEmitter {
             }
         }
     }
+}
 
-    /// One metadata request to the source (for the heartbeats topic only, so it stays cheap
-    /// on large clusters).
-    async fn probe_source(&self) -> Result<(), String> {
-        let admin = Arc::clone(&self.source_admin);
-        let timeout = self.interval.max(Duration::from_secs(2));
+/// One metadata request (for the heartbeats topic only, so it stays cheap on large clusters).
+async fn probe(admin: &Arc<AdminClient<LogContext>>, interval: Duration) -> Result<(), String> {
+    {
+        let admin = Arc::clone(admin);
+        let timeout = interval.max(Duration::from_secs(2));
         tokio::task::spawn_blocking(move || {
             admin
                 .inner()
@@ -130,7 +159,9 @@ impl HeartbeatEmitter {
         .await
         .map_err(|e| e.to_string())?
     }
+}
 
+impl HeartbeatEmitter {
     async fn ensure_topic(&self, topic: &str) -> Result<(), AdminError> {
         let rf = match self.replication_factor {
             Some(rf) => rf,

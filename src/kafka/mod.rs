@@ -56,6 +56,11 @@ impl ClientContext for LogContext {
     fn error(&self, error: KafkaError, reason: &str) {
         log_client_error(&self.client_name, &error, reason);
     }
+
+    /// librdkafka statistics (only for clients with `statistics.interval.ms` set) → metrics.
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        crate::telemetry::metrics::metrics().client_stats(&self.client_name, &statistics);
+    }
 }
 
 impl ConsumerContext for LogContext {}
@@ -199,6 +204,8 @@ pub fn record_consumer(
     let defaults = [
         ("queued.max.messages.kbytes", "32768"),
         ("fetch.wait.max.ms", "100"),
+        // Statistics every second: source end offsets for lag, queue sizes, broker RTT.
+        ("statistics.interval.ms", "1000"),
     ];
     // A position that fell out of range (retention ran past it) must be noticed and reported as
     // a data gap, never silently reset.
@@ -255,6 +262,8 @@ pub fn record_producer<C: ProducerContext>(
             ("queue.buffering.max.messages", "100000"),
             ("queue.buffering.max.kbytes", "32768"),
             ("compression.type", "none"),
+            // Statistics for metrics: queue sizes and broker RTT.
+            ("statistics.interval.ms", "5000"),
         ],
         &[
             // Zero loss and per-partition order: idempotent producer with acks from all

@@ -33,6 +33,9 @@ use crate::config::{ClusterConfig, Throttle};
 use crate::flow::{OffsetMaps, PartitionMap, RouteSet};
 use crate::kafka::{self, LogContext, ADMIN_TIMEOUT};
 use crate::records::OffsetSync;
+use crate::telemetry::health;
+use crate::telemetry::metrics::{code_label, metrics};
+use prometheus::{Gauge, Histogram, IntCounter, IntGauge};
 
 pub use progress::{Positions, Stored};
 use throttle::Throttler;
@@ -122,8 +125,10 @@ struct Report {
     opaque: usize,
     /// The downstream offset, or why the record was not written.
     result: Result<i64, KafkaError>,
-    /// Size of key + value of the record, for error messages.
+    /// Size of key + value of the record (metrics, error messages).
     size: usize,
+    /// The record's timestamp (the source's), for replication latency.
+    ts_ms: Option<i64>,
 }
 
 /// Producer context: collects delivery reports for the record loop, which applies them in
@@ -140,25 +145,32 @@ impl ClientContext for DeliveryContext {
     fn error(&self, error: KafkaError, reason: &str) {
         self.log.error(error, reason);
     }
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        self.log.stats(statistics);
+    }
 }
 
 impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
-        let (result, size) = match result {
-            Ok(m) => (Ok(m.offset()), 0),
-            Err((e, m)) => (
-                Err(e.clone()),
-                m.key().map_or(0, <[u8]>::len) + m.payload().map_or(0, <[u8]>::len),
-            ),
+        let (result, m) = match result {
+            Ok(m) => (Ok(m.offset()), m),
+            Err((e, m)) => (Err(e.clone()), m),
         };
+        let size = m.key().map_or(0, <[u8]>::len) + m.payload().map_or(0, <[u8]>::len);
+        let ts_ms = m.timestamp().to_millis();
         self.reports.lock().expect("reports lock").push(Report {
             opaque,
             result,
             size,
+            ts_ms,
         });
     }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 fn pack(slot: usize, offset: i64) -> usize {
@@ -209,6 +221,31 @@ struct Part {
     paused: bool,
     /// The fetch position moved back (rewind) and the consumer must seek to it.
     needs_seek: bool,
+    metrics: PartMetrics,
+}
+
+/// A partition's metric series (removed when the partition is no longer replicated here).
+struct PartMetrics {
+    records: IntCounter,
+    bytes: IntCounter,
+    record_age: Gauge,
+    lag_records: IntGauge,
+    lag_seconds: Gauge,
+}
+
+impl PartMetrics {
+    fn new(mirror: &str, topic: &str, partition: i32) -> PartMetrics {
+        let m = metrics();
+        let p = partition.to_string();
+        let l = [mirror, topic, p.as_str()];
+        PartMetrics {
+            records: m.records_replicated.with_label_values(&l),
+            bytes: m.bytes_replicated.with_label_values(&l),
+            record_age: m.record_age.with_label_values(&l),
+            lag_records: m.lag_records.with_label_values(&l),
+            lag_seconds: m.lag_seconds.with_label_values(&l),
+        }
+    }
 }
 
 impl Part {
@@ -256,6 +293,8 @@ struct RecordLoop {
     reports: Vec<Report>,
     /// Some part's state changed and the consumer must follow (`sync_consumer`).
     consumer_dirty: bool,
+    health: Arc<health::MirrorHealth>,
+    latency: Histogram,
 }
 
 /// Runs the record path until `cancel` fires (then drains and persists) or a fatal error.
@@ -267,6 +306,7 @@ pub fn run_record_path(
     cancel: CancellationToken,
     stats: Arc<MirrorStats>,
 ) -> Result<(), MirrorError> {
+    let name = spec.name.clone();
     let consumer = kafka::record_consumer(&spec.source, &format!("{}|consumer", spec.name))?;
     let ctx = DeliveryContext {
         log: LogContext {
@@ -301,6 +341,8 @@ pub fn run_record_path(
         throttle,
         reports: Vec::new(),
         consumer_dirty: false,
+        health: health::mirror(&name),
+        latency: metrics().replication_latency.with_label_values(&[&name]),
     };
     routes.mark_changed();
     let result = rl.run(&mut routes, &cancel);
@@ -327,8 +369,10 @@ impl RecordLoop {
             if self.consumer_dirty {
                 self.sync_consumer()?;
             }
+            self.health.tick();
             if last_progress.elapsed() >= PROGRESS_INTERVAL {
                 self.write_progress();
+                self.update_lag();
                 last_progress = Instant::now();
             }
             if last_summary.elapsed() >= SUMMARY_INTERVAL {
@@ -419,6 +463,7 @@ impl RecordLoop {
                     let part = &mut self.parts[slot];
                     if part.state == PartState::Removed {
                         part.state = PartState::Active;
+                        part.metrics = PartMetrics::new(&self.spec.name, &part.source_topic, p);
                         self.consumer_dirty = true;
                     }
                     continue;
@@ -455,6 +500,7 @@ impl RecordLoop {
                     assigned: false,
                     paused: false,
                     needs_seek: false,
+                    metrics: PartMetrics::new(&self.spec.name, &route.source_topic, p),
                 });
                 self.consumer_dirty = true;
             }
@@ -493,6 +539,7 @@ impl RecordLoop {
                             .insert((topic.to_string(), part.partition), stored);
                     }
                     part.state = PartState::Removed;
+                    metrics().remove_partition(&self.spec.name, topic, part.partition);
                     self.consumer_dirty = true;
                 }
             }
@@ -594,6 +641,10 @@ impl RecordLoop {
     }
 
     fn consumer_error(&mut self, e: KafkaError) {
+        metrics()
+            .fetch_errors
+            .with_label_values(&[&self.spec.name, &code_label(&e)])
+            .inc();
         match e.rdkafka_error_code() {
             Some(RDKafkaErrorCode::AutoOffsetReset) => self.reconcile_out_of_range(),
             _ => {
@@ -622,6 +673,10 @@ impl RecordLoop {
             if next < low {
                 let lost = (low - next) as u64;
                 self.stats.gap_offsets.fetch_add(lost, Ordering::Relaxed);
+                metrics()
+                    .data_gaps
+                    .with_label_values(&[&self.spec.name, "out_of_range"])
+                    .inc_by(lost);
                 tracing::error!(mirror = %self.spec.name, topic = %part.source_topic, partition = part.partition,
                     from_offset = next, to_offset = low - 1, lost,
                     "data gap: source records were deleted (retention) before strait copied them; \
@@ -679,7 +734,14 @@ impl RecordLoop {
             };
             match report.result {
                 Ok(downstream) => {
-                    track.acked(offset, downstream);
+                    if track.acked(offset, downstream) {
+                        part.metrics.records.inc();
+                        part.metrics.bytes.inc_by(report.size as u64);
+                        if let Some(ts) = report.ts_ms {
+                            self.latency
+                                .observe(((now_ms() - ts).max(0) as f64) / 1000.0);
+                        }
+                    }
                     if let PartState::Isolating { until } = part.state {
                         if track.committed() > until {
                             tracing::info!(mirror = %self.spec.name, topic = %part.source_topic,
@@ -693,6 +755,10 @@ impl RecordLoop {
                         continue; // already handled: a later failure of the same burst
                     }
                     let code = e.rdkafka_error_code();
+                    metrics()
+                        .produce_errors
+                        .with_label_values(&[&self.spec.name, &code_label(&e)])
+                        .inc();
                     fail_partition(
                         &self.spec.name,
                         part,
@@ -707,6 +773,47 @@ impl RecordLoop {
             }
         }
         self.reports = reports;
+    }
+
+    /// Lag per partition from the source end offsets in the consumer's librdkafka statistics:
+    /// records not yet acknowledged, and the age of the oldest of them.
+    fn update_lag(&mut self) {
+        let client = format!("{}|consumer", self.spec.name);
+        let now = now_ms();
+        let mut total = 0;
+        let mut assigned = 0;
+        for part in &self.parts {
+            if part.state == PartState::Removed {
+                continue;
+            }
+            assigned += 1;
+            let Some(track) = &part.track else { continue };
+            let Some(end) = metrics().source_end(&client, &part.source_topic, part.partition)
+            else {
+                continue;
+            };
+            let lag = (end - track.committed()).max(0);
+            total += lag;
+            part.metrics.lag_records.set(lag);
+            let seconds = if lag == 0 {
+                0.0
+            } else {
+                // The oldest record in flight; with nothing in flight the newest copied
+                // record's time (an upper bound: what waits is younger).
+                match track.oldest_inflight_ts().or(track.last_ts()) {
+                    Some(ts) if ts > 0 => ((now - ts).max(0) as f64) / 1000.0,
+                    _ => 0.0,
+                }
+            };
+            part.metrics.lag_seconds.set(seconds);
+        }
+        self.health
+            .lag_records
+            .store(total, std::sync::atomic::Ordering::Relaxed);
+        metrics()
+            .partitions_assigned
+            .with_label_values(&[&self.spec.name])
+            .set(assigned);
     }
 
     fn write_progress(&mut self) {
@@ -856,6 +963,17 @@ fn fail_partition(
         part.state = PartState::Isolating { until };
     } else if let Some(hint) = code.and_then(permanent_error_hint) {
         stats.stopped_partitions.fetch_add(1, Ordering::Relaxed);
+        metrics()
+            .data_gaps
+            .with_label_values(&[
+                mirror,
+                if too_large {
+                    "record_too_large"
+                } else {
+                    "refused"
+                },
+            ])
+            .inc();
         tracing::error!(mirror, topic = %part.source_topic, partition = part.partition, offset,
             remote_topic = %part.remote_topic, record_bytes = size, error = %error,
             "the target refuses this record for good; partition {}-{} is stopped at offset {offset} and \
@@ -924,8 +1042,23 @@ fn forward(
     let key = msg.key();
     let payload = msg.payload();
     let size = key.map_or(0, <[u8]>::len) + payload.map_or(0, <[u8]>::len);
+    let ts = msg.timestamp().to_millis();
+    if let Some(ts) = ts {
+        part.metrics
+            .record_age
+            .set(((now_ms() - ts).max(0) as f64) / 1000.0);
+    }
     if let Some(t) = throttle {
-        if !t.wait(size, 1, cancel, || producer.poll(Duration::ZERO)) {
+        let started = Instant::now();
+        let sent = t.wait(size, 1, cancel, || producer.poll(Duration::ZERO));
+        let waited = started.elapsed();
+        if waited >= Duration::from_millis(1) {
+            metrics()
+                .throttle_wait
+                .with_label_values(&[mirror])
+                .inc_by(waited.as_secs_f64());
+        }
+        if !sent {
             return Forwarded::Skipped; // cancelled while throttled: the record was not sent
         }
     }
@@ -937,7 +1070,7 @@ fn forward(
     if let Some(p) = payload {
         record = record.payload(p);
     }
-    if let Some(ts) = msg.timestamp().to_millis() {
+    if let Some(ts) = ts {
         record = record.timestamp(ts);
     }
     if let Some(headers) = msg.headers() {
@@ -992,7 +1125,7 @@ fn forward(
     }
     part.track
         .get_or_insert_with(|| PartitionTrack::from_log_start(offset))
-        .produced(offset);
+        .produced(offset, ts.unwrap_or(0));
     stats.records.fetch_add(1, Ordering::Relaxed);
     stats.bytes.fetch_add(size as u64, Ordering::Relaxed);
     if matches!(part.state, PartState::Isolating { .. }) {

@@ -10,8 +10,10 @@ use crate::offset_map::OffsetMap;
 #[derive(Debug)]
 pub struct PartitionTrack {
     /// Produced but not yet resolved, in produce order (ascending offsets), with the downstream
-    /// offset once acknowledged.
-    inflight: VecDeque<(i64, Option<i64>)>,
+    /// offset once acknowledged and the record's source timestamp (ms).
+    inflight: VecDeque<(i64, Option<i64>, i64)>,
+    /// The source timestamp of the last record acknowledged.
+    last_ts: Option<i64>,
     /// The offset to fetch next (after the last record handed to the producer).
     next_fetch: i64,
     /// Every record below this offset is acknowledged by the target (or was never there).
@@ -32,6 +34,7 @@ impl PartitionTrack {
             committed: position,
             map: OffsetMap::default(),
             floor: Some(position),
+            last_ts: None,
         }
     }
 
@@ -68,10 +71,20 @@ impl PartitionTrack {
         self.inflight.len()
     }
 
-    /// A record at `offset` was handed to the producer.
-    pub fn produced(&mut self, offset: i64) {
+    /// The source timestamp of the oldest record in flight.
+    pub fn oldest_inflight_ts(&self) -> Option<i64> {
+        self.inflight.front().map(|e| e.2)
+    }
+
+    /// The source timestamp of the last record acknowledged.
+    pub fn last_ts(&self) -> Option<i64> {
+        self.last_ts
+    }
+
+    /// A record at `offset` with source timestamp `ts` was handed to the producer.
+    pub fn produced(&mut self, offset: i64, ts: i64) {
         debug_assert!(offset >= self.next_fetch, "offsets go forward");
-        self.inflight.push_back((offset, None));
+        self.inflight.push_back((offset, None, ts));
         self.next_fetch = offset + 1;
     }
 
@@ -82,9 +95,10 @@ impl PartitionTrack {
             return false;
         };
         self.inflight[idx].1 = Some(downstream);
-        while let Some(&(off, Some(d))) = self.inflight.front() {
+        while let Some(&(off, Some(d), ts)) = self.inflight.front() {
             self.inflight.pop_front();
             self.committed = off + 1;
+            self.last_ts = Some(ts);
             match self.floor.take() {
                 Some(floor) => self.map.record_first(floor, off, d),
                 None => self.map.record(off, d),
@@ -130,7 +144,7 @@ mod tests {
     fn in_order_acks_advance_committed() {
         let mut t = PartitionTrack::new(10);
         for o in 10..15 {
-            t.produced(o);
+            t.produced(o, 0);
         }
         assert_eq!(t.committed(), 10);
         assert!(t.acked(10, 1010));
@@ -147,9 +161,9 @@ mod tests {
     #[test]
     fn out_of_order_ack_waits_for_the_gap() {
         let mut t = PartitionTrack::new(0);
-        t.produced(0);
-        t.produced(1);
-        t.produced(2);
+        t.produced(0, 0);
+        t.produced(1, 0);
+        t.produced(2, 0);
         assert!(t.acked(2, 1002));
         assert!(t.acked(1, 1001));
         assert_eq!(t.committed(), 0, "offset 0 is still owed");
@@ -160,8 +174,8 @@ mod tests {
     #[test]
     fn gaps_in_source_offsets_are_covered() {
         let mut t = PartitionTrack::new(0);
-        t.produced(0);
-        t.produced(5); // 1..5 were a transaction marker and aborted records
+        t.produced(0, 0);
+        t.produced(5, 0); // 1..5 were a transaction marker and aborted records
         assert!(t.acked(0, 1000));
         assert_eq!(t.committed(), 1);
         assert!(t.acked(5, 1001));
@@ -179,9 +193,9 @@ mod tests {
     #[test]
     fn failed_record_pins_the_position_and_rewind_retries_it() {
         let mut t = PartitionTrack::new(100);
-        t.produced(100);
-        t.produced(101);
-        t.produced(102);
+        t.produced(100, 0);
+        t.produced(101, 0);
+        t.produced(102, 0);
         assert!(t.acked(100, 1100));
         // 101 failed: never acked. 102 succeeded.
         assert!(t.acked(102, 1102));
@@ -200,13 +214,13 @@ mod tests {
     fn find_works_across_wrapped_deque() {
         let mut t = PartitionTrack::new(0);
         for o in 0..8 {
-            t.produced(o);
+            t.produced(o, 0);
         }
         for o in 0..6 {
             assert!(t.acked(o, o + 1000));
         }
         for o in 8..20 {
-            t.produced(o);
+            t.produced(o, 0);
         }
         assert!(t.is_inflight(7));
         assert!(t.is_inflight(19));

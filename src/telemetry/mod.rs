@@ -2,6 +2,10 @@
 //! levels by consequence (`error`: data at risk or an operator must act; `warn`: degraded but
 //! recovering; `info`: lifecycle; `debug`: per-batch detail).
 
+pub mod health;
+pub mod http;
+pub mod metrics;
+
 use tracing_subscriber::EnvFilter;
 
 /// Log output format.

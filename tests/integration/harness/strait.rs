@@ -7,7 +7,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use super::kafka::{tail_of, KafkaCluster};
-use super::util::{scratch_dir, spawn_watchdog};
+use super::util::{scratch_dir, spawn_watchdog, wait_for};
 
 /// The binary cargo built for this test run.
 pub fn strait_bin() -> &'static str {
@@ -124,6 +124,13 @@ impl StraitProcess {
     pub fn start(config_yaml: &str) -> StraitProcess {
         let scratch = scratch_dir("strait");
         let config = scratch.path().join("strait.yaml");
+        // Many strait processes share this machine: each gets its own HTTP port unless the
+        // test configures the endpoint itself (see `http_addr`).
+        let config_yaml = if config_yaml.contains("\nhttp:") || config_yaml.starts_with("http:") {
+            config_yaml.to_string()
+        } else {
+            format!("{config_yaml}http: {{ listen: \"127.0.0.1:0\" }}\n")
+        };
         std::fs::write(&config, config_yaml).expect("write strait config");
         let log = scratch.path().join("strait.log");
         let mut p = StraitProcess {
@@ -158,6 +165,23 @@ impl StraitProcess {
         self.watchdog = Some(spawn_watchdog(child.id(), &self.config.to_string_lossy()));
         self.child = Some(child);
         self.started = Instant::now();
+    }
+
+    /// The address the HTTP endpoint listens on (from strait's log line), waiting for it.
+    pub fn http_addr(&self) -> String {
+        wait_for(
+            Duration::from_secs(60),
+            "the http endpoint's address in strait's log",
+            || {
+                let log = strip_ansi(&self.log_contents());
+                log.lines()
+                    .rev()
+                    .find(|l| l.contains("http endpoint listening"))
+                    .and_then(|l| l.split("address=").nth(1))
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .map(str::to_string)
+            },
+        )
     }
 
     /// Starts strait again with the same configuration (after it exited or was killed).

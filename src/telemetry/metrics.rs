@@ -1,0 +1,245 @@
+//! Prometheus metrics (docs/metrics.md lists each with its meaning). One process-wide registry;
+//! the pipelines hold handles to their own series and remove per-partition series when a
+//! partition stops being replicated here, so label sets stay bounded.
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
+use prometheus::core::Collector;
+use prometheus::{
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+/// Seconds buckets for replication and checkpoint latency: 1 ms .. ~2 min.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+];
+
+/// (topic, partition) -> end offset.
+type EndOffsets = HashMap<(String, i32), i64>;
+
+pub struct Metrics {
+    registry: Registry,
+    pub records_replicated: IntCounterVec,
+    pub bytes_replicated: IntCounterVec,
+    pub record_age: GaugeVec,
+    pub lag_records: IntGaugeVec,
+    pub lag_seconds: GaugeVec,
+    pub replication_latency: HistogramVec,
+    pub data_gaps: IntCounterVec,
+    pub throttle_wait: prometheus::CounterVec,
+    pub produce_errors: IntCounterVec,
+    pub fetch_errors: IntCounterVec,
+    pub mirror_up: IntGaugeVec,
+    pub partitions_assigned: IntGaugeVec,
+    pub source_reachable: IntGaugeVec,
+    pub heartbeats: IntCounterVec,
+    pub heartbeat_last: GaugeVec,
+    pub checkpoints: IntCounterVec,
+    pub checkpoint_latency: HistogramVec,
+    pub checkpoint_last: GaugeVec,
+    pub checkpoint_age: GaugeVec,
+    pub failover_replay: IntGaugeVec,
+    pub group_sync_skipped: IntGaugeVec,
+    pub client_queue_messages: IntGaugeVec,
+    pub client_queue_bytes: IntGaugeVec,
+    pub client_broker_rtt: GaugeVec,
+    pub build_info: IntGaugeVec,
+    pub ready: IntGauge,
+    /// Source end offsets (last stable offset) per (topic, partition) from the record
+    /// consumers' librdkafka statistics, keyed by client name.
+    source_ends: Mutex<HashMap<String, EndOffsets>>,
+}
+
+fn reg<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> C {
+    r.register(Box::new(c.clone()))
+        .expect("metric names are unique");
+    c
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let r = Registry::new();
+        let part = &["mirror", "topic", "partition"];
+        let mirror = &["mirror"];
+        let group = &["mirror", "group"];
+        let m = Metrics {
+            records_replicated: reg(&r, IntCounterVec::new(Opts::new("strait_records_replicated_total", "Records acknowledged by the target"), part).unwrap()),
+            bytes_replicated: reg(&r, IntCounterVec::new(Opts::new("strait_bytes_replicated_total", "Key and value bytes of the records acknowledged by the target"), part).unwrap()),
+            record_age: reg(&r, GaugeVec::new(Opts::new("strait_record_age_seconds", "Wall clock minus the source timestamp of the last record fetched"), part).unwrap()),
+            lag_records: reg(&r, IntGaugeVec::new(Opts::new("strait_replication_lag_records", "Source end offset minus the first source offset not yet acknowledged by the target"), part).unwrap()),
+            lag_seconds: reg(&r, GaugeVec::new(Opts::new("strait_replication_lag_seconds", "Age of the oldest source record not yet acknowledged by the target (0 when caught up)"), part).unwrap()),
+            replication_latency: reg(&r, HistogramVec::new(HistogramOpts::new("strait_replication_latency_seconds", "Acknowledgement time minus the source record timestamp").buckets(LATENCY_BUCKETS.to_vec()), mirror).unwrap()),
+            data_gaps: reg(&r, IntCounterVec::new(Opts::new("strait_data_gap_offsets_total", "Source offsets that could not be copied, by reason"), &["mirror", "reason"]).unwrap()),
+            throttle_wait: reg(&r, prometheus::CounterVec::new(Opts::new("strait_throttle_wait_seconds_total", "Time the record path waited for the throttle"), mirror).unwrap()),
+            produce_errors: reg(&r, IntCounterVec::new(Opts::new("strait_produce_errors_total", "Failed deliveries to the target by error code (retried unless permanent)"), &["mirror", "code"]).unwrap()),
+            fetch_errors: reg(&r, IntCounterVec::new(Opts::new("strait_fetch_errors_total", "Source consumer errors by error code (retried)"), &["mirror", "code"]).unwrap()),
+            mirror_up: reg(&r, IntGaugeVec::new(Opts::new("strait_mirror_up", "1 while the mirror's record path runs, 0 while it restarts after a failure"), mirror).unwrap()),
+            partitions_assigned: reg(&r, IntGaugeVec::new(Opts::new("strait_partitions_assigned", "Source partitions the mirror replicates"), mirror).unwrap()),
+            source_reachable: reg(&r, IntGaugeVec::new(Opts::new("strait_source_reachable", "1 if the source answered the last heartbeat probe"), mirror).unwrap()),
+            heartbeats: reg(&r, IntCounterVec::new(Opts::new("strait_heartbeats_total", "Heartbeats written to the target"), mirror).unwrap()),
+            heartbeat_last: reg(&r, GaugeVec::new(Opts::new("strait_heartbeat_last_timestamp_seconds", "Unix time of the last heartbeat written"), mirror).unwrap()),
+            checkpoints: reg(&r, IntCounterVec::new(Opts::new("strait_checkpoints_total", "Checkpoint records written"), mirror).unwrap()),
+            checkpoint_latency: reg(&r, HistogramVec::new(HistogramOpts::new("strait_checkpoint_latency_seconds", "From the start of a checkpoint round to the checkpoint's acknowledgement").buckets(LATENCY_BUCKETS.to_vec()), mirror).unwrap()),
+            checkpoint_last: reg(&r, GaugeVec::new(Opts::new("strait_checkpoint_last_timestamp_seconds", "Unix time of the last checkpoint written for the group"), group).unwrap()),
+            checkpoint_age: reg(&r, GaugeVec::new(Opts::new("strait_checkpoint_age_seconds", "Seconds since the last checkpoint written for the group"), group).unwrap()),
+            failover_replay: reg(&r, IntGaugeVec::new(Opts::new("strait_failover_replay_records", "Records the group committed on the source since its previous checkpoint: what a failover from checkpoints would replay"), group).unwrap()),
+            group_sync_skipped: reg(&r, IntGaugeVec::new(Opts::new("strait_group_offset_sync_skipped", "1 while group offset sync skips the group because it has active members on the target"), group).unwrap()),
+            client_queue_messages: reg(&r, IntGaugeVec::new(Opts::new("strait_client_queue_messages", "Messages waiting in the librdkafka client's queues"), &["client"]).unwrap()),
+            client_queue_bytes: reg(&r, IntGaugeVec::new(Opts::new("strait_client_queue_bytes", "Bytes waiting in the librdkafka client's queues"), &["client"]).unwrap()),
+            client_broker_rtt: reg(&r, GaugeVec::new(Opts::new("strait_client_broker_rtt_seconds", "Average request round-trip time to the broker"), &["client", "broker"]).unwrap()),
+            build_info: reg(&r, IntGaugeVec::new(Opts::new("strait_build_info", "strait's version"), &["version"]).unwrap()),
+            ready: reg(&r, IntGauge::new("strait_ready", "1 when /readyz answers 200").unwrap()),
+            source_ends: Mutex::new(HashMap::new()),
+            registry: r,
+        };
+        m.build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        #[cfg(target_os = "linux")]
+        {
+            let pc = prometheus::process_collector::ProcessCollector::for_self();
+            let _ = m.registry.register(Box::new(pc));
+        }
+        m
+    }
+
+    /// The text exposition of every metric, with ages computed now.
+    pub fn render(&self) -> String {
+        let now = now_seconds();
+        for mf in self.checkpoint_last.collect() {
+            for metric in mf.get_metric() {
+                let labels: Vec<&str> = metric.get_label().iter().map(|l| l.value()).collect();
+                self.checkpoint_age
+                    .with_label_values(&labels)
+                    .set((now - metric.get_gauge().value()).max(0.0));
+            }
+        }
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding");
+        String::from_utf8(buf).expect("UTF-8 exposition")
+    }
+
+    /// Forgets a partition's series (it is no longer replicated by this process).
+    pub fn remove_partition(&self, mirror: &str, topic: &str, partition: i32) {
+        let p = partition.to_string();
+        let labels = [mirror, topic, p.as_str()];
+        let _ = self.records_replicated.remove_label_values(&labels);
+        let _ = self.bytes_replicated.remove_label_values(&labels);
+        let _ = self.record_age.remove_label_values(&labels);
+        let _ = self.lag_records.remove_label_values(&labels);
+        let _ = self.lag_seconds.remove_label_values(&labels);
+    }
+
+    /// Forgets a group's series (it has no checkpoints from this mirror any more).
+    pub fn remove_group(&self, mirror: &str, group: &str) {
+        let labels = [mirror, group];
+        let _ = self.checkpoint_last.remove_label_values(&labels);
+        let _ = self.checkpoint_age.remove_label_values(&labels);
+        let _ = self.failover_replay.remove_label_values(&labels);
+        let _ = self.group_sync_skipped.remove_label_values(&labels);
+    }
+
+    /// Records librdkafka statistics of one client.
+    pub fn client_stats(&self, client: &str, stats: &rdkafka::Statistics) {
+        self.client_queue_messages
+            .with_label_values(&[client])
+            .set(stats.msg_cnt as i64);
+        self.client_queue_bytes
+            .with_label_values(&[client])
+            .set(stats.msg_size as i64);
+        for broker in stats.brokers.values() {
+            if broker.nodeid < 0 {
+                continue; // bootstrap and internal pseudo-brokers
+            }
+            if let Some(rtt) = &broker.rtt {
+                if rtt.cnt > 0 {
+                    self.client_broker_rtt
+                        .with_label_values(&[client, &broker.nodename])
+                        .set(rtt.avg as f64 / 1_000_000.0);
+                }
+            }
+        }
+        if client.ends_with("|consumer") {
+            let mut ends = HashMap::new();
+            for (topic, t) in &stats.topics {
+                for (p, part) in &t.partitions {
+                    if *p >= 0 && part.ls_offset >= 0 {
+                        ends.insert((topic.clone(), *p), part.ls_offset);
+                    }
+                }
+            }
+            self.source_ends
+                .lock()
+                .expect("ends lock")
+                .insert(client.to_string(), ends);
+        }
+    }
+
+    /// The source end offset (last stable offset) of a partition as the record consumer
+    /// `client` last saw it.
+    pub fn source_end(&self, client: &str, topic: &str, partition: i32) -> Option<i64> {
+        self.source_ends
+            .lock()
+            .expect("ends lock")
+            .get(client)?
+            .get(&(topic.to_string(), partition))
+            .copied()
+    }
+}
+
+/// The process-wide metrics.
+pub fn metrics() -> &'static Metrics {
+    static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+    &METRICS
+}
+
+pub fn now_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// A librdkafka error code as a bounded label value.
+pub fn code_label(e: &rdkafka::error::KafkaError) -> String {
+    match e.rdkafka_error_code() {
+        Some(c) => format!("{c:?}"),
+        None => "other".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_and_forgets_partitions() {
+        let m = metrics();
+        m.records_replicated
+            .with_label_values(&["T1->T2", "orders", "3"])
+            .inc_by(5);
+        m.checkpoint_last
+            .with_label_values(&["T1->T2", "g"])
+            .set(now_seconds() - 10.0);
+        let text = m.render();
+        assert!(text.contains(
+            "strait_records_replicated_total{mirror=\"T1->T2\",partition=\"3\",topic=\"orders\"} 5"
+        ));
+        let age = text
+            .lines()
+            .find(|l| l.starts_with("strait_checkpoint_age_seconds{group=\"g\",mirror=\"T1->T2\"}"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .expect("age line");
+        assert!((9.0..30.0).contains(&age), "{age}");
+        assert!(text.contains("strait_build_info{version="));
+        m.remove_partition("T1->T2", "orders", 3);
+        m.remove_group("T1->T2", "g");
+        let text = m.render();
+        assert!(!text.contains("topic=\"orders\""));
+        assert!(!text.contains("group=\"g\""));
+    }
+}

@@ -1,0 +1,268 @@
+//! The HTTP endpoint against real clusters, scraped with a real HTTP client (curl): exact
+//! record and byte counts and lag back to zero on `/metrics`; `/readyz` flipping while the target
+//! broker is down; TLS with mutual authentication and a bearer token.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::harness::*;
+
+const ARRIVAL: Duration = Duration::from_secs(90);
+
+/// `curl` result: exit code, HTTP status (0 when no response), body.
+struct Curl {
+    exit: i32,
+    status: u16,
+    body: String,
+}
+
+fn curl(url: &str, extra: &[&str]) -> Curl {
+    let dir = scratch_dir("curl");
+    let body = dir.path().join("body");
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "10", "-o"])
+        .arg(&body)
+        .args(["-w", "%{http_code}"])
+        .args(extra)
+        .arg(url)
+        .output()
+        .expect("run curl");
+    Curl {
+        exit: out.status.code().unwrap_or(-1),
+        status: String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0),
+        body: std::fs::read_to_string(&body).unwrap_or_default(),
+    }
+}
+
+/// The value of each sample of `name` whose labels contain every `k="v"` in `labels`, keyed by
+/// the sample's full label text.
+fn samples(text: &str, name: &str, labels: &[(&str, &str)]) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .filter(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            Some((series.to_string(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let found = samples(text, name, labels);
+    assert!(
+        found.len() <= 1,
+        "several series of {name} match {labels:?}: {found:?}"
+    );
+    found.into_values().next()
+}
+
+#[test]
+fn metrics_count_every_record_and_byte_and_lag_returns_to_zero() {
+    let (a, b) = shared_clusters();
+    let topic = unique_name("metrics");
+    create_topic(&a.bootstrap(), &topic, 2, &[]);
+    // Known sizes: key `k<i>` and value of 100 + i % 7 bytes.
+    let records: Vec<OutRecord> = (0..300)
+        .map(|i| OutRecord {
+            partition: Some(i % 2),
+            key: Some(format!("k{i}").into_bytes()),
+            value: Some(vec![b'x'; 100 + (i as usize % 7)]),
+            ..OutRecord::default()
+        })
+        .collect();
+    let bytes_of = |p: i32| -> f64 {
+        records
+            .iter()
+            .filter(|r| r.partition == Some(p))
+            .map(|r| r.key.as_ref().unwrap().len() + r.value.as_ref().unwrap().len())
+            .sum::<usize>() as f64
+    };
+    produce(&a.bootstrap(), &topic, &records);
+
+    let strait = StraitProcess::start(&MirrorConfig::new(a, b, &[&topic]).yaml());
+    let base = format!("http://{}", strait.http_addr());
+    let mut target = TopicReader::new(&b.bootstrap(), &format!("A.{topic}"));
+    target.wait_for_count(300, ARRIVAL);
+
+    let text = wait_for(ARRIVAL, "exact counts and zero lag on /metrics", || {
+        let r = curl(&format!("{base}/metrics"), &[]);
+        assert_eq!(r.status, 200, "{}", r.body);
+        let ok = (0..2).all(|p| {
+            let l = [
+                ("topic", topic.as_str()),
+                ("partition", if p == 0 { "0" } else { "1" }),
+            ];
+            sample(&r.body, "strait_records_replicated_total", &l) == Some(150.0)
+                && sample(&r.body, "strait_replication_lag_records", &l) == Some(0.0)
+        });
+        ok.then_some(r.body)
+    });
+    for p in 0..2 {
+        let ps = p.to_string();
+        let l = [("topic", topic.as_str()), ("partition", ps.as_str())];
+        assert_eq!(
+            sample(&text, "strait_bytes_replicated_total", &l),
+            Some(bytes_of(p)),
+            "partition {p} bytes"
+        );
+        assert_eq!(
+            sample(&text, "strait_replication_lag_seconds", &l),
+            Some(0.0)
+        );
+        assert!(sample(&text, "strait_record_age_seconds", &l).is_some());
+    }
+    let mirror = [("mirror", "A->B")];
+    assert!(sample(&text, "strait_replication_latency_seconds_count", &mirror).unwrap() >= 300.0);
+    assert_eq!(sample(&text, "strait_mirror_up", &mirror), Some(1.0));
+    assert!(text.contains("strait_build_info{version=\""));
+    assert!(text.contains("process_resident_memory_bytes "));
+
+    assert_eq!(curl(&format!("{base}/healthz"), &[]).status, 200);
+    let ready = wait_for(ARRIVAL, "/readyz 200", || {
+        let r = curl(&format!("{base}/readyz"), &[]);
+        (r.status == 200).then_some(r.body)
+    });
+    assert!(ready.contains("\"ready\":true"), "{ready}");
+    let status = curl(&format!("{base}/status"), &[]);
+    assert_eq!(status.status, 200);
+    let status: serde_json::Value = serde_json::from_str(&status.body).expect("status JSON");
+    assert_eq!(status["mirrors"][0]["mirror"], "A->B");
+    assert_eq!(curl(&format!("{base}/nothing"), &[]).status, 404);
+    drop(strait);
+}
+
+/// `/readyz` answers 503 while the target broker is stopped and 200 again once it is back.
+#[test]
+fn readyz_flips_while_the_target_broker_is_down() {
+    let (a, _) = shared_clusters();
+    let target = KafkaCluster::start("ready-B");
+    let topic = unique_name("ready");
+    create_topic(&a.bootstrap(), &topic, 1, &[]);
+    produce(&a.bootstrap(), &topic, &[OutRecord::to_partition(0, "one")]);
+    let strait = StraitProcess::start(&MirrorConfig::new(a, &target, &[&topic]).yaml());
+    let url = format!("http://{}/readyz", strait.http_addr());
+    let until = |want: u16| {
+        wait_for(ARRIVAL, &format!("/readyz {want}"), || {
+            let r = curl(&url, &[]);
+            (r.status == want).then_some(r.body)
+        })
+    };
+    until(200);
+    target.stop();
+    let down = until(503);
+    assert!(down.contains("target cluster unreachable"), "{down}");
+    target.restart();
+    until(200);
+    drop(strait);
+    target.destroy();
+}
+
+/// Makes a CA, a server certificate for 127.0.0.1 and a client certificate with openssl.
+fn make_certs(dir: &Path) {
+    let script = r#"
+set -euo pipefail
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=strait-test-ca 2>/dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -keyout other-ca.key -out other-ca.pem -days 2 -subj /CN=other-ca 2>/dev/null
+for who in server client; do
+  openssl req -newkey rsa:2048 -nodes -keyout $who.key -out $who.csr -subj /CN=$who 2>/dev/null
+  if [ $who = server ]; then usage=serverAuth; san="subjectAltName=IP:127.0.0.1"; else usage=clientAuth; san="subjectAltName=DNS:client"; fi
+  printf '%s\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=%s\n' "$san" "$usage" > $who.ext
+  openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out $who.pem -days 2 -extfile $who.ext 2>/dev/null
+done
+"#;
+    let status = Command::new("bash")
+        .args(["-c", script])
+        .current_dir(dir)
+        .status()
+        .expect("run openssl");
+    assert!(status.success(), "openssl certificate generation failed");
+}
+
+#[test]
+fn tls_endpoint_with_mutual_tls_and_a_bearer_token() {
+    let (a, b) = shared_clusters();
+    let topic = unique_name("tls");
+    let certs = scratch_dir("tls");
+    make_certs(certs.path());
+    let path = |f: &str| certs.path().join(f).to_string_lossy().into_owned();
+    let yaml = format!(
+        "{}http:\n  listen: \"127.0.0.1:0\"\n  bearer_token: s3cret\n  tls: {{ cert_file: {}, key_file: {}, client_ca_file: {} }}\n",
+        MirrorConfig::new(a, b, &[&topic]).yaml(),
+        yaml_str(&path("server.pem")),
+        yaml_str(&path("server.key")),
+        yaml_str(&path("ca.pem"))
+    );
+    let strait = StraitProcess::start(&yaml);
+    let url = format!("https://{}/metrics", strait.http_addr());
+    let (ca, cert, key) = (path("ca.pem"), path("client.pem"), path("client.key"));
+    let auth = "Authorization: Bearer s3cret";
+
+    let ok = curl(
+        &url,
+        &["--cacert", &ca, "--cert", &cert, "--key", &key, "-H", auth],
+    );
+    assert_eq!((ok.exit, ok.status), (0, 200), "{}", ok.body);
+    assert!(ok.body.contains("strait_build_info{version=\""));
+
+    // Without the token: 401. The probes stay open.
+    let no_token = curl(&url, &["--cacert", &ca, "--cert", &cert, "--key", &key]);
+    assert_eq!(no_token.status, 401);
+    let wrong = curl(
+        &url,
+        &[
+            "--cacert",
+            &ca,
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "-H",
+            "Authorization: Bearer nope",
+        ],
+    );
+    assert_eq!(wrong.status, 401);
+    let health = url.replace("/metrics", "/healthz");
+    assert_eq!(
+        curl(&health, &["--cacert", &ca, "--cert", &cert, "--key", &key]).status,
+        200
+    );
+
+    // Without a client certificate the TLS handshake is refused (no HTTP response at all).
+    let no_cert = curl(&url, &["--cacert", &ca, "-H", auth]);
+    assert_ne!(
+        no_cert.exit, 0,
+        "a client without a certificate got through"
+    );
+    assert_eq!(no_cert.status, 0);
+    // A client that does not trust strait's CA refuses the server.
+    let untrusted = curl(
+        &url,
+        &[
+            "--cacert",
+            &path("other-ca.pem"),
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "-H",
+            auth,
+        ],
+    );
+    assert_eq!(
+        untrusted.exit, 60,
+        "curl: peer certificate cannot be authenticated"
+    );
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let plain = curl(&url.replace("https://", "http://"), &[]);
+    assert_ne!(plain.status, 200);
+    drop(strait);
+}
