@@ -106,6 +106,7 @@ impl Mirror {
                 drain_timeout: config.shutdown_timeout.mul_f32(0.8),
                 offset_syncs,
                 maps: OffsetMaps::default(),
+                stamp_provenance: mirror.stamp_provenance,
             },
             source_admin,
             target_admin,

@@ -52,10 +52,43 @@ pub fn from_str(yaml: &str, origin: &str) -> Result<Config, ConfigError> {
 
 fn from_str_with(yaml: &str, origin: &str, resolver: &Resolver<'_>) -> Result<Config, ConfigError> {
     let raw = parse(yaml, origin)?;
-    validate::validate(raw, resolver).map_err(|problems| ConfigError {
+    let mut config = validate::validate(raw, resolver).map_err(|problems| ConfigError {
         origin: origin.to_owned(),
         problems,
-    })
+    })?;
+    // The flow graph: which mirrors stamp the provenance header; cycles that would loop.
+    let edges: Vec<crate::policy::graph::Edge<'_>> = config
+        .mirrors
+        .iter()
+        .map(|m| crate::policy::graph::Edge {
+            source: &m.source,
+            target: &m.target,
+            policy: &m.replication_policy,
+            stamp: match m.provenance_header {
+                ProvenanceHeader::Auto => None,
+                ProvenanceHeader::Always => Some(true),
+                ProvenanceHeader::Never => Some(false),
+            },
+        })
+        .collect();
+    match crate::policy::graph::plan(&edges) {
+        Ok(stamps) => {
+            for (m, stamp) in config.mirrors.iter_mut().zip(stamps) {
+                m.stamp_provenance = stamp;
+            }
+            Ok(config)
+        }
+        Err(messages) => Err(ConfigError {
+            origin: origin.to_owned(),
+            problems: messages
+                .into_iter()
+                .map(|message| error::Problem {
+                    path: "mirrors".to_owned(),
+                    message,
+                })
+                .collect(),
+        }),
+    }
 }
 
 /// YAML to raw structs. serde stops at the first problem, so this reports one at most: syntax
@@ -229,6 +262,20 @@ pub struct MirrorConfig {
     pub emit_offset_syncs: bool,
     /// Which cluster holds the offset-syncs topic (MM2 `offset-syncs.topic.location`).
     pub offset_syncs_location: OffsetSyncsLocation,
+    /// Whether replicated records carry the provenance header (see `policy::graph`).
+    pub provenance_header: ProvenanceHeader,
+    /// Computed from the flow graph at load: this mirror stamps the provenance header.
+    pub stamp_provenance: bool,
+}
+
+/// `provenance_header`: `auto` stamps (and honours) the header where the flow graph needs it —
+/// identity-policy mirrors and mirrors in cycles that renaming alone cannot break; `always` on
+/// every record; `never` keeps records byte for byte (refused where a cycle needs the header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProvenanceHeader {
+    Auto,
+    Always,
+    Never,
 }
 
 /// Where MM2's offset-syncs topic lives: on the source as `mm2-offset-syncs.<target>.internal`

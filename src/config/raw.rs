@@ -130,6 +130,8 @@ pub(super) struct RawMirror {
     pub emit_offset_syncs: Option<bool>,
     #[serde(default)]
     pub offset_syncs_location: Option<String>,
+    #[serde(default)]
+    pub provenance_header: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

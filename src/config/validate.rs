@@ -11,10 +11,11 @@ use super::raw::{
 };
 use super::units::{parse_duration, parse_size};
 use super::{
-    ClusterConfig, Config, HttpConfig, HttpTls, MirrorConfig, OffsetSyncsLocation, Sasl, Secret,
-    Security, SecurityProtocol, Throttle, DEFAULT_EMIT_CHECKPOINTS_INTERVAL,
-    DEFAULT_EMIT_HEARTBEATS_INTERVAL, DEFAULT_HTTP_LISTEN, DEFAULT_READY_MAX_LAG_RECORDS,
-    DEFAULT_REFRESH_TOPICS_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL,
+    ClusterConfig, Config, HttpConfig, HttpTls, MirrorConfig, OffsetSyncsLocation,
+    ProvenanceHeader, Sasl, Secret, Security, SecurityProtocol, Throttle,
+    DEFAULT_EMIT_CHECKPOINTS_INTERVAL, DEFAULT_EMIT_HEARTBEATS_INTERVAL, DEFAULT_HTTP_LISTEN,
+    DEFAULT_READY_MAX_LAG_RECORDS, DEFAULT_REFRESH_TOPICS_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
+    DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL,
 };
 use crate::policy::{
     PatternList, ReplicationPolicy, TopicFilter, DEFAULT_GROUP_EXCLUDES, DEFAULT_SEPARATOR,
@@ -620,6 +621,18 @@ impl Validator<'_> {
                 None
             }
         };
+        let provenance_header = match raw.provenance_header.as_deref() {
+            None | Some("auto") => Some(ProvenanceHeader::Auto),
+            Some("always") => Some(ProvenanceHeader::Always),
+            Some("never") => Some(ProvenanceHeader::Never),
+            Some(other) => {
+                self.problem(
+                    format!("{path}.provenance_header"),
+                    format!("unknown value `{other}`; expected `auto`, `always` or `never`"),
+                );
+                None
+            }
+        };
         let emit_checkpoints_interval = self.duration(
             &format!("{path}.emit_checkpoints_interval"),
             raw.emit_checkpoints_interval.as_ref(),
@@ -653,6 +666,8 @@ impl Validator<'_> {
             sync_group_offsets_interval: sync_group_offsets_interval?,
             emit_offset_syncs: raw.emit_offset_syncs.unwrap_or(true),
             offset_syncs_location: offset_syncs_location?,
+            provenance_header: provenance_header?,
+            stamp_provenance: false,
         })
     }
 

@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{ClusterConfig, Throttle};
 use crate::flow::{OffsetMaps, PartitionMap, RouteSet};
 use crate::kafka::{self, LogContext, ADMIN_TIMEOUT};
+use crate::policy::graph;
 use crate::records::OffsetSync;
 use crate::telemetry::health;
 use crate::telemetry::metrics::{code_label, metrics};
@@ -74,6 +75,9 @@ pub struct RecordPathSpec {
     pub offset_syncs: Option<OffsetSyncsSpec>,
     /// Where the acknowledged offset maps are published for checkpoints.
     pub maps: OffsetMaps,
+    /// Stamp the provenance header on every copied record (see `policy::graph`). The header is
+    /// honoured either way: a record is never copied into a cluster it lists.
+    pub stamp_provenance: bool,
 }
 
 /// MM2's offset-syncs topic of this mirror and the cluster it lives on.
@@ -404,7 +408,7 @@ impl RecordLoop {
                     Some(Ok(m)) => m,
                 };
                 let done = forward(
-                    &self.spec.name,
+                    &self.spec,
                     &msg,
                     &mut self.parts,
                     &self.index,
@@ -1014,7 +1018,7 @@ fn permanent_error_hint(code: RDKafkaErrorCode) -> Option<&'static str> {
 /// Sends one source record to the target. Returns false when it stopped a partition.
 #[allow(clippy::too_many_arguments)]
 fn forward(
-    mirror: &str,
+    spec: &RecordPathSpec,
     msg: &BorrowedMessage<'_>,
     parts: &mut [Part],
     index: &HashMap<Arc<str>, Vec<usize>>,
@@ -1033,11 +1037,25 @@ fn forward(
     if !part.state.copies() {
         return Forwarded::Skipped;
     }
+    let mirror = spec.name.as_str();
     let offset = msg.offset();
     if let Some(track) = &part.track {
         if offset < track.next_fetch() {
             return Forwarded::Skipped; // fetched before a seek; librdkafka's barrier should drop these
         }
+    }
+    let provenance = msg.headers().and_then(|hs| {
+        hs.iter()
+            .find(|h| h.key == graph::PROVENANCE_HEADER)
+            .map(|h| h.value.unwrap_or_default())
+    });
+    if provenance.is_some_and(|v| graph::visited(v, &spec.target.alias)) {
+        // The record has been on the target already: copying it would loop.
+        part.track
+            .get_or_insert_with(|| PartitionTrack::from_log_start(offset))
+            .skip(offset);
+        metrics().loop_skipped.with_label_values(&[mirror]).inc();
+        return Forwarded::Skipped;
     }
     let key = msg.key();
     let payload = msg.payload();
@@ -1073,7 +1091,25 @@ fn forward(
     if let Some(ts) = ts {
         record = record.timestamp(ts);
     }
-    if let Some(headers) = msg.headers() {
+    let stamped;
+    if spec.stamp_provenance {
+        stamped = graph::extend(provenance, &spec.source.alias);
+        let count = msg.headers().map_or(0, |h| h.count());
+        let mut owned = OwnedHeaders::new_with_capacity(count + 1);
+        if let Some(headers) = msg.headers() {
+            for h in headers.iter().filter(|h| h.key != graph::PROVENANCE_HEADER) {
+                owned = owned.insert(Header {
+                    key: h.key,
+                    value: h.value,
+                });
+            }
+        }
+        owned = owned.insert(Header {
+            key: graph::PROVENANCE_HEADER,
+            value: Some(stamped.as_slice()),
+        });
+        record = record.headers(owned);
+    } else if let Some(headers) = msg.headers() {
         let mut owned = OwnedHeaders::new_with_capacity(headers.count());
         for h in headers.iter() {
             owned = owned.insert(Header {

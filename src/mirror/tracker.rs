@@ -112,6 +112,16 @@ impl PartitionTrack {
         true
     }
 
+    /// The record at `offset` is deliberately not copied (it would loop): like a gap upstream,
+    /// it translates to the next copied record and the position moves past it.
+    pub fn skip(&mut self, offset: i64) {
+        debug_assert!(offset >= self.next_fetch, "offsets go forward");
+        self.next_fetch = offset + 1;
+        if self.inflight.is_empty() {
+            self.committed = self.next_fetch;
+        }
+    }
+
     /// Forgets everything in flight and resumes fetching at the committed position: used to
     /// retry after a failed delivery. Later reports for the forgotten offsets are ignored.
     pub fn rewind(&mut self) {

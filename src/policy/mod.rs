@@ -3,6 +3,7 @@
 //! per-topic replication decision. Depends on nothing else in the crate.
 
 mod filter;
+pub mod graph;
 mod replication;
 
 pub use filter::{

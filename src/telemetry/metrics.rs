@@ -29,6 +29,7 @@ pub struct Metrics {
     pub replication_latency: HistogramVec,
     pub data_gaps: IntCounterVec,
     pub throttle_wait: prometheus::CounterVec,
+    pub loop_skipped: IntCounterVec,
     pub produce_errors: IntCounterVec,
     pub fetch_errors: IntCounterVec,
     pub mirror_up: IntGaugeVec,
@@ -73,6 +74,7 @@ impl Metrics {
             replication_latency: reg(&r, HistogramVec::new(HistogramOpts::new("strait_replication_latency_seconds", "Acknowledgement time minus the source record timestamp").buckets(LATENCY_BUCKETS.to_vec()), mirror).unwrap()),
             data_gaps: reg(&r, IntCounterVec::new(Opts::new("strait_data_gap_offsets_total", "Source offsets that could not be copied, by reason"), &["mirror", "reason"]).unwrap()),
             throttle_wait: reg(&r, prometheus::CounterVec::new(Opts::new("strait_throttle_wait_seconds_total", "Time the record path waited for the throttle"), mirror).unwrap()),
+            loop_skipped: reg(&r, IntCounterVec::new(Opts::new("strait_loop_records_skipped_total", "Records not copied because their provenance header lists the target cluster (they would loop)"), mirror).unwrap()),
             produce_errors: reg(&r, IntCounterVec::new(Opts::new("strait_produce_errors_total", "Failed deliveries to the target by error code (retried unless permanent)"), &["mirror", "code"]).unwrap()),
             fetch_errors: reg(&r, IntCounterVec::new(Opts::new("strait_fetch_errors_total", "Source consumer errors by error code (retried)"), &["mirror", "code"]).unwrap()),
             mirror_up: reg(&r, IntGaugeVec::new(Opts::new("strait_mirror_up", "1 while the mirror's record path runs, 0 while it restarts after a failure"), mirror).unwrap()),
@@ -110,9 +112,14 @@ impl Metrics {
         let now = now_seconds();
         for mf in self.checkpoint_last.collect() {
             for metric in mf.get_metric() {
-                let labels: Vec<&str> = metric.get_label().iter().map(|l| l.value()).collect();
+                // By name: the exposition sorts labels, the vector's order is declaration order.
+                let labels: HashMap<&str, &str> = metric
+                    .get_label()
+                    .iter()
+                    .map(|l| (l.name(), l.value()))
+                    .collect();
                 self.checkpoint_age
-                    .with_label_values(&labels)
+                    .with(&labels)
                     .set((now - metric.get_gauge().value()).max(0.0));
             }
         }

@@ -12,6 +12,7 @@ mod cli;
 mod dr;
 mod filters;
 mod heartbeats;
+mod loops;
 mod metrics;
 mod mm2_formats;
 mod mm2_interop;

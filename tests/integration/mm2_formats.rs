@@ -9,21 +9,13 @@
 //! there is a version, a version above 0 with an appended field): Java and strait must both read
 //! it as the v0 record, which is the leniency `strait::records` documents.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ::strait::records::{Checkpoint, Heartbeat, OffsetSync, MAX_STRING_LEN};
 
-use crate::harness::kafka::kafka_libs;
-use crate::harness::{
-    create_topic, now_ms, produce, repo_root, shared_clusters, spawn_watchdog, unique_name,
-    OutRecord,
-};
-
-const FORMATTERS: &str = "org.apache.kafka.connect.mirror.formatters";
-/// `--timeout-ms`: ConsoleConsumer stops after this long without a record. It exits 0 then,
-/// so a record Java never printed shows up as a missing line, not as a hang.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+use crate::harness::{create_topic, now_ms, produce, shared_clusters, unique_name, OutRecord};
+// Moved to the harness; re-exported for the tests that import it from here.
+pub use crate::harness::java_formatted;
 
 /// Produces `records` (key, value) to partition 0 of a fresh topic on cluster A, then runs
 /// Kafka's ConsoleConsumer with `formatter` over it and returns stdout, one line per record.
@@ -58,55 +50,6 @@ fn java_prints(test: &str, formatter: &str, records: &[(Vec<u8>, Vec<u8>)]) -> V
         );
     }
     lines
-}
-
-/// Reads `max_messages` records of partition 0.. of `topic` from the beginning with Kafka's
-/// ConsoleConsumer and MM2's `formatter` (simple class name), returning stdout line by line.
-pub fn java_formatted(
-    bootstrap: &str,
-    topic: &str,
-    formatter: &str,
-    max_messages: usize,
-) -> Vec<String> {
-    let child = Command::new("java")
-        .args(["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
-        .arg(format!(
-            "-Dlog4j2.configurationFile={}",
-            repo_root().join("harness/conf/tools-log4j2.xml").display()
-        ))
-        // Non-ASCII names must come out as UTF-8 whatever the test machine's locale, and
-        // `String.format("%d")` must print ASCII digits.
-        .args([
-            "-Dfile.encoding=UTF-8",
-            "-Dsun.stdout.encoding=UTF-8",
-            "-Duser.language=en",
-            "-Duser.country=US",
-        ])
-        .arg("-cp")
-        .arg(format!("{}/*", kafka_libs().display()))
-        .arg("org.apache.kafka.tools.consumer.ConsoleConsumer")
-        .args(["--bootstrap-server", bootstrap, "--topic", topic])
-        .arg("--from-beginning")
-        .args(["--max-messages", &max_messages.to_string()])
-        .args(["--timeout-ms", &IDLE_TIMEOUT.as_millis().to_string()])
-        .args(["--formatter", &format!("{FORMATTERS}.{formatter}")])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn java (ConsoleConsumer)");
-    let mut watchdog = spawn_watchdog(child.id(), topic);
-    let output = child.wait_with_output().expect("wait for ConsoleConsumer");
-    let _ = watchdog.kill();
-    let _ = watchdog.wait();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "ConsoleConsumer with {formatter} failed ({}):\n{stderr}",
-        output.status
-    );
-    let stdout = String::from_utf8(output.stdout).expect("ConsoleConsumer stdout is UTF-8");
-    stdout.lines().map(str::to_owned).collect()
 }
 
 /// Line-by-line comparison with a readable failure (some lines are 32 KiB long).

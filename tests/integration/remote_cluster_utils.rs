@@ -6,86 +6,29 @@
 //! Kafka jars and prints one `topic partition offset` line per translated partition, sorted.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ::strait::records::Checkpoint;
 
-use crate::harness::kafka::kafka_libs;
+use crate::harness::java::compile_java;
 use crate::harness::*;
 
 const ARRIVAL: Duration = Duration::from_secs(90);
+/// Time limit of the Java run (JVM start plus `translateOffsets`' own 30 s timeout).
+const JAVA_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The directory of the compiled `TranslateOffsets` class (compiled on first use), under the
-/// harness scratch root with this test process's pid as prefix, so stale runs are cleaned up.
-fn translate_offsets_classes() -> &'static Path {
-    static CLASSES: OnceLock<PathBuf> = OnceLock::new();
-    CLASSES.get_or_init(|| {
-        let libs = kafka_libs();
-        let dir = scratch_root().join(format!("{}-java-classes", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create java classes dir");
-        let source = repo_root().join("tests/integration/java/TranslateOffsets.java");
-        let t0 = Instant::now();
-        let out = Command::new("javac")
-            .arg("-cp")
-            .arg(format!("{}/*", libs.display()))
-            .arg("-d")
-            .arg(&dir)
-            .arg(&source)
-            .stdin(Stdio::null())
-            .output()
-            .expect("spawn javac");
-        assert!(
-            out.status.success(),
-            "javac {} failed ({}):\n{}{}",
-            source.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        eprintln!(
-            "[remote_cluster_utils] compiled TranslateOffsets.java in {:.1}s",
-            t0.elapsed().as_secs_f64()
-        );
-        dir
-    })
-}
+/// The Java side, relative to the repository root.
+const TRANSLATE_OFFSETS: &str = "tests/integration/java/TranslateOffsets.java";
 
 /// Runs `RemoteClusterUtils.translateOffsets` against `bootstrap` for `group` and the
 /// upstream cluster `remote_alias`; returns the printed `topic partition offset` lines.
 fn java_translate_offsets(bootstrap: &str, remote_alias: &str, group: &str) -> Vec<String> {
-    let classes = translate_offsets_classes();
-    let child = Command::new("java")
-        .args(["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
-        .arg(format!(
-            "-Dlog4j2.configurationFile={}",
-            repo_root().join("harness/conf/tools-log4j2.xml").display()
-        ))
-        .args([
-            "-Dfile.encoding=UTF-8",
-            "-Dsun.stdout.encoding=UTF-8",
-            "-Duser.language=en",
-            "-Duser.country=US",
-        ])
-        .arg("-cp")
-        .arg(format!(
-            "{}:{}/*",
-            classes.display(),
-            kafka_libs().display()
-        ))
-        .arg("TranslateOffsets")
-        .args([bootstrap, remote_alias, group])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn java (TranslateOffsets)");
-    let mut watchdog = spawn_watchdog(child.id(), group);
-    let output = child.wait_with_output().expect("wait for TranslateOffsets");
-    let _ = watchdog.kill();
-    let _ = watchdog.wait();
+    let output = java_tool(
+        JavaMain::Source(Path::new(TRANSLATE_OFFSETS)),
+        &[bootstrap, remote_alias, group],
+        JAVA_TIMEOUT,
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
@@ -136,7 +79,7 @@ fn java_remote_cluster_utils_translates_offsets_to_strait_checkpoints() {
         "    emit_checkpoints_interval: 500ms\n    refresh_topics_interval:",
     );
     // Compile while strait starts replicating.
-    let classes = std::thread::spawn(translate_offsets_classes);
+    let classes = std::thread::spawn(|| compile_java(Path::new(TRANSLATE_OFFSETS)));
     let strait = StraitProcess::start(&yaml);
 
     // The latest checkpoint per partition of ours, in topic order: what a reader of the whole

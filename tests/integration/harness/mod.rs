@@ -13,14 +13,18 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod client;
+pub mod java;
 pub mod kafka;
+pub mod mm2;
 pub mod strait;
 pub mod util;
 
 use std::sync::OnceLock;
 
 pub use client::*;
+pub use java::{java_formatted, java_formatted_partition, java_tool, JavaMain};
 pub use kafka::KafkaCluster;
+pub use mm2::Mm2Process;
 pub use strait::*;
 pub use util::*;
 
