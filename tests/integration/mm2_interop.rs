@@ -604,6 +604,77 @@ fn strait_reads_mirror_maker_2_checkpoints_offset_syncs_and_heartbeats_as_java_d
         "MM2's topics on A"
     );
 
+    // strait's operator commands read MM2's deployment as MM2's own tools would: `translate`
+    // from the checkpoints (RemoteClusterUtils' answer), `status` with MM2's heartbeats and
+    // checkpoints.
+    let scratch = scratch_dir("mm2-cli");
+    let config = scratch.path().join("strait.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "clusters:\n  {m}: {{ bootstrap_servers: {} }}\n  {n}: {{ bootstrap_servers: {} }}\nmirrors:\n  - {{ source: {m}, target: {n}, topics: [{}], groups: [{}] }}\n",
+            yaml_str(&a.bootstrap()),
+            yaml_str(&b.bootstrap()),
+            yaml_str(&s.topic),
+            yaml_str(&s.group)
+        ),
+    )
+    .expect("write strait config");
+    let config = config.to_string_lossy().into_owned();
+    let out = strait_cli(
+        &[
+            "translate",
+            "--config",
+            &config,
+            "--group",
+            &s.group,
+            "--from",
+            m,
+            "--to",
+            n,
+            "--from-checkpoints",
+            "--output",
+            "json",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let translated: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let got: Vec<(i64, i64, Option<i64>)> = translated["partitions"]
+        .as_array()
+        .expect("partitions")
+        .iter()
+        .map(|p| {
+            assert_eq!(p["to_topic"], s.remote_topic.as_str());
+            assert_eq!(p["exactness"], "checkpoint");
+            (
+                p["partition"].as_i64().unwrap(),
+                p["from_offset"].as_i64().unwrap(),
+                p["to_offset"].as_i64(),
+            )
+        })
+        .collect();
+    let want: Vec<(i64, i64, Option<i64>)> = (0..PARTITIONS)
+        .map(|p| (p as i64, COMMITTED[p as usize], synced[p as usize]))
+        .collect();
+    assert_eq!(got, want, "strait translate on MM2's checkpoints");
+    let out = strait_cli(
+        &["status", "--config", &config, "--output", "json"],
+        Duration::from_secs(60),
+    );
+    let status: serde_json::Value = serde_json::from_str(&out.stdout).expect("status JSON");
+    let mirror = &status["mirrors"][0];
+    assert!(
+        mirror["heartbeat_age_ms"]
+            .as_i64()
+            .is_some_and(|a| a < 30_000),
+        "MM2's heartbeats seen by strait status: {mirror}"
+    );
+    let groups = mirror["groups"].as_array().expect("groups");
+    assert_eq!(groups.len(), 1, "{mirror}");
+    assert_eq!(groups[0]["group"], s.group.as_str());
+    assert_eq!(groups[0]["partitions"], PARTITIONS);
+
     let t0 = Instant::now();
     let (status, graceful) = mm2.stop();
     eprintln!(
