@@ -8,7 +8,7 @@ use rdkafka::consumer::BaseConsumer;
 use rdkafka::message::{Message, Timestamp};
 
 use crate::config::ClusterConfig;
-use crate::kafka::read::read_to_end;
+use crate::kafka::read::{read_tail, read_to_end};
 use crate::kafka::{self, LogContext};
 use crate::mirror::{progress, Positions};
 use crate::policy::ReplicationPolicy;
@@ -19,6 +19,10 @@ use super::DrError;
 
 /// How long reading one internal topic to its end may take.
 pub const READ_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Heartbeats are read from this many last records: a mirror writes one per interval (1 s by
+/// default), so this covers hours even with dozens of mirrors writing to one cluster.
+pub const HEARTBEAT_TAIL: i64 = 200_000;
 
 /// A checkpoint with the time it was written (the record timestamp).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,9 +93,10 @@ pub fn checkpoints(
 pub fn heartbeats(cluster: &ClusterConfig) -> Result<HashMap<(String, String), i64>, DrError> {
     let consumer = reader(cluster, "heartbeats")?;
     let mut latest: HashMap<(String, String), i64> = HashMap::new();
-    read_to_end(
+    read_tail(
         &consumer,
         ReplicationPolicy::heartbeats_topic(),
+        HEARTBEAT_TAIL,
         READ_DEADLINE,
         |m| {
             let (Some(k), Some(v)) = (m.key(), m.payload()) else {

@@ -176,7 +176,7 @@ impl HeartbeatEmitter {
             topic,
             1,
             rf,
-            &[("cleanup.policy", "compact")],
+            crate::topics::INTERNAL_TOPIC_CONFIGS,
         )
         .await?;
         Ok(())

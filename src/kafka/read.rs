@@ -30,6 +30,28 @@ pub fn read_to_end(
     consumer: &BaseConsumer<LogContext>,
     topic: &str,
     deadline: Duration,
+    each: impl FnMut(&BorrowedMessage<'_>),
+) -> Result<bool, ReadError> {
+    read_range(consumer, topic, None, deadline, each)
+}
+
+/// Like [`read_to_end`], but only the last `last` records of each partition: for topics where
+/// only recent records matter (heartbeats) and whose uncompacted head can be long.
+pub fn read_tail(
+    consumer: &BaseConsumer<LogContext>,
+    topic: &str,
+    last: i64,
+    deadline: Duration,
+    each: impl FnMut(&BorrowedMessage<'_>),
+) -> Result<bool, ReadError> {
+    read_range(consumer, topic, Some(last), deadline, each)
+}
+
+fn read_range(
+    consumer: &BaseConsumer<LogContext>,
+    topic: &str,
+    tail: Option<i64>,
+    deadline: Duration,
     mut each: impl FnMut(&BorrowedMessage<'_>),
 ) -> Result<bool, ReadError> {
     let kerr = |source| ReadError::Kafka {
@@ -53,6 +75,7 @@ pub fn read_to_end(
         let (low, high) = consumer
             .fetch_watermarks(topic, p.id(), ADMIN_TIMEOUT)
             .map_err(kerr)?;
+        let low = tail.map_or(low, |n| low.max(high - n));
         if high > low {
             pending.push((p.id(), low, high));
             tpl.add_partition_offset(topic, p.id(), Offset::Offset(low))

@@ -179,6 +179,12 @@ impl TopicSync {
     }
 }
 
+/// Compacted, with 10-minute segments so that compaction keeps these small topics small (with
+/// the default 7-day segments the head, never compacted, would hold a week of writes and make
+/// every start and `strait status` read all of it).
+pub const INTERNAL_TOPIC_CONFIGS: &[(&str, &str)] =
+    &[("cleanup.policy", "compact"), ("segment.ms", "600000")];
+
 /// Ensures one of strait's or MM2's internal topics exists (compacted, one partition, as MM2
 /// creates its own) and is visible in metadata.
 pub async fn ensure_internal_topic(
@@ -192,7 +198,7 @@ pub async fn ensure_internal_topic(
             admin::cluster_metadata(target_admin).await?.broker_count,
         ),
     };
-    admin::ensure_topic(target_admin, topic, 1, rf, &[("cleanup.policy", "compact")]).await?;
+    admin::ensure_topic(target_admin, topic, 1, rf, INTERNAL_TOPIC_CONFIGS).await?;
     // Wait until the topic is visible in metadata, so the first progress read and write find it.
     for _ in 0..100 {
         if admin::cluster_metadata(target_admin)

@@ -175,6 +175,17 @@ fn translate_status_and_an_interrupted_failover_finish_exactly() {
     target.wait_for_count(120, ARRIVAL);
     let source = read_all(&a.bootstrap(), &topic, ARRIVAL);
 
+    // Positions are persisted once a second after the target acknowledged: wait until the
+    // mirror reports every partition copied (what an operator checks before translating).
+    wait_until(ARRIVAL, "status: every partition copied", || {
+        let out = json_cli(&config, &["status"], 0);
+        let parts = out["mirrors"][0]["partitions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        parts.len() == 2 && parts.iter().all(|p| p["copied_to"] == 60)
+    });
+
     // translate: exact, and equal to the data's answer.
     for (i, g) in groups.iter().enumerate() {
         let i = i as i64;

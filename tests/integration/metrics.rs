@@ -132,7 +132,8 @@ fn metrics_count_every_record_and_byte_and_lag_returns_to_zero() {
         (r.status == 200).then_some(r.body)
     });
     assert!(ready.contains("\"ready\":true"), "{ready}");
-    let status = curl(&format!("{base}/status"), &[]);
+    // /status reads the internal topics of the shared clusters (every test's): allow time.
+    let status = curl(&format!("{base}/status"), &["--max-time", "90"]);
     assert_eq!(status.status, 200);
     let status: serde_json::Value = serde_json::from_str(&status.body).expect("status JSON");
     assert_eq!(status["mirrors"][0]["mirror"], "A->B");
