@@ -120,6 +120,34 @@ fn expected_target_offset(source: &[Rec], target: &[Rec], partition: i32, commit
     }
 }
 
+/// Asserts that `read` (what a group read after moving) holds, for partition `p`, exactly the
+/// source records from `committed` on, in order: nothing skipped, nothing replayed. Returns how
+/// many records it read that the group had read before the move (0 when the assert holds).
+fn assert_resumed_exactly(
+    read: &[Rec],
+    source: &[Rec],
+    p: i32,
+    committed: i64,
+    what: &str,
+) -> usize {
+    let got: Vec<String> = read
+        .iter()
+        .filter(|r| r.partition == p)
+        .map(Rec::value_str)
+        .collect();
+    let want: Vec<String> = source
+        .iter()
+        .filter(|r| r.partition == p && r.offset >= committed)
+        .map(Rec::value_str)
+        .collect();
+    let replayed = got.iter().filter(|v| !want.contains(v)).count();
+    assert_eq!(
+        got, want,
+        "{what} partition {p}: nothing skipped, nothing replayed"
+    );
+    replayed
+}
+
 fn group_plan<'v>(result: &'v Value, group: &str) -> &'v Value {
     result["plan"]["groups"]
         .as_array()
@@ -442,20 +470,7 @@ fn translate_status_and_an_interrupted_failover_finish_exactly() {
         let i = i as i64;
         let read = resume_as_group(&b.bootstrap(), g, &remote, 2, ARRIVAL);
         for (p, committed) in [(0, 10 + 20 * i), (1, 60 - 15 * i)] {
-            let got: Vec<String> = read
-                .iter()
-                .filter(|r| r.partition == p)
-                .map(Rec::value_str)
-                .collect();
-            let want: Vec<String> = source
-                .iter()
-                .filter(|r| r.partition == p && r.offset >= committed)
-                .map(Rec::value_str)
-                .collect();
-            assert_eq!(
-                got, want,
-                "{g} partition {p}: nothing skipped, nothing replayed"
-            );
+            assert_resumed_exactly(&read, &source, p, committed, g);
         }
     }
     drop(strait);
@@ -612,21 +627,7 @@ fn dr_drill_failover_with_the_source_lost_then_failback() {
     let read = resume_as_group(&b.bootstrap(), &group, &remote, 2, ARRIVAL);
     let mut replayed = 0;
     for (p, c) in committed {
-        let got: Vec<String> = read
-            .iter()
-            .filter(|r| r.partition == p)
-            .map(Rec::value_str)
-            .collect();
-        let want: Vec<String> = source
-            .iter()
-            .filter(|r| r.partition == p && r.offset >= c)
-            .map(Rec::value_str)
-            .collect();
-        replayed += got.iter().filter(|v| !want.contains(v)).count();
-        assert_eq!(
-            got, want,
-            "partition {p} on B: nothing skipped, nothing replayed"
-        );
+        replayed += assert_resumed_exactly(&read, &source, p, c, "on B");
     }
     eprintln!(
         "[drill] failover: {} records read on B, {replayed} replayed",

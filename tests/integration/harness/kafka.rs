@@ -30,8 +30,8 @@ const PORT_RANGE: std::ops::Range<u16> = 20_000..32_000;
 /// The log line `KafkaRaftServer.startup()` writes once the broker is unfenced and serving.
 const STARTED_LINE: &str = "Kafka Server started";
 
-/// Same GC/JIT flags as Kafka's `kafka-run-class.sh`.
-const JVM_PERF: &[&str] = &[
+/// Same GC/JIT flags as Kafka's `kafka-run-class.sh` (also used for MirrorMaker 2).
+pub const JVM_PERF: &[&str] = &[
     "-XX:+UseG1GC",
     "-XX:MaxGCPauseMillis=20",
     "-XX:InitiatingHeapOccupancyPercent=35",

@@ -12,21 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use super::kafka::{kafka_libs, tail_of};
+use super::kafka::{kafka_libs, tail_of, JVM_PERF};
 use super::util::{repo_root, scratch_dir, spawn_watchdog};
 
 /// SIGTERM grace period before SIGKILL (MM2's shutdown hook stops every herder and its tasks).
 pub const MM2_STOP_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Same GC/JIT flags as Kafka's `kafka-run-class.sh` (and the brokers of [`super::kafka`]).
-const JVM_PERF: &[&str] = &[
-    "-XX:+UseG1GC",
-    "-XX:MaxGCPauseMillis=20",
-    "-XX:InitiatingHeapOccupancyPercent=35",
-    "-XX:+ExplicitGCInvokesConcurrent",
-    "-XX:MaxInlineLevel=15",
-    "-Djava.awt.headless=true",
-];
 
 /// A running (or exited) MirrorMaker 2 in dedicated mode.
 pub struct Mm2Process {
