@@ -782,6 +782,29 @@ impl RecordLoop {
     /// Lag per partition from the source end offsets in the consumer's librdkafka statistics:
     /// records not yet acknowledged, and the age of the oldest of them.
     fn update_lag(&mut self) {
+        // Transaction markers at the end of a partition are never delivered; the consumer's
+        // position still moves past them (librdkafka advances it over control records and
+        // resets it on seek), and so does the partition's safe position.
+        if let Ok(positions) = self.consumer.position() {
+            for e in positions.elements() {
+                let Offset::Offset(pos) = e.offset() else {
+                    continue;
+                };
+                let Some(&slot) = self
+                    .index
+                    .get(e.topic())
+                    .and_then(|slots| slots.get(e.partition() as usize))
+                else {
+                    continue;
+                };
+                let part = &mut self.parts[slot];
+                if part.state.copies() && !part.needs_seek {
+                    if let Some(track) = &mut part.track {
+                        track.passed(pos);
+                    }
+                }
+            }
+        }
         let client = format!("{}|consumer", self.spec.name);
         let now = now_ms();
         let mut total = 0;

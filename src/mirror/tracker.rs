@@ -112,6 +112,15 @@ impl PartitionTrack {
         true
     }
 
+    /// The consumer's position moved to `position` without delivering records (transaction
+    /// markers, aborted records): with nothing in flight, nothing below it is owed.
+    pub fn passed(&mut self, position: i64) {
+        if self.inflight.is_empty() && position > self.next_fetch {
+            self.next_fetch = position;
+            self.committed = position;
+        }
+    }
+
     /// The record at `offset` is deliberately not copied (it would loop): like a gap upstream,
     /// it translates to the next copied record and the position moves past it.
     pub fn skip(&mut self, offset: i64) {
@@ -237,5 +246,21 @@ mod tests {
         assert!(!t.is_inflight(3));
         assert!(t.acked(15, 1015));
         assert_eq!(t.committed(), 6);
+    }
+
+    #[test]
+    fn passing_control_records_moves_the_position_only_when_nothing_is_in_flight() {
+        let mut t = PartitionTrack::new(0);
+        t.produced(0, 0);
+        t.passed(3); // a commit marker at 1..3, but record 0 is still in flight
+        assert_eq!((t.committed(), t.next_fetch()), (0, 1));
+        assert!(t.acked(0, 10));
+        assert_eq!(t.committed(), 1);
+        t.passed(3);
+        assert_eq!((t.committed(), t.next_fetch()), (3, 3));
+        t.passed(2); // never backwards
+        assert_eq!(t.committed(), 3);
+        t.skip(3); // a record that would loop
+        assert_eq!((t.committed(), t.next_fetch()), (4, 4));
     }
 }
