@@ -128,6 +128,12 @@ impl Mirror {
             target_admin: Arc::clone(&self.target_admin),
         };
         let sync_task = tokio::spawn(sync.run(routes_tx, cancel.clone()));
+        let metadata_sync = crate::topics::sync::MetadataSync {
+            mirror: self.config.clone(),
+            source_admin: Arc::clone(&self.source_admin),
+            target_admin: Arc::clone(&self.target_admin),
+        };
+        let metadata_task = tokio::spawn(metadata_sync.run(cancel.clone()));
         let checkpoint_task = match self.checkpoints() {
             Ok(Some(c)) => Some(tokio::spawn(c.run(cancel.clone()))),
             Ok(None) => None,
@@ -190,7 +196,10 @@ impl Mirror {
         }
         sync_task.abort();
         let _ = sync_task.await;
-        for task in [heartbeat_task, checkpoint_task].into_iter().flatten() {
+        for task in [heartbeat_task, checkpoint_task, Some(metadata_task)]
+            .into_iter()
+            .flatten()
+        {
             task.abort();
             let _ = task.await;
         }

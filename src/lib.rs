@@ -26,6 +26,9 @@
 //! - [`app`]: composition root, supervision, shutdown.
 //! - [`cli`], [`telemetry`], [`runtime`]: the edges.
 
+// Only kafka::native_admin (librdkafka's C admin API) opts out.
+#![deny(unsafe_code)]
+
 pub mod config;
 pub mod policy;
 pub mod records;

@@ -70,7 +70,8 @@ pub enum Command {
         #[arg(long, short)]
         config: PathBuf,
         /// Connect to the clusters and list, per mirror, which source topics are replicated under
-        /// which remote names and why the others are not.
+        /// which remote names and why the others are not, and how existing remote topics differ
+        /// from their source (configs, partitions, ACLs).
         #[arg(long)]
         connect: bool,
     },

@@ -32,6 +32,7 @@ pub fn validate(path: &Path, connect: bool) -> Exit {
 
 async fn plan_all(config: &Config) -> Exit {
     let mut metadata = std::collections::BTreeMap::new();
+    let mut admins = std::collections::BTreeMap::new();
     for (alias, cluster) in &config.clusters {
         let client = match kafka::admin_client(cluster, &format!("validate|{alias}")) {
             Ok(c) => Arc::new(c),
@@ -49,6 +50,7 @@ async fn plan_all(config: &Config) -> Exit {
                     md.topics.len()
                 );
                 metadata.insert(alias.clone(), md);
+                admins.insert(alias.clone(), client);
             }
             Err(e) => {
                 eprintln!(
@@ -89,6 +91,42 @@ async fn plan_all(config: &Config) -> Exit {
             "  {replicated} of {} source topic(s) replicated",
             plan.len()
         );
+        print_drift(m, &admins[&m.source], &admins[&m.target]).await;
     }
     Exit::Ok
+}
+
+/// Config, partition and ACL differences between each source topic and its remote topic.
+async fn print_drift(
+    m: &crate::config::MirrorConfig,
+    source: &Arc<rdkafka::admin::AdminClient<kafka::LogContext>>,
+    target: &Arc<rdkafka::admin::AdminClient<kafka::LogContext>>,
+) {
+    let compare = topics::sync::Compare {
+        configs: true,
+        acls: true,
+    };
+    println!(
+        "  remote topics vs source (configs: {}, ACLs: {}):",
+        m.sync_topic_configs.as_str(),
+        m.sync_topic_acls.as_str()
+    );
+    match topics::sync::mirror_drift(m, source, target, compare).await {
+        Ok(drift) => {
+            let lines = drift.lines();
+            if lines.is_empty() {
+                println!("    no differences");
+            }
+            for line in lines {
+                println!("    {line}");
+            }
+            for acl in &drift.refused_acls {
+                println!("    not copied (WRITE is never granted on a remote topic): {acl}");
+            }
+            if let Some(reason) = &drift.acls_not_compared {
+                println!("    ACLs not compared: {reason}");
+            }
+        }
+        Err(e) => println!("    cannot compare: {}", error_chain(&e)),
+    }
 }

@@ -34,6 +34,9 @@ pub const DEFAULT_REFRESH_TOPICS_INTERVAL: Duration = Duration::from_secs(10);
 pub const DEFAULT_EMIT_CHECKPOINTS_INTERVAL: Duration = Duration::from_secs(5);
 /// Default `sync_group_offsets_interval` (MM2's `sync.group.offsets.interval.seconds` is 60).
 pub const DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL: Duration = Duration::from_secs(5);
+/// Default `sync_topic_configs_interval` and `sync_topic_acls_interval` (MM2's
+/// `sync.topic.configs.interval.seconds` and `sync.topic.acls.interval.seconds` are 600).
+pub const DEFAULT_SYNC_TOPIC_INTERVAL: Duration = Duration::from_secs(30);
 /// Default `emit_heartbeats_interval` (MM2's `emit.heartbeats.interval.seconds` is 1 too).
 pub const DEFAULT_EMIT_HEARTBEATS_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -266,6 +269,38 @@ pub struct MirrorConfig {
     pub provenance_header: ProvenanceHeader,
     /// Computed from the flow graph at load: this mirror stamps the provenance header.
     pub stamp_provenance: bool,
+    /// Topic config sync to remote topics (MM2 `sync.topic.configs.enabled`).
+    pub sync_topic_configs: SyncMode,
+    /// How often (default 30s; MM2: 600s).
+    pub sync_topic_configs_interval: Duration,
+    /// Which topic config names are never synced: MM2's `config.properties.exclude` defaults
+    /// plus the user's `topic_configs_exclude` (include is everything).
+    pub topic_configs: TopicFilter,
+    /// Topic ACL sync to remote topics (MM2 `sync.topic.acls.enabled`).
+    pub sync_topic_acls: SyncMode,
+    /// How often (default 30s; MM2: 600s).
+    pub sync_topic_acls_interval: Duration,
+}
+
+/// What a sync of remote-topic metadata (configs, ACLs) does with a difference it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    /// Change the target to match the source.
+    Enforce,
+    /// Report the difference (log, metric, `validate --connect`); change nothing.
+    Report,
+    /// Neither look nor change.
+    Off,
+}
+
+impl SyncMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncMode::Enforce => "enforce",
+            SyncMode::Report => "report",
+            SyncMode::Off => "off",
+        }
+    }
 }
 
 /// `provenance_header`: `auto` stamps (and honours) the header where the flow graph needs it —

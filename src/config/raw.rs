@@ -132,6 +132,16 @@ pub(super) struct RawMirror {
     pub offset_syncs_location: Option<String>,
     #[serde(default)]
     pub provenance_header: Option<String>,
+    #[serde(default)]
+    pub sync_topic_configs: Option<String>,
+    #[serde(default)]
+    pub sync_topic_configs_interval: Option<Scalar>,
+    #[serde(default)]
+    pub topic_configs_exclude: Option<Vec<String>>,
+    #[serde(default)]
+    pub sync_topic_acls: Option<String>,
+    #[serde(default)]
+    pub sync_topic_acls_interval: Option<Scalar>,
 }
 
 #[derive(Debug, Default, Deserialize)]

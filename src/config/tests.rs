@@ -107,6 +107,39 @@ fn minimal_config_gets_defaults() {
     );
     assert!(m.topics.matches("orders"));
     assert!(!m.groups.matches("console-consumer-42"));
+    assert_eq!(m.sync_topic_configs, SyncMode::Enforce);
+    assert_eq!(m.sync_topic_acls, SyncMode::Enforce);
+    assert_eq!(m.sync_topic_configs_interval, Duration::from_secs(30));
+    assert_eq!(m.sync_topic_acls_interval, Duration::from_secs(30));
+    assert!(m.topic_configs.matches("retention.ms"));
+    assert!(!m.topic_configs.matches("min.insync.replicas"));
+    assert!(!m
+        .topic_configs
+        .matches("leader.replication.throttled.replicas"));
+}
+
+#[test]
+fn topic_sync_keys() {
+    let config = load_ok(&mirror(
+        "    sync_topic_configs: report\n    sync_topic_acls: off\n    sync_topic_configs_interval: 2m\n    topic_configs_exclude: ['retention\\..*']\n",
+    ));
+    let m = &config.mirrors[0];
+    assert_eq!(m.sync_topic_configs, SyncMode::Report);
+    assert_eq!(m.sync_topic_acls, SyncMode::Off);
+    assert_eq!(m.sync_topic_configs_interval, Duration::from_secs(120));
+    assert!(!m.topic_configs.matches("retention.ms"));
+    assert!(!m.topic_configs.matches("min.insync.replicas"));
+    assert!(m.topic_configs.matches("cleanup.policy"));
+    assert_eq!(
+        problems(&mirror(
+            "    sync_topic_configs: always\n    sync_topic_acls_interval: 0s\n    topic_configs_exclude: ['ok', '(']\n"
+        )),
+        [
+            "mirrors[0].sync_topic_configs: unknown mode `always`; expected `enforce`, `report` or `off`",
+            "mirrors[0].topic_configs_exclude[1]: invalid regex `(`: unclosed group; patterns are Rust regexes matched against the whole name (no look-around or back-references)",
+            "mirrors[0].sync_topic_acls_interval: must be greater than 0",
+        ]
+    );
 }
 
 #[test]
@@ -473,7 +506,7 @@ fn unknown_keys_name_key_and_path() {
     );
     assert_eq!(
         problems(&mirror("    topic: [x]\n")),
-        ["mirrors[0].topic: unknown key `topic`, expected one of `source`, `target`, `topics`, `topics_exclude`, `groups`, `groups_exclude`, `replication_policy`, `replication_factor`, `refresh_topics_interval`, `throttle`, `emit_heartbeats`, `emit_heartbeats_interval`, `emit_checkpoints`, `emit_checkpoints_interval`, `sync_group_offsets`, `sync_group_offsets_interval`, `emit_offset_syncs`, `offset_syncs_location`, `provenance_header` (line 8, column 5)"]
+        ["mirrors[0].topic: unknown key `topic`, expected one of `source`, `target`, `topics`, `topics_exclude`, `groups`, `groups_exclude`, `replication_policy`, `replication_factor`, `refresh_topics_interval`, `throttle`, `emit_heartbeats`, `emit_heartbeats_interval`, `emit_checkpoints`, `emit_checkpoints_interval`, `sync_group_offsets`, `sync_group_offsets_interval`, `emit_offset_syncs`, `offset_syncs_location`, `provenance_header`, `sync_topic_configs`, `sync_topic_configs_interval`, `topic_configs_exclude`, `sync_topic_acls`, `sync_topic_acls_interval` (line 8, column 5)"]
     );
     assert_eq!(
         problems(&mirror("    replication_policy: { kind: identity, sep: x }\n")),

@@ -12,14 +12,14 @@ use super::raw::{
 use super::units::{parse_duration, parse_size};
 use super::{
     ClusterConfig, Config, HttpConfig, HttpTls, MirrorConfig, OffsetSyncsLocation,
-    ProvenanceHeader, Sasl, Secret, Security, SecurityProtocol, Throttle,
+    ProvenanceHeader, Sasl, Secret, Security, SecurityProtocol, SyncMode, Throttle,
     DEFAULT_EMIT_CHECKPOINTS_INTERVAL, DEFAULT_EMIT_HEARTBEATS_INTERVAL, DEFAULT_HTTP_LISTEN,
     DEFAULT_READY_MAX_LAG_RECORDS, DEFAULT_REFRESH_TOPICS_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
-    DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL,
+    DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL, DEFAULT_SYNC_TOPIC_INTERVAL,
 };
 use crate::policy::{
-    PatternList, ReplicationPolicy, TopicFilter, DEFAULT_GROUP_EXCLUDES, DEFAULT_SEPARATOR,
-    DEFAULT_TOPIC_EXCLUDES,
+    PatternList, ReplicationPolicy, TopicFilter, DEFAULT_CONFIG_EXCLUDES, DEFAULT_GROUP_EXCLUDES,
+    DEFAULT_SEPARATOR, DEFAULT_TOPIC_EXCLUDES,
 };
 
 /// SASL mechanisms that work with a username and password.
@@ -633,6 +633,30 @@ impl Validator<'_> {
                 None
             }
         };
+        let sync_topic_configs = self.sync_mode(
+            &format!("{path}.sync_topic_configs"),
+            raw.sync_topic_configs.as_deref(),
+        );
+        let sync_topic_configs_interval = self.duration(
+            &format!("{path}.sync_topic_configs_interval"),
+            raw.sync_topic_configs_interval.as_ref(),
+            DEFAULT_SYNC_TOPIC_INTERVAL,
+        );
+        let topic_configs = self.filter(
+            &path,
+            ("topic_configs", None),
+            ("topic_configs_exclude", raw.topic_configs_exclude),
+            &DEFAULT_CONFIG_EXCLUDES,
+        );
+        let sync_topic_acls = self.sync_mode(
+            &format!("{path}.sync_topic_acls"),
+            raw.sync_topic_acls.as_deref(),
+        );
+        let sync_topic_acls_interval = self.duration(
+            &format!("{path}.sync_topic_acls_interval"),
+            raw.sync_topic_acls_interval.as_ref(),
+            DEFAULT_SYNC_TOPIC_INTERVAL,
+        );
         let emit_checkpoints_interval = self.duration(
             &format!("{path}.emit_checkpoints_interval"),
             raw.emit_checkpoints_interval.as_ref(),
@@ -668,7 +692,27 @@ impl Validator<'_> {
             offset_syncs_location: offset_syncs_location?,
             provenance_header: provenance_header?,
             stamp_provenance: false,
+            sync_topic_configs: sync_topic_configs?,
+            sync_topic_configs_interval: sync_topic_configs_interval?,
+            topic_configs: topic_configs?,
+            sync_topic_acls: sync_topic_acls?,
+            sync_topic_acls_interval: sync_topic_acls_interval?,
         })
+    }
+
+    fn sync_mode(&mut self, path: &str, raw: Option<&str>) -> Option<SyncMode> {
+        match raw {
+            None | Some("enforce") => Some(SyncMode::Enforce),
+            Some("report") => Some(SyncMode::Report),
+            Some("off") => Some(SyncMode::Off),
+            Some(other) => {
+                self.problem(
+                    path,
+                    format!("unknown mode `{other}`; expected `enforce`, `report` or `off`"),
+                );
+                None
+            }
+        }
     }
 
     fn replication_factor(&mut self, path: &str, scalar: &Scalar) -> Option<i16> {

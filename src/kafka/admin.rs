@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, TopicReplication};
+use rdkafka::admin::{
+    AdminClient, AdminOptions, ConfigSource, NewPartitions, NewTopic, ResourceSpecifier,
+    TopicReplication,
+};
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 
@@ -35,6 +38,58 @@ pub enum AdminError {
     },
     #[error("admin request failed")]
     Request(#[source] KafkaError),
+    #[error("cannot describe the configs of topic `{topic}`: {code}")]
+    DescribeConfigs {
+        topic: String,
+        code: RDKafkaErrorCode,
+    },
+}
+
+/// One topic config entry, reduced to what config sync needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicConfigEntry {
+    pub name: String,
+    pub value: Option<String>,
+    /// Set on the topic itself (a topic-level override), not inherited from the broker.
+    pub explicit: bool,
+    pub read_only: bool,
+    pub sensitive: bool,
+}
+
+/// Describes the configs of `topics` (one DescribeConfigs request). Topics are answered in order.
+pub async fn describe_topic_configs(
+    admin: &AdminClient<LogContext>,
+    topics: &[String],
+) -> Result<Vec<(String, Vec<TopicConfigEntry>)>, AdminError> {
+    if topics.is_empty() {
+        return Ok(Vec::new());
+    }
+    let specs: Vec<ResourceSpecifier<'_>> =
+        topics.iter().map(|t| ResourceSpecifier::Topic(t)).collect();
+    let results = admin
+        .describe_configs(specs.iter(), &options())
+        .await
+        .map_err(AdminError::Request)?;
+    let mut out = Vec::with_capacity(topics.len());
+    for (topic, result) in topics.iter().zip(results) {
+        let resource = result.map_err(|code| AdminError::DescribeConfigs {
+            topic: topic.clone(),
+            code,
+        })?;
+        let entries = resource
+            .entries
+            .into_iter()
+            .map(|e| TopicConfigEntry {
+                explicit: e.source == ConfigSource::DynamicTopic,
+                name: e.name,
+                value: e.value,
+                read_only: e.is_read_only,
+                sensitive: e.is_sensitive,
+            })
+            .collect();
+        out.push((topic.clone(), entries));
+    }
+    Ok(out)
 }
 
 /// Fetches metadata for all topics (blocking call run off the async threads).

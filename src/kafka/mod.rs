@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod groups;
+pub mod native_admin;
 pub mod read;
 
 use std::time::Duration;

@@ -14,6 +14,18 @@ pub const DEFAULT_TOPIC_EXCLUDES: [&str; 3] = [r".*[\-\.]internal", r".*\.replic
 /// MM2's default `groups.exclude`: console consumers, Connect workers and Kafka-internal groups.
 pub const DEFAULT_GROUP_EXCLUDES: [&str; 3] = [r"console-consumer-.*", r"connect-.*", r"__.*"];
 
+/// MM2's default `config.properties.exclude`: topic configs that are about the cluster they live
+/// on rather than the data (throttles, durability, timestamp validation). strait always applies
+/// these; the user's `topic_configs_exclude` adds to them.
+pub const DEFAULT_CONFIG_EXCLUDES: [&str; 6] = [
+    r"follower\.replication\.throttled\.replicas",
+    r"leader\.replication\.throttled\.replicas",
+    r"message\.timestamp\.difference\.max\.ms",
+    r"message\.timestamp\.type",
+    r"unclean\.leader\.election\.enable",
+    r"min\.insync\.replicas",
+];
+
 /// One compiled pattern with the text it was written as.
 #[derive(Debug, Clone)]
 struct Pattern {

@@ -7,7 +7,8 @@ pub mod graph;
 mod replication;
 
 pub use filter::{
-    PatternError, PatternList, TopicFilter, DEFAULT_GROUP_EXCLUDES, DEFAULT_TOPIC_EXCLUDES,
+    PatternError, PatternList, TopicFilter, DEFAULT_CONFIG_EXCLUDES, DEFAULT_GROUP_EXCLUDES,
+    DEFAULT_TOPIC_EXCLUDES,
 };
 pub use replication::{ReplicationPolicy, DEFAULT_SEPARATOR, HEARTBEATS_TOPIC};
 

@@ -47,6 +47,8 @@ pub struct Metrics {
     pub client_queue_bytes: IntGaugeVec,
     pub client_broker_rtt: GaugeVec,
     pub build_info: IntGaugeVec,
+    pub remote_topic_drift: IntGaugeVec,
+    pub remote_topic_changes: IntCounterVec,
     pub ready: IntGauge,
     /// Source end offsets (last stable offset) per (topic, partition) from the record
     /// consumers' librdkafka statistics, keyed by client name.
@@ -92,6 +94,8 @@ impl Metrics {
             client_queue_bytes: reg(&r, IntGaugeVec::new(Opts::new("strait_client_queue_bytes", "Bytes waiting in the librdkafka client's queues"), &["client"]).unwrap()),
             client_broker_rtt: reg(&r, GaugeVec::new(Opts::new("strait_client_broker_rtt_seconds", "Average request round-trip time to the broker"), &["client", "broker"]).unwrap()),
             build_info: reg(&r, IntGaugeVec::new(Opts::new("strait_build_info", "strait's version"), &["version"]).unwrap()),
+            remote_topic_drift: reg(&r, IntGaugeVec::new(Opts::new("strait_remote_topic_drift", "Differences between source topics and their remote topics found by the last sync round, by kind (config entries, missing ACLs, topics with more partitions on the target); left after enforcing"), &["mirror", "kind"]).unwrap()),
+            remote_topic_changes: reg(&r, IntCounterVec::new(Opts::new("strait_remote_topic_changes_total", "Changes made to remote topics to match their source, by kind (config entries set or reset, ACLs created)"), &["mirror", "kind"]).unwrap()),
             ready: reg(&r, IntGauge::new("strait_ready", "1 when /readyz answers 200").unwrap()),
             source_ends: Mutex::new(HashMap::new()),
             registry: r,

@@ -3,6 +3,8 @@
 //! source's partition count, grow partitions, and publish the resulting routes to the record path.
 //! Runs at start and then every `refresh_topics_interval`.
 
+pub mod sync;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -133,10 +135,22 @@ impl TopicSync {
             let have = match target.topics.get(&remote) {
                 Some(&n) => n,
                 None => {
-                    match admin::ensure_topic(&self.target_admin, &remote, want, rf, &[]).await {
+                    let configs = sync::creation_configs(
+                        &self.mirror,
+                        &self.source_admin,
+                        &planned.source_topic,
+                    )
+                    .await;
+                    let configs: Vec<(&str, &str)> = configs
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect();
+                    match admin::ensure_topic(&self.target_admin, &remote, want, rf, &configs).await
+                    {
                         Ok(Ensured::Created) => {
                             tracing::info!(mirror = %name, topic = %planned.source_topic, remote = %remote,
-                                partitions = want, replication_factor = rf, "created remote topic");
+                                partitions = want, replication_factor = rf, configs = configs.len(),
+                                "created remote topic");
                             round.created += 1;
                         }
                         Ok(Ensured::Existed) => {}
@@ -164,7 +178,9 @@ impl TopicSync {
                         round.failed += 1;
                     }
                 }
-            } else if have > want {
+            } else if have > want
+                && skipped_logged.insert(format!("excess partitions {remote} {have} {want}"))
+            {
                 tracing::warn!(mirror = %name, topic = %planned.source_topic, remote = %remote,
                     source_partitions = want, target_partitions = have,
                     "remote topic has more partitions than its source; strait never shrinks topics");

@@ -20,3 +20,4 @@ mod offset_map;
 mod remote_cluster_utils;
 mod replication;
 mod restart;
+mod topic_sync;

@@ -8,7 +8,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{
-    AdminClient, AdminOptions, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication,
+    AdminClient, AdminOptions, AlterConfig, NewPartitions, NewTopic, ResourceSpecifier,
+    TopicReplication,
 };
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -90,6 +91,39 @@ pub fn topic_config(bootstrap: &str, topic: &str, key: &str) -> Option<String> {
         .next()?
         .unwrap_or_else(|e| panic!("describe configs of {topic}: {e}"));
     resource.get(key).and_then(|entry| entry.value.clone())
+}
+
+/// Replaces all topic-level overrides of `topic` with `configs` (the legacy AlterConfigs
+/// request: overrides not listed are removed).
+pub fn set_topic_configs(bootstrap: &str, topic: &str, configs: &[(&str, &str)]) {
+    let mut alter = AlterConfig::new(ResourceSpecifier::Topic(topic));
+    for (k, v) in configs {
+        alter = alter.set(k, v);
+    }
+    let results = block_on(admin(bootstrap).alter_configs([&alter], &admin_options()))
+        .unwrap_or_else(|e| panic!("alter configs of {topic}: {e}"));
+    for r in results {
+        r.unwrap_or_else(|(_, e)| panic!("alter configs of {topic} on {bootstrap}: {e}"));
+    }
+}
+
+/// The topic-level overrides of `topic` (configs set on the topic itself), name -> value.
+pub fn topic_overrides(bootstrap: &str, topic: &str) -> BTreeMap<String, String> {
+    let results = block_on(
+        admin(bootstrap).describe_configs([&ResourceSpecifier::Topic(topic)], &admin_options()),
+    )
+    .unwrap_or_else(|e| panic!("describe configs of {topic}: {e}"));
+    let resource = results
+        .into_iter()
+        .next()
+        .expect("one resource")
+        .unwrap_or_else(|e| panic!("describe configs of {topic}: {e}"));
+    resource
+        .entries
+        .into_iter()
+        .filter(|e| e.source == rdkafka::admin::ConfigSource::DynamicTopic)
+        .filter_map(|e| Some((e.name, e.value?)))
+        .collect()
 }
 
 /// A client for metadata and watermarks (a consumer that never joins a group).

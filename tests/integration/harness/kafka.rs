@@ -210,6 +210,10 @@ impl KafkaCluster {
 listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}
 advertised.listeners=PLAINTEXT://127.0.0.1:{port}
 log.dirs={data}
+# The KRaft authorizer, so that ACL sync meets real ACLs. Every client of the tests connects
+# without authentication (User:ANONYMOUS) and is a super user, so nothing else is restricted.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS
 ",
             base = include_str!("../../../harness/conf/broker-base.properties"),
             port = self.port,

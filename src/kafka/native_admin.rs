@@ -1,0 +1,525 @@
+//! The admin calls rust-rdkafka does not wrap — DescribeAcls, CreateAcls and
+//! IncrementalAlterConfigs — made through librdkafka's C API (rdkafka-sys), behind a safe
+//! interface. This is the only module with `unsafe` code. Each call runs on a blocking thread
+//! with its own result queue on the admin client's handle, and frees every C object it creates,
+//! on every path.
+
+#![allow(unsafe_code)]
+
+use std::ffi::{CStr, CString};
+use std::fmt;
+use std::os::raw::c_char;
+use std::ptr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::admin::AdminClient;
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka_sys as sys;
+use sys::bindings as b;
+
+use super::{LogContext, ADMIN_TIMEOUT};
+
+/// ACL operation (Kafka's `AclOperation`), by the names Kafka's tools print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AclOperation {
+    All,
+    Read,
+    Write,
+    Create,
+    Delete,
+    Alter,
+    Describe,
+    ClusterAction,
+    DescribeConfigs,
+    AlterConfigs,
+    IdempotentWrite,
+    Unknown,
+}
+
+/// ACL permission (Kafka's `AclPermissionType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AclPermission {
+    Allow,
+    Deny,
+    Unknown,
+}
+
+/// Resource pattern type of an ACL binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PatternType {
+    Literal,
+    Prefixed,
+    Unknown,
+}
+
+/// One ACL binding on a topic resource.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TopicAcl {
+    pub topic: String,
+    pub pattern: PatternType,
+    pub principal: String,
+    pub host: String,
+    pub operation: AclOperation,
+    pub permission: AclPermission,
+}
+
+impl fmt::Display for TopicAcl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} {:?} {:?} on topic `{}` from host {}",
+            self.principal,
+            match self.permission {
+                AclPermission::Allow => "ALLOW",
+                AclPermission::Deny => "DENY",
+                AclPermission::Unknown => "UNKNOWN",
+            },
+            self.operation,
+            self.pattern,
+            self.topic,
+            self.host
+        )
+    }
+}
+
+impl AclOperation {
+    fn to_c(self) -> b::rd_kafka_AclOperation_t {
+        use b::rd_kafka_AclOperation_t::*;
+        match self {
+            AclOperation::All => RD_KAFKA_ACL_OPERATION_ALL,
+            AclOperation::Read => RD_KAFKA_ACL_OPERATION_READ,
+            AclOperation::Write => RD_KAFKA_ACL_OPERATION_WRITE,
+            AclOperation::Create => RD_KAFKA_ACL_OPERATION_CREATE,
+            AclOperation::Delete => RD_KAFKA_ACL_OPERATION_DELETE,
+            AclOperation::Alter => RD_KAFKA_ACL_OPERATION_ALTER,
+            AclOperation::Describe => RD_KAFKA_ACL_OPERATION_DESCRIBE,
+            AclOperation::ClusterAction => RD_KAFKA_ACL_OPERATION_CLUSTER_ACTION,
+            AclOperation::DescribeConfigs => RD_KAFKA_ACL_OPERATION_DESCRIBE_CONFIGS,
+            AclOperation::AlterConfigs => RD_KAFKA_ACL_OPERATION_ALTER_CONFIGS,
+            AclOperation::IdempotentWrite => RD_KAFKA_ACL_OPERATION_IDEMPOTENT_WRITE,
+            AclOperation::Unknown => RD_KAFKA_ACL_OPERATION_UNKNOWN,
+        }
+    }
+
+    fn from_c(op: b::rd_kafka_AclOperation_t) -> Self {
+        use b::rd_kafka_AclOperation_t::*;
+        match op {
+            RD_KAFKA_ACL_OPERATION_ALL => AclOperation::All,
+            RD_KAFKA_ACL_OPERATION_READ => AclOperation::Read,
+            RD_KAFKA_ACL_OPERATION_WRITE => AclOperation::Write,
+            RD_KAFKA_ACL_OPERATION_CREATE => AclOperation::Create,
+            RD_KAFKA_ACL_OPERATION_DELETE => AclOperation::Delete,
+            RD_KAFKA_ACL_OPERATION_ALTER => AclOperation::Alter,
+            RD_KAFKA_ACL_OPERATION_DESCRIBE => AclOperation::Describe,
+            RD_KAFKA_ACL_OPERATION_CLUSTER_ACTION => AclOperation::ClusterAction,
+            RD_KAFKA_ACL_OPERATION_DESCRIBE_CONFIGS => AclOperation::DescribeConfigs,
+            RD_KAFKA_ACL_OPERATION_ALTER_CONFIGS => AclOperation::AlterConfigs,
+            RD_KAFKA_ACL_OPERATION_IDEMPOTENT_WRITE => AclOperation::IdempotentWrite,
+            _ => AclOperation::Unknown,
+        }
+    }
+}
+
+impl AclPermission {
+    fn to_c(self) -> b::rd_kafka_AclPermissionType_t {
+        use b::rd_kafka_AclPermissionType_t::*;
+        match self {
+            AclPermission::Allow => RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW,
+            AclPermission::Deny => RD_KAFKA_ACL_PERMISSION_TYPE_DENY,
+            AclPermission::Unknown => RD_KAFKA_ACL_PERMISSION_TYPE_UNKNOWN,
+        }
+    }
+
+    fn from_c(p: b::rd_kafka_AclPermissionType_t) -> Self {
+        use b::rd_kafka_AclPermissionType_t::*;
+        match p {
+            RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW => AclPermission::Allow,
+            RD_KAFKA_ACL_PERMISSION_TYPE_DENY => AclPermission::Deny,
+            _ => AclPermission::Unknown,
+        }
+    }
+}
+
+impl PatternType {
+    fn to_c(self) -> b::rd_kafka_ResourcePatternType_t {
+        use b::rd_kafka_ResourcePatternType_t::*;
+        match self {
+            PatternType::Literal => RD_KAFKA_RESOURCE_PATTERN_LITERAL,
+            PatternType::Prefixed => RD_KAFKA_RESOURCE_PATTERN_PREFIXED,
+            PatternType::Unknown => RD_KAFKA_RESOURCE_PATTERN_UNKNOWN,
+        }
+    }
+
+    fn from_c(p: b::rd_kafka_ResourcePatternType_t) -> Self {
+        use b::rd_kafka_ResourcePatternType_t::*;
+        match p {
+            RD_KAFKA_RESOURCE_PATTERN_LITERAL => PatternType::Literal,
+            RD_KAFKA_RESOURCE_PATTERN_PREFIXED => PatternType::Prefixed,
+            _ => PatternType::Unknown,
+        }
+    }
+}
+
+/// One incremental change to a topic config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigOp {
+    /// Set a topic-level override.
+    Set { name: String, value: String },
+    /// Remove a topic-level override (the topic falls back to the broker's default).
+    Delete { name: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NativeAdminError {
+    #[error("{request} failed: {code}: {message}")]
+    Request {
+        request: &'static str,
+        code: RDKafkaErrorCode,
+        message: String,
+    },
+    #[error("{request} got no answer within {timeout:?}")]
+    Timeout {
+        request: &'static str,
+        timeout: Duration,
+    },
+    #[error("invalid argument for {request}: {message}")]
+    Argument {
+        request: &'static str,
+        message: String,
+    },
+}
+
+impl NativeAdminError {
+    /// The broker has no authorizer configured (ACL requests are answered with SECURITY_DISABLED).
+    pub fn is_security_disabled(&self) -> bool {
+        matches!(self, NativeAdminError::Request { code, .. } if *code == RDKafkaErrorCode::SecurityDisabled)
+    }
+}
+
+/// Lists every ACL binding on topic resources (any pattern type, principal, host, operation).
+/// `Err` with [`NativeAdminError::is_security_disabled`] when the cluster has no authorizer.
+pub async fn describe_topic_acls(
+    admin: &Arc<AdminClient<LogContext>>,
+) -> Result<Vec<TopicAcl>, NativeAdminError> {
+    let admin = Arc::clone(admin);
+    tokio::task::spawn_blocking(move || {
+        let rk = admin.inner().native_ptr();
+        // SAFETY: `rk` stays valid while `admin` is alive (held by this closure). Every object
+        // created here is owned by a guard that frees it.
+        unsafe {
+            let options = Options::new(rk, b::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBEACLS)?;
+            let mut errstr = [0 as c_char; 512];
+            let filter = b::rd_kafka_AclBindingFilter_new(
+                b::rd_kafka_ResourceType_t::RD_KAFKA_RESOURCE_TOPIC,
+                ptr::null(),
+                b::rd_kafka_ResourcePatternType_t::RD_KAFKA_RESOURCE_PATTERN_ANY,
+                ptr::null(),
+                ptr::null(),
+                b::rd_kafka_AclOperation_t::RD_KAFKA_ACL_OPERATION_ANY,
+                b::rd_kafka_AclPermissionType_t::RD_KAFKA_ACL_PERMISSION_TYPE_ANY,
+                errstr.as_mut_ptr(),
+                errstr.len(),
+            );
+            if filter.is_null() {
+                return Err(NativeAdminError::Argument {
+                    request: "DescribeAcls",
+                    message: cstr(errstr.as_ptr()),
+                });
+            }
+            let filter = Binding(filter);
+            let queue = Queue::new(rk);
+            b::rd_kafka_DescribeAcls(rk, filter.0, options.0, queue.0);
+            let event = queue.wait("DescribeAcls")?;
+            let res = b::rd_kafka_event_DescribeAcls_result(event.0);
+            let mut cnt = 0usize;
+            let acls = b::rd_kafka_DescribeAcls_result_acls(res, &mut cnt);
+            let mut out = Vec::with_capacity(cnt);
+            for i in 0..cnt {
+                let acl = *acls.add(i);
+                out.push(TopicAcl {
+                    topic: cstr(b::rd_kafka_AclBinding_name(acl)),
+                    pattern: PatternType::from_c(b::rd_kafka_AclBinding_resource_pattern_type(acl)),
+                    principal: cstr(b::rd_kafka_AclBinding_principal(acl)),
+                    host: cstr(b::rd_kafka_AclBinding_host(acl)),
+                    operation: AclOperation::from_c(b::rd_kafka_AclBinding_operation(acl)),
+                    permission: AclPermission::from_c(b::rd_kafka_AclBinding_permission_type(acl)),
+                });
+            }
+            out.sort();
+            Ok(out)
+        }
+    })
+    .await
+    .expect("DescribeAcls task panicked")
+}
+
+/// Creates ACL bindings (idempotent on the broker: an existing binding is not duplicated).
+/// Returns one result per binding, in order.
+pub async fn create_topic_acls(
+    admin: &Arc<AdminClient<LogContext>>,
+    acls: Vec<TopicAcl>,
+) -> Result<Vec<Result<(), String>>, NativeAdminError> {
+    if acls.is_empty() {
+        return Ok(Vec::new());
+    }
+    let admin = Arc::clone(admin);
+    tokio::task::spawn_blocking(move || {
+        let rk = admin.inner().native_ptr();
+        // SAFETY: as in `describe_topic_acls`; the bindings are owned by guards until the end.
+        unsafe {
+            let options = Options::new(rk, b::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_CREATEACLS)?;
+            let mut bindings = Vec::with_capacity(acls.len());
+            for acl in &acls {
+                let arg = |s: &str| {
+                    CString::new(s).map_err(|_| NativeAdminError::Argument {
+                        request: "CreateAcls",
+                        message: format!("NUL byte in `{s}`"),
+                    })
+                };
+                let (name, principal, host) =
+                    (arg(&acl.topic)?, arg(&acl.principal)?, arg(&acl.host)?);
+                let mut errstr = [0 as c_char; 512];
+                let binding = b::rd_kafka_AclBinding_new(
+                    b::rd_kafka_ResourceType_t::RD_KAFKA_RESOURCE_TOPIC,
+                    name.as_ptr(),
+                    acl.pattern.to_c(),
+                    principal.as_ptr(),
+                    host.as_ptr(),
+                    acl.operation.to_c(),
+                    acl.permission.to_c(),
+                    errstr.as_mut_ptr(),
+                    errstr.len(),
+                );
+                if binding.is_null() {
+                    return Err(NativeAdminError::Argument {
+                        request: "CreateAcls",
+                        message: format!("{acl}: {}", cstr(errstr.as_ptr())),
+                    });
+                }
+                bindings.push(Binding(binding));
+            }
+            let mut raw: Vec<*mut b::rd_kafka_AclBinding_t> =
+                bindings.iter().map(|b| b.0).collect();
+            let queue = Queue::new(rk);
+            b::rd_kafka_CreateAcls(rk, raw.as_mut_ptr(), raw.len(), options.0, queue.0);
+            let event = queue.wait("CreateAcls")?;
+            let res = b::rd_kafka_event_CreateAcls_result(event.0);
+            let mut cnt = 0usize;
+            let results = b::rd_kafka_CreateAcls_result_acls(res, &mut cnt);
+            let mut out = Vec::with_capacity(cnt);
+            for i in 0..cnt {
+                let err = b::rd_kafka_acl_result_error(*results.add(i));
+                if err.is_null() {
+                    out.push(Ok(()));
+                } else {
+                    out.push(Err(format!(
+                        "{}: {}",
+                        RDKafkaErrorCode::from(b::rd_kafka_error_code(err)),
+                        cstr(b::rd_kafka_error_string(err))
+                    )));
+                }
+            }
+            Ok(out)
+        }
+    })
+    .await
+    .expect("CreateAcls task panicked")
+}
+
+/// Applies incremental config changes to one topic (IncrementalAlterConfigs: the topic's other
+/// overrides are left as they are).
+pub async fn alter_topic_configs(
+    admin: &Arc<AdminClient<LogContext>>,
+    topic: &str,
+    ops: Vec<ConfigOp>,
+) -> Result<(), NativeAdminError> {
+    if ops.is_empty() {
+        return Ok(());
+    }
+    let admin = Arc::clone(admin);
+    let topic = topic.to_string();
+    tokio::task::spawn_blocking(move || {
+        let rk = admin.inner().native_ptr();
+        let arg = |s: &str| {
+            CString::new(s).map_err(|_| NativeAdminError::Argument {
+                request: "IncrementalAlterConfigs",
+                message: format!("NUL byte in `{s}`"),
+            })
+        };
+        // SAFETY: as in `describe_topic_acls`; the config resource is owned by a guard.
+        unsafe {
+            let options = Options::new(
+                rk,
+                b::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_INCREMENTALALTERCONFIGS,
+            )?;
+            let name = arg(&topic)?;
+            let resource = Resource(b::rd_kafka_ConfigResource_new(
+                b::rd_kafka_ResourceType_t::RD_KAFKA_RESOURCE_TOPIC,
+                name.as_ptr(),
+            ));
+            for op in &ops {
+                let (key, value, kind) = match op {
+                    ConfigOp::Set { name, value } => (
+                        arg(name)?,
+                        Some(arg(value)?),
+                        b::rd_kafka_AlterConfigOpType_t::RD_KAFKA_ALTER_CONFIG_OP_TYPE_SET,
+                    ),
+                    ConfigOp::Delete { name } => (
+                        arg(name)?,
+                        None,
+                        b::rd_kafka_AlterConfigOpType_t::RD_KAFKA_ALTER_CONFIG_OP_TYPE_DELETE,
+                    ),
+                };
+                let err = b::rd_kafka_ConfigResource_add_incremental_config(
+                    resource.0,
+                    key.as_ptr(),
+                    kind,
+                    value.as_ref().map_or(ptr::null(), |v| v.as_ptr()),
+                );
+                if !err.is_null() {
+                    let message = cstr(b::rd_kafka_error_string(err));
+                    b::rd_kafka_error_destroy(err);
+                    return Err(NativeAdminError::Argument {
+                        request: "IncrementalAlterConfigs",
+                        message: format!("{op:?}: {message}"),
+                    });
+                }
+            }
+            let mut raw = [resource.0];
+            let queue = Queue::new(rk);
+            b::rd_kafka_IncrementalAlterConfigs(rk, raw.as_mut_ptr(), 1, options.0, queue.0);
+            let event = queue.wait("IncrementalAlterConfigs")?;
+            let res = b::rd_kafka_event_IncrementalAlterConfigs_result(event.0);
+            let mut cnt = 0usize;
+            let resources = b::rd_kafka_IncrementalAlterConfigs_result_resources(res, &mut cnt);
+            for i in 0..cnt {
+                let r = *resources.add(i);
+                let code = b::rd_kafka_ConfigResource_error(r);
+                if code != b::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+                    return Err(NativeAdminError::Request {
+                        request: "IncrementalAlterConfigs",
+                        code: RDKafkaErrorCode::from(code),
+                        message: cstr(b::rd_kafka_ConfigResource_error_string(r)),
+                    });
+                }
+            }
+            Ok(())
+        }
+    })
+    .await
+    .expect("IncrementalAlterConfigs task panicked")
+}
+
+/// Copies a C string (NULL → empty).
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string.
+unsafe fn cstr(p: *const c_char) -> String {
+    if p.is_null() {
+        String::new()
+    } else {
+        CStr::from_ptr(p).to_string_lossy().into_owned()
+    }
+}
+
+struct Options(*mut b::rd_kafka_AdminOptions_t);
+
+impl Options {
+    /// # Safety
+    /// `rk` is a live client handle.
+    unsafe fn new(
+        rk: *mut b::rd_kafka_t,
+        op: b::rd_kafka_admin_op_t,
+    ) -> Result<Options, NativeAdminError> {
+        let options = Options(b::rd_kafka_AdminOptions_new(rk, op));
+        let mut errstr = [0 as c_char; 512];
+        let err = b::rd_kafka_AdminOptions_set_request_timeout(
+            options.0,
+            ADMIN_TIMEOUT.as_millis() as i32,
+            errstr.as_mut_ptr(),
+            errstr.len(),
+        );
+        if err != b::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+            return Err(NativeAdminError::Argument {
+                request: "admin options",
+                message: cstr(errstr.as_ptr()),
+            });
+        }
+        Ok(options)
+    }
+}
+
+impl Drop for Options {
+    fn drop(&mut self) {
+        // SAFETY: created by rd_kafka_AdminOptions_new, freed once.
+        unsafe { b::rd_kafka_AdminOptions_destroy(self.0) }
+    }
+}
+
+struct Binding(*mut b::rd_kafka_AclBinding_t);
+
+impl Drop for Binding {
+    fn drop(&mut self) {
+        // SAFETY: created by rd_kafka_AclBinding(Filter)_new, freed once.
+        unsafe { b::rd_kafka_AclBinding_destroy(self.0) }
+    }
+}
+
+struct Resource(*mut b::rd_kafka_ConfigResource_t);
+
+impl Drop for Resource {
+    fn drop(&mut self) {
+        // SAFETY: created by rd_kafka_ConfigResource_new, freed once.
+        unsafe { b::rd_kafka_ConfigResource_destroy(self.0) }
+    }
+}
+
+struct Event(*mut b::rd_kafka_event_t);
+
+impl Drop for Event {
+    fn drop(&mut self) {
+        // SAFETY: returned by rd_kafka_queue_poll, freed once.
+        unsafe { b::rd_kafka_event_destroy(self.0) }
+    }
+}
+
+struct Queue(*mut b::rd_kafka_queue_t);
+
+impl Queue {
+    /// # Safety
+    /// `rk` is a live client handle.
+    unsafe fn new(rk: *mut b::rd_kafka_t) -> Queue {
+        Queue(b::rd_kafka_queue_new(rk))
+    }
+
+    /// Waits for the request's result event (the request timeout plus a margin) and turns a
+    /// request-level error into `Err`.
+    ///
+    /// # Safety
+    /// The queue is live.
+    unsafe fn wait(&self, request: &'static str) -> Result<Event, NativeAdminError> {
+        let timeout = ADMIN_TIMEOUT + Duration::from_secs(5);
+        let ev = b::rd_kafka_queue_poll(self.0, timeout.as_millis() as i32);
+        if ev.is_null() {
+            return Err(NativeAdminError::Timeout { request, timeout });
+        }
+        let event = Event(ev);
+        let code = b::rd_kafka_event_error(event.0);
+        if code != b::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+            return Err(NativeAdminError::Request {
+                request,
+                code: RDKafkaErrorCode::from(code),
+                message: cstr(b::rd_kafka_event_error_string(event.0)),
+            });
+        }
+        Ok(event)
+    }
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        // SAFETY: created by rd_kafka_queue_new, freed once (after the event it produced).
+        unsafe { b::rd_kafka_queue_destroy(self.0) }
+    }
+}

@@ -1,0 +1,369 @@
+//! Remote topics kept in line with their source on real clusters (both with the KRaft
+//! `StandardAuthorizer`): configs synced with the excluded ones left alone, report mode changing
+//! nothing while `validate --connect` and the metrics show the drift, and topic ACLs recreated
+//! with WRITE refused — read back with Kafka's own `AclCommand`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use crate::harness::*;
+
+const SYNC: Duration = Duration::from_secs(60);
+
+fn config_yaml(a: &KafkaCluster, b: &KafkaCluster, topic: &str, extra: &str) -> String {
+    format!(
+        "clusters:
+  A: {{ bootstrap_servers: {a} }}
+  B: {{ bootstrap_servers: {b} }}
+mirrors:
+  - source: A
+    target: B
+    topics: [{t}]
+    replication_factor: 1
+    refresh_topics_interval: 1s
+    sync_topic_configs_interval: 1s
+    sync_topic_acls_interval: 1s
+{extra}",
+        a = yaml_str(&a.bootstrap()),
+        b = yaml_str(&b.bootstrap()),
+        t = yaml_str(topic),
+    )
+}
+
+fn overrides(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// GET `path` from strait's HTTP endpoint (plain HTTP/1.0, the whole body).
+fn http_get(addr: &str, path: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to strait's endpoint");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default()
+}
+
+fn metric(body: &str, series: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+}
+
+#[test]
+fn config_sync_copies_explicit_configs_and_leaves_excluded_ones_alone() {
+    let (a, b) = shared_clusters();
+    let topic = unique_name("cfg_enforce");
+    let remote = format!("A.{topic}");
+    create_topic(
+        &a.bootstrap(),
+        &topic,
+        2,
+        &[
+            ("retention.ms", "123456789"),
+            ("cleanup.policy", "compact"),
+            // Excluded by the user (topic_configs_exclude below).
+            ("max.message.bytes", "2000000"),
+            // Excluded by MM2's default list.
+            ("min.insync.replicas", "1"),
+            ("message.timestamp.type", "LogAppendTime"),
+        ],
+    );
+    let yaml = config_yaml(
+        a,
+        b,
+        &topic,
+        "    topic_configs_exclude: ['max\\.message\\..*']\n",
+    );
+    let strait = StraitProcess::start(&yaml);
+
+    // Created with the source's explicit configs, minus the excluded ones.
+    wait_until(SYNC, "remote topic created", || {
+        partition_count(&b.bootstrap(), &remote) == Some(2)
+    });
+    assert_eq!(
+        topic_overrides(&b.bootstrap(), &remote),
+        overrides(&[("cleanup.policy", "compact"), ("retention.ms", "123456789")]),
+        "remote topic overrides right after creation"
+    );
+
+    // The target grows an override of a synced name and one of an excluded name; the source
+    // changes a value. The next round resets the first, keeps the second, follows the third.
+    set_topic_configs(
+        &b.bootstrap(),
+        &remote,
+        &[
+            ("retention.ms", "123456789"),
+            ("cleanup.policy", "compact"),
+            ("retention.bytes", "1048576"),
+            ("message.timestamp.type", "LogAppendTime"),
+        ],
+    );
+    set_topic_configs(
+        &a.bootstrap(),
+        &topic,
+        &[
+            ("retention.ms", "987654321"),
+            ("cleanup.policy", "compact"),
+            ("max.message.bytes", "2000000"),
+            ("min.insync.replicas", "1"),
+            ("message.timestamp.type", "LogAppendTime"),
+        ],
+    );
+    let expected = overrides(&[
+        ("cleanup.policy", "compact"),
+        ("message.timestamp.type", "LogAppendTime"),
+        ("retention.ms", "987654321"),
+    ]);
+    let mut last = BTreeMap::new();
+    wait_until(SYNC, "remote topic configs to follow the source", || {
+        last = topic_overrides(&b.bootstrap(), &remote);
+        last == expected
+    });
+    assert!(
+        strait.log_contents().contains("synced remote topic config"),
+        "the sync is logged"
+    );
+    // The excluded names were never touched on the source side either.
+    assert_eq!(
+        topic_overrides(&a.bootstrap(), &topic).get("max.message.bytes"),
+        Some(&"2000000".to_string())
+    );
+}
+
+#[test]
+fn report_mode_changes_nothing_and_the_drift_is_reported() {
+    let (a, b) = shared_clusters();
+    let topic = unique_name("cfg_report");
+    let remote = format!("A.{topic}");
+    create_topic(&a.bootstrap(), &topic, 1, &[("retention.ms", "111111")]);
+    // The remote topic exists already, with other configs and more partitions.
+    create_topic(
+        &b.bootstrap(),
+        &remote,
+        3,
+        &[("retention.ms", "222222"), ("retention.bytes", "1048576")],
+    );
+    let before = topic_overrides(&b.bootstrap(), &remote);
+    let yaml = config_yaml(
+        a,
+        b,
+        &topic,
+        "    sync_topic_configs: report\n    sync_topic_acls: report\n",
+    );
+
+    // validate --connect lists the drift.
+    let dir = scratch_dir("report-mode");
+    let path = dir.path().join("strait.yaml");
+    std::fs::write(&path, &yaml).unwrap();
+    let out = strait_cli(
+        &["validate", "--connect", "--config", path.to_str().unwrap()],
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.code, Some(0), "validate --connect: {}", out.stderr);
+    for line in [
+        format!("{topic} -> {remote}: config retention.ms: source 111111, target 222222"),
+        format!("{topic} -> {remote}: config retention.bytes: source uses the broker default, target overrides it with 1048576"),
+        format!("{topic} -> {remote}: target has 3 partitions, source 1 (strait never shrinks topics)"),
+    ] {
+        assert!(
+            out.stdout.contains(&line),
+            "validate --connect should list `{line}`:\n{}",
+            out.stdout
+        );
+    }
+
+    let strait = StraitProcess::start(&yaml);
+    let addr = strait.http_addr();
+    let drift = wait_for(SYNC, "config drift on /metrics", || {
+        let body = http_get(&addr, "/metrics");
+        let configs = metric(
+            &body,
+            r#"strait_remote_topic_drift{kind="config",mirror="A->B"}"#,
+        )?;
+        let partitions = metric(
+            &body,
+            r#"strait_remote_topic_drift{kind="partitions",mirror="A->B"}"#,
+        )?;
+        (configs > 0.0).then_some((configs, partitions))
+    });
+    assert_eq!(
+        drift,
+        (2.0, 1.0),
+        "(config entries, topics with excess partitions)"
+    );
+    let log = strait.log_contents();
+    assert!(
+        log.contains("report mode, not changed")
+            && log.contains("retention.ms: source 111111, target 222222"),
+        "report mode logs the drift:\n{log}"
+    );
+    // Records still flow into the remote topic (partition 0 of 3).
+    produce(
+        &a.bootstrap(),
+        &topic,
+        &[OutRecord::to_partition(0, "still replicated")],
+    );
+    wait_until(SYNC, "record copied", || {
+        end_offsets(&b.bootstrap(), &remote) == vec![1, 0, 0]
+    });
+    // Nothing changed on the target.
+    assert_eq!(topic_overrides(&b.bootstrap(), &remote), before);
+    assert_eq!(partition_count(&b.bootstrap(), &remote), Some(3));
+}
+
+/// `(principal, host, operation, permission)` of the LITERAL ACLs on `topic`, as Kafka's
+/// AclCommand lists them.
+fn acls_listed(bootstrap: &str, topic: &str) -> BTreeSet<(String, String, String, String)> {
+    let out = java_tool(
+        JavaMain::Class("org.apache.kafka.tools.AclCommand"),
+        &["--bootstrap-server", bootstrap, "--list", "--topic", topic],
+        Duration::from_secs(60),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "AclCommand --list failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let field = |line: &str, key: &str| -> String {
+        line.split(&format!("{key}="))
+            .nth(1)
+            .and_then(|rest| rest.split([',', ')']).next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("(principal="))
+        .map(|l| {
+            (
+                field(l, "principal"),
+                field(l, "host"),
+                field(l, "operation"),
+                field(l, "permissionType"),
+            )
+        })
+        .collect()
+}
+
+fn add_acl(bootstrap: &str, args: &[&str]) {
+    let mut all = vec!["--bootstrap-server", bootstrap, "--add", "--force"];
+    all.extend_from_slice(args);
+    let out = java_tool(
+        JavaMain::Class("org.apache.kafka.tools.AclCommand"),
+        &all,
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "AclCommand --add {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn acl_sync_recreates_topic_acls_and_never_grants_write() {
+    let (a, b) = shared_clusters();
+    let topic = unique_name("acl_sync");
+    let remote = format!("A.{topic}");
+    create_topic(&a.bootstrap(), &topic, 1, &[]);
+    let src = a.bootstrap();
+    for (principal, op) in [
+        ("User:alice", "Read"),
+        ("User:bob", "Describe"),
+        ("User:carol", "Write"),
+        ("User:dave", "All"),
+    ] {
+        add_acl(
+            &src,
+            &[
+                "--allow-principal",
+                principal,
+                "--operation",
+                op,
+                "--topic",
+                &topic,
+            ],
+        );
+    }
+    add_acl(
+        &src,
+        &[
+            "--deny-principal",
+            "User:mallory",
+            "--operation",
+            "Read",
+            "--topic",
+            &topic,
+        ],
+    );
+    // A PREFIXED binding (not copied, as in MM2).
+    add_acl(
+        &src,
+        &[
+            "--allow-principal",
+            "User:erin",
+            "--operation",
+            "Read",
+            "--topic",
+            &topic,
+            "--resource-pattern-type",
+            "prefixed",
+        ],
+    );
+    let expected: BTreeSet<(String, String, String, String)> = [
+        ("User:alice", "READ", "ALLOW"),
+        ("User:bob", "DESCRIBE", "ALLOW"),
+        // ALL narrowed to READ.
+        ("User:dave", "READ", "ALLOW"),
+        ("User:mallory", "READ", "DENY"),
+    ]
+    .iter()
+    .map(|(p, o, k)| (p.to_string(), "*".to_string(), o.to_string(), k.to_string()))
+    .collect();
+
+    let strait = StraitProcess::start(&config_yaml(a, b, &topic, ""));
+    wait_until(SYNC, "remote topic created", || {
+        partition_count(&b.bootstrap(), &remote) == Some(1)
+    });
+    let addr = strait.http_addr();
+    wait_until(SYNC, "4 ACLs created on the target", || {
+        let body = http_get(&addr, "/metrics");
+        metric(
+            &body,
+            r#"strait_remote_topic_changes_total{kind="acl",mirror="A->B"}"#,
+        ) == Some(4.0)
+    });
+    assert_eq!(acls_listed(&b.bootstrap(), &remote), expected);
+    // The source's WRITE and PREFIXED bindings stay where they are, untouched.
+    assert_eq!(acls_listed(&src, &topic).len(), 5);
+    // A later round finds nothing missing and creates nothing more.
+    wait_until(SYNC, "no ACL drift left", || {
+        let body = http_get(&addr, "/metrics");
+        metric(
+            &body,
+            r#"strait_remote_topic_drift{kind="acl",mirror="A->B"}"#,
+        ) == Some(0.0)
+    });
+    let body = http_get(&addr, "/metrics");
+    assert_eq!(
+        metric(
+            &body,
+            r#"strait_remote_topic_changes_total{kind="acl",mirror="A->B"}"#
+        ),
+        Some(4.0)
+    );
+    assert!(!strait
+        .log_contents()
+        .contains("cannot create ACL on the remote topic"));
+}
