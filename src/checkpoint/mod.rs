@@ -145,13 +145,32 @@ impl CheckpointEmitter {
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("cannot list source consumer groups: {e}"))?;
 
+        let selected: Vec<String> = groups
+            .into_iter()
+            .filter(|g| self.groups.matches(g))
+            .collect();
+        // Groups gone from the source (deleted, or no longer selected): drop their reader and
+        // their metric series, so that a deleted group does not look like a stale checkpoint.
+        let gone: Vec<String> = consumers
+            .keys()
+            .filter(|g| !selected.contains(g))
+            .cloned()
+            .collect();
+        for group in gone {
+            consumers.remove(&group);
+            sync.skipped.remove(&group);
+            m.remove_group(&self.mirror, &group);
+            tracing::info!(mirror = %self.mirror, group = %group,
+                "consumer group no longer on the source (or no longer selected); its checkpoints stay, its metrics are removed");
+        }
+
         let partitions: Arc<Vec<(String, i32)>> = Arc::new(snapshot.keys().cloned().collect());
         let mut written = 0;
         // Read every selected group's offsets concurrently (each call waits on the group's
         // coordinator), at most QUERY_CONCURRENCY at a time.
         let limit = Arc::new(tokio::sync::Semaphore::new(QUERY_CONCURRENCY));
         let mut queries = tokio::task::JoinSet::new();
-        for group in groups.into_iter().filter(|g| self.groups.matches(g)) {
+        for group in selected {
             let consumer = match consumers.get(&group) {
                 Some(c) => Arc::clone(c),
                 None => {

@@ -340,16 +340,17 @@ async fn acl_sets(
     if expected.is_empty() {
         return Ok(Ok((Vec::new(), refused)));
     }
-    let target_acls: BTreeSet<TopicAcl> = match native_admin::describe_topic_acls(target_admin)
-        .await
-    {
-        Ok(acls) => acls.into_iter().collect(),
-        Err(e) if e.is_security_disabled() => return Ok(Err(format!(
+    let target_acls: BTreeSet<TopicAcl> =
+        match native_admin::describe_topic_acls(target_admin).await {
+            Ok(acls) => acls.into_iter().collect(),
+            Err(e) if e.is_security_disabled() => {
+                return Ok(Err(format!(
             "cluster {} has no authorizer, so the source's topic ACLs cannot be recreated there",
             mirror.target
-        ))),
-        Err(e) => return Err(e.into()),
-    };
+        )))
+            }
+            Err(e) => return Err(e.into()),
+        };
     let missing = expected.difference(&target_acls).cloned().collect();
     Ok(Ok((missing, refused)))
 }

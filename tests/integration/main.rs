@@ -4,6 +4,7 @@
 //! Needs Java 17 and Maven on the PATH: the first run resolves the Kafka jars into
 //! `~/.cache/strait` (see `harness/kafka.sh resolve`).
 
+mod alerts;
 mod harness;
 mod harness_selftest;
 

@@ -1,0 +1,323 @@
+//! Benchmark workloads that need a client in the loop (bench/compare.sh runs them against strait
+//! and against MirrorMaker 2 alike):
+//!
+//!   workloads latency SRC TOPIC DST REMOTE RATE SECONDS SIZE PARTITIONS
+//!       produce RATE records/s of SIZE bytes to TOPIC on SRC for SECONDS (round-robin over
+//!       PARTITIONS) while reading REMOTE on DST from its end; end-to-end latency of each record
+//!       = arrival on the target minus its producer timestamp (CreateTime, kept by both
+//!       replicators). Prints `latency <count> <missing> <p50_ms> <p99_ms> <max_ms>`.
+//!
+//!   workloads replay SRC TOPIC DST REMOTE GROUP RATE SECONDS PARTITIONS
+//!       produce RATE records/s for SECONDS (each value is its own source offset); halfway, the
+//!       consumer group GROUP reads TOPIC on SRC from the start to the current end and commits.
+//!       After the stream, wait until the replicator has committed GROUP's translated offsets on
+//!       DST and they have stopped moving, resume there and compare the first record read per
+//!       partition with the committed source offset. Prints `replay <replayed> <skipped>
+//!       <max_replayed_per_partition> <partitions>`.
+#![allow(clippy::disallowed_methods)] // a measuring tool, independent of strait's client factory
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::ClientConfig;
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn consumer(bootstrap: &str, group: &str) -> BaseConsumer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .set("fetch.wait.max.ms", "10")
+        .create()
+        .expect("consumer")
+}
+
+fn producer(bootstrap: &str) -> BaseProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "0")
+        .set("acks", "all")
+        .create()
+        .expect("producer")
+}
+
+/// Produces `rate` records/s for `seconds`, partition i % partitions; `value(partition, n)`
+/// builds the value of the n-th record of a partition. Calls `halfway` once in the middle.
+fn produce_steady(
+    bootstrap: &str,
+    topic: &str,
+    rate: u64,
+    seconds: u64,
+    partitions: i32,
+    mut value: impl FnMut(i32, i64) -> Vec<u8>,
+    mut halfway: impl FnMut(),
+) -> u64 {
+    let producer = producer(bootstrap);
+    let total = rate * seconds;
+    let start = Instant::now();
+    let mut counts = vec![0i64; partitions as usize];
+    let mut sent = 0u64;
+    let mut half_done = false;
+    while sent < total {
+        // Records due by now.
+        let due = ((start.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
+        while sent < due {
+            let p = (sent % partitions as u64) as i32;
+            let v = value(p, counts[p as usize]);
+            let mut rec = BaseRecord::<(), [u8]>::to(topic)
+                .partition(p)
+                .payload(&v)
+                .timestamp(now_ms());
+            loop {
+                match producer.send(rec) {
+                    Ok(()) => break,
+                    Err((_, r)) => {
+                        producer.poll(Duration::from_millis(1));
+                        rec = r;
+                    }
+                }
+            }
+            counts[p as usize] += 1;
+            sent += 1;
+        }
+        producer.poll(Duration::ZERO);
+        if !half_done && sent >= total / 2 {
+            half_done = true;
+            halfway();
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    producer.flush(Duration::from_secs(60)).expect("flush");
+    sent
+}
+
+fn assign_all(c: &BaseConsumer, topic: &str, partitions: i32, offset: impl Fn(i32) -> Offset) {
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, offset(p)).unwrap();
+    }
+    c.assign(&tpl).expect("assign");
+}
+
+fn percentile(sorted: &[i64], q: f64) -> i64 {
+    if sorted.is_empty() {
+        return -1;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[idx]
+}
+
+fn latency(args: &[String]) {
+    let [src, topic, dst, remote, rate, seconds, size, partitions] = args else {
+        panic!("latency SRC TOPIC DST REMOTE RATE SECONDS SIZE PARTITIONS")
+    };
+    let (rate, seconds): (u64, u64) = (rate.parse().unwrap(), seconds.parse().unwrap());
+    let (size, partitions): (usize, i32) = (size.parse().unwrap(), partitions.parse().unwrap());
+    let marker = format!("lat-{}", now_ms());
+    let reader = consumer(dst, &format!("bench-latency-reader-{marker}"));
+    assign_all(&reader, remote, partitions, |_| Offset::End);
+    // Let the reader settle on the end before the first record is produced.
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(2) {
+        reader.poll(Duration::from_millis(50));
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    let producer_thread = {
+        let (src, topic, marker, done) = (
+            src.clone(),
+            topic.clone(),
+            marker.clone(),
+            Arc::clone(&done),
+        );
+        std::thread::spawn(move || {
+            let mut filler = marker.into_bytes();
+            filler.resize(size, b'x');
+            let n = produce_steady(
+                &src,
+                &topic,
+                rate,
+                seconds,
+                partitions,
+                |_, _| filler.clone(),
+                || {},
+            );
+            done.store(true, Ordering::SeqCst);
+            n
+        })
+    };
+    let mut latencies = Vec::with_capacity((rate * seconds) as usize);
+    let mut done_at: Option<Instant> = None;
+    loop {
+        if let Some(Ok(m)) = reader.poll(Duration::from_millis(10)) {
+            let arrived = now_ms();
+            if m.payload()
+                .is_some_and(|p| p.starts_with(marker.as_bytes()))
+            {
+                if let Some(ts) = m.timestamp().to_millis() {
+                    latencies.push(arrived - ts);
+                }
+            }
+        }
+        if done.load(Ordering::SeqCst) && done_at.is_none() {
+            done_at = Some(Instant::now());
+        }
+        let expected = rate * seconds;
+        if latencies.len() as u64 >= expected
+            || done_at.is_some_and(|d| d.elapsed() > Duration::from_secs(120))
+        {
+            break;
+        }
+    }
+    let produced = producer_thread.join().unwrap();
+    latencies.sort_unstable();
+    println!(
+        "latency {} {} {} {} {}",
+        latencies.len(),
+        produced.saturating_sub(latencies.len() as u64),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or(-1)
+    );
+}
+
+fn committed(c: &BaseConsumer, topic: &str, partitions: i32) -> BTreeMap<i32, i64> {
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    match c.committed_offsets(tpl, Duration::from_secs(10)) {
+        Ok(list) => list
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some((e.partition(), o)),
+                _ => None,
+            })
+            .collect(),
+        Err(_) => BTreeMap::new(),
+    }
+}
+
+fn replay(args: &[String]) {
+    let [src, topic, dst, remote, group, rate, seconds, partitions] = args else {
+        panic!("replay SRC TOPIC DST REMOTE GROUP RATE SECONDS PARTITIONS")
+    };
+    let (rate, seconds): (u64, u64) = (rate.parse().unwrap(), seconds.parse().unwrap());
+    let partitions: i32 = partitions.parse().unwrap();
+    let mut source_commit: BTreeMap<i32, i64> = BTreeMap::new();
+    {
+        let (src_c, topic_c, group_c) = (src.clone(), topic.clone(), group.clone());
+        let source_commit = &mut source_commit;
+        produce_steady(
+            src,
+            topic,
+            rate,
+            seconds,
+            partitions,
+            |_, n| n.to_string().into_bytes(),
+            move || {
+                // The group reads from the start to the current end and commits there.
+                let c = consumer(&src_c, &group_c);
+                let mut ends = BTreeMap::new();
+                for p in 0..partitions {
+                    let (_, high) = c
+                        .fetch_watermarks(&topic_c, p, Duration::from_secs(10))
+                        .expect("watermarks");
+                    ends.insert(p, high);
+                }
+                assign_all(&c, &topic_c, partitions, |_| Offset::Beginning);
+                let mut next: BTreeMap<i32, i64> = (0..partitions).map(|p| (p, 0)).collect();
+                while next.iter().any(|(p, o)| *o < ends[p]) {
+                    if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
+                        if m.offset() < ends[&m.partition()] {
+                            next.insert(m.partition(), m.offset() + 1);
+                        }
+                    }
+                }
+                let mut tpl = TopicPartitionList::new();
+                for (p, o) in &next {
+                    tpl.add_partition_offset(&topic_c, *p, Offset::Offset(*o))
+                        .unwrap();
+                }
+                c.commit(&tpl, CommitMode::Sync).expect("commit");
+                *source_commit = next;
+            },
+        );
+    }
+    // The replicator's translated offsets for the group on the target, once they stop moving.
+    let watcher = consumer(dst, group);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut last = BTreeMap::new();
+    let mut stable = 0;
+    while stable < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "no stable translated offsets for {group} on the target: {last:?}"
+        );
+        std::thread::sleep(Duration::from_secs(5));
+        let now = committed(&watcher, remote, partitions);
+        if now.len() == partitions as usize && now == last {
+            stable += 1;
+        } else {
+            stable = 0;
+        }
+        last = now;
+    }
+    drop(watcher);
+    let reader = consumer(dst, &format!("{group}-check"));
+    assign_all(&reader, remote, partitions, |p| Offset::Offset(last[&p]));
+    let mut first: BTreeMap<i32, i64> = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while first.len() < partitions as usize && Instant::now() < deadline {
+        if let Some(Ok(m)) = reader.poll(Duration::from_millis(100)) {
+            let source_offset: i64 = std::str::from_utf8(m.payload().unwrap_or_default())
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .expect("value is the source offset");
+            first.entry(m.partition()).or_insert(source_offset);
+        }
+    }
+    let (mut replayed, mut skipped, mut max_replayed) = (0i64, 0i64, 0i64);
+    for p in 0..partitions {
+        let want = source_commit[&p];
+        let Some(&got) = first.get(&p) else {
+            eprintln!(
+                "partition {p}: nothing to read after the translated offset {}",
+                last[&p]
+            );
+            continue;
+        };
+        if got <= want {
+            replayed += want - got;
+            max_replayed = max_replayed.max(want - got);
+        } else {
+            skipped += got - want;
+        }
+    }
+    println!("replay {replayed} {skipped} {max_replayed} {partitions}");
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("latency") => latency(&args[1..]),
+        Some("replay") => replay(&args[1..]),
+        _ => {
+            eprintln!("usage: workloads latency|replay ARGS... (see the source's header)");
+            std::process::exit(2);
+        }
+    }
+}
