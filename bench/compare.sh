@@ -1,25 +1,37 @@
 #!/usr/bin/env bash
 # strait and Apache MirrorMaker 2 side by side on the same two local clusters, one after the
-# other on fresh topics: throughput (N pre-loaded records of SIZE bytes in P partitions, until
-# all are on the target), peak RSS and CPU seconds per GB, and freshness (a new matching topic's
-# first record on the target). Plus a ceiling row: Kafka's own ProducerPerformance into the
-# target and ConsumerPerformance from the source, alone.
+# other on fresh topics, each workload on each replicator:
+#   throughput  N pre-loaded records of SIZE bytes in P partitions, until all are on the target
+#               (target end offsets polled every 100 ms); peak RSS and CPU seconds per GB;
+#   freshness   a new matching topic's first record on the target;
+#   latency     LAT_RATE records/s for LAT_SECONDS (SIZE bytes, P partitions): producer
+#               timestamp to arrival on the target, p50 / p99 / max;
+#   replay      a group commits mid-stream while REPLAY_RATE records/s flow for REPLAY_SECONDS;
+#               after translation to the target, records replayed and skipped.
+# Plus a ceiling row: Kafka's own ProducerPerformance into the target and ConsumerPerformance
+# from the source, alone.
 #
 #   bench/compare.sh [N] [SIZE] [P]          defaults: 2000000 1024 16
 #
 # MM2 runs in dedicated mode from the same Kafka 4.1.1 jars as the brokers, with its defaults
-# except: replication factors 1 (single-broker clusters), refresh.topics.interval.seconds 10
-# (strait's default refresh; MM2's own default of 600 s would make freshness 10 minutes) and
-# tasks.max = MM2_TASKS (default 1, MM2's default). Results go to stdout and to
-# target/bench-run/compare.md. Uses its own clusters (ports 39092 / 39192), stopped at the end.
+# except: replication factors 1 (single-broker clusters); refresh.topics.interval.seconds and
+# refresh.groups.interval.seconds 10 (MM2's own 600 s would make freshness and the replay
+# workload's new group wait 10 minutes); emit.checkpoints.interval.seconds and
+# sync.group.offsets.interval.seconds 5 with sync.group.offsets.enabled (strait's defaults);
+# tasks.max = MM2_TASKS (default 1, MM2's default). strait runs with its defaults.
+# Writes docs/benchmarks.md and docs/benchmarks.png (bench/report.py; the chart needs
+# matplotlib, installed into target/bench-venv from the Python package index on first use).
+# Uses its own clusters (ports 39092 / 39192), stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-2000000}; SIZE=${2:-1024}; P=${3:-16}
 MM2_TASKS=${MM2_TASKS:-1}
+LAT_RATE=${LAT_RATE:-5000}; LAT_SECONDS=${LAT_SECONDS:-60}
+REPLAY_RATE=${REPLAY_RATE:-5000}; REPLAY_SECONDS=${REPLAY_SECONDS:-30}
 export STRAIT_HARNESS_RUN=$PWD/target/bench-run
 K=harness/kafka.sh
 A=127.0.0.1:39092; B=127.0.0.1:39192
-OUT=$STRAIT_HARNESS_RUN/compare.md
+RES=$STRAIT_HARNESS_RUN/results.tsv
 SPID=
 cleanup() { [ -n "$SPID" ] && kill "$SPID" 2>/dev/null; $K stop-all >/dev/null 2>&1 || true; }
 trap cleanup EXIT
@@ -54,7 +66,33 @@ measure() { # NAME PID REMOTE STARTED
   total=$(echo "$first + $all" | bc -l)
   steady=$(echo "$N / $all" | bc -l)
   log "$name: first record after ${first}s, all $N after another ${all}s; RSS ${rss} KiB; CPU ${cpu}s"
-  printf '%s %s %s %s %s %s\n' "$name" "$first" "$all" "$steady" "$rss" "$cpu" >>"$STRAIT_HARNESS_RUN/rows"
+  result "$name" first_s "$first"; result "$name" all_s "$all"; result "$name" records_per_s "$steady"
+  result "$name" rss_kib "$rss"; result "$name" cpu_s "$cpu"
+}
+result() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RES"; }
+W=./target/release/examples/workloads
+
+latency() { # NAME TOPIC REMOTE
+  create $A "$2" "$P"
+  # One record first, so that the remote topic exists before the measured stream starts.
+  tool org.apache.kafka.tools.ProducerPerformance --topic "$2" --num-records 1 --record-size 10 \
+    --throughput -1 --producer-props bootstrap.servers=$A >/dev/null
+  wait_for "$3" 1 >/dev/null
+  log "$1: latency, $LAT_RATE records/s for $LAT_SECONDS s"
+  local count missing p50 p99 max
+  read -r _ count missing p50 p99 max < <($W latency $A "$2" $B "$3" "$LAT_RATE" "$LAT_SECONDS" "$SIZE" "$P")
+  log "$1: $count records, $missing missing; p50 ${p50} ms, p99 ${p99} ms, max ${max} ms"
+  result "$1" lat_count "$count"; result "$1" lat_missing "$missing"
+  result "$1" lat_p50_ms "$p50"; result "$1" lat_p99_ms "$p99"; result "$1" lat_max_ms "$max"
+}
+
+replay() { # NAME TOPIC REMOTE GROUP
+  create $A "$2" "$P"
+  log "$1: failover replay, $REPLAY_RATE records/s for $REPLAY_SECONDS s, group $4 commits halfway"
+  local replayed skipped maxpp parts
+  read -r _ replayed skipped maxpp parts < <($W replay $A "$2" $B "$3" "$4" "$REPLAY_RATE" "$REPLAY_SECONDS" "$P")
+  log "$1: replayed $replayed (at most $maxpp per partition), skipped $skipped, over $parts partitions"
+  result "$1" replayed "$replayed"; result "$1" skipped "$skipped"; result "$1" replay_max_per_partition "$maxpp"
 }
 
 freshness() { # NAME TOPIC REMOTE -> appends seconds
@@ -67,14 +105,14 @@ freshness() { # NAME TOPIC REMOTE -> appends seconds
   local secs
   secs=$(echo "$(date +%s.%N) - $t0" | bc -l)
   log "$1: new topic's first record on the target after ${secs}s"
-  printf '%s %s\n' "$1" "$secs" >>"$STRAIT_HARNESS_RUN/fresh"
+  result "$1" fresh_s "$secs"
 }
 
-cargo build --release --quiet --bin strait --example end_offsets
+cargo build --release --quiet --bin strait --example end_offsets --example workloads
 $K resolve >/dev/null
 $K stop-all >/dev/null 2>&1 || true
 $K start bA 39092 & $K start bB 39192 & wait
-rm -f "$STRAIT_HARNESS_RUN/rows" "$STRAIT_HARNESS_RUN/fresh"
+rm -f "$RES"
 
 # --- Ceiling: the brokers alone --------------------------------------------------------------
 create $B ceiling $P
@@ -89,6 +127,8 @@ cons=$(tool org.apache.kafka.tools.ConsumerPerformance --bootstrap-server $A --t
   --messages "$N" 2>/dev/null | tail -1)
 # start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, ...
 cons_rps=$(echo "$cons" | awk -F', *' '{print $6}')
+result ceiling-producer records_per_s "$prod_rps"
+result ceiling-consumer records_per_s "$cons_rps"
 
 # --- strait ----------------------------------------------------------------------------------
 create $A bench-s $P
@@ -111,6 +151,8 @@ started=$(date +%s.%N)
 SPID=$!
 measure strait $SPID A.bench-s "$started"
 freshness strait bench-s-fresh A.bench-s-fresh
+latency strait bench-s-lat A.bench-s-lat
+replay strait bench-s-rep A.bench-s-rep bench-s-group
 kill -TERM $SPID; wait $SPID || true; SPID=
 
 # --- MirrorMaker 2 ---------------------------------------------------------------------------
@@ -134,6 +176,11 @@ offset.storage.replication.factor = 1
 status.storage.replication.factor = 1
 config.storage.replication.factor = 1
 refresh.topics.interval.seconds = 10
+refresh.groups.interval.seconds = 10
+A->B.groups = bench-.*
+A->B.sync.group.offsets.enabled = true
+emit.checkpoints.interval.seconds = 5
+sync.group.offsets.interval.seconds = 5
 tasks.max = $MM2_TASKS
 B.scheduled.rebalance.max.delay.ms = 0
 PROPS
@@ -142,23 +189,38 @@ $K mm2 "$mm2cfg"
 mpid=$(cat "$STRAIT_HARNESS_RUN/mm2/pid")
 measure mm2 "$mpid" A.bench-m "$started"
 freshness mm2 bench-m-fresh A.bench-m-fresh
+latency mm2 bench-m-lat A.bench-m-lat
+replay mm2 bench-m-rep A.bench-m-rep bench-m-group
 $K stop-mm2 >/dev/null
 
 # --- Report ----------------------------------------------------------------------------------
-gb=$(echo "$N * $SIZE / 1000000000" | bc -l)
-{
-  echo "| | records/s (first to last record) | MB/s | first record after start | all after start | peak RSS | CPU s per GB | new topic visible after |"
-  echo "|---|---|---|---|---|---|---|---|"
-  while read -r name first all steady rss cpu; do
-    fresh=$(awk -v n="$name" '$1 == n {print $2}' "$STRAIT_HARNESS_RUN/fresh")
-    awk -v name="$name" -v first="$first" -v all="$all" -v steady="$steady" -v rss="$rss" -v cpu="$cpu" \
-        -v gb="$gb" -v size="$SIZE" -v fresh="$fresh" 'BEGIN {
-      printf "| %s | %.0f | %.1f | %.1f s | %.1f s | %.0f MiB | %.1f | %.1f s |\n",
-        name, steady, steady * size / 1e6, first, first + all, rss / 1024, cpu / gb, fresh }'
-  done <"$STRAIT_HARNESS_RUN/rows"
-  awk -v p="$prod_rps" -v c="$cons_rps" -v size="$SIZE" 'BEGIN {
-    printf "| ceiling: ProducerPerformance into the target alone | %.0f | %.1f | | | | | |\n", p, p * size / 1e6
-    printf "| ceiling: ConsumerPerformance from the source alone | %.0f | %.1f | | | | | |\n", c, c * size / 1e6 }'
-  echo
-  echo "$N records of $SIZE B in $P partitions; MM2 tasks.max=$MM2_TASKS; $(nproc) cores; $(date -u +%Y-%m-%d)."
-} | tee "$OUT"
+cat >"$STRAIT_HARNESS_RUN/settings.txt" <<SETTINGS
+records=$N
+record_size=$SIZE
+partitions=$P
+latency_rate=$LAT_RATE
+latency_seconds=$LAT_SECONDS
+replay_rate=$REPLAY_RATE
+replay_seconds=$REPLAY_SECONDS
+mm2_tasks=$MM2_TASKS
+cores=$(nproc)
+cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
+memory_gib=$(awk '/MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo)
+kernel=$(uname -r)
+java=$(java -version 2>&1 | head -n 1)
+rustc=$(rustc --version)
+strait=$(./target/release/strait --version)
+kafka=4.1.1
+date=$(date -u +%Y-%m-%d)
+SETTINGS
+cp "$cfg" "$STRAIT_HARNESS_RUN/strait-bench.yaml"
+PY=python3
+VENV=target/bench-venv
+if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import matplotlib' 2>/dev/null; then
+  PY=$VENV/bin/python
+elif python3 -m venv "$VENV" >/dev/null 2>&1 && "$VENV/bin/pip" install -q matplotlib >/dev/null 2>&1; then
+  PY=$VENV/bin/python
+else
+  log "matplotlib could not be installed into $VENV; the report gets no chart"
+fi
+"$PY" bench/report.py "$STRAIT_HARNESS_RUN" docs/benchmarks.md docs/benchmarks.png

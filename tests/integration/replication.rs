@@ -364,7 +364,11 @@ fn oversized_record_blocks_its_partition_only() {
     };
     produce(&a.bootstrap(), &topic, &p1(0..10));
 
-    let config = MirrorConfig::new(a, b, &[&topic]).shutdown_timeout("5s");
+    // The target-only max.message.bytes override is what this test is about: keep config sync
+    // (which would reset it to the target's default) away from it.
+    let config = MirrorConfig::new(a, b, &[&topic])
+        .shutdown_timeout("5s")
+        .with("sync_topic_configs: 'off'");
     let mut strait = StraitProcess::start(&config.yaml());
     let mut target = TopicReader::new(&b.bootstrap(), &remote);
     let prefix: Vec<String> = p0[..10]

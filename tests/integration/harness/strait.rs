@@ -36,6 +36,8 @@ pub struct MirrorConfig {
     /// `(bytes_per_second, records_per_second)`, e.g. `("1MiB", "1000")`.
     pub throttle: Option<(String, String)>,
     pub shutdown_timeout: String,
+    /// More keys of the mirror, each a `key: value` line.
+    pub extra: Vec<String>,
 }
 
 impl MirrorConfig {
@@ -51,7 +53,14 @@ impl MirrorConfig {
             refresh_topics_interval: "2s".to_string(),
             throttle: None,
             shutdown_timeout: "30s".to_string(),
+            extra: Vec::new(),
         }
+    }
+
+    /// Adds a `key: value` line to the mirror.
+    pub fn with(mut self, line: &str) -> MirrorConfig {
+        self.extra.push(line.to_string());
+        self
     }
 
     pub fn exclude(mut self, patterns: &[&str]) -> MirrorConfig {
@@ -91,7 +100,7 @@ mirrors:
     replication_policy: {policy}
     replication_factor: 1
     refresh_topics_interval: {refresh}
-{throttle}shutdown_timeout: {shutdown}
+{throttle}{extra}shutdown_timeout: {shutdown}
 ",
             a = yaml_str(&self.source_bootstrap),
             b = yaml_str(&self.target_bootstrap),
@@ -99,6 +108,11 @@ mirrors:
             exclude = list(&self.topics_exclude),
             refresh = self.refresh_topics_interval,
             shutdown = self.shutdown_timeout,
+            extra = self
+                .extra
+                .iter()
+                .map(|l| format!("    {l}\n"))
+                .collect::<String>(),
         )
     }
 }
