@@ -80,7 +80,7 @@ latency() { # NAME TOPIC REMOTE
   wait_for "$3" 1 >/dev/null
   log "$1: latency, $LAT_RATE records/s for $LAT_SECONDS s"
   local count missing p50 p99 max
-  read -r _ count missing p50 p99 max < <($W latency $A "$2" $B "$3" "$LAT_RATE" "$LAT_SECONDS" "$SIZE" "$P")
+  read -r _ count missing p50 p99 max < <($W latency $A "$2" $B "$3" "$LAT_RATE" "$LAT_SECONDS" "$SIZE" "$P") || true
   log "$1: $count records, $missing missing; p50 ${p50} ms, p99 ${p99} ms, max ${max} ms"
   result "$1" lat_count "$count"; result "$1" lat_missing "$missing"
   result "$1" lat_p50_ms "$p50"; result "$1" lat_p99_ms "$p99"; result "$1" lat_max_ms "$max"
@@ -89,9 +89,10 @@ latency() { # NAME TOPIC REMOTE
 replay() { # NAME TOPIC REMOTE GROUP
   create $A "$2" "$P"
   log "$1: failover replay, $REPLAY_RATE records/s for $REPLAY_SECONDS s, group $4 commits halfway"
-  local replayed skipped maxpp parts
-  read -r _ replayed skipped maxpp parts < <($W replay $A "$2" $B "$3" "$4" "$REPLAY_RATE" "$REPLAY_SECONDS" "$P")
-  log "$1: replayed $replayed (at most $maxpp per partition), skipped $skipped, over $parts partitions"
+  local replayed skipped maxpp untranslated
+  read -r _ replayed skipped maxpp untranslated < <($W replay $A "$2" $B "$3" "$4" "$REPLAY_RATE" "$REPLAY_SECONDS" "$P") || true
+  log "$1: replayed $replayed (at most $maxpp per partition), skipped $skipped; $untranslated of $P partitions without a translated offset"
+  result "$1" untranslated_partitions "$untranslated"
   result "$1" replayed "$replayed"; result "$1" skipped "$skipped"; result "$1" replay_max_per_partition "$maxpp"
 }
 
@@ -129,6 +130,12 @@ cons=$(tool org.apache.kafka.tools.ConsumerPerformance --bootstrap-server $A --t
 cons_rps=$(echo "$cons" | awk -F', *' '{print $6}')
 result ceiling-producer records_per_s "$prod_rps"
 result ceiling-consumer records_per_s "$cons_rps"
+# Latency floor: the same workload produced to and read from one topic on the source broker,
+# no replication in between.
+create $A bench-direct "$P"
+read -r _ _ _ p50 p99 max < <($W latency $A bench-direct $A bench-direct "$LAT_RATE" "$LAT_SECONDS" "$SIZE" "$P") || true
+log "latency floor (no replication): p50 ${p50} ms, p99 ${p99} ms, max ${max} ms"
+result direct lat_p50_ms "$p50"; result direct lat_p99_ms "$p99"; result direct lat_max_ms "$max"
 
 # --- strait ----------------------------------------------------------------------------------
 create $A bench-s $P

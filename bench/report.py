@@ -106,6 +106,8 @@ def rows(res, settings):
     sk = get(s, "skipped")
     row("failover skipped records", sk, get(m, "skipped"), 0, "lower", "0",
         sk is not None and sk == 0)
+    row("failover: partitions without a translated offset", get(s, "untranslated_partitions"),
+        get(m, "untranslated_partitions"), 0, "lower")
     fr = get(s, "fresh_s")
     row("new topic's first record on the target, s", fr, get(m, "fresh_s"), 1, "lower",
         "< 15 s", fr is not None and fr < 15)
@@ -144,6 +146,14 @@ def markdown(res, settings, run: Path, chart_ok: bool, chart_name: str):
             reach = lambda x: f"{100 * x / v:.0f} %" if isinstance(x, float) else "n/a"
             lines.append(f"| {label} | {fmt(v)} | {fmt(v * size / 1e6, 1)} | {reach(s_rps)} | "
                          f"{reach(m_rps)} |")
+    d = res.get("direct", {})
+    if isinstance(d.get("lat_p99_ms"), float):
+        lines.append("")
+        lines.append(
+            f"Latency floor: the same latency workload produced to and read from one topic on the "
+            f"source broker, no replication: p50 {fmt(d.get('lat_p50_ms'))} ms, p99 "
+            f"{fmt(d.get('lat_p99_ms'))} ms, max {fmt(d.get('lat_max_ms'))} ms."
+        )
     lines.append("")
     if chart_ok:
         lines.append(f"![strait vs MirrorMaker 2]({chart_name})")
