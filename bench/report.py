@@ -206,7 +206,8 @@ def chart(res, settings, path: Path) -> bool:
             ax.text(i, v, f"{v:,.0f}" if v >= 10 else f"{v:.1f}", ha="center", va="bottom")
         if ceiling:
             ax.axhline(ceiling, color="gray", linestyle="--", linewidth=1)
-            ax.text(0.5, ceiling, "broker ceiling", ha="center", va="bottom", color="gray")
+            ax.text(0.5, ceiling, "Kafka ProducerPerformance alone", ha="center", va="bottom",
+                    color="gray", fontsize=8)
         ax.set_title(title)
         ax.set_ylabel(unit)
 
@@ -228,8 +229,8 @@ def chart(res, settings, path: Path) -> bool:
     ax.set_xticks(x, ["strait", "MM2"])
     ax.set_title("end-to-end latency (lower is better)")
     ax.set_ylabel("ms")
-    ax.legend()
-    bars(axes[4], "failover replay per partition, max",
+    ax.legend(loc="upper left")
+    bars(axes[4], "failover replay, max per partition",
          [s.get("replay_max_per_partition"), m.get("replay_max_per_partition")], "records")
     fig.suptitle(
         f"strait vs MirrorMaker 2 on {settings['cores']} cores, Kafka {settings['kafka']}, "
