@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # strait and Apache MirrorMaker 2 side by side on the same two local clusters, one after the
-# other on fresh topics, each workload on each replicator:
+# other on fresh topics, each workload on each replicator (latency first, on the fresh clusters):
 #   throughput  N pre-loaded records of SIZE bytes in P partitions, until all are on the target
 #               (target end offsets polled every 100 ms); peak RSS and CPU seconds per GB;
 #   freshness   a new matching topic's first record on the target;
@@ -113,34 +113,10 @@ cargo build --release --quiet --bin strait --example end_offsets --example workl
 $K resolve >/dev/null
 $K stop-all >/dev/null 2>&1 || true
 $K start bA 39092 & $K start bB 39192 & wait
-rm -f "$RES"
+rm -f "$RES" "$STRAIT_HARNESS_RUN/strait.log"
 
-# --- Ceiling: the brokers alone --------------------------------------------------------------
-create $B ceiling $P
-log "ceiling: ProducerPerformance into the target"
-prod=$(tool org.apache.kafka.tools.ProducerPerformance --topic ceiling --num-records "$N" --record-size "$SIZE" \
-  --throughput -1 --producer-props bootstrap.servers=$B acks=all linger.ms=5 batch.size=262144 | tail -1)
-prod_rps=$(echo "$prod" | sed -E 's/.* ([0-9.]+) records\/sec.*/\1/')
-create $A bench-c $P
-preload bench-c >/dev/null
-log "ceiling: ConsumerPerformance from the source"
-cons=$(tool org.apache.kafka.tools.ConsumerPerformance --bootstrap-server $A --topic bench-c \
-  --messages "$N" 2>/dev/null | tail -1)
-# start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, ...
-cons_rps=$(echo "$cons" | awk -F', *' '{print $6}')
-result ceiling-producer records_per_s "$prod_rps"
-result ceiling-consumer records_per_s "$cons_rps"
-# Latency floor: the same workload produced to and read from one topic on the source broker,
-# no replication in between.
-create $A bench-direct "$P"
-read -r _ _ _ p50 p99 max < <($W latency $A bench-direct $A bench-direct "$LAT_RATE" "$LAT_SECONDS" "$SIZE" "$P") || true
-log "latency floor (no replication): p50 ${p50} ms, p99 ${p99} ms, max ${max} ms"
-result direct lat_p50_ms "$p50"; result direct lat_p99_ms "$p99"; result direct lat_max_ms "$max"
-
-# --- strait ----------------------------------------------------------------------------------
-create $A bench-s $P
-log "strait: pre-loading $N x $SIZE B into $P partitions"
-preload bench-s >/dev/null
+# The configurations of both replicators (each started twice: once for the latency workload on
+# the fresh clusters, once for the rest).
 cfg=$STRAIT_HARNESS_RUN/strait.yaml
 cat >"$cfg" <<YAML
 clusters:
@@ -153,19 +129,6 @@ mirrors:
     replication_factor: 1
 http: { listen: "127.0.0.1:0" }
 YAML
-started=$(date +%s.%N)
-./target/release/strait run --config "$cfg" 2>"$STRAIT_HARNESS_RUN/strait.log" &
-SPID=$!
-measure strait $SPID A.bench-s "$started"
-freshness strait bench-s-fresh A.bench-s-fresh
-latency strait bench-s-lat A.bench-s-lat
-replay strait bench-s-rep A.bench-s-rep bench-s-group
-kill -TERM $SPID; wait $SPID || true; SPID=
-
-# --- MirrorMaker 2 ---------------------------------------------------------------------------
-create $A bench-m $P
-log "MM2: pre-loading $N x $SIZE B into $P partitions"
-preload bench-m >/dev/null
 mm2cfg=$STRAIT_HARNESS_RUN/mm2.properties
 cat >"$mm2cfg" <<PROPS
 clusters = A, B
@@ -191,12 +154,62 @@ sync.group.offsets.interval.seconds = 5
 tasks.max = $MM2_TASKS
 B.scheduled.rebalance.max.delay.ms = 0
 PROPS
+start_strait() { ./target/release/strait run --config "$cfg" 2>>"$STRAIT_HARNESS_RUN/strait.log" & SPID=$!; }
+stop_strait() { kill -TERM $SPID; wait $SPID || true; SPID=; }
+
+# --- Latency first, on the fresh clusters ------------------------------------------------------
+# After the gigabytes of the throughput phases, the brokers' tail latency on a small machine is
+# set by their own after-effects (page cache writeback, JVM heaps) rather than by the
+# replicator; measured first, the three latency runs see the same quiet brokers.
+# Floor: the same workload produced to and read from one topic on the source broker, no
+# replication in between.
+create $A bench-direct "$P"
+read -r _ _ _ p50 p99 max < <($W latency $A bench-direct $A bench-direct "$LAT_RATE" "$LAT_SECONDS" "$SIZE" "$P") || true
+log "latency floor (no replication): p50 ${p50} ms, p99 ${p99} ms, max ${max} ms"
+result direct lat_p50_ms "$p50"; result direct lat_p99_ms "$p99"; result direct lat_max_ms "$max"
+start_strait
+latency strait bench-s-lat A.bench-s-lat
+stop_strait
+$K mm2 "$mm2cfg"
+latency mm2 bench-m-lat A.bench-m-lat
+$K stop-mm2 >/dev/null
+
+# --- Ceiling: the brokers alone --------------------------------------------------------------
+create $B ceiling $P
+log "ceiling: ProducerPerformance into the target"
+prod=$(tool org.apache.kafka.tools.ProducerPerformance --topic ceiling --num-records "$N" --record-size "$SIZE" \
+  --throughput -1 --producer-props bootstrap.servers=$B acks=all linger.ms=5 batch.size=262144 | tail -1)
+prod_rps=$(echo "$prod" | sed -E 's/.* ([0-9.]+) records\/sec.*/\1/')
+create $A bench-c $P
+preload bench-c >/dev/null
+log "ceiling: ConsumerPerformance from the source"
+cons=$(tool org.apache.kafka.tools.ConsumerPerformance --bootstrap-server $A --topic bench-c \
+  --messages "$N" 2>/dev/null | tail -1)
+# start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, ...
+cons_rps=$(echo "$cons" | awk -F', *' '{print $6}')
+result ceiling-producer records_per_s "$prod_rps"
+result ceiling-consumer records_per_s "$cons_rps"
+
+# --- strait ----------------------------------------------------------------------------------
+create $A bench-s $P
+log "strait: pre-loading $N x $SIZE B into $P partitions"
+preload bench-s >/dev/null
+started=$(date +%s.%N)
+start_strait
+measure strait $SPID A.bench-s "$started"
+freshness strait bench-s-fresh A.bench-s-fresh
+replay strait bench-s-rep A.bench-s-rep bench-s-group
+stop_strait
+
+# --- MirrorMaker 2 ---------------------------------------------------------------------------
+create $A bench-m $P
+log "MM2: pre-loading $N x $SIZE B into $P partitions"
+preload bench-m >/dev/null
 started=$(date +%s.%N)
 $K mm2 "$mm2cfg"
 mpid=$(cat "$STRAIT_HARNESS_RUN/mm2/pid")
 measure mm2 "$mpid" A.bench-m "$started"
 freshness mm2 bench-m-fresh A.bench-m-fresh
-latency mm2 bench-m-lat A.bench-m-lat
 replay mm2 bench-m-rep A.bench-m-rep bench-m-group
 $K stop-mm2 >/dev/null
 

@@ -226,6 +226,9 @@ def chart(res, settings, path: Path) -> bool:
     p99 = [s.get("lat_p99_ms", 0), m.get("lat_p99_ms", 0)]
     ax.bar([i - w / 2 for i in x], p50, w, label="p50", color="#7fa7d0")
     ax.bar([i + w / 2 for i in x], p99, w, label="p99", color="#1f3f6f")
+    floor = res.get("direct", {}).get("lat_p99_ms")
+    if isinstance(floor, float):
+        ax.axhline(floor, color="gray", linestyle="--", linewidth=1, label="p99, no replication")
     ax.set_xticks(x, ["strait", "MM2"])
     ax.set_title("end-to-end latency (lower is better)")
     ax.set_ylabel("ms")
