@@ -4,8 +4,9 @@
 #   throughput  N pre-loaded records of SIZE bytes in P partitions, until all are on the target
 #               (target end offsets polled every 100 ms); peak RSS and CPU seconds per GB;
 #   freshness   a new matching topic's first record on the target;
-#   latency     LAT_RATE records/s for LAT_SECONDS (SIZE bytes, P partitions): producer
-#               timestamp to arrival on the target, p50 / p99 / max;
+#   latency     LAT_RATE records/s for LAT_SECONDS (SIZE bytes, P partitions) after LAT_WARMUP
+#               seconds of the same stream unmeasured: producer timestamp to arrival on the
+#               target, p50 / p99 / max (and the seconds with records over 250 ms);
 #   replay      a group commits mid-stream while REPLAY_RATE records/s flow for REPLAY_SECONDS;
 #               after translation to the target, records replayed and skipped.
 # Plus a ceiling row: Kafka's own ProducerPerformance into the target and ConsumerPerformance
@@ -18,7 +19,8 @@
 # refresh.groups.interval.seconds 10 (MM2's own 600 s would make freshness and the replay
 # workload's new group wait 10 minutes); emit.checkpoints.interval.seconds and
 # sync.group.offsets.interval.seconds 5 with sync.group.offsets.enabled (strait's defaults);
-# tasks.max = MM2_TASKS (default 1, MM2's default). strait runs with its defaults.
+# tasks.max = MM2_TASKS (default 1, MM2's default). strait runs with its defaults. The latency
+# workload runs a third time on MM2 with strait's fetch coalescing on MM2's source consumer.
 # Writes docs/benchmarks.md and docs/benchmarks.png (bench/report.py; the chart needs
 # matplotlib, installed into target/bench-venv from the Python package index on first use).
 # Uses its own clusters (ports 39092 / 39192), stopped at the end.
@@ -26,7 +28,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-2000000}; SIZE=${2:-1024}; P=${3:-16}
 MM2_TASKS=${MM2_TASKS:-1}
-LAT_RATE=${LAT_RATE:-5000}; LAT_SECONDS=${LAT_SECONDS:-60}
+LAT_RATE=${LAT_RATE:-5000}; LAT_SECONDS=${LAT_SECONDS:-60}; LAT_WARMUP=${LAT_WARMUP:-15}
 REPLAY_RATE=${REPLAY_RATE:-5000}; REPLAY_SECONDS=${REPLAY_SECONDS:-30}
 export STRAIT_HARNESS_RUN=$PWD/target/bench-run
 K=harness/kafka.sh
@@ -78,9 +80,9 @@ latency() { # NAME TOPIC REMOTE
   tool org.apache.kafka.tools.ProducerPerformance --topic "$2" --num-records 1 --record-size 10 \
     --throughput -1 --producer-props bootstrap.servers=$A >/dev/null
   wait_for "$3" 1 >/dev/null
-  log "$1: latency, $LAT_RATE records/s for $LAT_SECONDS s"
+  log "$1: latency, $LAT_RATE records/s for $LAT_SECONDS s after a ${LAT_WARMUP} s warm-up"
   local count missing p50 p99 max
-  read -r _ count missing p50 p99 max < <($W latency $A "$2" $B "$3" "$LAT_RATE" "$LAT_SECONDS" "$SIZE" "$P") || true
+  read -r _ count missing p50 p99 max < <($W latency $A "$2" $B "$3" "$LAT_RATE" "$LAT_SECONDS" "$SIZE" "$P" "$LAT_WARMUP") || true
   log "$1: $count records, $missing missing; p50 ${p50} ms, p99 ${p99} ms, max ${max} ms"
   result "$1" lat_count "$count"; result "$1" lat_missing "$missing"
   result "$1" lat_p50_ms "$p50"; result "$1" lat_p99_ms "$p99"; result "$1" lat_max_ms "$max"
@@ -164,7 +166,7 @@ stop_strait() { kill -TERM $SPID; wait $SPID || true; SPID=; }
 # Floor: the same workload produced to and read from one topic on the source broker, no
 # replication in between.
 create $A bench-direct "$P"
-read -r _ _ _ p50 p99 max < <($W latency $A bench-direct $A bench-direct "$LAT_RATE" "$LAT_SECONDS" "$SIZE" "$P") || true
+read -r _ _ _ p50 p99 max < <($W latency $A bench-direct $A bench-direct "$LAT_RATE" "$LAT_SECONDS" "$SIZE" "$P" "$LAT_WARMUP") || true
 log "latency floor (no replication): p50 ${p50} ms, p99 ${p99} ms, max ${max} ms"
 result direct lat_p50_ms "$p50"; result direct lat_p99_ms "$p99"; result direct lat_max_ms "$max"
 start_strait
@@ -172,6 +174,14 @@ latency strait bench-s-lat A.bench-s-lat
 stop_strait
 $K mm2 "$mm2cfg"
 latency mm2 bench-m-lat A.bench-m-lat
+$K stop-mm2 >/dev/null
+# MM2 once more with strait's fetch coalescing on its source consumer (the Java consumer's
+# defaults are fetch.min.bytes 1 and fetch.max.wait.ms 500): how much of the latency difference
+# is that default.
+mm2tuned=$STRAIT_HARNESS_RUN/mm2-fetch.properties
+{ cat "$mm2cfg"; printf 'A.consumer.fetch.min.bytes = 65536\nA.consumer.fetch.max.wait.ms = 20\n'; } >"$mm2tuned"
+$K mm2 "$mm2tuned"
+latency mm2-fetch bench-mf-lat A.bench-mf-lat
 $K stop-mm2 >/dev/null
 
 # --- Ceiling: the brokers alone --------------------------------------------------------------
@@ -220,6 +230,7 @@ record_size=$SIZE
 partitions=$P
 latency_rate=$LAT_RATE
 latency_seconds=$LAT_SECONDS
+latency_warmup=$LAT_WARMUP
 replay_rate=$REPLAY_RATE
 replay_seconds=$REPLAY_SECONDS
 mm2_tasks=$MM2_TASKS

@@ -120,7 +120,8 @@ def markdown(res, settings, run: Path, chart_ok: bool, chart_name: str):
     lines.append(
         f"Run of {settings['date']}: {int(float(settings['records'])):,} records of "
         f"{settings['record_size']} B in {settings['partitions']} partitions (throughput); "
-        f"{settings['latency_rate']} records/s for {settings['latency_seconds']} s (latency); "
+        f"{settings['latency_rate']} records/s for {settings['latency_seconds']} s after a "
+        f"{settings.get('latency_warmup', '0')} s warm-up (latency); "
         f"{settings['replay_rate']} records/s for {settings['replay_seconds']} s with a group "
         f"committing halfway (replay). Ratios are strait's advantage (>1× = strait better)."
     )
@@ -146,14 +147,22 @@ def markdown(res, settings, run: Path, chart_ok: bool, chart_name: str):
             reach = lambda x: f"{100 * x / v:.0f} %" if isinstance(x, float) else "n/a"
             lines.append(f"| {label} | {fmt(v)} | {fmt(v * size / 1e6, 1)} | {reach(s_rps)} | "
                          f"{reach(m_rps)} |")
-    d = res.get("direct", {})
-    if isinstance(d.get("lat_p99_ms"), float):
-        lines.append("")
-        lines.append(
-            f"Latency floor: the same latency workload produced to and read from one topic on the "
-            f"source broker, no replication: p50 {fmt(d.get('lat_p50_ms'))} ms, p99 "
-            f"{fmt(d.get('lat_p99_ms'))} ms, max {fmt(d.get('lat_max_ms'))} ms."
-        )
+    # Extra latency runs, one sentence each: (result name, what was measured).
+    extra_latency = (
+        ("direct", "Latency floor: the same latency workload produced to and read from one topic "
+                   "on the source broker, no replication"),
+        ("mm2-fetch", "MirrorMaker 2 with strait's fetch coalescing on its source consumer "
+                      "(`A.consumer.fetch.min.bytes = 65536`, `A.consumer.fetch.max.wait.ms = 20`), "
+                      "the same latency workload"),
+    )
+    for name, what in extra_latency:
+        r = res.get(name, {})
+        if isinstance(r.get("lat_p99_ms"), float):
+            lines.append("")
+            missing = r.get("lat_missing")
+            missing = f", {fmt(missing)} missing" if isinstance(missing, float) else ""
+            lines.append(f"{what}: p50 {fmt(r.get('lat_p50_ms'))} ms, p99 {fmt(r.get('lat_p99_ms'))} "
+                         f"ms, max {fmt(r.get('lat_max_ms'))} ms{missing}.")
     lines.append("")
     if chart_ok:
         lines.append(f"![strait vs MirrorMaker 2]({chart_name})")

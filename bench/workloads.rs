@@ -1,9 +1,10 @@
 //! Benchmark workloads that need a client in the loop (bench/compare.sh runs them against strait
 //! and against MirrorMaker 2 alike):
 //!
-//!   workloads latency SRC TOPIC DST REMOTE RATE SECONDS SIZE PARTITIONS
-//!       produce RATE records/s of SIZE bytes to TOPIC on SRC for SECONDS (round-robin over
-//!       PARTITIONS) while reading REMOTE on DST from its end; end-to-end latency of each record
+//!   workloads latency SRC TOPIC DST REMOTE RATE SECONDS SIZE PARTITIONS WARMUP_SECONDS
+//!       produce RATE records/s of SIZE bytes to TOPIC on SRC for WARMUP_SECONDS (not measured)
+//!       and then SECONDS (round-robin over PARTITIONS) while reading REMOTE on DST from its
+//!       end; end-to-end latency of each measured record
 //!       = arrival on the target minus its producer timestamp (CreateTime, kept by both
 //!       replicators). Prints `latency <count> <missing> <p50_ms> <p99_ms> <max_ms>`.
 //!
@@ -123,9 +124,10 @@ fn percentile(sorted: &[i64], q: f64) -> i64 {
 }
 
 fn latency(args: &[String]) {
-    let [src, topic, dst, remote, rate, seconds, size, partitions] = args else {
-        panic!("latency SRC TOPIC DST REMOTE RATE SECONDS SIZE PARTITIONS")
+    let [src, topic, dst, remote, rate, seconds, size, partitions, warmup] = args else {
+        panic!("latency SRC TOPIC DST REMOTE RATE SECONDS SIZE PARTITIONS WARMUP_SECONDS")
     };
+    let warmup: u64 = warmup.parse().unwrap();
     let (rate, seconds): (u64, u64) = (rate.parse().unwrap(), seconds.parse().unwrap());
     let (size, partitions): (usize, i32) = (size.parse().unwrap(), partitions.parse().unwrap());
     let marker = format!("lat-{}", now_ms());
@@ -145,6 +147,20 @@ fn latency(args: &[String]) {
             Arc::clone(&done),
         );
         std::thread::spawn(move || {
+            // Warm-up: the same stream, not measured (fresh topics, JIT and page cache).
+            let mut warm = b"warmup".to_vec();
+            warm.resize(size, b'x');
+            if warmup > 0 {
+                produce_steady(
+                    &src,
+                    &topic,
+                    rate,
+                    warmup,
+                    partitions,
+                    |_, _| warm.clone(),
+                    || {},
+                );
+            }
             let mut filler = marker.into_bytes();
             filler.resize(size, b'x');
             let n = produce_steady(
@@ -161,6 +177,8 @@ fn latency(args: &[String]) {
         })
     };
     let mut latencies = Vec::with_capacity((rate * seconds) as usize);
+    // Records slower than 250 ms, by the second they were produced in: (count, slowest).
+    let mut stalls: BTreeMap<i64, (u64, i64)> = BTreeMap::new();
     let mut done_at: Option<Instant> = None;
     loop {
         if let Some(Ok(m)) = reader.poll(Duration::from_millis(10)) {
@@ -170,6 +188,11 @@ fn latency(args: &[String]) {
             {
                 if let Some(ts) = m.timestamp().to_millis() {
                     latencies.push(arrived - ts);
+                    if arrived - ts > 250 {
+                        let slow = stalls.entry(ts / 1000).or_insert((0u64, 0i64));
+                        slow.0 += 1;
+                        slow.1 = slow.1.max(arrived - ts);
+                    }
                 }
             }
         }
@@ -184,6 +207,14 @@ fn latency(args: &[String]) {
         }
     }
     let produced = producer_thread.join().unwrap();
+    let stall_text: Vec<String> = stalls
+        .iter()
+        .map(|(sec, (n, max))| format!("{}s:{n}x<={max}ms", sec % 1000))
+        .collect();
+    eprintln!(
+        "records over 250 ms, by second produced: {}",
+        stall_text.join(" ")
+    );
     latencies.sort_unstable();
     println!(
         "latency {} {} {} {} {}",
