@@ -218,7 +218,8 @@ pub fn record_consumer(
     // steady stream is fetched (and produced onward, one request per partition) in tiny pieces,
     // and on a busy host the request handling in both brokers and here is what makes the tail:
     // at 5,000 records/s of 1 KiB, strait's CPU fell from ~35 % to ~12 % of a core and the
-    // end-to-end p99 from 530-990 ms to 90-110 ms. A record waits at most 20 ms more.
+    // end-to-end p99 from 410-990 ms to 68-325 ms (median 85). A record waits at most 20 ms
+    // more; an idle mirror fetches every 20 ms (docs/benchmarks.md has the costs).
     let defaults = [
         ("fetch.queue.backoff.ms", "20"),
         ("queued.max.messages.kbytes", "8192"),
