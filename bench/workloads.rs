@@ -6,7 +6,8 @@
 //!       and then SECONDS (round-robin over PARTITIONS) while reading REMOTE on DST from its
 //!       end; end-to-end latency of each measured record
 //!       = arrival on the target minus its producer timestamp (CreateTime, kept by both
-//!       replicators). Prints `latency <count> <missing> <p50_ms> <p99_ms> <max_ms>`.
+//!       replicators). Prints `latency <count> <missing> <p50_ms> <p99_ms> <max_ms>`, and on
+//!       stderr the seconds of the measured stream with records over 250 ms.
 //!
 //!   workloads replay SRC TOPIC DST REMOTE GROUP RATE SECONDS PARTITIONS
 //!       produce RATE records/s for SECONDS (each value is its own source offset); halfway, the
@@ -107,11 +108,23 @@ fn produce_steady(
     sent
 }
 
-fn assign_all(c: &BaseConsumer, topic: &str, partitions: i32, offset: impl Fn(i32) -> Offset) {
+fn partition_list(
+    topic: &str,
+    offsets: impl IntoIterator<Item = (i32, Offset)>,
+) -> TopicPartitionList {
     let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, offset(p)).unwrap();
+    for (p, o) in offsets {
+        tpl.add_partition_offset(topic, p, o).unwrap();
     }
+    tpl
+}
+
+fn at(offsets: &BTreeMap<i32, i64>) -> impl Iterator<Item = (i32, Offset)> + '_ {
+    offsets.iter().map(|(p, o)| (*p, Offset::Offset(*o)))
+}
+
+fn assign_all(c: &BaseConsumer, topic: &str, partitions: i32, offset: impl Fn(i32) -> Offset) {
+    let tpl = partition_list(topic, (0..partitions).map(|p| (p, offset(p))));
     c.assign(&tpl).expect("assign");
 }
 
@@ -148,9 +161,9 @@ fn latency(args: &[String]) {
         );
         std::thread::spawn(move || {
             // Warm-up: the same stream, not measured (fresh topics, JIT and page cache).
-            let mut warm = b"warmup".to_vec();
-            warm.resize(size, b'x');
             if warmup > 0 {
+                let mut warm = b"warmup".to_vec();
+                warm.resize(size, b'x');
                 produce_steady(
                     &src,
                     &topic,
@@ -177,8 +190,10 @@ fn latency(args: &[String]) {
         })
     };
     let mut latencies = Vec::with_capacity((rate * seconds) as usize);
-    // Records slower than 250 ms, by the second they were produced in: (count, slowest).
+    // Records slower than 250 ms, by the second of the measured stream they were produced in
+    // (counted from its first record's timestamp): (count, slowest).
     let mut stalls: BTreeMap<i64, (u64, i64)> = BTreeMap::new();
+    let mut first_ts: Option<i64> = None;
     let mut done_at: Option<Instant> = None;
     loop {
         if let Some(Ok(m)) = reader.poll(Duration::from_millis(10)) {
@@ -188,8 +203,10 @@ fn latency(args: &[String]) {
             {
                 if let Some(ts) = m.timestamp().to_millis() {
                     latencies.push(arrived - ts);
+                    let first = *first_ts.get_or_insert(ts);
                     if arrived - ts > 250 {
-                        let slow = stalls.entry(ts / 1000).or_insert((0u64, 0i64));
+                        let second = (ts - first).max(0) / 1000;
+                        let slow = stalls.entry(second).or_insert((0u64, 0i64));
                         slow.0 += 1;
                         slow.1 = slow.1.max(arrived - ts);
                     }
@@ -209,7 +226,7 @@ fn latency(args: &[String]) {
     let produced = producer_thread.join().unwrap();
     let stall_text: Vec<String> = stalls
         .iter()
-        .map(|(sec, (n, max))| format!("{}s:{n}x<={max}ms", sec % 1000))
+        .map(|(sec, (n, max))| format!("{sec}s:{n}x<={max}ms"))
         .collect();
     eprintln!(
         "records over 250 ms, by second produced: {}",
@@ -280,12 +297,8 @@ fn replay(args: &[String]) {
                         }
                     }
                 }
-                let mut tpl = TopicPartitionList::new();
-                for (p, o) in &next {
-                    tpl.add_partition_offset(&topic_c, *p, Offset::Offset(*o))
-                        .unwrap();
-                }
-                c.commit(&tpl, CommitMode::Sync).expect("commit");
+                c.commit(&partition_list(&topic_c, at(&next)), CommitMode::Sync)
+                    .expect("commit");
                 *source_commit = next;
             },
         );
@@ -316,12 +329,9 @@ fn replay(args: &[String]) {
     drop(watcher);
     let untranslated = partitions as usize - last.len();
     let reader = consumer(dst, &format!("{group}-check"));
-    let mut tpl = TopicPartitionList::new();
-    for (p, o) in &last {
-        tpl.add_partition_offset(remote, *p, Offset::Offset(*o))
-            .unwrap();
-    }
-    reader.assign(&tpl).expect("assign");
+    reader
+        .assign(&partition_list(remote, at(&last)))
+        .expect("assign");
     let mut first: BTreeMap<i32, i64> = BTreeMap::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while first.len() < last.len() && Instant::now() < deadline {

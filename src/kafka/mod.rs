@@ -208,18 +208,14 @@ pub fn record_consumer(
     client_name: &str,
 ) -> Result<BaseConsumer<LogContext>, ClientError> {
     // Bounded prefetch (librdkafka's default of 64 MiB is more memory than a replicator needs)
-    // refilled without pausing: when the prefetch queue is full, librdkafka postpones the
-    // partitions' next fetch by fetch.queue.backoff.ms, 1 s by default, and a replicator drains
-    // a small queue in far less than that and then starves. With 20 ms, 8 MiB of prefetch and
-    // fetch responses of at most 8 MiB keep the pipe full: in bench/throughput.sh (1M x 1 KiB,
-    // 16 partitions) throughput went from 60k to 115-140k records/s and peak RSS from 160 to
-    // 75-85 MiB (docs/benchmarks.md).
-    // Fetches coalesced to at least 64 KiB or 20 ms: with librdkafka's fetch.min.bytes of 1, a
-    // steady stream is fetched (and produced onward, one request per partition) in tiny pieces,
-    // and on a busy host the request handling in both brokers and here is what makes the tail:
-    // at 5,000 records/s of 1 KiB, strait's CPU fell from ~35 % to ~12 % of a core and the
-    // end-to-end p99 from 410-990 ms to 68-325 ms (median 85). A record waits at most 20 ms
-    // more; an idle mirror fetches every 20 ms (docs/benchmarks.md has the costs).
+    // refilled without pausing: with a full prefetch queue librdkafka postpones the next fetch
+    // by fetch.queue.backoff.ms (1 s by default), and a replicator drains a small queue long
+    // before that and then starves. Fetches coalesced to at least 64 KiB or 20 ms: with
+    // fetch.min.bytes 1 a steady stream moves in pieces of a few records, each a fetch here and
+    // produce requests onward, and that request handling is what made the latency tail on a
+    // busy host. A record waits at most 20 ms more; an idle mirror fetches every 20 ms.
+    // Measurements behind every value: docs/benchmarks.md ("Where the latency tail came from",
+    // "Tuned defaults, and why").
     let defaults = [
         ("fetch.queue.backoff.ms", "20"),
         ("queued.max.messages.kbytes", "8192"),
