@@ -1,29 +1,38 @@
-//! Composition root: one supervised mirror per `source -> target` pair, each made of a topic sync
-//! task and a record path thread joined by a watch channel of routes; shutdown through one
-//! cancellation token.
+//! Composition root: one supervised mirror per `source -> target` pair, and the HTTP endpoint.
+//!
+//! A mirror is a set of named tasks — topic sync, metadata sync, the record path's control plane,
+//! checkpoints, heartbeats — and the record path's own thread, joined by channels. They start
+//! together and stop together: if any of them fails or panics (or ends before the mirror was
+//! asked to stop), the others are cancelled, the mirror counts as down (`strait_mirror_up` 0, no
+//! heartbeats), and it starts again from its persisted positions after a capped, jittered
+//! exponential backoff. Shutdown flows through one cancellation token.
 
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::checkpoint::CheckpointEmitter;
 use crate::config::{Config, MirrorConfig, OffsetSyncsLocation};
 use crate::flow::{OffsetMaps, RouteSet};
-use crate::heartbeat::HeartbeatEmitter;
-use crate::kafka::{self, ClientError};
-use crate::mirror::{self, MirrorStats, OffsetSyncsSpec, RecordPathSpec};
-use crate::runtime::spawn_named;
+use crate::heartbeat::{HeartbeatEmitter, HeartbeatError};
+use crate::kafka::admin::AdminError;
+use crate::kafka::{self, ClientError, LogContext};
+use crate::mirror::{self, MirrorError, OffsetSyncsSpec, RecordPathSpec};
+use crate::runtime::{self, Exit, TaskSet};
 use crate::telemetry::error_chain;
-use crate::telemetry::health;
+use crate::telemetry::events::{Event, MirrorFailed, MirrorTelemetry};
 use crate::telemetry::http::{Endpoint, HttpError};
-use crate::telemetry::metrics::metrics;
 use crate::topics::{self, TopicSync};
 
-/// Wait before a mirror whose record path failed is started again.
-const RESTART_BACKOFF: Duration = Duration::from_secs(5);
+/// The first wait before a failed mirror starts again; doubled per failure in a row.
+const RESTART_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest wait between restarts.
+const RESTART_BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// A mirror that ran this long before failing starts over from the first backoff.
+const HEALTHY_AFTER: Duration = Duration::from_secs(120);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -31,45 +40,73 @@ pub enum AppError {
     Client(#[from] ClientError),
     #[error(transparent)]
     Http(#[from] HttpError),
+    #[error("task `{task}` panicked: {message}")]
+    Panicked { task: String, message: String },
+}
+
+/// Why one task of a mirror stopped the mirror.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    #[error("cannot create internal topic `{topic}`")]
+    InternalTopic {
+        topic: String,
+        #[source]
+        source: AdminError,
+    },
+    #[error(transparent)]
+    Mirror(#[from] MirrorError),
+    #[error(transparent)]
+    Heartbeat(#[from] HeartbeatError),
+    #[error("panicked: {0}")]
+    Panicked(String),
+    #[error("ended before the mirror was asked to stop")]
+    Ended,
 }
 
 /// Runs every mirror (and the HTTP endpoint) until `cancel` fires, then waits for the mirrors
 /// to drain.
 pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppError> {
     let config = Arc::new(config);
-    let endpoint = match config.http.clone() {
-        Some(http) => Some(Endpoint::bind(Arc::clone(&config), http).await?),
-        None => None,
-    };
-    let http_task = endpoint.map(|e| tokio::spawn(e.serve(cancel.clone())));
-    let tracker = TaskTracker::new();
+    let mut tasks: TaskSet<()> = TaskSet::default();
+    if let Some(http) = config.http.clone() {
+        let endpoint = Endpoint::bind(Arc::clone(&config), http).await?;
+        tasks.spawn("http endpoint", endpoint.serve(cancel.clone()));
+    }
     for mirror in &config.mirrors {
         let m = Mirror::new(&config, mirror)?;
-        let cancel = cancel.clone();
-        tracker.spawn(async move { m.supervise(cancel).await });
+        let span = m.telemetry.span().clone();
+        let _in = span.enter();
+        tasks.spawn(
+            format!("mirror {}", mirror.name()),
+            m.supervise(cancel.clone()),
+        );
     }
-    tracker.close();
     tracing::info!(mirrors = config.mirrors.len(), "strait running");
-    tracker.wait().await;
-    tracing::info!("all mirrors stopped");
-    if let Some(t) = http_task {
-        t.abort();
-        let _ = t.await;
+    while let Some((task, exit)) = tasks.join_next().await {
+        if let Exit::Panicked(message) = exit {
+            // A supervisor itself must never panic; stop everything rather than run half.
+            cancel.cancel();
+            return Err(AppError::Panicked { task, message });
+        }
     }
+    tracing::info!("all mirrors stopped");
     Ok(())
 }
 
 struct Mirror {
     config: MirrorConfig,
     spec: RecordPathSpec,
-    source_admin: Arc<rdkafka::admin::AdminClient<kafka::LogContext>>,
-    target_admin: Arc<rdkafka::admin::AdminClient<kafka::LogContext>>,
-    stats: Arc<MirrorStats>,
+    source_admin: Arc<rdkafka::admin::AdminClient<LogContext>>,
+    target_admin: Arc<rdkafka::admin::AdminClient<LogContext>>,
+    telemetry: Arc<MirrorTelemetry>,
 }
 
 impl Mirror {
     fn new(config: &Config, mirror: &MirrorConfig) -> Result<Self, AppError> {
         let name = mirror.name();
+        // Known (not up yet) from the start, so /readyz waits for every mirror.
+        let telemetry = MirrorTelemetry::new(&name, &mirror.source, &mirror.target);
+        let _in = telemetry.span().enter();
         let source = config.clusters[&mirror.source].clone();
         let target = config.clusters[&mirror.target].clone();
         let source_admin = Arc::new(kafka::admin_client(
@@ -94,6 +131,7 @@ impl Mirror {
                 on_source,
             }
         });
+        drop(_in);
         Ok(Mirror {
             config: mirror.clone(),
             spec: RecordPathSpec {
@@ -102,7 +140,7 @@ impl Mirror {
                 target,
                 progress_topic,
                 throttle: mirror.throttle.clone(),
-                // Leave a margin inside the overall shutdown budget for the final progress write.
+                // Inside the overall shutdown budget, with a margin for the tasks to end.
                 drain_timeout: config.shutdown_timeout.mul_f32(0.8),
                 offset_syncs,
                 maps: OffsetMaps::default(),
@@ -110,99 +148,137 @@ impl Mirror {
             },
             source_admin,
             target_admin,
-            stats: Arc::new(MirrorStats::default()),
+            telemetry,
         })
     }
 
-    /// Starts topic sync and the record path; restarts the record path after a fatal error,
-    /// resuming from the persisted positions.
+    /// Runs the mirror until `cancel` fires, restarting it after every failure.
     async fn supervise(self, cancel: CancellationToken) {
-        let name = self.spec.name.clone();
-        // Known (not up yet) from the start, so /readyz waits for every mirror.
-        health::mirror(&name);
-        metrics().mirror_up.with_label_values(&[&name]).set(0);
-        let (routes_tx, routes_rx) = watch::channel::<RouteSet>(Arc::new(Vec::new()));
+        let mut failures = 0;
+        loop {
+            let started = Instant::now();
+            let Some((task, error)) = self.run_once(&cancel).await else {
+                return; // stopped on request
+            };
+            if cancel.is_cancelled() {
+                return;
+            }
+            failures = if started.elapsed() >= HEALTHY_AFTER {
+                1
+            } else {
+                failures + 1
+            };
+            let wait = restart_backoff(failures, jitter());
+            MirrorFailed {
+                mirror: &self.telemetry,
+                task: &task,
+                error: &error,
+                restart_in: wait,
+            }
+            .emit();
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Starts every task of the mirror and waits until they have all ended. Returns the first
+    /// failure, or `None` when the mirror stopped because `cancel` fired.
+    async fn run_once(&self, cancel: &CancellationToken) -> Option<(String, TaskError)> {
+        let token = cancel.child_token();
+        let positions = tokio::select! {
+            _ = token.cancelled() => return None,
+            prepared = self.prepare() => match prepared {
+                Ok(p) => p,
+                Err(e) => return Some(("start-up".to_string(), e)),
+            },
+        };
+        let (routes_tx, routes_rx) = watch::channel::<RouteSet>(RouteSet::default());
+        let (record_path, control) = match mirror::record_path(
+            self.spec.clone(),
+            positions,
+            routes_rx,
+            Arc::clone(&self.telemetry),
+        ) {
+            Ok(parts) => parts,
+            Err(e) => return Some(("record path".to_string(), e.into())),
+        };
+        let mut tasks: TaskSet<Result<(), TaskError>> = TaskSet::default();
         let sync = TopicSync {
             mirror: self.config.clone(),
             source_admin: Arc::clone(&self.source_admin),
             target_admin: Arc::clone(&self.target_admin),
         };
-        let sync_task = tokio::spawn(sync.run(routes_tx, cancel.clone()));
-        let metadata_sync = crate::topics::sync::MetadataSync {
+        let t = token.clone();
+        tasks.spawn("topic sync", async move {
+            sync.run(routes_tx, t).await;
+            Ok(())
+        });
+        let metadata_sync = topics::sync::MetadataSync {
             mirror: self.config.clone(),
             source_admin: Arc::clone(&self.source_admin),
             target_admin: Arc::clone(&self.target_admin),
         };
-        let metadata_task = tokio::spawn(metadata_sync.run(cancel.clone()));
-        let checkpoint_task = match self.checkpoints() {
-            Ok(Some(c)) => Some(tokio::spawn(c.run(cancel.clone()))),
-            Ok(None) => None,
+        let t = token.clone();
+        tasks.spawn("metadata sync", async move {
+            metadata_sync.run(t).await;
+            Ok(())
+        });
+        let t = token.clone();
+        tasks.spawn("control plane", async move { Ok(control.run(t).await?) });
+        match self.checkpoints() {
+            Ok(Some(c)) => {
+                let t = token.clone();
+                tasks.spawn("checkpoints", async move {
+                    c.run(t).await;
+                    Ok(())
+                });
+            }
+            Ok(None) => {}
             Err(e) => {
-                tracing::error!(mirror = %name, error = %error_chain(&e), "checkpoints disabled: cannot create their producer");
-                None
+                tracing::error!(error = %error_chain(&e), "checkpoints disabled: cannot create their producer")
             }
-        };
-        let heartbeat_task = match self.heartbeats() {
-            Ok(Some(hb)) => Some(tokio::spawn(hb.run(cancel.clone()))),
-            Ok(None) => None,
+        }
+        match self.heartbeats() {
+            Ok(Some(hb)) => {
+                let t = token.clone();
+                tasks.spawn("heartbeats", async move { Ok(hb.run(t).await?) });
+            }
+            Ok(None) => {}
             Err(e) => {
-                tracing::error!(mirror = %name, error = %error_chain(&e), "heartbeats disabled: cannot create their producer");
-                None
+                tracing::error!(error = %error_chain(&e), "heartbeats disabled: cannot create their producer")
             }
-        };
-
-        loop {
-            if cancel.is_cancelled() {
-                break;
-            }
-            let positions = match self.prepare().await {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::warn!(mirror = %name, error = %e, "cannot start the record path yet; retrying");
-                    tokio::select! {
-                        _ = cancel.cancelled() => break,
-                        _ = tokio::time::sleep(RESTART_BACKOFF) => continue,
-                    }
-                }
+        }
+        let t = token.clone();
+        let thread = tasks.spawn_thread(format!("records {}", self.spec.name), move || {
+            Ok(record_path.run(t)?)
+        });
+        let mut failure = thread.err().map(|e| {
+            (
+                "record path".to_string(),
+                TaskError::Panicked(e.to_string()),
+            )
+        });
+        if failure.is_some() {
+            token.cancel();
+        }
+        while let Some((task, exit)) = tasks.join_next().await {
+            let error = match exit {
+                Exit::Returned(Ok(())) | Exit::Aborted if token.is_cancelled() => continue,
+                Exit::Returned(Ok(())) | Exit::Aborted => TaskError::Ended,
+                Exit::Returned(Err(e)) => e,
+                Exit::Panicked(message) => TaskError::Panicked(message),
             };
-            tracing::info!(mirror = %name, stored_positions = positions.len(), "record path starting");
-            health::mirror(&name)
-                .up
-                .store(true, std::sync::atomic::Ordering::Relaxed);
-            metrics().mirror_up.with_label_values(&[&name]).set(1);
-            let spec = self.spec.clone();
-            let rx = routes_rx.clone();
-            let c = cancel.clone();
-            let stats = Arc::clone(&self.stats);
-            let result = spawn_named(format!("mirror {name}"), move || {
-                mirror::run_record_path(spec, positions, rx, c, stats)
-            })
-            .await;
-            match result {
-                Ok(()) => break,
-                Err(e) => {
-                    health::mirror(&name)
-                        .up
-                        .store(false, std::sync::atomic::Ordering::Relaxed);
-                    metrics().mirror_up.with_label_values(&[&name]).set(0);
-                    tracing::error!(mirror = %name, error = %error_chain(&e),
-                        "record path failed; restarting from the persisted positions");
-                    tokio::select! {
-                        _ = cancel.cancelled() => break,
-                        _ = tokio::time::sleep(RESTART_BACKOFF) => {}
-                    }
-                }
+            if failure.is_none() {
+                tracing::debug!(task, still_running = ?tasks.running(), "stopping the mirror's tasks");
+                failure = Some((task, error));
+                token.cancel();
+            } else {
+                tracing::warn!(task, error = %error_chain(&error), "another task failed while the mirror stopped");
             }
         }
-        sync_task.abort();
-        let _ = sync_task.await;
-        for task in [heartbeat_task, checkpoint_task, Some(metadata_task)]
-            .into_iter()
-            .flatten()
-        {
-            task.abort();
-            let _ = task.await;
-        }
+        failure
     }
 
     fn checkpoints(&self) -> Result<Option<CheckpointEmitter>, ClientError> {
@@ -210,7 +286,7 @@ impl Mirror {
             return Ok(None);
         }
         Ok(Some(CheckpointEmitter {
-            mirror: self.spec.name.clone(),
+            telemetry: Arc::clone(&self.telemetry),
             source: self.spec.source.clone(),
             target: self.spec.target.clone(),
             topic: self
@@ -238,7 +314,7 @@ impl Mirror {
             return Ok(None);
         }
         Ok(Some(HeartbeatEmitter {
-            mirror: self.spec.name.clone(),
+            telemetry: Arc::clone(&self.telemetry),
             source_alias: self.config.source.clone(),
             target_alias: self.config.target.clone(),
             interval: self.config.emit_heartbeats_interval,
@@ -253,26 +329,23 @@ impl Mirror {
     }
 
     /// Ensures strait's internal topics and reads the stored positions.
-    async fn prepare(&self) -> Result<mirror::Positions, String> {
-        topics::ensure_internal_topic(
-            &self.target_admin,
-            &self.spec.progress_topic,
-            self.config.replication_factor,
-        )
-        .await
-        .map_err(|e| error_chain(&e))?;
+    async fn prepare(&self) -> Result<mirror::Positions, TaskError> {
+        let ensure = |admin: &Arc<rdkafka::admin::AdminClient<LogContext>>, topic: String, rf| {
+            let admin = Arc::clone(admin);
+            async move {
+                topics::ensure_internal_topic(&admin, &topic, rf)
+                    .await
+                    .map_err(|source| TaskError::InternalTopic { topic, source })
+            }
+        };
+        let rf = self.config.replication_factor;
+        ensure(&self.target_admin, self.spec.progress_topic.clone(), rf).await?;
         if self.config.emit_checkpoints {
             let topic = self
                 .config
                 .replication_policy
                 .checkpoints_topic(&self.config.source);
-            topics::ensure_internal_topic(
-                &self.target_admin,
-                &topic,
-                self.config.replication_factor,
-            )
-            .await
-            .map_err(|e| error_chain(&e))?;
+            ensure(&self.target_admin, topic, rf).await?;
         }
         if let Some(syncs) = &self.spec.offset_syncs {
             let admin = if syncs.on_source {
@@ -280,15 +353,49 @@ impl Mirror {
             } else {
                 &self.target_admin
             };
-            topics::ensure_internal_topic(admin, &syncs.topic, None)
-                .await
-                .map_err(|e| error_chain(&e))?;
+            ensure(admin, syncs.topic.clone(), None).await?;
         }
         let spec = self.spec.clone();
-        spawn_named(format!("progress {}", self.spec.name), move || {
-            mirror::load_positions(&spec)
-        })
-        .await
-        .map_err(|e| error_chain(&e))
+        runtime::blocking(move || mirror::load_positions(&spec))
+            .await
+            .map_err(|e| TaskError::Panicked(e.to_string()))?
+            .map_err(TaskError::from)
+    }
+}
+
+/// The wait before restart number `failures` (1 for the first failure in a row): exponential
+/// from [`RESTART_BACKOFF`], capped at [`RESTART_BACKOFF_MAX`], and spread by `jitter` (in
+/// `0.0..1.0`) over its upper half, so that many mirrors failing together do not restart
+/// together.
+fn restart_backoff(failures: u32, jitter: f64) -> Duration {
+    let exp = RESTART_BACKOFF.saturating_mul(1 << failures.clamp(1, 16).saturating_sub(1));
+    let cap = exp.min(RESTART_BACKOFF_MAX);
+    cap.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+}
+
+/// A number in `0.0..1.0`, different each call (not for cryptography).
+fn jitter() -> f64 {
+    let bits = RandomState::new().hash_one(Instant::now());
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restarts_back_off_exponentially_with_jitter_up_to_a_cap() {
+        let secs = |f, j| restart_backoff(f, j).as_secs_f64();
+        assert_eq!(secs(1, 1.0), 1.0);
+        assert_eq!(secs(1, 0.0), 0.5);
+        assert_eq!(secs(2, 1.0), 2.0);
+        assert_eq!(secs(4, 1.0), 8.0);
+        assert_eq!(secs(7, 1.0), 60.0);
+        assert_eq!(secs(7, 0.0), 30.0);
+        assert_eq!(secs(1000, 0.5), 45.0);
+        for _ in 0..100 {
+            let j = jitter();
+            assert!((0.0..1.0).contains(&j), "{j}");
+        }
     }
 }

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use rdkafka::admin::AdminClient;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
@@ -25,12 +26,59 @@ use tokio_util::sync::CancellationToken;
 use crate::config::ClusterConfig;
 use crate::flow::OffsetMaps;
 use crate::kafka::groups::{self, GroupInfo};
-use crate::kafka::read::read_to_end;
-use crate::kafka::{self, LogContext, ADMIN_TIMEOUT};
+use crate::kafka::read::{read_to_end, ReadError};
+use crate::kafka::{self, ClientError, LogContext, ADMIN_TIMEOUT};
 use crate::policy::TopicFilter;
-use crate::records::Checkpoint;
+use crate::records::{Checkpoint, EncodeError};
+use crate::runtime::{self, Exit, TaskSet};
 use crate::telemetry::error_chain;
-use crate::telemetry::metrics::{metrics, now_seconds};
+use crate::telemetry::events::{
+    CheckpointWritten, Event, GroupCheckpointed, GroupGone, GroupOffsetsSynced, GroupSyncSkipped,
+    MirrorTelemetry,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("cannot read the existing checkpoints")]
+    Read(#[from] ReadError),
+    #[error("cannot list the source's consumer groups")]
+    ListGroups(#[source] KafkaError),
+    #[error("cannot read the committed offsets of group `{group}` on the {side}")]
+    Committed {
+        group: String,
+        side: &'static str,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("cannot describe group `{group}` on the target")]
+    Describe {
+        group: String,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("the target refused the offsets of group `{group}`")]
+    Commit {
+        group: String,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("cannot encode a checkpoint")]
+    Encode(#[from] EncodeError),
+    #[error("checkpoint not written to `{topic}`")]
+    Write {
+        topic: String,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("a blocking call did not finish: {0}")]
+    Aborted(String),
+}
+
+fn aborted(e: tokio::task::JoinError) -> CheckpointError {
+    CheckpointError::Aborted(e.to_string())
+}
 
 /// (group, downstream topic, partition)
 type Key = (String, String, i32);
@@ -39,7 +87,7 @@ type Key = (String, String, i32);
 const QUERY_CONCURRENCY: usize = 16;
 
 pub struct CheckpointEmitter {
-    pub mirror: String,
+    pub telemetry: Arc<MirrorTelemetry>,
     pub source: ClusterConfig,
     pub target: ClusterConfig,
     /// `<source>.checkpoints.internal` on the target.
@@ -70,7 +118,7 @@ impl CheckpointEmitter {
             match self.load().await {
                 Ok(l) => break l,
                 Err(e) => {
-                    tracing::warn!(mirror = %self.mirror, topic = %self.topic, error = %e,
+                    tracing::warn!(topic = %self.topic, error = %error_chain(&e),
                         "cannot read existing checkpoints; retrying");
                     tokio::select! {
                         _ = cancel.cancelled() => return,
@@ -89,18 +137,18 @@ impl CheckpointEmitter {
                 _ = tick.tick() => {}
             }
             if let Err(e) = self.round(&mut last, &mut consumers, &mut sync).await {
-                tracing::warn!(mirror = %self.mirror, error = %e, "checkpoint round failed; retrying at the next interval");
+                tracing::warn!(error = %error_chain(&e), "checkpoint round failed; retrying at the next interval");
             }
         }
     }
 
     /// The latest checkpoint per key already in the topic (for monotonicity across restarts).
-    async fn load(&self) -> Result<HashMap<Key, i64>, String> {
+    async fn load(&self) -> Result<HashMap<Key, i64>, CheckpointError> {
         let target = self.target.clone();
         let topic = self.topic.clone();
-        let name = format!("{}|checkpoint-reader", self.mirror);
-        tokio::task::spawn_blocking(move || {
-            let consumer = kafka::reader_consumer(&target, &name).map_err(|e| error_chain(&e))?;
+        let name = format!("{}|checkpoint-reader", self.telemetry.name);
+        runtime::blocking(move || {
+            let consumer = kafka::reader_consumer(&target, &name)?;
             let mut last = HashMap::new();
             read_to_end(&consumer, &topic, Duration::from_secs(60), |m| {
                 if let (Some(k), Some(v)) = (m.key(), m.payload()) {
@@ -108,12 +156,11 @@ impl CheckpointEmitter {
                         last.insert((c.group, c.topic, c.partition), c.downstream_offset);
                     }
                 }
-            })
-            .map_err(|e| error_chain(&e))?;
+            })?;
             Ok(last)
         })
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(aborted)?
     }
 
     async fn round(
@@ -121,7 +168,7 @@ impl CheckpointEmitter {
         last: &mut HashMap<Key, i64>,
         consumers: &mut HashMap<String, Arc<BaseConsumer<LogContext>>>,
         sync: &mut GroupSync,
-    ) -> Result<(), String> {
+    ) -> Result<(), CheckpointError> {
         let sync_due = self
             .sync_group_offsets
             .is_some_and(|every| sync.last_run.is_none_or(|at| at.elapsed() >= every));
@@ -129,21 +176,16 @@ impl CheckpointEmitter {
             sync.last_run = Some(std::time::Instant::now());
         }
         let round_started = std::time::Instant::now();
-        let m = metrics();
+        let mirror = &*self.telemetry;
         let snapshot = self.maps.read().expect("maps lock").clone();
         if snapshot.is_empty() {
             return Ok(());
         }
         let admin = Arc::clone(&self.source_admin);
-        let groups: Vec<String> = tokio::task::spawn_blocking(move || {
-            admin
-                .inner()
-                .fetch_group_list(None, ADMIN_TIMEOUT)
-                .map(|list| list.groups().iter().map(|g| g.name().to_string()).collect())
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("cannot list source consumer groups: {e}"))?;
+        let groups: Vec<String> = runtime::blocking(move || groups::list(&admin))
+            .await
+            .map_err(aborted)?
+            .map_err(CheckpointError::ListGroups)?;
 
         let selected: Vec<String> = groups
             .into_iter()
@@ -159,44 +201,45 @@ impl CheckpointEmitter {
         for group in gone {
             consumers.remove(&group);
             sync.skipped.remove(&group);
-            m.remove_group(&self.mirror, &group);
-            tracing::info!(mirror = %self.mirror, group = %group,
-                "consumer group no longer on the source (or no longer selected); its checkpoints stay, its metrics are removed");
+            GroupGone {
+                mirror,
+                group: &group,
+            }
+            .emit();
         }
 
         let partitions: Arc<Vec<(String, i32)>> = Arc::new(snapshot.keys().cloned().collect());
         let mut written = 0;
         // Read every selected group's offsets concurrently (each call waits on the group's
         // coordinator), at most QUERY_CONCURRENCY at a time.
-        let limit = Arc::new(tokio::sync::Semaphore::new(QUERY_CONCURRENCY));
-        let mut queries = tokio::task::JoinSet::new();
-        for group in selected {
-            let consumer = match consumers.get(&group) {
-                Some(c) => Arc::clone(c),
-                None => {
-                    let c = Arc::new(
-                        kafka::group_offsets_consumer(
+        type Committed = Result<Vec<(String, i32, i64, String)>, KafkaError>;
+        let mut results: Vec<(String, Committed)> = Vec::new();
+        let mut queries: TaskSet<(String, Committed)> = TaskSet::default();
+        let mut running = 0;
+        let mut pending = selected.into_iter();
+        loop {
+            while running < QUERY_CONCURRENCY {
+                let Some(group) = pending.next() else { break };
+                let consumer = match consumers.get(&group) {
+                    Some(c) => Arc::clone(c),
+                    None => {
+                        let c = Arc::new(kafka::group_offsets_consumer(
                             &self.source,
                             &group,
-                            &format!("{}|checkpoints", self.mirror),
-                        )
-                        .map_err(|e| error_chain(&e))?,
-                    );
-                    consumers.insert(group.clone(), Arc::clone(&c));
-                    c
-                }
-            };
-            let request = Arc::clone(&partitions);
-            let limit = Arc::clone(&limit);
-            queries.spawn(async move {
-                let _permit = limit.acquire_owned().await;
+                            &format!("{}|checkpoints", mirror.name),
+                        )?);
+                        consumers.insert(group.clone(), Arc::clone(&c));
+                        c
+                    }
+                };
+                let request = Arc::clone(&partitions);
                 // Plain values out of the blocking call: librdkafka's lists are not Send.
-                let committed = tokio::task::spawn_blocking(move || {
+                queries.spawn_blocking(format!("committed offsets of {group}"), move || {
                     let mut tpl = TopicPartitionList::new();
                     for (topic, partition) in request.iter() {
                         tpl.add_partition(topic, *partition);
                     }
-                    consumer.committed_offsets(tpl, ADMIN_TIMEOUT).map(|c| {
+                    let committed = consumer.committed_offsets(tpl, ADMIN_TIMEOUT).map(|c| {
                         c.elements()
                             .iter()
                             .filter_map(|e| match e.offset() {
@@ -209,23 +252,32 @@ impl CheckpointEmitter {
                                 _ => None,
                             })
                             .collect::<Vec<_>>()
-                    })
-                })
-                .await;
-                (group, committed)
-            });
-        }
-        let mut results = Vec::new();
-        while let Some(done) = queries.join_next().await {
-            let (group, committed) = done.map_err(|e| e.to_string())?;
-            results.push((group, committed.map_err(|e| e.to_string())?));
+                    });
+                    (group, committed)
+                });
+                running += 1;
+            }
+            let Some((name, exit)) = queries.join_next().await else {
+                break;
+            };
+            running -= 1;
+            match exit {
+                Exit::Returned(r) => results.push(r),
+                Exit::Panicked(m) => return Err(CheckpointError::Aborted(format!("{name}: {m}"))),
+                Exit::Aborted => return Err(CheckpointError::Aborted(name)),
+            }
         }
         results.sort_by(|x, y| x.0.cmp(&y.0));
         for (group, committed) in results {
             let committed = match committed {
                 Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(mirror = %self.mirror, group, error = %e, "cannot read the group's committed offsets");
+                Err(source) => {
+                    let e = CheckpointError::Committed {
+                        group: group.clone(),
+                        side: "source",
+                        source,
+                    };
+                    tracing::warn!(group, error = %error_chain(&e), "no checkpoints for the group this round");
                     continue;
                 }
             };
@@ -238,8 +290,13 @@ impl CheckpointEmitter {
                     continue;
                 };
                 let Some(translated) = pm.map.translate(upstream) else {
-                    tracing::debug!(mirror = %self.mirror, group, topic, partition,
-                        upstream, "committed offset is older than the offset map: no checkpoint");
+                    tracing::debug!(
+                        group,
+                        topic,
+                        partition,
+                        upstream,
+                        "committed offset is older than the offset map: no checkpoint"
+                    );
                     continue;
                 };
                 let downstream = translated.offset();
@@ -259,28 +316,29 @@ impl CheckpointEmitter {
                     metadata,
                 };
                 self.write(&checkpoint).await?;
-                m.checkpoints.with_label_values(&[&self.mirror]).inc();
-                m.checkpoint_latency
-                    .with_label_values(&[&self.mirror])
-                    .observe(round_started.elapsed().as_secs_f64());
+                CheckpointWritten {
+                    mirror,
+                    latency: round_started.elapsed(),
+                }
+                .emit();
                 last.insert(key, downstream);
                 written += 1;
             }
-            // The group's checkpoints are current as of now (written, or unchanged).
-            m.checkpoint_last
-                .with_label_values(&[&self.mirror, &group])
-                .set(now_seconds());
-            m.failover_replay
-                .with_label_values(&[&self.mirror, &group])
-                .set(replay);
+            GroupCheckpointed {
+                mirror,
+                group: &group,
+                partitions: translations.len(),
+                replay,
+            }
+            .emit();
             if sync_due && !translations.is_empty() {
                 if let Err(e) = self.sync_group(&group, translations, sync).await {
-                    tracing::warn!(mirror = %self.mirror, group, error = %e, "group offset sync failed; retrying at the next interval");
+                    tracing::warn!(group, error = %error_chain(&e), "group offset sync failed; retrying at the next interval");
                 }
             }
         }
         if written > 0 {
-            tracing::debug!(mirror = %self.mirror, written, "checkpoints written");
+            tracing::debug!(written, "checkpoints written");
         }
         Ok(())
     }
@@ -292,78 +350,86 @@ impl CheckpointEmitter {
         group: &str,
         translations: Vec<(String, i32, i64)>,
         sync: &mut GroupSync,
-    ) -> Result<(), String> {
+    ) -> Result<(), CheckpointError> {
+        let mirror = &*self.telemetry;
         let admin = Arc::clone(&self.target_admin);
         let g = group.to_string();
-        let described = tokio::task::spawn_blocking(move || groups::describe(&admin, &g))
+        let described = runtime::blocking(move || groups::describe(&admin, &g))
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("cannot describe the group on the target: {e}"))?;
-        if let Some(GroupInfo { members, state }) = described {
-            if members > 0 {
-                metrics()
-                    .group_sync_skipped
-                    .with_label_values(&[&self.mirror, group])
-                    .set(1);
-                if sync.skipped.insert(group.to_string()) {
-                    tracing::info!(mirror = %self.mirror, group, members, state,
-                        "group offset sync skipped: the group has active members on the target");
-                }
-                return Ok(());
+            .map_err(aborted)?
+            .map_err(|source| CheckpointError::Describe {
+                group: group.to_string(),
+                source,
+            })?;
+        if let Some(GroupInfo { members, state }) = described.filter(|g| g.members > 0) {
+            GroupSyncSkipped {
+                mirror,
+                group,
+                members: Some((members, &state)),
+                changed: sync.skipped.insert(group.to_string()),
             }
+            .emit();
+            return Ok(());
         }
-        metrics()
-            .group_sync_skipped
-            .with_label_values(&[&self.mirror, group])
-            .set(0);
-        if sync.skipped.remove(group) {
-            tracing::info!(mirror = %self.mirror, group, "group has no active members on the target any more; syncing its offsets");
+        GroupSyncSkipped {
+            mirror,
+            group,
+            members: None,
+            changed: sync.skipped.remove(group),
         }
+        .emit();
         let consumer = match sync.target_consumers.get(group) {
             Some(c) => Arc::clone(c),
             None => {
-                let c = Arc::new(
-                    kafka::group_offsets_consumer(
-                        &self.target,
-                        group,
-                        &format!("{}|group-sync", self.mirror),
-                    )
-                    .map_err(|e| error_chain(&e))?,
-                );
+                let c = Arc::new(kafka::group_offsets_consumer(
+                    &self.target,
+                    group,
+                    &format!("{}|group-sync", mirror.name),
+                )?);
                 sync.target_consumers
                     .insert(group.to_string(), Arc::clone(&c));
                 c
             }
         };
-        let mirror = self.mirror.clone();
         let g = group.to_string();
-        tokio::task::spawn_blocking(move || {
+        let committed = runtime::blocking(move || {
             let request: Vec<(String, i32)> = translations
                 .iter()
                 .map(|(t, p, _)| (t.clone(), *p))
                 .collect();
-            let current = groups::committed(&consumer, &request)
-                .map_err(|e| format!("cannot read the group's offsets on the target: {e}"))?;
+            let current = groups::committed(&consumer, &request).map_err(|source| {
+                CheckpointError::Committed {
+                    group: g.clone(),
+                    side: "target",
+                    source,
+                }
+            })?;
             // Never backwards (the target group may be ahead: it ran there).
             let commit: Vec<(String, i32, i64)> = translations
                 .into_iter()
                 .filter(|(t, p, o)| current.get(&(t.clone(), *p)).is_none_or(|now| now < o))
                 .collect();
-            if commit.is_empty() {
-                return Ok(());
+            if !commit.is_empty() {
+                groups::commit(&consumer, &commit)
+                    .map_err(|source| CheckpointError::Commit { group: g, source })?;
             }
-            groups::commit(&consumer, &commit)
-                .map_err(|e| format!("commit to the target group refused: {e}"))?;
-            tracing::info!(mirror = %mirror, group = %g, partitions = commit.len(), "synced group offsets to the target");
-            Ok(())
+            Ok::<_, CheckpointError>(commit.len())
         })
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(aborted)??;
+        if committed > 0 {
+            GroupOffsetsSynced {
+                group,
+                partitions: committed,
+            }
+            .emit();
+        }
+        Ok(())
     }
 
-    async fn write(&self, c: &Checkpoint) -> Result<(), String> {
-        let key = c.encode_key().map_err(|e| e.to_string())?;
-        let value = c.encode_value().map_err(|e| e.to_string())?;
+    async fn write(&self, c: &Checkpoint) -> Result<(), CheckpointError> {
+        let key = c.encode_key()?;
+        let value = c.encode_value()?;
         let record = FutureRecord::to(&self.topic)
             .partition(0)
             .key(&key)
@@ -373,6 +439,9 @@ impl CheckpointEmitter {
             .send(record, Duration::from_secs(30))
             .await
             .map(|_| ())
-            .map_err(|(e, _)| format!("checkpoint not written to {}: {e}", self.topic))
+            .map_err(|(source, _)| CheckpointError::Write {
+                topic: self.topic.clone(),
+                source,
+            })
     }
 }

@@ -14,11 +14,15 @@ pub fn run(path: &Path) -> Exit {
     };
     tracing::info!(config = %path.display(), mirrors = config.mirrors.len(), version = env!("CARGO_PKG_VERSION"), "starting strait");
     let rt = runtime();
+    let shutdown_timeout = config.shutdown_timeout;
     let result = rt.block_on(async move {
         let cancel = CancellationToken::new();
-        crate::runtime::cancel_on_signals(cancel.clone());
+        crate::runtime::cancel_on_signals(cancel.clone(), shutdown_timeout);
         crate::app::run(config, cancel).await
     });
+    // Blocking calls still running (a metadata request to a cluster that went away) hold
+    // nothing that must be finished: do not wait for them.
+    rt.shutdown_background();
     match result {
         Ok(()) => {
             tracing::info!("strait stopped");

@@ -4,28 +4,55 @@
 //! (`A.heartbeats` downstream), so tools can tell which clusters feed a cluster and over how many
 //! hops, and how fresh the flow is.
 //!
-//! Unlike MM2, a heartbeat is written only while the source cluster answers a metadata request
-//! (made just before each heartbeat): the age of the last `A->B` heartbeat on B is then how long
-//! ago the mirror last saw A, which is what `strait status` and `strait failover` preflight show.
+//! Unlike MM2, a heartbeat is written only while the mirror's record path runs and the source
+//! cluster answers a metadata request (made just before each heartbeat): the age of the last
+//! `A->B` heartbeat on B is then how long ago the mirror last worked and saw A, which is what
+//! `strait status` and `strait failover` preflight show. A dead mirror never looks alive.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::admin::AdminClient;
+use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio_util::sync::CancellationToken;
 
 use crate::kafka::admin::{self, AdminError};
 use crate::kafka::LogContext;
 use crate::policy::ReplicationPolicy;
-use crate::records::Heartbeat;
+use crate::records::{EncodeError, Heartbeat};
+use crate::runtime;
 use crate::telemetry::error_chain;
-use crate::telemetry::health;
-use crate::telemetry::metrics::metrics;
-use std::sync::atomic::Ordering;
+use crate::telemetry::events::{
+    Event, HeartbeatFailed, HeartbeatWritten, MirrorTelemetry, SourceProbed, TargetAnswered,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HeartbeatError {
+    #[error("cannot encode the heartbeat")]
+    Encode(#[from] EncodeError),
+}
+
+/// Why a cluster did not answer a probe.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("metadata request failed")]
+    Metadata(#[source] KafkaError),
+    #[error("the probe did not finish: {0}")]
+    Aborted(String),
+}
+
+/// Why a heartbeat was not written.
+#[derive(Debug, thiserror::Error)]
+enum WriteError {
+    #[error("the target refused it")]
+    Refused(#[source] KafkaError),
+    #[error("not acknowledged within {0:?}")]
+    Timeout(Duration),
+}
 
 pub struct HeartbeatEmitter {
-    pub mirror: String,
+    pub telemetry: Arc<MirrorTelemetry>,
     pub source_alias: String,
     pub target_alias: String,
     pub interval: Duration,
@@ -39,16 +66,21 @@ pub struct HeartbeatEmitter {
 impl HeartbeatEmitter {
     /// Emits heartbeats until cancelled. Failures are logged and retried at the next tick: a
     /// missing heartbeat is exactly what monitoring should notice, so nothing is queued up.
-    pub async fn run(self, cancel: CancellationToken) {
+    pub async fn run(self, cancel: CancellationToken) -> Result<(), HeartbeatError> {
         let topic = ReplicationPolicy::heartbeats_topic();
+        let hb = Heartbeat {
+            source_alias: self.source_alias.clone(),
+            target_alias: self.target_alias.clone(),
+            timestamp_ms: 0,
+        };
+        let key = hb.encode_key()?;
         loop {
             match self.ensure_topic(topic).await {
                 Ok(()) => break,
                 Err(e) => {
-                    tracing::warn!(mirror = %self.mirror, topic, error = %error_chain(&e),
-                        "cannot create the heartbeats topic; retrying");
+                    tracing::warn!(topic, error = %error_chain(&e), "cannot create the heartbeats topic; retrying");
                     tokio::select! {
-                        _ = cancel.cancelled() => return,
+                        _ = cancel.cancelled() => return Ok(()),
                         _ = tokio::time::sleep(self.interval.max(Duration::from_secs(5))) => {}
                     }
                 }
@@ -58,110 +90,92 @@ impl HeartbeatEmitter {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut failing = false;
         let mut source_down = false;
-        let health = health::mirror(&self.mirror);
-        let m = metrics();
-        let reachable = m.source_reachable.with_label_values(&[&self.mirror]);
-        let written = m.heartbeats.with_label_values(&[&self.mirror]);
-        let last = m.heartbeat_last.with_label_values(&[&self.mirror]);
+        let mirror = &*self.telemetry;
         loop {
             tokio::select! {
-                _ = cancel.cancelled() => return,
+                _ = cancel.cancelled() => return Ok(()),
                 _ = tick.tick() => {}
             }
-            let target_ok = probe(&self.target_admin, self.interval).await.is_ok();
-            health.target_reachable.store(target_ok, Ordering::Relaxed);
-            if !target_ok {
-                if !failing {
-                    tracing::warn!(mirror = %self.mirror, "target cluster unreachable; heartbeats paused until it answers");
-                    failing = true;
+            if !mirror.is_up() {
+                continue; // the record path is not running: the mirror must not look alive
+            }
+            if let Err(e) = probe(&self.target_admin, self.interval).await {
+                HeartbeatFailed {
+                    mirror,
+                    error: &error_chain(&e),
+                    target_unreachable: true,
+                    first: !failing,
                 }
+                .emit();
+                failing = true;
                 continue;
             }
+            TargetAnswered { mirror }.emit();
             let source = probe(&self.source_admin, self.interval).await;
-            health
-                .source_reachable
-                .store(source.is_ok(), Ordering::Relaxed);
-            reachable.set(i64::from(source.is_ok()));
-            match source {
-                Ok(()) if source_down => {
-                    tracing::info!(mirror = %self.mirror, "source cluster reachable again; heartbeats resumed");
-                    source_down = false;
-                }
-                Ok(()) => {}
-                Err(e) => {
-                    if !source_down {
-                        tracing::warn!(mirror = %self.mirror, error = %e,
-                            "source cluster unreachable; heartbeats paused until it answers");
-                        source_down = true;
-                    }
-                    continue;
-                }
+            let source_error = source.as_ref().err().map(|e| error_chain(e));
+            SourceProbed {
+                mirror,
+                error: source_error.as_ref().map(|e| e as &dyn std::fmt::Display),
+                changed: source.is_err() != source_down,
+            }
+            .emit();
+            source_down = source.is_err();
+            if source_down {
+                continue;
             }
             let now = chrono::Utc::now().timestamp_millis();
-            let hb = Heartbeat {
-                source_alias: self.source_alias.clone(),
-                target_alias: self.target_alias.clone(),
+            let value = Heartbeat {
                 timestamp_ms: now,
-            };
-            let (key, value) = match (hb.encode_key(), hb.encode_value()) {
-                (Ok(k), Ok(v)) => (k, v),
-                (Err(e), _) | (_, Err(e)) => {
-                    tracing::error!(mirror = %self.mirror, error = %e, "cannot encode heartbeat");
-                    return;
-                }
-            };
-            // MM2 stamps the record with the same time as the value.
-            let record = FutureRecord::to(topic)
-                .partition(0)
-                .key(&key)
-                .payload(&value)
-                .timestamp(now);
-            // Bounded: a heartbeat stuck towards a target that went away must not stop the
-            // probes (its delivery may still complete later; that is harmless).
-            let wait = self.interval.max(Duration::from_secs(5));
-            let sent = match tokio::time::timeout(wait, self.producer.send(record, wait)).await {
-                Ok(r) => r.map(|_| ()).map_err(|(e, _)| e.to_string()),
-                Err(_) => Err(format!("not acknowledged within {wait:?}")),
-            };
-            match sent {
+                ..hb.clone()
+            }
+            .encode_value()?;
+            match self.write(topic, &key, &value, now).await {
                 Ok(()) => {
-                    written.inc();
-                    last.set(now as f64 / 1000.0);
-                    if failing {
-                        tracing::info!(mirror = %self.mirror, "heartbeats flowing again");
-                        failing = false;
+                    HeartbeatWritten {
+                        mirror,
+                        at_ms: now,
+                        recovered: failing,
                     }
+                    .emit();
+                    failing = false;
                 }
                 Err(e) => {
-                    health.target_reachable.store(false, Ordering::Relaxed);
-                    if !failing {
-                        tracing::warn!(mirror = %self.mirror, topic, error = %e, "heartbeat not written");
-                        failing = true;
+                    HeartbeatFailed {
+                        mirror,
+                        error: &error_chain(&e),
+                        target_unreachable: false,
+                        first: !failing,
                     }
+                    .emit();
+                    failing = true;
                 }
             }
         }
     }
-}
 
-/// One metadata request (for the heartbeats topic only, so it stays cheap on large clusters).
-async fn probe(admin: &Arc<AdminClient<LogContext>>, interval: Duration) -> Result<(), String> {
-    {
-        let admin = Arc::clone(admin);
-        let timeout = interval.max(Duration::from_secs(2));
-        tokio::task::spawn_blocking(move || {
-            admin
-                .inner()
-                .fetch_metadata(Some(ReplicationPolicy::heartbeats_topic()), timeout)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })
-        .await
-        .map_err(|e| e.to_string())?
+    async fn write(
+        &self,
+        topic: &str,
+        key: &[u8],
+        value: &[u8],
+        now: i64,
+    ) -> Result<(), WriteError> {
+        // MM2 stamps the record with the same time as the value.
+        let record = FutureRecord::to(topic)
+            .partition(0)
+            .key(key)
+            .payload(value)
+            .timestamp(now);
+        // Bounded: a heartbeat stuck towards a target that went away must not stop the probes
+        // (its delivery may still complete later; that is harmless).
+        let wait = self.interval.max(Duration::from_secs(5));
+        match tokio::time::timeout(wait, self.producer.send(record, wait)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((e, _))) => Err(WriteError::Refused(e)),
+            Err(_) => Err(WriteError::Timeout(wait)),
+        }
     }
-}
 
-impl HeartbeatEmitter {
     async fn ensure_topic(&self, topic: &str) -> Result<(), AdminError> {
         let rf = match self.replication_factor {
             Some(rf) => rf,
@@ -181,4 +195,21 @@ impl HeartbeatEmitter {
         .await?;
         Ok(())
     }
+}
+
+/// One metadata request (for the heartbeats topic only, so it stays cheap on large clusters;
+/// every client is built with `allow.auto.create.topics=false`, so naming a topic that does not
+/// exist creates nothing).
+async fn probe(admin: &Arc<AdminClient<LogContext>>, interval: Duration) -> Result<(), ProbeError> {
+    let admin = Arc::clone(admin);
+    let timeout = interval.max(Duration::from_secs(2));
+    runtime::blocking(move || {
+        admin
+            .inner()
+            .fetch_metadata(Some(ReplicationPolicy::heartbeats_topic()), timeout)
+            .map(|_| ())
+            .map_err(ProbeError::Metadata)
+    })
+    .await
+    .map_err(|e| ProbeError::Aborted(e.to_string()))?
 }

@@ -43,18 +43,33 @@ impl Role {
     }
 }
 
-/// librdkafka log lines and client-level errors go to `tracing`, tagged with the client's name.
+/// librdkafka log lines and client-level errors go to `tracing`, tagged with the client's name,
+/// inside the span the client was built in (a mirror's span names the mirror on every line,
+/// although librdkafka logs from its own threads).
 #[derive(Debug, Clone)]
 pub struct LogContext {
     pub client_name: String,
+    span: tracing::Span,
+}
+
+impl LogContext {
+    /// A context for the client `client_name`, logging in the current span.
+    pub fn new(client_name: impl Into<String>) -> Self {
+        LogContext {
+            client_name: client_name.into(),
+            span: tracing::Span::current(),
+        }
+    }
 }
 
 impl ClientContext for LogContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        let _in = self.span.enter();
         log_librdkafka(&self.client_name, level, fac, log_message);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        let _in = self.span.enter();
         log_client_error(&self.client_name, &error, reason);
     }
 
@@ -195,9 +210,7 @@ fn consumer(
     let mut forced = CONSUMER_FORCED.to_vec();
     forced.push(("auto.offset.reset", auto_offset_reset));
     let cfg = client_config(cluster, Role::Consumer, client_name, defaults, &forced);
-    let ctx = LogContext {
-        client_name: client_name.to_string(),
-    };
+    let ctx = LogContext::new(client_name);
     cfg.create_with_context(ctx)
         .map_err(|e| create_error(cluster, Role::Consumer, e))
 }
@@ -245,9 +258,7 @@ pub fn group_offsets_consumer(
     forced.push(("group.id", group));
     forced.push(("auto.offset.reset", "error"));
     let cfg = client_config(cluster, Role::Consumer, client_name, &[], &forced);
-    let ctx = LogContext {
-        client_name: client_name.to_string(),
-    };
+    let ctx = LogContext::new(client_name);
     cfg.create_with_context(ctx)
         .map_err(|e| create_error(cluster, Role::Consumer, e))
 }
@@ -314,9 +325,7 @@ pub fn control_producer(
         &[("linger.ms", "0")],
         &[("enable.idempotence", "true"), ("acks", "all")],
     );
-    let ctx = LogContext {
-        client_name: client_name.to_string(),
-    };
+    let ctx = LogContext::new(client_name);
     cfg.create_with_context(ctx)
         .map_err(|e| create_error(cluster, Role::Producer, e))
 }
@@ -327,9 +336,7 @@ pub fn admin_client(
     client_name: &str,
 ) -> Result<AdminClient<LogContext>, ClientError> {
     let cfg = client_config(cluster, Role::Admin, client_name, &[], &[]);
-    let ctx = LogContext {
-        client_name: client_name.to_string(),
-    };
+    let ctx = LogContext::new(client_name);
     cfg.create_with_context(ctx)
         .map_err(|e| create_error(cluster, Role::Admin, e))
 }

@@ -1,40 +1,59 @@
-//! Process-wide runtime concerns: the shutdown signal tree and named threads.
+//! Process-wide runtime concerns: the shutdown signals and the only place that starts tasks and
+//! threads (clippy.toml bans the raw spawns elsewhere), so that every task has a name, runs in the
+//! span of whoever started it, and is tracked by a [`TaskSet`] or said to be detached.
+
+// The one place allowed to spawn (see clippy.toml).
+#![allow(clippy::disallowed_methods)]
+
+pub mod failpoint;
+mod tasks;
+
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-/// Cancels `token` on the first SIGTERM or SIGINT; a second signal aborts the process at once
-/// (exit code 130) without draining.
-pub fn cancel_on_signals(token: CancellationToken) {
-    tokio::spawn(async move {
+pub use tasks::{blocking, spawn_detached, Exit, TaskSet};
+
+/// Exit code of a second SIGTERM/SIGINT.
+pub const ABORT_EXIT: i32 = 130;
+
+/// Cancels `token` on the first SIGTERM or SIGINT and from then on bounds the shutdown: if the
+/// process is still running `shutdown_timeout` later, it exits at once (code 0: everything not
+/// acknowledged by then is copied again after a restart, nothing is lost). A second signal exits
+/// at once with code 130, without draining.
+pub fn cancel_on_signals(token: CancellationToken, shutdown_timeout: Duration) {
+    spawn_detached("signals", async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("install SIGTERM handler");
         let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
             .expect("install SIGINT handler");
-        tokio::select! {
-            _ = term.recv() => tracing::info!(signal = "SIGTERM", "shutting down: draining in-flight records"),
-            _ = int.recv() => tracing::info!(signal = "SIGINT", "shutting down: draining in-flight records"),
-        }
+        let signal = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(
+            signal,
+            shutdown_timeout = ?shutdown_timeout,
+            "shutting down: draining in-flight records"
+        );
         token.cancel();
+        // A plain thread, so that the bound holds whatever the async runtime is doing.
+        let bound = std::thread::Builder::new()
+            .name("shutdown deadline".into())
+            .spawn(move || {
+                std::thread::sleep(shutdown_timeout);
+                tracing::warn!(shutdown_timeout = ?shutdown_timeout,
+                    "shutdown_timeout reached before every task stopped; exiting now: records not acknowledged yet are copied again after a restart");
+                std::process::exit(0);
+            });
+        if let Err(e) = bound {
+            tracing::error!(error = %e, "cannot start the shutdown deadline thread");
+        }
         tokio::select! {
             _ = term.recv() => {},
             _ = int.recv() => {},
         }
         tracing::warn!("second signal: aborting without draining; unacknowledged records will be copied again on restart");
-        std::process::exit(130);
+        std::process::exit(ABORT_EXIT);
     });
-}
-
-/// Runs `f` on a new named OS thread and returns its result to async code.
-pub async fn spawn_named<T: Send + 'static>(
-    name: String,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> T {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name(name.clone())
-        .spawn(move || {
-            let _ = tx.send(f());
-        })
-        .unwrap_or_else(|e| panic!("cannot spawn thread {name}: {e}"));
-    rx.await.expect("named thread panicked")
 }

@@ -1,6 +1,8 @@
-//! What `/healthz` and `/readyz` judge: per mirror, whether its record path runs, how far it
-//! lags, whether its source answers, and when its loop last turned (a loop that stops turning is
-//! wedged).
+//! What this process knows about each of its mirrors, kept up to date by their telemetry events:
+//! whether the record path runs, how far it lags, whether the clusters answer, when its loop last
+//! turned (a loop that stops turning is wedged), and the positions, heartbeat and checkpoints
+//! that `/status` shows. `/healthz`, `/readyz` and `/status` judge from this alone; they never
+//! contact a cluster.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -8,15 +10,40 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use serde::Serialize;
 
-/// One mirror's health, updated lock-free by its pipelines.
+/// One replicated partition as the record loop last saw it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartitionSnapshot {
+    pub topic: String,
+    pub partition: i32,
+    pub remote_topic: String,
+    /// The first source offset not yet acknowledged by the target.
+    pub copied_to: i64,
+    /// The source's end offset as the record consumer last saw it.
+    pub source_end: Option<i64>,
+    pub lag_records: Option<i64>,
+    pub lag_seconds: Option<f64>,
+    /// When `copied_to` last moved (ms since the epoch); 0: not in this run.
+    #[serde(skip)]
+    pub moved_ms: i64,
+}
+
+/// One mirror's state, updated by its pipelines.
 #[derive(Debug)]
 pub struct MirrorHealth {
+    pub mirror: String,
+    pub source: String,
+    pub target: String,
     pub up: AtomicBool,
     pub lag_records: AtomicI64,
     pub source_reachable: AtomicBool,
     pub target_reachable: AtomicBool,
     /// When the record loop last turned (ms since the epoch); 0 before it started.
     pub last_tick_ms: AtomicI64,
+    /// When the last heartbeat was written (ms since the epoch); 0: none yet.
+    pub last_heartbeat_ms: AtomicI64,
+    pub partitions: Mutex<Vec<PartitionSnapshot>>,
+    /// Group -> (when its checkpoints were last current, ms since the epoch; partitions).
+    pub groups: Mutex<BTreeMap<String, (i64, usize)>>,
 }
 
 static MIRRORS: LazyLock<Mutex<BTreeMap<String, Arc<MirrorHealth>>>> =
@@ -25,18 +52,34 @@ static MIRRORS: LazyLock<Mutex<BTreeMap<String, Arc<MirrorHealth>>>> =
 /// A record loop that has not turned for this long is wedged.
 pub const WEDGED_AFTER_MS: i64 = 60_000;
 
-/// The health handle of `mirror` (created on first use).
-pub fn mirror(mirror: &str) -> Arc<MirrorHealth> {
+/// The state of `mirror` (`source->target`), created on first use.
+pub fn register(mirror: &str, source: &str, target: &str) -> Arc<MirrorHealth> {
     let mut all = MIRRORS.lock().expect("health lock");
     Arc::clone(all.entry(mirror.to_string()).or_insert_with(|| {
         Arc::new(MirrorHealth {
+            mirror: mirror.to_string(),
+            source: source.to_string(),
+            target: target.to_string(),
             up: AtomicBool::new(false),
             lag_records: AtomicI64::new(0),
             source_reachable: AtomicBool::new(true),
             target_reachable: AtomicBool::new(true),
             last_tick_ms: AtomicI64::new(0),
+            last_heartbeat_ms: AtomicI64::new(0),
+            partitions: Mutex::new(Vec::new()),
+            groups: Mutex::new(BTreeMap::new()),
         })
     }))
+}
+
+/// Every registered mirror, by name.
+pub fn all() -> Vec<Arc<MirrorHealth>> {
+    MIRRORS
+        .lock()
+        .expect("health lock")
+        .values()
+        .cloned()
+        .collect()
 }
 
 pub fn now_ms() -> i64 {
@@ -65,9 +108,9 @@ pub struct MirrorVerdict {
 /// Judges every mirror against `max_lag` records.
 pub fn verdicts(max_lag: u64) -> Vec<MirrorVerdict> {
     let now = now_ms();
-    let all = MIRRORS.lock().expect("health lock");
-    all.iter()
-        .map(|(name, h)| {
+    all()
+        .iter()
+        .map(|h| {
             let up = h.up.load(Ordering::Relaxed);
             let tick = h.last_tick_ms.load(Ordering::Relaxed);
             let wedged = up && tick > 0 && now - tick > WEDGED_AFTER_MS;
@@ -88,7 +131,7 @@ pub fn verdicts(max_lag: u64) -> Vec<MirrorVerdict> {
                 "ok".to_string()
             };
             MirrorVerdict {
-                mirror: name.clone(),
+                mirror: h.mirror.clone(),
                 up,
                 wedged,
                 lag_records: lag,

@@ -1,6 +1,7 @@
 //! The HTTP endpoint: `/metrics` (Prometheus text format), `/healthz` (alive and not wedged),
-//! `/readyz` (every mirror running, reachable and within the lag bound) and `/status` (the JSON
-//! of `strait status`). Plain HTTP by default; TLS through rustls with an optional client CA
+//! `/readyz` (every mirror running, reachable and within the lag bound) and `/status` (what
+//! `strait status` shows, from this process's own state: no request reaches a cluster). Plain
+//! HTTP by default; TLS through rustls with an optional client CA
 //! (mutual TLS); an optional bearer token guards `/metrics` and `/status` (the probes stay open
 //! for orchestrators).
 
@@ -14,6 +15,8 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
@@ -87,7 +90,7 @@ impl Endpoint {
             };
             let state = Arc::clone(&self.state);
             let tls = self.tls.clone();
-            tokio::spawn(async move {
+            crate::runtime::spawn_detached("http connection", async move {
                 let service = hyper::service::service_fn(move |req| {
                     let state = Arc::clone(&state);
                     async move { Ok::<_, Infallible>(handle(&state, req).await) }
@@ -193,17 +196,10 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
                 &serde_json::json!({"ready": ready, "mirrors": verdicts}),
             )
         }
-        "/status" => {
-            let config = Arc::clone(&state.config);
-            match tokio::task::spawn_blocking(move || crate::dr::status::status(&config)).await {
-                Ok(mirrors) => json(StatusCode::OK, &serde_json::json!({ "mirrors": mirrors })),
-                Err(e) => text(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "text/plain",
-                    format!("status failed: {e}\n"),
-                ),
-            }
-        }
+        "/status" => json(
+            StatusCode::OK,
+            &serde_json::json!({ "mirrors": super::status::mirrors(&state.config) }),
+        ),
         _ => text(
             StatusCode::NOT_FOUND,
             "text/plain",
@@ -223,26 +219,35 @@ fn readiness(state: &State) -> (bool, Vec<health::MirrorVerdict>) {
 }
 
 fn tls_config(t: &HttpTls) -> Result<rustls::ServerConfig, HttpError> {
-    let read = |path: &str| -> Result<Vec<u8>, HttpError> {
-        std::fs::read(path).map_err(|e| HttpError::Tls(format!("cannot read {path}: {e}")))
+    let pem = |path: &str, key: &str, e: rustls::pki_types::pem::Error| {
+        HttpError::Tls(match e {
+            rustls::pki_types::pem::Error::Io(io) => format!("cannot read {path} ({key}): {io}"),
+            rustls::pki_types::pem::Error::NoItemsFound => {
+                format!(
+                    "{path}: no PEM {} in it ({key})",
+                    if key == "key_file" {
+                        "private key"
+                    } else {
+                        "certificate"
+                    }
+                )
+            }
+            other => format!("{path} ({key}): {other}"),
+        })
     };
-    let certs: Vec<_> = rustls_pemfile::certs(&mut read(&t.cert_file)?.as_slice())
-        .collect::<Result<_, _>>()
-        .map_err(|e| HttpError::Tls(format!("{}: {e}", t.cert_file)))?;
-    if certs.is_empty() {
-        return Err(HttpError::Tls(format!(
-            "{}: no PEM certificate in it (cert_file)",
-            t.cert_file
-        )));
-    }
-    let key = rustls_pemfile::private_key(&mut read(&t.key_file)?.as_slice())
-        .map_err(|e| HttpError::Tls(format!("{}: {e}", t.key_file)))?
-        .ok_or_else(|| {
-            HttpError::Tls(format!(
-                "{}: no PEM private key in it (key_file)",
-                t.key_file
-            ))
-        })?;
+    let certs = |path: &str, key: &str| -> Result<Vec<CertificateDer<'static>>, HttpError> {
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| pem(path, key, e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| pem(path, key, e))?;
+        if certs.is_empty() {
+            return Err(pem(path, key, rustls::pki_types::pem::Error::NoItemsFound));
+        }
+        Ok(certs)
+    };
+    let chain = certs(&t.cert_file, "cert_file")?;
+    let private_key =
+        PrivateKeyDer::from_pem_file(&t.key_file).map_err(|e| pem(&t.key_file, "key_file", e))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
@@ -251,16 +256,10 @@ fn tls_config(t: &HttpTls) -> Result<rustls::ServerConfig, HttpError> {
         None => builder.with_no_client_auth(),
         Some(ca) => {
             let mut roots = rustls::RootCertStore::empty();
-            for c in rustls_pemfile::certs(&mut read(ca)?.as_slice()) {
-                let c = c.map_err(|e| HttpError::Tls(format!("{ca}: {e}")))?;
+            for c in certs(ca, "client_ca_file")? {
                 roots
                     .add(c)
                     .map_err(|e| HttpError::Tls(format!("{ca}: {e}")))?;
-            }
-            if roots.is_empty() {
-                return Err(HttpError::Tls(format!(
-                    "{ca}: no PEM certificate in it (client_ca_file)"
-                )));
             }
             let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
                 Arc::new(roots),
@@ -272,6 +271,6 @@ fn tls_config(t: &HttpTls) -> Result<rustls::ServerConfig, HttpError> {
         }
     };
     builder
-        .with_single_cert(certs, key)
+        .with_single_cert(chain, private_key)
         .map_err(|e| HttpError::Tls(format!("certificate and key do not fit: {e}")))
 }

@@ -33,6 +33,7 @@ pub struct Metrics {
     pub produce_errors: IntCounterVec,
     pub fetch_errors: IntCounterVec,
     pub mirror_up: IntGaugeVec,
+    pub mirror_restarts: IntCounterVec,
     pub partitions_assigned: IntGaugeVec,
     pub source_reachable: IntGaugeVec,
     pub heartbeats: IntCounterVec,
@@ -55,7 +56,7 @@ pub struct Metrics {
     source_ends: Mutex<HashMap<String, EndOffsets>>,
 }
 
-fn reg<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> C {
+fn reg<C: Collector + Clone + 'static>(r: &Registry, c: C) -> C {
     r.register(Box::new(c.clone()))
         .expect("metric names are unique");
     c
@@ -79,7 +80,8 @@ impl Metrics {
             loop_skipped: reg(&r, IntCounterVec::new(Opts::new("strait_loop_records_skipped_total", "Records not copied because their provenance header lists the target cluster (they would loop)"), mirror).unwrap()),
             produce_errors: reg(&r, IntCounterVec::new(Opts::new("strait_produce_errors_total", "Failed deliveries to the target by error code (retried unless permanent)"), &["mirror", "code"]).unwrap()),
             fetch_errors: reg(&r, IntCounterVec::new(Opts::new("strait_fetch_errors_total", "Source consumer errors by error code (retried)"), &["mirror", "code"]).unwrap()),
-            mirror_up: reg(&r, IntGaugeVec::new(Opts::new("strait_mirror_up", "1 while the mirror's record path runs, 0 while it restarts after a failure"), mirror).unwrap()),
+            mirror_up: reg(&r, IntGaugeVec::new(Opts::new("strait_mirror_up", "1 while the mirror's record path runs, 0 while it starts or restarts after a failure"), mirror).unwrap()),
+            mirror_restarts: reg(&r, IntCounterVec::new(Opts::new("strait_mirror_restarts_total", "Times a task of the mirror failed or panicked and the mirror was restarted"), mirror).unwrap()),
             partitions_assigned: reg(&r, IntGaugeVec::new(Opts::new("strait_partitions_assigned", "Source partitions the mirror replicates"), mirror).unwrap()),
             source_reachable: reg(&r, IntGaugeVec::new(Opts::new("strait_source_reachable", "1 if the source answered the last heartbeat probe"), mirror).unwrap()),
             heartbeats: reg(&r, IntCounterVec::new(Opts::new("strait_heartbeats_total", "Heartbeats written to the target"), mirror).unwrap()),

@@ -2,9 +2,11 @@
 //! levels by consequence (`error`: data at risk or an operator must act; `warn`: degraded but
 //! recovering; `info`: lifecycle; `debug`: per-batch detail).
 
+pub mod events;
 pub mod health;
 pub mod http;
 pub mod metrics;
+pub mod status;
 
 use tracing_subscriber::EnvFilter;
 

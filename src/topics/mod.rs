@@ -69,7 +69,6 @@ const PENDING_RECHECK: Duration = Duration::from_millis(500);
 impl TopicSync {
     /// Runs refresh rounds until cancelled, publishing routes whenever they change.
     pub async fn run(self, routes: watch::Sender<RouteSet>, cancel: CancellationToken) {
-        let name = self.mirror.name();
         let mut skipped_logged = std::collections::BTreeSet::new();
         let mut wait = Duration::ZERO;
         loop {
@@ -86,8 +85,12 @@ impl TopicSync {
                         wait = wait.min(PENDING_RECHECK);
                     }
                     if round.created > 0 || round.failed > 0 {
-                        tracing::info!(mirror = %name, topics = round.routes.len(), created = round.created,
-                            failed = round.failed, "topic refresh");
+                        tracing::info!(
+                            topics = round.routes.len(),
+                            created = round.created,
+                            failed = round.failed,
+                            "topic refresh"
+                        );
                     }
                     routes.send_if_modified(|current| {
                         if **current == round.routes {
@@ -99,7 +102,7 @@ impl TopicSync {
                     });
                 }
                 Err(e) => {
-                    tracing::warn!(mirror = %name, error = %error_chain(&e),
+                    tracing::warn!(error = %error_chain(&e),
                         "topic refresh failed; retrying at the next interval");
                 }
             }
@@ -110,7 +113,6 @@ impl TopicSync {
         &self,
         skipped_logged: &mut std::collections::BTreeSet<String>,
     ) -> Result<Round, AdminError> {
-        let name = self.mirror.name();
         let source = admin::cluster_metadata(&self.source_admin).await?;
         let target = admin::cluster_metadata(&self.target_admin).await?;
         let rf = self
@@ -125,7 +127,7 @@ impl TopicSync {
                     if !matches!(reason, SkipReason::Internal)
                         && skipped_logged.insert(planned.source_topic.clone())
                     {
-                        tracing::debug!(mirror = %name, topic = %planned.source_topic, reason = %reason,
+                        tracing::debug!(topic = %planned.source_topic, reason = %reason,
                             "topic not replicated");
                     }
                     continue;
@@ -148,14 +150,14 @@ impl TopicSync {
                     match admin::ensure_topic(&self.target_admin, &remote, want, rf, &configs).await
                     {
                         Ok(Ensured::Created) => {
-                            tracing::info!(mirror = %name, topic = %planned.source_topic, remote = %remote,
+                            tracing::info!(topic = %planned.source_topic, remote = %remote,
                                 partitions = want, replication_factor = rf, configs = configs.len(),
                                 "created remote topic");
                             round.created += 1;
                         }
                         Ok(Ensured::Existed) => {}
                         Err(e) => {
-                            tracing::error!(mirror = %name, topic = %planned.source_topic, remote = %remote,
+                            tracing::error!(topic = %planned.source_topic, remote = %remote,
                                 error = %e, "cannot create remote topic; its records are not copied until this succeeds");
                             round.failed += 1;
                         }
@@ -169,11 +171,11 @@ impl TopicSync {
                 match admin::ensure_partitions(&self.target_admin, &remote, want).await {
                     Ok(()) => {
                         round.pending += 1;
-                        tracing::info!(mirror = %name, remote = %remote, from = have, to = want,
+                        tracing::info!(remote = %remote, from = have, to = want,
                             "grew remote topic partitions")
                     }
                     Err(e) => {
-                        tracing::error!(mirror = %name, remote = %remote, error = %e,
+                        tracing::error!(remote = %remote, error = %e,
                             "cannot add partitions to remote topic; new source partitions are not copied until this succeeds");
                         round.failed += 1;
                     }
@@ -181,7 +183,7 @@ impl TopicSync {
             } else if have > want
                 && skipped_logged.insert(format!("excess partitions {remote} {have} {want}"))
             {
-                tracing::warn!(mirror = %name, topic = %planned.source_topic, remote = %remote,
+                tracing::warn!(topic = %planned.source_topic, remote = %remote,
                     source_partitions = want, target_partitions = have,
                     "remote topic has more partitions than its source; strait never shrinks topics");
             }

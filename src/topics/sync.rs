@@ -401,7 +401,7 @@ impl MetadataSync {
             {
                 Ok(d) => d,
                 Err(e) => {
-                    tracing::warn!(mirror = %name, error = %error_chain(&e),
+                    tracing::warn!(error = %error_chain(&e),
                         "remote topic sync failed; retrying at the next interval");
                     continue;
                 }
@@ -425,7 +425,7 @@ impl MetadataSync {
                 let left = self.sync_configs(&drift).await;
                 metrics
                     .remote_topic_drift
-                    .with_label_values(&[&name, "config"])
+                    .with_label_values(&[&self.mirror.name(), "config"])
                     .set(left.len() as i64);
                 self.report(
                     &mut last_report,
@@ -437,19 +437,19 @@ impl MetadataSync {
             if acls {
                 if let Some(reason) = &drift.acls_not_compared {
                     if !no_authorizer_logged {
-                        tracing::info!(mirror = %name, "topic ACLs not synced: {reason}");
+                        tracing::info!("topic ACLs not synced: {reason}");
                         no_authorizer_logged = true;
                     }
                     continue;
                 }
                 for r in &drift.refused_acls {
-                    tracing::debug!(mirror = %name, acl = %r,
+                    tracing::debug!(acl = %r,
                         "source ACL not copied: WRITE is never granted on a remote topic");
                 }
                 let left = self.sync_acls(&drift).await;
                 metrics
                     .remote_topic_drift
-                    .with_label_values(&[&name, "acl"])
+                    .with_label_values(&[&self.mirror.name(), "acl"])
                     .set(left.len() as i64);
                 self.report(
                     &mut last_report,
@@ -472,12 +472,14 @@ impl MetadataSync {
         if last.get(kind) == Some(&lines) {
             return;
         }
-        let name = self.mirror.name();
         for line in &lines {
             if report_mode {
-                tracing::warn!(mirror = %name, kind, "remote topic drift (report mode, not changed): {line}");
+                tracing::warn!(
+                    kind,
+                    "remote topic drift (report mode, not changed): {line}"
+                );
             } else {
-                tracing::warn!(mirror = %name, kind, "remote topic drift: {line}");
+                tracing::warn!(kind, "remote topic drift: {line}");
             }
         }
         last.insert(kind, lines);
@@ -485,7 +487,6 @@ impl MetadataSync {
 
     /// Applies config differences (enforce) and returns the lines of what is left.
     async fn sync_configs(&self, drift: &MirrorDrift) -> Vec<String> {
-        let name = self.mirror.name();
         let mut left = Vec::new();
         for t in drift.topics.iter().filter(|t| !t.configs.is_empty()) {
             let lines = t
@@ -501,18 +502,18 @@ impl MetadataSync {
             {
                 Ok(()) => {
                     for c in &t.configs {
-                        tracing::info!(mirror = %name, topic = %t.source_topic, remote = %t.remote_topic,
+                        tracing::info!(topic = %t.source_topic, remote = %t.remote_topic,
                             config = %c.name, from = c.target.as_deref().unwrap_or("(unset)"),
                             to = c.source.as_deref().unwrap_or("(target default)"),
                             "synced remote topic config");
                     }
                     metrics()
                         .remote_topic_changes
-                        .with_label_values(&[&name, "config"])
+                        .with_label_values(&[&self.mirror.name(), "config"])
                         .inc_by(t.configs.len() as u64);
                 }
                 Err(e) => {
-                    tracing::error!(mirror = %name, remote = %t.remote_topic, error = %error_chain(&e),
+                    tracing::error!(remote = %t.remote_topic, error = %error_chain(&e),
                         "cannot alter the remote topic's configs; retrying at the next interval");
                     left.extend(lines);
                 }
@@ -523,7 +524,6 @@ impl MetadataSync {
 
     /// Creates missing ACLs (enforce) and returns the lines of what is left.
     async fn sync_acls(&self, drift: &MirrorDrift) -> Vec<String> {
-        let name = self.mirror.name();
         let missing: Vec<TopicAcl> = drift
             .topics
             .iter()
@@ -544,14 +544,14 @@ impl MetadataSync {
                 for (acl, result) in missing.iter().zip(results) {
                     match result {
                         Ok(()) => {
-                            tracing::info!(mirror = %name, acl = %acl, "created ACL on the remote topic");
+                            tracing::info!(acl = %acl, "created ACL on the remote topic");
                             metrics()
                                 .remote_topic_changes
-                                .with_label_values(&[&name, "acl"])
+                                .with_label_values(&[&self.mirror.name(), "acl"])
                                 .inc();
                         }
                         Err(e) => {
-                            tracing::error!(mirror = %name, acl = %acl, error = %e,
+                            tracing::error!(acl = %acl, error = %e,
                                 "cannot create ACL on the remote topic; retrying at the next interval");
                             left.push(format!("ACL missing on the target: {acl}"));
                         }
@@ -560,7 +560,7 @@ impl MetadataSync {
                 left
             }
             Err(e) => {
-                tracing::error!(mirror = %name, error = %error_chain(&e),
+                tracing::error!(error = %error_chain(&e),
                     "cannot create ACLs on the target; retrying at the next interval");
                 missing
                     .iter()
@@ -593,7 +593,7 @@ pub async fn creation_configs(
             })
             .unwrap_or_default(),
         Err(e) => {
-            tracing::warn!(mirror = %mirror.name(), topic = source_topic, error = %error_chain(&e),
+            tracing::warn!(topic = source_topic, error = %error_chain(&e),
                 "cannot read the source topic's configs; creating the remote topic with the target's defaults (config sync corrects it later)");
             Vec::new()
         }

@@ -1,0 +1,184 @@
+//! The record path's control plane: the calls that wait on the network (refreshing the
+//! producer's view of a remote topic, reading a source partition's watermarks) run here, on a
+//! task of the mirror, and reach the record thread by channel, so that the record thread never
+//! waits on them. Routes from topic sync pass through here too: a topic that grew reaches the
+//! record loop only once the producer knows its new partitions.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseProducer, Producer};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::delivery::DeliveryContext;
+use super::MirrorError;
+use crate::flow::RouteSet;
+use crate::kafka::{LogContext, ADMIN_TIMEOUT};
+use crate::runtime;
+use crate::telemetry::events::{Event, ProducerMetadataStale};
+
+/// Requests waiting for the control plane; the record loop tries again later when it is full.
+const QUEUE: usize = 64;
+
+/// What the record loop asks for.
+#[derive(Debug)]
+pub enum Request {
+    /// Refresh the producer's metadata of this remote topic (a delivery failure may come from a
+    /// stale view of it).
+    RefreshMetadata(Arc<str>),
+    /// The low and high watermarks of these source partitions (their position fell out of
+    /// range).
+    Watermarks(Vec<(Arc<str>, i32)>),
+}
+
+/// The watermarks asked for, per source partition.
+pub type Watermarks = Vec<((Arc<str>, i32), Result<(i64, i64), KafkaError>)>;
+
+/// The record loop's end of the channels.
+pub struct Handle {
+    requests: mpsc::Sender<Request>,
+    answers: mpsc::Receiver<Watermarks>,
+    /// The routes to copy, once the producer knows their partitions.
+    pub routes: watch::Receiver<RouteSet>,
+}
+
+impl Handle {
+    /// Hands `request` to the control plane without waiting; `Ok(false)` when its queue is
+    /// full (ask again later).
+    pub fn request(&self, request: Request) -> Result<bool, MirrorError> {
+        match self.requests.try_send(request) {
+            Ok(()) => Ok(true),
+            Err(mpsc::error::TrySendError::Full(_)) => Ok(false),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(MirrorError::ControlGone),
+        }
+    }
+
+    /// The next answer, if one is ready.
+    pub fn answer(&mut self) -> Result<Option<Watermarks>, MirrorError> {
+        match self.answers.try_recv() {
+            Ok(a) => Ok(Some(a)),
+            Err(mpsc::error::TryRecvError::Empty) => Ok(None),
+            Err(mpsc::error::TryRecvError::Disconnected) => Err(MirrorError::ControlGone),
+        }
+    }
+}
+
+/// The control plane of one mirror's record path.
+pub struct ControlPlane {
+    producer: Arc<BaseProducer<DeliveryContext>>,
+    /// A plain consumer of the source, for watermarks.
+    source: Arc<BaseConsumer<LogContext>>,
+    routes_in: watch::Receiver<RouteSet>,
+    routes_out: watch::Sender<RouteSet>,
+    requests: mpsc::Receiver<Request>,
+    answers: mpsc::Sender<Watermarks>,
+}
+
+/// The control plane and the record loop's handle on it.
+pub fn channels(
+    producer: Arc<BaseProducer<DeliveryContext>>,
+    source: BaseConsumer<LogContext>,
+    routes_in: watch::Receiver<RouteSet>,
+) -> (ControlPlane, Handle) {
+    let (req_tx, req_rx) = mpsc::channel(QUEUE);
+    let (ans_tx, ans_rx) = mpsc::channel(QUEUE);
+    let (routes_out, routes) = watch::channel(RouteSet::default());
+    (
+        ControlPlane {
+            producer,
+            source: Arc::new(source),
+            routes_in,
+            routes_out,
+            requests: req_rx,
+            answers: ans_tx,
+        },
+        Handle {
+            requests: req_tx,
+            answers: ans_rx,
+            routes,
+        },
+    )
+}
+
+impl ControlPlane {
+    /// Serves routes and requests until cancelled or until the record loop is gone.
+    pub async fn run(mut self, cancel: CancellationToken) -> Result<(), MirrorError> {
+        // Remote topic -> partitions the record loop was given.
+        let mut known: HashMap<Arc<str>, i32> = HashMap::new();
+        self.routes_in.mark_changed();
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                changed = self.routes_in.changed() => {
+                    if changed.is_err() {
+                        return Ok(()); // topic sync stopped: the mirror is stopping
+                    }
+                    let set = self.routes_in.borrow_and_update().clone();
+                    for route in set.iter() {
+                        let grew = known.get(&route.remote_topic).is_some_and(|&n| route.partitions > n);
+                        if grew && !self.refresh(&route.remote_topic, &cancel).await {
+                            return Ok(());
+                        }
+                    }
+                    known = set.iter().map(|r| (Arc::clone(&r.remote_topic), r.partitions)).collect();
+                    self.routes_out.send_replace(set);
+                }
+                request = self.requests.recv() => match request {
+                    None => return Ok(()), // the record loop ended
+                    Some(Request::RefreshMetadata(remote)) => {
+                        if !self.refresh(&remote, &cancel).await {
+                            return Ok(());
+                        }
+                    }
+                    Some(Request::Watermarks(partitions)) => {
+                        let source = Arc::clone(&self.source);
+                        let read = runtime::blocking(move || {
+                            partitions
+                                .into_iter()
+                                .map(|(topic, p)| {
+                                    let w = source.fetch_watermarks(&topic, p, ADMIN_TIMEOUT);
+                                    ((topic, p), w)
+                                })
+                                .collect::<Watermarks>()
+                        });
+                        let answer = tokio::select! {
+                            _ = cancel.cancelled() => return Ok(()),
+                            a = read => a.map_err(|e| MirrorError::ControlPanicked(e.to_string()))?,
+                        };
+                        if self.answers.send(answer).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    /// Asks the producer for the metadata of `remote`, so that it learns new partitions.
+    /// Returns false when cancelled.
+    async fn refresh(&self, remote: &Arc<str>, cancel: &CancellationToken) -> bool {
+        let producer = Arc::clone(&self.producer);
+        let topic = Arc::clone(remote);
+        let refreshed = runtime::blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(Some(&topic), ADMIN_TIMEOUT)
+                .map(|_| ())
+        });
+        let result = tokio::select! {
+            _ = cancel.cancelled() => return false,
+            r = refreshed => r,
+        };
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => ProducerMetadataStale { remote, error: &e }.emit(),
+            Err(e) => {
+                tracing::warn!(remote = %remote, error = %e, "producer metadata refresh did not finish")
+            }
+        }
+        true
+    }
+}

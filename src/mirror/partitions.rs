@@ -1,0 +1,810 @@
+//! The state of one source partition in the record path, as a pure state machine.
+//!
+//! Every transition is a method named after the event that causes it (a record acknowledged,
+//! a delivery that failed with an error code, a record the producer refused to take, a retry
+//! that is due, the partition's route removed or re-added, its position found outside the
+//! source log, the partition revoked). A method returns the [`Change`] worth telling the
+//! operator about, if any; the record loop turns it into a telemetry event and makes the
+//! consumer follow [`Partition::wants_assigned`], [`Partition::wants_paused`] and
+//! [`Partition::needs_seek`]. No I/O here and no clock: the caller passes `now`.
+//!
+//! ```text
+//!            acked past `until`                 delivery failed (too large)
+//!   Copying ◀──────────────────── Isolating ◀───────────────────────────── Copying
+//!     │  ▲                          │  refused alone, too large or for good
+//!     │  │ retry due (rewind)       ▼
+//!     │  └──────────────────── Retrying ◀── delivery failed (transient), any copying state
+//!     │                                     Stopped ◀── delivery failed (permanent)
+//!     └── route removed ──▶ Removed ── route re-added (rewind) ──▶ Copying
+//! ```
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::types::RDKafkaErrorCode;
+
+use super::delivery::{classify, refusal_of, ErrorClass, Refusal};
+use super::progress::Stored;
+use super::tracker::PartitionTrack;
+
+/// First wait before a partition whose delivery failed for a transient reason is retried.
+pub const RETRY_BACKOFF: Duration = Duration::from_secs(2);
+/// The longest wait between retries of a partition that keeps failing.
+pub const RETRY_BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Records are copied in batches.
+    Copying,
+    /// The target refused a batch as too large (or refused one record before it was sent while
+    /// others were in flight): records are re-sent one at a time, each waited for, up to and
+    /// including `until` (the last offset that was in flight), so that the one record the
+    /// target really refuses is found and nothing before it is held back.
+    Isolating { until: i64 },
+    /// The target refuses the record at `offset` for good: nothing from it on is copied until
+    /// strait restarts (paused).
+    Stopped { offset: i64 },
+    /// A delivery failed for a transient reason; copying starts again from the acknowledged
+    /// position at `at` (paused until then).
+    Retrying { at: Instant },
+    /// Its topic is no longer replicated here (unassigned).
+    Removed,
+}
+
+/// What the partition makes of a record the consumer fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetched {
+    /// Copy it.
+    Copy,
+    /// Fetched before the position moved back (librdkafka's seek barrier drops these; this is
+    /// the second line of defence): not copied now, fetched again.
+    Stale,
+    /// The partition is not copying (stopped, waiting for a retry, removed).
+    NotCopying,
+}
+
+/// A change the operator should hear about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Records from `from` on are re-sent one at a time up to `until`. `refused_before_send`:
+    /// the producer refused a record before sending it while earlier ones were in flight
+    /// (rather than the target refusing a batch).
+    Isolating {
+        from: i64,
+        until: i64,
+        refused_before_send: bool,
+    },
+    /// Isolation found no record the target refuses: copying in batches again.
+    BackToBatches,
+    /// The target refuses the record at `offset` for good: the partition stops there.
+    Stopped { offset: i64, refusal: Refusal },
+    /// A transient failure at `offset`: the partition is copied again from its acknowledged
+    /// position after `backoff`.
+    RetryScheduled { offset: i64, backoff: Duration },
+    /// The retry is due: copying again from `from`.
+    Retrying { from: i64 },
+    /// The partition's topic is no longer replicated here.
+    Removed,
+    /// The partition's topic is replicated again: copying from `from` (the acknowledged
+    /// position; `None`: from the log start, nothing was ever copied).
+    Readded { from: Option<i64> },
+    /// The source deleted `from..=to` (retention) before strait copied it; copying continues at
+    /// the log start.
+    DataGap { from: i64, to: i64 },
+    /// The position lies beyond the source log's end (topic re-created or truncated); copying
+    /// starts again at the log start `from`.
+    LogReset {
+        position: i64,
+        log_end: i64,
+        from: i64,
+    },
+    /// The partition is no longer this process's: everything in flight is forgotten; its last
+    /// acknowledged position was `committed`.
+    Revoked { committed: Option<i64> },
+}
+
+/// What an acknowledgement did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acked {
+    /// The record was in flight (a report from before a rewind is not counted).
+    pub counted: bool,
+    pub change: Option<Change>,
+}
+
+/// One source partition.
+#[derive(Debug)]
+pub struct Partition {
+    pub source_topic: Arc<str>,
+    pub partition: i32,
+    pub remote_topic: Arc<str>,
+    /// `None` until the position is known: a partition without stored progress starts at the
+    /// beginning of the log and learns its position from the first record.
+    track: Option<PartitionTrack>,
+    state: State,
+    /// The fetch position moved back; the consumer must seek before fetching more.
+    seek: bool,
+    /// The wait before the last retry, doubled when the retried partition fails again before
+    /// anything was acknowledged.
+    backoff: Option<Duration>,
+}
+
+impl Partition {
+    /// A partition starting at its stored position, or at the log start without one.
+    pub fn new(
+        source_topic: Arc<str>,
+        partition: i32,
+        remote_topic: Arc<str>,
+        stored: Option<&Stored>,
+    ) -> Partition {
+        Partition {
+            source_topic,
+            partition,
+            remote_topic,
+            track: stored.map(|s| PartitionTrack::with_map(s.next_offset, s.map.clone())),
+            state: State::Copying,
+            seek: false,
+            backoff: None,
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn track(&self) -> Option<&PartitionTrack> {
+        self.track.as_ref()
+    }
+
+    /// Whether fetched records are copied.
+    pub fn copies(&self) -> bool {
+        matches!(self.state, State::Copying | State::Isolating { .. })
+    }
+
+    /// Whether the consumer should have the partition assigned.
+    pub fn wants_assigned(&self) -> bool {
+        self.state != State::Removed
+    }
+
+    /// Whether the consumer should hold the partition paused.
+    pub fn wants_paused(&self) -> bool {
+        matches!(self.state, State::Stopped { .. } | State::Retrying { .. })
+    }
+
+    /// Where to fetch from; `None`: the log start.
+    pub fn fetch_from(&self) -> Option<i64> {
+        self.track.as_ref().map(PartitionTrack::next_fetch)
+    }
+
+    /// The fetch position moved back since the consumer last positioned the partition.
+    pub fn needs_seek(&self) -> bool {
+        self.seek
+    }
+
+    /// The consumer was positioned at [`fetch_from`](Self::fetch_from) (by a seek, or by
+    /// assigning the partition).
+    pub fn positioned(&mut self) {
+        self.seek = false;
+    }
+
+    /// Isolating with a record in flight: nothing more of the partition may be sent before its
+    /// report.
+    pub fn awaits_report(&self) -> bool {
+        matches!(self.state, State::Isolating { .. })
+            && self.track.as_ref().is_some_and(|t| t.inflight() > 0)
+    }
+
+    /// What to do with a record fetched at `offset`.
+    pub fn fetched(&self, offset: i64) -> Fetched {
+        if !self.copies() {
+            return Fetched::NotCopying;
+        }
+        match &self.track {
+            Some(t) if offset < t.next_fetch() => Fetched::Stale,
+            _ => Fetched::Copy,
+        }
+    }
+
+    /// The record at `offset` with source timestamp `ts` was handed to the producer.
+    pub fn produced(&mut self, offset: i64, ts: i64) {
+        self.track_from(offset).produced(offset, ts);
+    }
+
+    /// The record at `offset` is not copied because it would loop (its provenance header lists
+    /// the target): passed over like a gap upstream.
+    pub fn loop_skipped(&mut self, offset: i64) {
+        self.track_from(offset).skip(offset);
+    }
+
+    /// The consumer's position moved to `position` without delivering records (transaction
+    /// markers, aborted records).
+    pub fn passed(&mut self, position: i64) {
+        if self.copies() && !self.seek {
+            if let Some(t) = &mut self.track {
+                t.passed(position);
+            }
+        }
+    }
+
+    /// The target acknowledged the record at `offset`, written at `downstream`.
+    pub fn acknowledged(&mut self, offset: i64, downstream: i64) -> Acked {
+        let Some(track) = &mut self.track else {
+            return Acked {
+                counted: false,
+                change: None,
+            };
+        };
+        let counted = track.acked(offset, downstream);
+        if counted {
+            self.backoff = None;
+        }
+        let change = match self.state {
+            State::Isolating { until } if track.committed() > until => {
+                self.state = State::Copying;
+                Some(Change::BackToBatches)
+            }
+            _ => None,
+        };
+        Acked { counted, change }
+    }
+
+    /// The target did not take the record at `offset` (error `code`).
+    pub fn delivery_failed(
+        &mut self,
+        offset: i64,
+        code: Option<RDKafkaErrorCode>,
+        now: Instant,
+    ) -> Option<Change> {
+        let track = self.track.as_ref()?;
+        if !track.is_inflight(offset) || !self.copies() {
+            // Already handled (a later failure of the same burst, or a report from before a
+            // rewind), or the partition is removed: re-adding it rewinds to the acknowledged
+            // position, so the failed record is copied again then.
+            return None;
+        }
+        let next_fetch = track.next_fetch();
+        Some(match (classify(code), self.state) {
+            (ErrorClass::TooLarge, State::Copying) => {
+                // The broker refuses whole batches: any record of the batch may be the large
+                // one. Re-send everything in flight one at a time.
+                let until = next_fetch - 1;
+                self.rewind();
+                self.state = State::Isolating { until };
+                Change::Isolating {
+                    from: offset,
+                    until,
+                    refused_before_send: false,
+                }
+            }
+            (ErrorClass::TooLarge | ErrorClass::Permanent(_), _) => self.stop(offset, code),
+            (ErrorClass::Transient, _) => self.schedule_retry(offset, now),
+        })
+    }
+
+    /// The producer refused to take the record at `offset` (error `code`, not a full queue):
+    /// this very record is the one, unless records before it are still in flight and may fail
+    /// too.
+    pub fn send_refused(
+        &mut self,
+        offset: i64,
+        code: Option<RDKafkaErrorCode>,
+        now: Instant,
+    ) -> Option<Change> {
+        if !self.copies() {
+            return None;
+        }
+        if self.track_from(offset).inflight() > 0 {
+            // Judge only once what is in flight before it has resolved: retry from the
+            // acknowledged position, one record at a time up to this one.
+            self.rewind();
+            self.state = State::Isolating { until: offset };
+            return Some(Change::Isolating {
+                from: offset,
+                until: offset,
+                refused_before_send: true,
+            });
+        }
+        Some(if refusal_of(code).is_some() {
+            self.stop(offset, code)
+        } else {
+            self.schedule_retry(offset, now)
+        })
+    }
+
+    /// Time passed: a scheduled retry may be due.
+    pub fn retry_due(&mut self, now: Instant) -> Option<Change> {
+        match self.state {
+            State::Retrying { at } if now >= at => {
+                self.rewind();
+                self.state = State::Copying;
+                Some(Change::Retrying {
+                    from: self.fetch_from().unwrap_or(0),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The partition's topic is no longer replicated. What is in flight stays tracked, so that
+    /// acknowledgements still arriving move the position on.
+    pub fn route_removed(&mut self) -> Option<Change> {
+        if self.state == State::Removed {
+            return None;
+        }
+        self.state = State::Removed;
+        Some(Change::Removed)
+    }
+
+    /// The partition's topic is replicated again. Copying resumes from the last acknowledged
+    /// position: whatever was in flight when it was removed may have failed since.
+    pub fn route_readded(&mut self) -> Option<Change> {
+        if self.state != State::Removed {
+            return None;
+        }
+        self.rewind();
+        self.backoff = None;
+        self.state = State::Copying;
+        Some(Change::Readded {
+            from: self.fetch_from(),
+        })
+    }
+
+    /// The source log of the partition spans `low..high` and the consumer reported the
+    /// position out of range.
+    pub fn offset_out_of_range(&mut self, low: i64, high: i64) -> Option<Change> {
+        if !self.wants_assigned() || self.wants_paused() {
+            return None;
+        }
+        let next = self.track.as_ref()?.next_fetch();
+        let change = if next < low {
+            Change::DataGap {
+                from: next,
+                to: low - 1,
+            }
+        } else if next > high {
+            Change::LogReset {
+                position: next,
+                log_end: high,
+                from: low,
+            }
+        } else {
+            return None;
+        };
+        self.track = Some(PartitionTrack::new(low));
+        self.seek = true;
+        Some(change)
+    }
+
+    /// The partition is no longer this process's to copy (another instance takes it over):
+    /// in-flight tracking is dropped and nothing more is copied; the next owner resumes from
+    /// the persisted position.
+    pub fn revoked(&mut self) -> Option<Change> {
+        if self.state == State::Removed && self.track.is_none() {
+            return None;
+        }
+        let committed = self.track.take().map(|t| t.committed());
+        self.state = State::Removed;
+        self.seek = false;
+        self.backoff = None;
+        Some(Change::Revoked { committed })
+    }
+
+    fn track_from(&mut self, offset: i64) -> &mut PartitionTrack {
+        self.track
+            .get_or_insert_with(|| PartitionTrack::from_log_start(offset))
+    }
+
+    /// Forgets what is in flight and fetches again from the acknowledged position.
+    fn rewind(&mut self) {
+        if let Some(t) = &mut self.track {
+            t.rewind();
+            self.seek = true;
+        }
+    }
+
+    fn stop(&mut self, offset: i64, code: Option<RDKafkaErrorCode>) -> Change {
+        self.state = State::Stopped { offset };
+        Change::Stopped {
+            offset,
+            refusal: refusal_of(code).unwrap_or(Refusal {
+                too_large: false,
+                hint: "see the error",
+            }),
+        }
+    }
+
+    fn schedule_retry(&mut self, offset: i64, now: Instant) -> Change {
+        let backoff = self
+            .backoff
+            .map_or(RETRY_BACKOFF, |b| (b * 2).min(RETRY_BACKOFF_MAX));
+        self.backoff = Some(backoff);
+        self.state = State::Retrying { at: now + backoff };
+        Change::RetryScheduled { offset, backoff }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::offset_map::OffsetMap;
+    use RDKafkaErrorCode as C;
+
+    const TOO_LARGE: Option<C> = Some(C::MessageBatchTooLarge);
+    const DENIED: Option<C> = Some(C::TopicAuthorizationFailed);
+    const TRANSIENT: Option<C> = Some(C::BrokerTransportFailure);
+
+    fn at(position: i64) -> Partition {
+        let stored = Stored {
+            next_offset: position,
+            map: OffsetMap::default(),
+        };
+        Partition::new("t".into(), 0, "A.t".into(), Some(&stored))
+    }
+
+    /// Copying from 100 with 100..=104 in flight.
+    fn copying() -> Partition {
+        let mut p = at(100);
+        for o in 100..105 {
+            p.produced(o, o * 10);
+        }
+        p
+    }
+
+    fn committed(p: &Partition) -> i64 {
+        p.track().expect("a track").committed()
+    }
+
+    fn inflight(p: &Partition) -> usize {
+        p.track().map_or(0, PartitionTrack::inflight)
+    }
+
+    /// A partition in each state, with records 100..=104 sent and 100 acknowledged first.
+    fn in_state(name: &str, now: Instant) -> Partition {
+        let mut p = copying();
+        assert!(p.acknowledged(100, 1000).counted);
+        match name {
+            "copying" => {}
+            "isolating" => {
+                p.delivery_failed(101, TOO_LARGE, now);
+                // Re-sent alone: 101 in flight.
+                p.produced(101, 0);
+            }
+            "stopped" => {
+                p.delivery_failed(101, DENIED, now);
+            }
+            "retrying" => {
+                p.delivery_failed(101, TRANSIENT, now);
+            }
+            "removed" => {
+                p.route_removed();
+            }
+            other => panic!("no state {other}"),
+        }
+        p
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    enum Event {
+        Acked(i64),
+        Failed(i64, Option<C>),
+        Refused(i64, Option<C>),
+        RetryDue(Duration),
+        RouteRemoved,
+        RouteReadded,
+        OutOfRange(i64, i64),
+        Revoked,
+    }
+
+    fn apply(p: &mut Partition, e: Event, now: Instant) -> Option<Change> {
+        match e {
+            Event::Acked(o) => p.acknowledged(o, o + 900).change,
+            Event::Failed(o, code) => p.delivery_failed(o, code, now),
+            Event::Refused(o, code) => p.send_refused(o, code, now),
+            Event::RetryDue(after) => p.retry_due(now + after),
+            Event::RouteRemoved => p.route_removed(),
+            Event::RouteReadded => p.route_readded(),
+            Event::OutOfRange(low, high) => p.offset_out_of_range(low, high),
+            Event::Revoked => p.revoked(),
+        }
+    }
+
+    fn state_name(s: State) -> &'static str {
+        match s {
+            State::Copying => "copying",
+            State::Isolating { .. } => "isolating",
+            State::Stopped { .. } => "stopped",
+            State::Retrying { .. } => "retrying",
+            State::Removed => "removed",
+        }
+    }
+
+    fn change_name(c: &Option<Change>) -> &'static str {
+        match c {
+            None => "-",
+            Some(Change::Isolating {
+                refused_before_send: false,
+                ..
+            }) => "isolating",
+            Some(Change::Isolating {
+                refused_before_send: true,
+                ..
+            }) => "isolating-before-send",
+            Some(Change::BackToBatches) => "back-to-batches",
+            Some(Change::Stopped { .. }) => "stopped",
+            Some(Change::RetryScheduled { .. }) => "retry-scheduled",
+            Some(Change::Retrying { .. }) => "retrying",
+            Some(Change::Removed) => "removed",
+            Some(Change::Readded { .. }) => "readded",
+            Some(Change::DataGap { .. }) => "data-gap",
+            Some(Change::LogReset { .. }) => "log-reset",
+            Some(Change::Revoked { .. }) => "revoked",
+        }
+    }
+
+    /// Every (state, event) pair: the state after it, the change reported, the committed
+    /// position, what is in flight, and what the consumer must do.
+    #[test]
+    fn every_state_and_event() {
+        use Event as E;
+        let s = Duration::from_secs;
+        // (state, event, state after, change, committed after, in flight after, paused, seek)
+        type Row = (
+            &'static str,
+            Event,
+            &'static str,
+            &'static str,
+            i64,
+            usize,
+            bool,
+            bool,
+        );
+        #[rustfmt::skip]
+        let table: &[Row] = &[
+            ("copying", E::Acked(101), "copying", "-", 102, 3, false, false),
+            ("copying", E::Acked(103), "copying", "-", 101, 4, false, false),
+            ("copying", E::Failed(101, TOO_LARGE), "isolating", "isolating", 101, 0, false, true),
+            ("copying", E::Failed(101, DENIED), "stopped", "stopped", 101, 4, true, false),
+            ("copying", E::Failed(101, TRANSIENT), "retrying", "retry-scheduled", 101, 4, true, false),
+            ("copying", E::Failed(99, TRANSIENT), "copying", "-", 101, 4, false, false),
+            ("copying", E::Refused(105, TOO_LARGE), "isolating", "isolating-before-send", 101, 0, false, true),
+            ("copying", E::RetryDue(s(3600)), "copying", "-", 101, 4, false, false),
+            ("copying", E::RouteRemoved, "removed", "removed", 101, 4, false, false),
+            ("copying", E::RouteReadded, "copying", "-", 101, 4, false, false),
+            ("copying", E::OutOfRange(200, 300), "copying", "data-gap", 200, 0, false, true),
+            ("copying", E::OutOfRange(0, 50), "copying", "log-reset", 0, 0, false, true),
+            ("copying", E::OutOfRange(0, 300), "copying", "-", 101, 4, false, false),
+            ("copying", E::Revoked, "removed", "revoked", -1, 0, false, false),
+
+            ("isolating", E::Acked(101), "isolating", "-", 102, 0, false, true),
+            ("isolating", E::Failed(101, TOO_LARGE), "stopped", "stopped", 101, 1, true, true),
+            ("isolating", E::Failed(101, DENIED), "stopped", "stopped", 101, 1, true, true),
+            ("isolating", E::Failed(101, TRANSIENT), "retrying", "retry-scheduled", 101, 1, true, true),
+            ("isolating", E::Failed(103, TOO_LARGE), "isolating", "-", 101, 1, false, true),
+            ("isolating", E::Refused(102, TOO_LARGE), "isolating", "isolating-before-send", 101, 0, false, true),
+            ("isolating", E::RetryDue(s(3600)), "isolating", "-", 101, 1, false, true),
+            ("isolating", E::RouteRemoved, "removed", "removed", 101, 1, false, true),
+            ("isolating", E::RouteReadded, "isolating", "-", 101, 1, false, true),
+            ("isolating", E::OutOfRange(200, 300), "isolating", "data-gap", 200, 0, false, true),
+            ("isolating", E::Revoked, "removed", "revoked", -1, 0, false, false),
+
+            ("stopped", E::Acked(102), "stopped", "-", 101, 4, true, false),
+            ("stopped", E::Failed(102, DENIED), "stopped", "-", 101, 4, true, false),
+            ("stopped", E::Refused(105, DENIED), "stopped", "-", 101, 4, true, false),
+            ("stopped", E::RetryDue(s(3600)), "stopped", "-", 101, 4, true, false),
+            ("stopped", E::RouteRemoved, "removed", "removed", 101, 4, false, false),
+            ("stopped", E::RouteReadded, "stopped", "-", 101, 4, true, false),
+            ("stopped", E::OutOfRange(200, 300), "stopped", "-", 101, 4, true, false),
+            ("stopped", E::Revoked, "removed", "revoked", -1, 0, false, false),
+
+            ("retrying", E::Acked(102), "retrying", "-", 101, 4, true, false),
+            ("retrying", E::Refused(105, TRANSIENT), "retrying", "-", 101, 4, true, false),
+            ("retrying", E::Failed(102, TRANSIENT), "retrying", "-", 101, 4, true, false),
+            ("retrying", E::RetryDue(s(1)), "retrying", "-", 101, 4, true, false),
+            ("retrying", E::RetryDue(s(2)), "copying", "retrying", 101, 0, false, true),
+            ("retrying", E::RouteRemoved, "removed", "removed", 101, 4, false, false),
+            ("retrying", E::RouteReadded, "retrying", "-", 101, 4, true, false),
+            ("retrying", E::OutOfRange(200, 300), "retrying", "-", 101, 4, true, false),
+            ("retrying", E::Revoked, "removed", "revoked", -1, 0, false, false),
+
+            ("removed", E::Acked(101), "removed", "-", 102, 3, false, false),
+            ("removed", E::Failed(101, TRANSIENT), "removed", "-", 101, 4, false, false),
+            ("removed", E::Refused(105, TRANSIENT), "removed", "-", 101, 4, false, false),
+            ("removed", E::RetryDue(s(3600)), "removed", "-", 101, 4, false, false),
+            ("removed", E::RouteRemoved, "removed", "-", 101, 4, false, false),
+            ("removed", E::RouteReadded, "copying", "readded", 101, 0, false, true),
+            ("removed", E::OutOfRange(200, 300), "removed", "-", 101, 4, false, false),
+            ("removed", E::Revoked, "removed", "revoked", -1, 0, false, false),
+        ];
+        let now = Instant::now();
+        for &(from, event, to, change, committed_after, inflight_after, paused, seek) in table {
+            let mut p = in_state(from, now);
+            assert_eq!(state_name(p.state()), from, "fixture {from}");
+            let got = apply(&mut p, event, now);
+            let row = format!("{from} + {event:?}");
+            assert_eq!(state_name(p.state()), to, "{row}: state");
+            assert_eq!(change_name(&got), change, "{row}: change {got:?}");
+            assert_eq!(
+                p.track().map_or(-1, PartitionTrack::committed),
+                committed_after,
+                "{row}: committed"
+            );
+            assert_eq!(inflight(&p), inflight_after, "{row}: in flight");
+            assert_eq!(p.wants_paused(), paused, "{row}: paused");
+            assert_eq!(p.needs_seek(), seek, "{row}: seek");
+            assert_eq!(p.wants_assigned(), to != "removed", "{row}: assigned");
+        }
+    }
+
+    #[test]
+    fn removed_with_records_in_flight_then_readded_resumes_from_the_acknowledged_position() {
+        let now = Instant::now();
+        let mut p = copying();
+        assert!(p.acknowledged(100, 1000).counted);
+        assert_eq!(p.route_removed(), Some(Change::Removed));
+        // Still arriving for records sent before the removal: 101 acknowledged, 102 failed.
+        assert!(p.acknowledged(101, 1001).counted);
+        assert_eq!(p.delivery_failed(102, TRANSIENT, now), None);
+        assert!(p.acknowledged(103, 1003).counted);
+        assert_eq!(committed(&p), 102, "102 failed: the position stays at it");
+        assert_eq!(p.fetched(105), Fetched::NotCopying);
+
+        assert_eq!(p.route_readded(), Some(Change::Readded { from: Some(102) }));
+        assert_eq!(
+            p.fetch_from(),
+            Some(102),
+            "re-fetched from the failed record"
+        );
+        assert!(p.needs_seek());
+        p.positioned();
+        // The old report of 104 (forgotten by the rewind) does not count.
+        assert!(!p.acknowledged(104, 1004).counted);
+        assert_eq!(p.fetched(101), Fetched::Stale);
+        for o in 102..106 {
+            assert_eq!(p.fetched(o), Fetched::Copy);
+            p.produced(o, 0);
+        }
+        for o in 102..106 {
+            assert!(p.acknowledged(o, o + 1000).counted);
+        }
+        assert_eq!(
+            committed(&p),
+            106,
+            "never frozen: every record acknowledged"
+        );
+        assert_eq!(inflight(&p), 0);
+    }
+
+    #[test]
+    fn a_failure_after_removal_leaves_the_position_below_the_failed_record() {
+        let now = Instant::now();
+        let mut p = copying();
+        p.route_removed();
+        assert_eq!(p.delivery_failed(100, DENIED, now), None);
+        for o in 101..105 {
+            assert!(p.acknowledged(o, o).counted);
+        }
+        assert_eq!(
+            committed(&p),
+            100,
+            "what is persisted never passes a lost record"
+        );
+        assert_eq!(p.state(), State::Removed);
+    }
+
+    #[test]
+    fn an_isolated_oversized_record_stops_its_partition_at_that_record() {
+        let now = Instant::now();
+        let mut p = copying(); // 100..=104 in flight
+        assert_eq!(
+            p.delivery_failed(102, TOO_LARGE, now),
+            Some(Change::Isolating {
+                from: 102,
+                until: 104,
+                refused_before_send: false
+            })
+        );
+        // The rest of the refused batch fails too: already handled.
+        assert_eq!(p.delivery_failed(103, TOO_LARGE, now), None);
+        assert_eq!(p.fetch_from(), Some(100));
+        // One at a time: 100 and 101 are fine.
+        for o in [100, 101] {
+            assert!(!p.awaits_report());
+            p.produced(o, 0);
+            assert!(p.awaits_report(), "nothing more while {o} is in flight");
+            assert_eq!(p.acknowledged(o, o + 1000).change, None);
+        }
+        // 102 alone is refused: it is the one.
+        p.produced(102, 0);
+        let change = p.delivery_failed(102, Some(C::MessageSizeTooLarge), now);
+        match change {
+            Some(Change::Stopped {
+                offset: 102,
+                refusal,
+            }) => {
+                assert!(refusal.too_large);
+                assert_eq!(refusal.gap_reason(), "record_too_large");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(committed(&p), 102);
+        assert!(p.wants_paused());
+        assert_eq!(p.fetched(103), Fetched::NotCopying);
+    }
+
+    #[test]
+    fn isolation_without_a_refused_record_returns_to_batches_after_until() {
+        let now = Instant::now();
+        let mut p = copying();
+        p.delivery_failed(100, TOO_LARGE, now);
+        for o in 100..104 {
+            p.produced(o, 0);
+            assert_eq!(p.acknowledged(o, o).change, None);
+        }
+        p.produced(104, 0);
+        assert_eq!(p.acknowledged(104, 104).change, Some(Change::BackToBatches));
+        assert_eq!(p.state(), State::Copying);
+    }
+
+    #[test]
+    fn a_record_refused_before_sending_with_nothing_in_flight_is_judged_at_once() {
+        let now = Instant::now();
+        let mut p = at(7);
+        match p.send_refused(7, Some(C::MessageSizeTooLarge), now) {
+            Some(Change::Stopped { offset: 7, refusal }) => assert!(refusal.too_large),
+            other => panic!("{other:?}"),
+        }
+        let mut p = at(7);
+        assert_eq!(
+            p.send_refused(7, Some(C::UnknownPartition), now),
+            Some(Change::RetryScheduled {
+                offset: 7,
+                backoff: RETRY_BACKOFF
+            })
+        );
+        // Without a stored position the record itself is the first known offset.
+        let mut p = Partition::new("t".into(), 0, "A.t".into(), None);
+        assert_eq!(p.fetch_from(), None);
+        p.send_refused(42, DENIED, now);
+        assert_eq!(committed(&p), 42);
+    }
+
+    #[test]
+    fn retries_back_off_exponentially_until_a_record_is_acknowledged() {
+        let mut now = Instant::now();
+        let mut p = at(0);
+        let mut waits = Vec::new();
+        for _ in 0..7 {
+            p.produced(p.fetch_from().unwrap(), 0);
+            match p.delivery_failed(0, TRANSIENT, now) {
+                Some(Change::RetryScheduled { backoff, .. }) => waits.push(backoff.as_secs()),
+                other => panic!("{other:?}"),
+            }
+            now += Duration::from_secs(120);
+            assert_eq!(p.retry_due(now), Some(Change::Retrying { from: 0 }));
+        }
+        assert_eq!(waits, [2, 4, 8, 16, 32, 60, 60]);
+        p.produced(0, 0);
+        p.acknowledged(0, 0);
+        p.produced(1, 0);
+        assert_eq!(
+            p.delivery_failed(1, TRANSIENT, now),
+            Some(Change::RetryScheduled {
+                offset: 1,
+                backoff: RETRY_BACKOFF
+            })
+        );
+    }
+
+    #[test]
+    fn control_records_and_looping_records_move_the_position() {
+        let mut p = at(10);
+        p.loop_skipped(10);
+        assert_eq!(committed(&p), 11);
+        p.passed(15);
+        assert_eq!(committed(&p), 15);
+        // Not while the position is about to move back.
+        p.produced(15, 0);
+        p.delivery_failed(15, TOO_LARGE, Instant::now());
+        p.passed(30);
+        assert_eq!(p.fetch_from(), Some(15));
+    }
+}

@@ -1,0 +1,340 @@
+//! The record loop: the one thread of a mirror that moves records. Each turn it takes what the
+//! control plane sent (routes, watermarks), starts due retries, makes the consumer follow the
+//! partitions, writes progress and measures lag once a second, then polls the source for a
+//! bounded batch (or, while a partition isolates a refused record, only waits for its report)
+//! and applies the delivery reports. Nothing in a turn waits on the network for longer than a
+//! poll: lookups go to the control plane.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::BaseConsumer;
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::types::RDKafkaErrorCode;
+use tokio_util::sync::CancellationToken;
+
+use super::assignment::{self, Held};
+use super::control::{Handle, Request};
+use super::delivery::{DeliveryContext, Report, Sent};
+use super::partitions::{Fetched, Partition};
+use super::progress::{Positions, Written};
+use super::throttle::Throttler;
+use super::{announce, transform, MirrorError, RecordPathSpec};
+use crate::kafka::LogContext;
+use crate::runtime::failpoint;
+use crate::telemetry::events::{
+    Event, LoopRecordSkipped, LoopTurned, MirrorTelemetry, PartitionTelemetry, RecordFetched,
+    Replicating, Throttled,
+};
+use crate::telemetry::health::now_ms;
+
+/// How often acknowledged positions are written to the progress topic and lag is measured.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest a turn polls before serving progress, routes and retries.
+const BATCH_TIME: Duration = Duration::from_millis(100);
+/// At most this many records per turn.
+const BATCH_RECORDS: usize = 1024;
+/// How often a summary of the work done is logged.
+const SUMMARY_INTERVAL: Duration = Duration::from_secs(30);
+
+/// One source partition of the loop: its state machine, what the consumer has of it, what was
+/// written for it, its metric series.
+pub(super) struct Slot {
+    pub part: Partition,
+    pub held: Held,
+    pub written: Written,
+    pub telemetry: PartitionTelemetry,
+    /// When its acknowledged position last moved (ms since the epoch; 0: not in this run).
+    pub moved_ms: i64,
+}
+
+/// Everything of the loop but the consumer (whose messages borrow it while they are copied).
+pub(super) struct Core {
+    pub spec: RecordPathSpec,
+    pub producer: Arc<BaseProducer<DeliveryContext>>,
+    /// Writes offset syncs to the source when they live there.
+    pub syncs: Option<Arc<BaseProducer<DeliveryContext>>>,
+    pub slots: Vec<Slot>,
+    /// Source topic -> slot per partition.
+    pub index: HashMap<Arc<str>, Vec<usize>>,
+    pub positions: Positions,
+    pub telemetry: Arc<MirrorTelemetry>,
+    pub(super) throttle: Option<Throttler>,
+    pub(super) reports: Vec<Report>,
+    /// Some partition changed and the consumer must follow.
+    pub(super) dirty: bool,
+    /// Watermarks were asked for and not answered yet.
+    pub(super) watermarks_pending: bool,
+    /// Records handed to the producer in this run.
+    pub(super) copied: u64,
+    pub(super) panic_after: Option<u64>,
+}
+
+pub struct RecordLoop {
+    consumer: BaseConsumer<LogContext>,
+    control: Handle,
+    core: Core,
+}
+
+/// What became of one fetched record.
+enum Forwarded {
+    Sent,
+    /// Sent while isolating: nothing more of the partition before its report.
+    SentAlone,
+    /// Not sent (not replicated here, stale, would loop, or cancelled while waiting).
+    Skipped,
+    /// It failed before leaving and changed the partition's state.
+    Failed,
+}
+
+impl RecordLoop {
+    pub(super) fn new(
+        spec: RecordPathSpec,
+        consumer: BaseConsumer<LogContext>,
+        producer: Arc<BaseProducer<DeliveryContext>>,
+        syncs: Option<Arc<BaseProducer<DeliveryContext>>>,
+        control: Handle,
+        positions: Positions,
+        telemetry: Arc<MirrorTelemetry>,
+    ) -> RecordLoop {
+        let throttle = Throttler::new(&spec.throttle);
+        RecordLoop {
+            consumer,
+            control,
+            core: Core {
+                spec,
+                producer,
+                syncs,
+                slots: Vec::new(),
+                index: HashMap::new(),
+                positions,
+                telemetry,
+                throttle,
+                reports: Vec::new(),
+                dirty: false,
+                watermarks_pending: false,
+                copied: 0,
+                panic_after: failpoint::armed("record-path-panic-after"),
+            },
+        }
+    }
+
+    /// Runs until `cancel` fires (then drains and persists) or a fatal error.
+    pub fn run(&mut self, cancel: &CancellationToken) -> Result<(), MirrorError> {
+        let mut last_progress = Instant::now();
+        let mut summary = (Instant::now(), 0u64);
+        let result = loop {
+            if cancel.is_cancelled() {
+                break Ok(());
+            }
+            if let Err(e) = self.turn(cancel, &mut last_progress, &mut summary) {
+                break Err(e);
+            }
+        };
+        let drained = self
+            .core
+            .drain(Instant::now() + self.core.spec.drain_timeout);
+        crate::telemetry::events::RecordPathStopped { drained }.emit();
+        result
+    }
+
+    fn turn(
+        &mut self,
+        cancel: &CancellationToken,
+        last_progress: &mut Instant,
+        summary: &mut (Instant, u64),
+    ) -> Result<(), MirrorError> {
+        let c = &mut self.core;
+        if self.control.routes.has_changed().unwrap_or(false) {
+            let set = self.control.routes.borrow_and_update().clone();
+            c.apply_routes(&set);
+        }
+        while let Some(answer) = self.control.answer()? {
+            c.watermarks_pending = false;
+            for ((topic, partition), result) in answer {
+                c.out_of_range(&topic, partition, result);
+            }
+        }
+        c.retries_due(&self.control)?;
+        if c.dirty {
+            c.dirty = false;
+            let changes = assignment::plan(c.slots.iter_mut().map(|s| (&mut s.part, &mut s.held)));
+            if !changes.is_empty() {
+                let slots = &c.slots;
+                assignment::apply(&self.consumer, &changes, |i| &slots[i].part)
+                    .map_err(MirrorError::Assign)?;
+            }
+        }
+        LoopTurned {
+            mirror: &c.telemetry,
+        }
+        .emit();
+        if last_progress.elapsed() >= PROGRESS_INTERVAL {
+            c.write_progress();
+            c.measure_lag(&self.consumer);
+            *last_progress = Instant::now();
+        }
+        if summary.0.elapsed() >= SUMMARY_INTERVAL {
+            Replicating {
+                records_total: c.copied,
+                records_per_second: (c.copied - summary.1) as f64
+                    / summary.0.elapsed().as_secs_f64(),
+                partitions: c.slots.iter().filter(|s| s.part.copies()).count(),
+            }
+            .emit();
+            *summary = (Instant::now(), c.copied);
+        }
+        if let Some((code, reason)) = c.producer.client().fatal_error() {
+            return Err(MirrorError::ProducerFatal { code, reason });
+        }
+        if c.slots.iter().any(|s| s.part.awaits_report()) {
+            // Isolating a partition: its record must be resolved before anything else goes.
+            c.producer.poll(BATCH_TIME);
+        } else {
+            self.copy_batch(cancel)?;
+        }
+        self.core.producer.poll(Duration::ZERO);
+        self.core.apply_reports();
+        Ok(())
+    }
+
+    /// Polls the source for a batch bounded in records and in time (a throttle or
+    /// backpressure can make each record slow, and the rest of the turn must still be served).
+    fn copy_batch(&mut self, cancel: &CancellationToken) -> Result<(), MirrorError> {
+        let started = Instant::now();
+        for _ in 0..BATCH_RECORDS {
+            if started.elapsed() >= BATCH_TIME {
+                break;
+            }
+            let msg = match self.consumer.poll(BATCH_TIME) {
+                None => break,
+                Some(Err(e)) => {
+                    self.core.consumer_error(&self.control, &e)?;
+                    break;
+                }
+                Some(Ok(m)) => m,
+            };
+            let done = self.core.forward(&msg, cancel);
+            drop(msg);
+            self.core.producer.poll(Duration::ZERO);
+            match done {
+                Forwarded::Sent | Forwarded::Skipped => {}
+                Forwarded::SentAlone | Forwarded::Failed => break,
+            }
+            if cancel.is_cancelled() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Core {
+    fn retries_due(&mut self, control: &Handle) -> Result<(), MirrorError> {
+        let now = Instant::now();
+        for s in &mut self.slots {
+            if let Some(change) = s.part.retry_due(now) {
+                announce(&self.telemetry, &s.part, &change, None, 0);
+                self.dirty = true;
+                // The failure may have come from a stale view of the remote topic.
+                control.request(Request::RefreshMetadata(Arc::clone(&s.part.remote_topic)))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends one source record to the target.
+    fn forward(&mut self, msg: &BorrowedMessage<'_>, cancel: &CancellationToken) -> Forwarded {
+        let Some(&slot) = self
+            .index
+            .get(msg.topic())
+            .and_then(|slots| slots.get(msg.partition() as usize))
+        else {
+            return Forwarded::Skipped;
+        };
+        let s = &mut self.slots[slot];
+        let offset = msg.offset();
+        if s.part.fetched(offset) != Fetched::Copy {
+            return Forwarded::Skipped;
+        }
+        if transform::visited(msg, &self.spec.target.alias) {
+            s.part.loop_skipped(offset);
+            LoopRecordSkipped {
+                mirror: &self.telemetry,
+            }
+            .emit();
+            return Forwarded::Skipped;
+        }
+        let size = transform::size(msg);
+        let ts = msg.timestamp().to_millis();
+        if let Some(ts_ms) = ts {
+            RecordFetched {
+                partition: &s.telemetry,
+                ts_ms,
+                now_ms: now_ms(),
+            }
+            .emit();
+        }
+        if let Some(t) = &mut self.throttle {
+            let started = Instant::now();
+            let producer = &self.producer;
+            let passed = t.wait(size, 1, cancel, || {
+                producer.poll(Duration::ZERO);
+            });
+            let waited = started.elapsed();
+            if waited >= Duration::from_millis(1) {
+                Throttled {
+                    mirror: &self.telemetry,
+                    waited,
+                }
+                .emit();
+            }
+            if !passed {
+                return Forwarded::Skipped; // cancelled while throttled: the record was not sent
+            }
+        }
+        let stamp = self
+            .spec
+            .stamp_provenance
+            .then_some(self.spec.source.alias.as_str());
+        let opaque = Sent::Record { slot, offset }.opaque();
+        let mut record = transform::outgoing(msg, &s.part.remote_topic, opaque, stamp);
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => break,
+                Err((e, rec)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
+                    // Backpressure: the target is slower than the source. Serve delivery
+                    // reports and try again; never drop.
+                    self.producer.poll(Duration::from_millis(10));
+                    if cancel.is_cancelled() {
+                        return Forwarded::Skipped;
+                    }
+                    record = rec;
+                }
+                Err((e, _)) => {
+                    // Refused before it left (e.g. larger than the producer's message.max.bytes).
+                    let code = e.rdkafka_error_code();
+                    if let Some(change) = s.part.send_refused(offset, code, Instant::now()) {
+                        announce(&self.telemetry, &s.part, &change, Some(&e), size);
+                    }
+                    self.dirty = true;
+                    return Forwarded::Failed;
+                }
+            }
+        }
+        s.part.produced(offset, ts.unwrap_or(0));
+        self.copied += 1;
+        if let Some(n) = self.panic_after {
+            if self.copied >= n && failpoint::first_time() {
+                panic!("failpoint record-path-panic-after:{n}: the record path panics once");
+            }
+        }
+        if s.part.awaits_report() {
+            Forwarded::SentAlone
+        } else {
+            Forwarded::Sent
+        }
+    }
+}
