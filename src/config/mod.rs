@@ -4,11 +4,18 @@
 //! (`deny_unknown_fields`), then validated into the typed structs below. Validation collects
 //! **every** problem with its key path (`mirrors[0].topics[1]`) instead of stopping at the first.
 //!
+//! Every default is in [`defaults`]. The librdkafka settings strait forces on its clients are
+//! one table, [`forced`]: validation refuses them in the pass-through sections and the client
+//! factory applies them.
+//!
 //! Every key is documented in `config/strait.example.yaml`. String values may contain
 //! `${env:NAME}` and `${file:PATH}` references (`$${` for a literal `${`), so that secrets stay
 //! out of the file.
 
+mod choice;
+pub mod defaults;
 mod error;
+pub mod forced;
 mod interpolate;
 mod raw;
 mod units;
@@ -25,20 +32,6 @@ pub use error::{ConfigError, Problem};
 pub use units::{parse_duration, parse_size};
 
 use interpolate::Resolver;
-
-/// Default `shutdown_timeout`.
-pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default `refresh_topics_interval` (MM2's `refresh.topics.interval.seconds` is 600).
-pub const DEFAULT_REFRESH_TOPICS_INTERVAL: Duration = Duration::from_secs(10);
-/// Default `emit_checkpoints_interval` (MM2's `emit.checkpoints.interval.seconds` is 60).
-pub const DEFAULT_EMIT_CHECKPOINTS_INTERVAL: Duration = Duration::from_secs(5);
-/// Default `sync_group_offsets_interval` (MM2's `sync.group.offsets.interval.seconds` is 60).
-pub const DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL: Duration = Duration::from_secs(5);
-/// Default `sync_topic_configs_interval` and `sync_topic_acls_interval` (MM2's
-/// `sync.topic.configs.interval.seconds` and `sync.topic.acls.interval.seconds` are 600).
-pub const DEFAULT_SYNC_TOPIC_INTERVAL: Duration = Duration::from_secs(30);
-/// Default `emit_heartbeats_interval` (MM2's `emit.heartbeats.interval.seconds` is 1 too).
-pub const DEFAULT_EMIT_HEARTBEATS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Reads and validates the YAML file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -328,11 +321,6 @@ impl MirrorConfig {
     }
 }
 
-/// Default `http.listen`.
-pub const DEFAULT_HTTP_LISTEN: &str = "0.0.0.0:9464";
-/// Default `http.ready_max_lag_records`.
-pub const DEFAULT_READY_MAX_LAG_RECORDS: u64 = 100_000;
-
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     pub listen: std::net::SocketAddr,
@@ -351,5 +339,7 @@ pub struct HttpTls {
     pub client_ca_file: Option<String>,
 }
 
+#[cfg(test)]
+mod key_paths;
 #[cfg(test)]
 mod tests;

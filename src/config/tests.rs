@@ -135,7 +135,7 @@ fn topic_sync_keys() {
             "    sync_topic_configs: always\n    sync_topic_acls_interval: 0s\n    topic_configs_exclude: ['ok', '(']\n"
         )),
         [
-            "mirrors[0].sync_topic_configs: unknown mode `always`; expected `enforce`, `report` or `off`",
+            "mirrors[0].sync_topic_configs: unknown mode \"always\"; expected enforce, report or off",
             "mirrors[0].topic_configs_exclude[1]: invalid regex `(`: unclosed group; patterns are Rust regexes matched against the whole name (no look-around or back-references)",
             "mirrors[0].sync_topic_acls_interval: must be greater than 0",
         ]
@@ -318,44 +318,49 @@ fn example_config_loads() {
 
 #[test]
 fn example_config_names_every_key() {
-    // Every key the loader accepts appears in the example (documented there).
+    // Every key the loader accepts (derived from the raw serde structs) appears in the example,
+    // each under its parents: the key names of its path occur as `name:` in that order.
     let yaml = include_str!("../../config/strait.example.yaml");
-    let keys = [
-        "clusters:",
-        "bootstrap_servers:",
-        "security:",
-        "protocol:",
-        "ca_file:",
-        "cert_file:",
-        "key_file:",
-        "key_password:",
-        "sasl:",
-        "mechanism:",
-        "username:",
-        "password:",
-        "client:",
-        "consumer:",
-        "producer:",
-        "admin:",
-        "mirrors:",
-        "source:",
-        "target:",
-        "topics:",
-        "topics_exclude:",
-        "groups:",
-        "groups_exclude:",
-        "replication_policy:",
-        "kind:",
-        "separator:",
-        "replication_factor:",
-        "refresh_topics_interval:",
-        "throttle:",
-        "bytes_per_second:",
-        "records_per_second:",
-        "shutdown_timeout:",
-    ];
-    for key in keys {
-        assert!(yaml.contains(key), "{key} is not documented in the example");
+    let paths = key_paths::key_paths();
+    assert!(paths.len() > 40, "{paths:#?}");
+    let documented = |path: &str| {
+        let mut from = 0;
+        key_paths::segments(path).all(|name| match find_key(&yaml[from..], name) {
+            Some(at) => {
+                from += at + name.len();
+                true
+            }
+            None => false,
+        })
+    };
+    let missing: Vec<&String> = paths.iter().filter(|p| !documented(p)).collect();
+    assert!(
+        missing.is_empty(),
+        "not documented in config/strait.example.yaml: {missing:#?}"
+    );
+}
+
+/// Where `name:` first occurs in `text` as a whole key (not the end of a longer name).
+fn find_key(text: &str, name: &str) -> Option<usize> {
+    let pattern = format!("{name}:");
+    text.match_indices(&pattern).map(|(at, _)| at).find(|&at| {
+        !text[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+#[test]
+fn example_config_names_every_forced_property() {
+    let yaml = include_str!("../../config/strait.example.yaml");
+    for row in forced::FORCED {
+        for name in row.names() {
+            assert!(
+                yaml.contains(&format!("`{name}`")),
+                "`{name}` is forced but not listed as not allowed in the example"
+            );
+        }
     }
 }
 
@@ -701,7 +706,7 @@ fn security_checks() {
             "    security: { protocol: sasl_plaintext, sasl: { mechanism: GSSAPI, password: \"\" } }\n"
         )),
         [
-            "clusters.A.security.sasl.mechanism: unsupported SASL mechanism \"GSSAPI\"; expected one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512",
+            "clusters.A.security.sasl.mechanism: unknown SASL mechanism \"GSSAPI\"; expected PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
             "clusters.A.security.sasl.username: missing: the SASL user name",
             "clusters.A.security.sasl.password: is empty: the SASL password",
         ]
@@ -749,6 +754,7 @@ fn controlled_pass_through_properties() {
             "clusters.A.consumer[\"enable.auto.commit\"]: not allowed: strait controls this for correctness: it commits no mirroring progress to the source; positions are stored on the target after the target acknowledged the records",
             "clusters.A.consumer[\"isolation.level\"]: not allowed: strait controls this for correctness: the offset map and checkpoints depend on which records are mirrored",
             "clusters.A.consumer[\"group.id\"]: not allowed: strait names the consumer groups it uses itself",
+            "clusters.A.consumer[\"auto.offset.reset\"]: not allowed: strait controls this for correctness: a source position that fell out of range (retention ran past it) is reported as a data gap, never silently reset, and strait's own topics are always read from their start",
             "clusters.A.producer[\"enable.idempotence\"]: not allowed: strait controls this for correctness: the idempotent producer keeps retries from duplicating or reordering records",
             "clusters.A.producer[\"security.protocol\"]: not allowed: set the cluster's `security.protocol` instead",
             "clusters.A.admin[\"sasl.password\"]: not allowed: set the cluster's `security.sasl` instead",
@@ -864,5 +870,220 @@ fn http_endpoint_defaults_and_errors() {
         "http.ready_max_lag_records: must be 0 or more",
     ] {
         assert!(e.contains(want), "{want} in {e}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forced client settings (one table with the client factory)
+
+/// Every section whose properties reach a client kind that some row of `key` forces.
+fn refusing_sections(key: &str) -> Vec<forced::Section> {
+    forced::Section::ALL
+        .into_iter()
+        .filter(|section| {
+            forced::FORCED.iter().any(|row| {
+                row.names().any(|n| n == key) && row.kinds.iter().any(|&k| section.feeds(k))
+            })
+        })
+        .collect()
+}
+
+fn one_property(section: forced::Section, key: &str) -> String {
+    cluster_a(&format!(
+        "    {}: {{ \"{key}\": some-value }}\n",
+        section.key()
+    ))
+}
+
+/// The value cluster A carries for `key` in `section`, after loading `one_property`.
+fn loaded_property(section: forced::Section, key: &str) -> String {
+    let config = load_ok(&one_property(section, key));
+    let a = &config.clusters["A"];
+    let props = match section {
+        forced::Section::Client => &a.client,
+        forced::Section::Consumer => &a.consumer,
+        forced::Section::Producer => &a.producer,
+        forced::Section::Admin => &a.admin,
+    };
+    props[key].expose().to_owned()
+}
+
+#[test]
+fn every_forced_property_is_refused_where_it_would_reach_its_clients() {
+    for row in forced::FORCED {
+        for name in row.names() {
+            let sections = refusing_sections(name);
+            assert!(sections.contains(&forced::Section::Client), "{name}");
+            for section in sections {
+                assert_eq!(
+                    problems(&one_property(section, name)),
+                    [format!(
+                        "clusters.A.{}[\"{name}\"]: not allowed: {}",
+                        section.key(),
+                        row.reason
+                    )],
+                    "{name} in {}",
+                    section.key()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn forced_properties_pass_in_sections_that_do_not_reach_their_clients() {
+    let mut checked = 0;
+    for row in forced::FORCED {
+        for name in row.names() {
+            let refusing = refusing_sections(name);
+            for section in forced::Section::ALL {
+                if refusing.contains(&section) {
+                    continue;
+                }
+                assert_eq!(loaded_property(section, name), "some-value", "{name}");
+                checked += 1;
+            }
+        }
+    }
+    // Consumer-only keys in `producer` and `admin`, producer-only keys in `consumer`, ...
+    assert!(checked > 20, "{checked}");
+}
+
+#[test]
+fn the_two_defects_of_the_issue_are_refused() {
+    // Tried as a new user would: both were accepted and then silently overridden.
+    assert_eq!(
+        problems(&cluster_a(
+            "    consumer: { \"auto.offset.reset\": earliest }\n    producer: { \"message.timeout.ms\": 30000, \"allow.auto.create.topics\": true }\n"
+        )),
+        [
+            "clusters.A.consumer[\"auto.offset.reset\"]: not allowed: strait controls this for correctness: a source position that fell out of range (retention ran past it) is reported as a data gap, never silently reset, and strait's own topics are always read from their start",
+            "clusters.A.producer[\"message.timeout.ms\"]: not allowed: strait controls this for correctness: a record is never given up because of time; a target outage is waited out (MM2: delivery.timeout.ms = Integer.MAX_VALUE)",
+            "clusters.A.producer[\"allow.auto.create.topics\"]: not allowed: strait never creates topics by asking for their metadata; it creates the topics it needs explicitly",
+        ]
+    );
+}
+
+#[test]
+fn unforced_properties_pass_in_every_section() {
+    // librdkafka matches names exactly, so a differently cased name is not the forced one
+    // (librdkafka itself rejects it when the client is built).
+    for key in ["linger.ms", "fetch.max.bytes", "client.rack", "Acks"] {
+        for section in forced::Section::ALL {
+            assert_eq!(loaded_property(section, key), "some-value", "{key}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Enum-valued keys and defaults
+
+#[test]
+fn enum_valued_keys_share_one_message_shape() {
+    assert_eq!(
+        problems(&mirror(
+            "    offset_syncs_location: middle\n    provenance_header: sometimes\n    sync_topic_acls: Enforce\n"
+        )),
+        [
+            "mirrors[0].offset_syncs_location: unknown location \"middle\"; expected source or target",
+            "mirrors[0].provenance_header: unknown mode \"sometimes\"; expected auto, always or never",
+            "mirrors[0].sync_topic_acls: unknown mode \"Enforce\"; expected enforce, report or off",
+        ]
+    );
+    let config = load_env(
+        &mirror("    offset_syncs_location: target\n    provenance_header: never\n    sync_topic_configs: \"${env:MODE}\"\n"),
+        &[("MODE", "report")],
+    )
+    .unwrap();
+    let m = &config.mirrors[0];
+    assert_eq!(m.offset_syncs_location, OffsetSyncsLocation::Target);
+    assert_eq!(m.provenance_header, ProvenanceHeader::Never);
+    assert_eq!(m.sync_topic_configs, SyncMode::Report);
+}
+
+#[test]
+fn a_minimal_config_takes_every_default_from_the_defaults_module() {
+    let config = load_ok(&mirror(""));
+    assert_eq!(config.shutdown_timeout, defaults::SHUTDOWN_TIMEOUT);
+    let a = &config.clusters["A"];
+    assert_eq!(a.security.protocol, defaults::SECURITY_PROTOCOL);
+    let m = &config.mirrors[0];
+    assert_eq!(
+        m.topics.include_patterns().collect::<Vec<_>>(),
+        defaults::TOPICS
+    );
+    assert_eq!(
+        m.groups.include_patterns().collect::<Vec<_>>(),
+        defaults::GROUPS
+    );
+    assert_eq!(
+        m.replication_policy,
+        ReplicationPolicy::Default {
+            separator: defaults::REPLICATION_POLICY_SEPARATOR.into()
+        }
+    );
+    assert_eq!(m.replication_factor, defaults::REPLICATION_FACTOR);
+    assert_eq!(m.refresh_topics_interval, defaults::REFRESH_TOPICS_INTERVAL);
+    assert_eq!(
+        m.throttle,
+        Throttle {
+            bytes_per_second: defaults::THROTTLE_BYTES_PER_SECOND,
+            records_per_second: defaults::THROTTLE_RECORDS_PER_SECOND,
+        }
+    );
+    assert_eq!(m.emit_heartbeats, defaults::EMIT_HEARTBEATS);
+    assert_eq!(
+        m.emit_heartbeats_interval,
+        defaults::EMIT_HEARTBEATS_INTERVAL
+    );
+    assert_eq!(m.emit_checkpoints, defaults::EMIT_CHECKPOINTS);
+    assert_eq!(
+        m.emit_checkpoints_interval,
+        defaults::EMIT_CHECKPOINTS_INTERVAL
+    );
+    assert_eq!(m.sync_group_offsets, defaults::SYNC_GROUP_OFFSETS);
+    assert_eq!(
+        m.sync_group_offsets_interval,
+        defaults::SYNC_GROUP_OFFSETS_INTERVAL
+    );
+    assert_eq!(m.emit_offset_syncs, defaults::EMIT_OFFSET_SYNCS);
+    assert_eq!(m.offset_syncs_location, defaults::OFFSET_SYNCS_LOCATION);
+    assert_eq!(m.provenance_header, defaults::PROVENANCE_HEADER);
+    assert_eq!(m.sync_topic_configs, defaults::SYNC_TOPIC_CONFIGS);
+    assert_eq!(
+        m.sync_topic_configs_interval,
+        defaults::SYNC_TOPIC_CONFIGS_INTERVAL
+    );
+    assert_eq!(m.sync_topic_acls, defaults::SYNC_TOPIC_ACLS);
+    assert_eq!(
+        m.sync_topic_acls_interval,
+        defaults::SYNC_TOPIC_ACLS_INTERVAL
+    );
+    let http = config.http.as_ref().expect("on by default");
+    assert_eq!(defaults::HTTP_ENABLED, config.http.is_some());
+    assert_eq!(http.listen.to_string(), defaults::HTTP_LISTEN);
+    assert_eq!(
+        http.ready_max_lag_records,
+        defaults::HTTP_READY_MAX_LAG_RECORDS
+    );
+}
+
+#[test]
+fn forced_values_from_the_cluster_name_real_keys() {
+    let paths = key_paths::key_paths();
+    for row in forced::FORCED {
+        if let forced::Value::Cluster { key, .. } = row.value {
+            let path = format!("clusters.<alias>.{key}");
+            assert!(paths.contains(&path), "{}: no key {path}", row.key);
+            assert!(
+                row.reason.contains(&format!(
+                    "`{}`",
+                    key.split('.').take(2).collect::<Vec<_>>().join(".")
+                )),
+                "{}: the reason should name `{key}`: {}",
+                row.key,
+                row.reason
+            );
+        }
     }
 }

@@ -4,26 +4,23 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::choice::{Choice, PolicyKind, SaslMechanism};
+use super::defaults;
 use super::error::Problem;
+use super::forced::{self, Section};
 use super::interpolate::Resolver;
 use super::raw::{
     RawCluster, RawConfig, RawHttp, RawMirror, RawPolicy, RawSasl, RawSecurity, RawThrottle, Scalar,
 };
 use super::units::{parse_duration, parse_size};
 use super::{
-    ClusterConfig, Config, HttpConfig, HttpTls, MirrorConfig, OffsetSyncsLocation,
-    ProvenanceHeader, Sasl, Secret, Security, SecurityProtocol, SyncMode, Throttle,
-    DEFAULT_EMIT_CHECKPOINTS_INTERVAL, DEFAULT_EMIT_HEARTBEATS_INTERVAL, DEFAULT_HTTP_LISTEN,
-    DEFAULT_READY_MAX_LAG_RECORDS, DEFAULT_REFRESH_TOPICS_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
-    DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL, DEFAULT_SYNC_TOPIC_INTERVAL,
+    ClusterConfig, Config, HttpConfig, HttpTls, MirrorConfig, Sasl, Secret, Security,
+    SecurityProtocol, Throttle,
 };
 use crate::policy::{
     PatternList, ReplicationPolicy, TopicFilter, DEFAULT_CONFIG_EXCLUDES, DEFAULT_GROUP_EXCLUDES,
-    DEFAULT_SEPARATOR, DEFAULT_TOPIC_EXCLUDES,
+    DEFAULT_TOPIC_EXCLUDES,
 };
-
-/// SASL mechanisms that work with a username and password.
-const SASL_MECHANISMS: [&str; 3] = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
 
 const REGEX_HINT: &str =
     "patterns are Rust regexes matched against the whole name (no look-around or back-references)";
@@ -44,32 +41,6 @@ pub(super) fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config
 struct Validator<'a> {
     resolver: &'a Resolver<'a>,
     problems: Vec<Problem>,
-}
-
-/// The client roles of a cluster's pass-through properties.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Role {
-    Client,
-    Consumer,
-    Producer,
-    Admin,
-}
-
-impl Role {
-    fn key(self) -> &'static str {
-        match self {
-            Role::Client => "client",
-            Role::Consumer => "consumer",
-            Role::Producer => "producer",
-            Role::Admin => "admin",
-        }
-    }
-    fn affects_consumer(self) -> bool {
-        matches!(self, Role::Client | Role::Consumer)
-    }
-    fn affects_producer(self) -> bool {
-        matches!(self, Role::Client | Role::Producer)
-    }
 }
 
 impl Validator<'_> {
@@ -114,6 +85,24 @@ impl Validator<'_> {
             return None;
         }
         Some(value)
+    }
+
+    /// An enum-valued key: `default` when absent, otherwise one of `T`'s spellings.
+    fn choice<T: Choice>(&mut self, path: &str, raw: Option<&str>, default: T) -> Option<T> {
+        let Some(raw) = raw else {
+            return Some(default);
+        };
+        let text = self.string(path, raw)?;
+        self.choice_text(path, &text)
+    }
+
+    /// `text` (already interpolated) as one of `T`'s spellings.
+    fn choice_text<T: Choice>(&mut self, path: &str, text: &str) -> Option<T> {
+        let value = T::parse(text);
+        if value.is_none() {
+            self.problem(path, T::unknown(text));
+        }
+        value
     }
 
     /// A scalar as text: pass-through properties, counts and units.
@@ -263,9 +252,9 @@ impl Validator<'_> {
             .duration(
                 "shutdown_timeout",
                 raw.shutdown_timeout.as_ref(),
-                DEFAULT_SHUTDOWN_TIMEOUT,
+                defaults::SHUTDOWN_TIMEOUT,
             )
-            .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT);
+            .unwrap_or(defaults::SHUTDOWN_TIMEOUT);
 
         let http = self.http(raw.http.unwrap_or_default());
 
@@ -280,7 +269,7 @@ impl Validator<'_> {
     fn http(&mut self, raw: RawHttp) -> Option<HttpConfig> {
         let listen_text = match raw.listen {
             Some(l) => self.non_empty("http.listen", &l, "an address such as `0.0.0.0:9464`"),
-            None => Some(DEFAULT_HTTP_LISTEN.to_string()),
+            None => Some(defaults::HTTP_LISTEN.to_string()),
         };
         let listen = listen_text.and_then(|l| match l.parse::<std::net::SocketAddr>() {
             Ok(a) => Some(a),
@@ -308,7 +297,7 @@ impl Validator<'_> {
             .and_then(|t| self.non_empty("http.bearer_token", &t, "a token"))
             .map(Secret::new);
         let ready_max_lag_records = match raw.ready_max_lag_records.as_ref() {
-            None => DEFAULT_READY_MAX_LAG_RECORDS,
+            None => defaults::HTTP_READY_MAX_LAG_RECORDS,
             Some(s) => self
                 .integer("http.ready_max_lag_records", s)
                 .and_then(|n| match u64::try_from(n) {
@@ -318,9 +307,9 @@ impl Validator<'_> {
                         None
                     }
                 })
-                .unwrap_or(DEFAULT_READY_MAX_LAG_RECORDS),
+                .unwrap_or(defaults::HTTP_READY_MAX_LAG_RECORDS),
         };
-        if raw.enabled == Some(false) {
+        if !raw.enabled.unwrap_or(defaults::HTTP_ENABLED) {
             return None;
         }
         Some(HttpConfig {
@@ -356,31 +345,21 @@ impl Validator<'_> {
             alias: alias.to_owned(),
             bootstrap_servers,
             security,
-            client: self.properties(path, Role::Client, raw.client),
-            consumer: self.properties(path, Role::Consumer, raw.consumer),
-            producer: self.properties(path, Role::Producer, raw.producer),
-            admin: self.properties(path, Role::Admin, raw.admin),
+            client: self.properties(path, Section::Client, raw.client),
+            consumer: self.properties(path, Section::Consumer, raw.consumer),
+            producer: self.properties(path, Section::Producer, raw.producer),
+            admin: self.properties(path, Section::Admin, raw.admin),
         }
     }
 
     fn security(&mut self, path: &str, raw: Option<RawSecurity>) -> Security {
         let raw = raw.unwrap_or_default();
         let protocol_path = format!("{path}.protocol");
-        let protocol = match raw.protocol {
-            None => Some(SecurityProtocol::Plaintext),
-            Some(text) => self.string(&protocol_path, &text).and_then(|text| {
-                let protocol = parse_protocol(&text);
-                if protocol.is_none() {
-                    self.problem(
-                        &protocol_path,
-                        format!(
-                            "unknown protocol \"{text}\"; expected plaintext, ssl, sasl_plaintext or sasl_ssl"
-                        ),
-                    );
-                }
-                protocol
-            }),
-        };
+        let protocol = self.choice(
+            &protocol_path,
+            raw.protocol.as_deref(),
+            defaults::SECURITY_PROTOCOL,
+        );
 
         let ca_path = format!("{path}.ca_file");
         let cert_path = format!("{path}.cert_file");
@@ -458,7 +437,7 @@ impl Validator<'_> {
         let sasl = raw.sasl.and_then(|s| self.sasl(&sasl_path, s));
 
         Security {
-            protocol: protocol.unwrap_or_default(),
+            protocol: protocol.unwrap_or(defaults::SECURITY_PROTOCOL),
             ca_file,
             cert_file,
             key_file,
@@ -469,25 +448,14 @@ impl Validator<'_> {
 
     fn sasl(&mut self, path: &str, raw: RawSasl) -> Option<Sasl> {
         let mechanism_path = format!("{path}.mechanism");
-        let supported = SASL_MECHANISMS.join(", ");
+        let supported = SaslMechanism::names().join(", ");
         let mechanism = self
             .required(
                 &mechanism_path,
                 raw.mechanism,
                 &format!("the SASL mechanism, one of {supported}"),
             )
-            .and_then(|m| {
-                let upper = m.trim().to_ascii_uppercase();
-                if SASL_MECHANISMS.contains(&upper.as_str()) {
-                    Some(upper)
-                } else {
-                    self.problem(
-                        &mechanism_path,
-                        format!("unsupported SASL mechanism \"{m}\"; expected one of {supported}"),
-                    );
-                    None
-                }
-            });
+            .and_then(|m| self.choice_text::<SaslMechanism>(&mechanism_path, &m));
         let username = self.required(
             &format!("{path}.username"),
             raw.username,
@@ -500,7 +468,7 @@ impl Validator<'_> {
             "the SASL password",
         );
         Some(Sasl {
-            mechanism: mechanism?,
+            mechanism: mechanism?.as_str().to_owned(),
             username: username?,
             password: Secret::new(password?),
         })
@@ -509,18 +477,18 @@ impl Validator<'_> {
     fn properties(
         &mut self,
         cluster_path: &str,
-        role: Role,
+        section: Section,
         raw: Vec<(String, Scalar)>,
     ) -> BTreeMap<String, Secret> {
         let mut out = BTreeMap::new();
         for (key, value) in raw {
-            let path = format!("{cluster_path}.{}[\"{key}\"]", role.key());
+            let path = format!("{cluster_path}.{}[\"{key}\"]", section.key());
             if key.trim().is_empty() {
                 self.problem(&path, "empty property name");
                 continue;
             }
-            if let Some(reason) = controlled_property(role, &key) {
-                self.problem(&path, format!("not allowed: {reason}"));
+            if let Some(row) = forced::refusal(section, &key) {
+                self.problem(&path, format!("not allowed: {}", row.reason));
                 continue;
             }
             if let Some(value) = self.scalar_text(&path, &value) {
@@ -583,19 +551,27 @@ impl Validator<'_> {
         );
         let topics = self.filter(
             &path,
-            ("topics", raw.topics),
-            ("topics_exclude", raw.topics_exclude),
+            ("topics", raw.topics, defaults::TOPICS),
+            (
+                "topics_exclude",
+                raw.topics_exclude,
+                defaults::TOPICS_EXCLUDE,
+            ),
             &DEFAULT_TOPIC_EXCLUDES,
         );
         let groups = self.filter(
             &path,
-            ("groups", raw.groups),
-            ("groups_exclude", raw.groups_exclude),
+            ("groups", raw.groups, defaults::GROUPS),
+            (
+                "groups_exclude",
+                raw.groups_exclude,
+                defaults::GROUPS_EXCLUDE,
+            ),
             &DEFAULT_GROUP_EXCLUDES,
         );
 
         let replication_factor = match raw.replication_factor.as_ref() {
-            None => Some(None),
+            None => Some(defaults::REPLICATION_FACTOR),
             Some(scalar) => self
                 .replication_factor(&format!("{path}.replication_factor"), scalar)
                 .map(Some),
@@ -604,73 +580,67 @@ impl Validator<'_> {
         let refresh_topics_interval = self.duration(
             &format!("{path}.refresh_topics_interval"),
             raw.refresh_topics_interval.as_ref(),
-            DEFAULT_REFRESH_TOPICS_INTERVAL,
+            defaults::REFRESH_TOPICS_INTERVAL,
         );
         let throttle = self.throttle(
             &format!("{path}.throttle"),
             raw.throttle.unwrap_or_default(),
         );
-        let offset_syncs_location = match raw.offset_syncs_location.as_deref() {
-            None | Some("source") => Some(OffsetSyncsLocation::Source),
-            Some("target") => Some(OffsetSyncsLocation::Target),
-            Some(other) => {
-                self.problem(
-                    format!("{path}.offset_syncs_location"),
-                    format!("unknown location `{other}`; expected `source` or `target`"),
-                );
-                None
-            }
-        };
-        let provenance_header = match raw.provenance_header.as_deref() {
-            None | Some("auto") => Some(ProvenanceHeader::Auto),
-            Some("always") => Some(ProvenanceHeader::Always),
-            Some("never") => Some(ProvenanceHeader::Never),
-            Some(other) => {
-                self.problem(
-                    format!("{path}.provenance_header"),
-                    format!("unknown value `{other}`; expected `auto`, `always` or `never`"),
-                );
-                None
-            }
-        };
-        let sync_topic_configs = self.sync_mode(
+        let offset_syncs_location = self.choice(
+            &format!("{path}.offset_syncs_location"),
+            raw.offset_syncs_location.as_deref(),
+            defaults::OFFSET_SYNCS_LOCATION,
+        );
+        let provenance_header = self.choice(
+            &format!("{path}.provenance_header"),
+            raw.provenance_header.as_deref(),
+            defaults::PROVENANCE_HEADER,
+        );
+        let sync_topic_configs = self.choice(
             &format!("{path}.sync_topic_configs"),
             raw.sync_topic_configs.as_deref(),
+            defaults::SYNC_TOPIC_CONFIGS,
         );
         let sync_topic_configs_interval = self.duration(
             &format!("{path}.sync_topic_configs_interval"),
             raw.sync_topic_configs_interval.as_ref(),
-            DEFAULT_SYNC_TOPIC_INTERVAL,
+            defaults::SYNC_TOPIC_CONFIGS_INTERVAL,
         );
         let topic_configs = self.filter(
             &path,
-            ("topic_configs", None),
-            ("topic_configs_exclude", raw.topic_configs_exclude),
+            // No include key: every config name not excluded is synced.
+            ("topic_configs", None, &[".*"]),
+            (
+                "topic_configs_exclude",
+                raw.topic_configs_exclude,
+                defaults::TOPIC_CONFIGS_EXCLUDE,
+            ),
             &DEFAULT_CONFIG_EXCLUDES,
         );
-        let sync_topic_acls = self.sync_mode(
+        let sync_topic_acls = self.choice(
             &format!("{path}.sync_topic_acls"),
             raw.sync_topic_acls.as_deref(),
+            defaults::SYNC_TOPIC_ACLS,
         );
         let sync_topic_acls_interval = self.duration(
             &format!("{path}.sync_topic_acls_interval"),
             raw.sync_topic_acls_interval.as_ref(),
-            DEFAULT_SYNC_TOPIC_INTERVAL,
+            defaults::SYNC_TOPIC_ACLS_INTERVAL,
         );
         let emit_checkpoints_interval = self.duration(
             &format!("{path}.emit_checkpoints_interval"),
             raw.emit_checkpoints_interval.as_ref(),
-            DEFAULT_EMIT_CHECKPOINTS_INTERVAL,
+            defaults::EMIT_CHECKPOINTS_INTERVAL,
         );
         let sync_group_offsets_interval = self.duration(
             &format!("{path}.sync_group_offsets_interval"),
             raw.sync_group_offsets_interval.as_ref(),
-            DEFAULT_SYNC_GROUP_OFFSETS_INTERVAL,
+            defaults::SYNC_GROUP_OFFSETS_INTERVAL,
         );
         let emit_heartbeats_interval = self.duration(
             &format!("{path}.emit_heartbeats_interval"),
             raw.emit_heartbeats_interval.as_ref(),
-            DEFAULT_EMIT_HEARTBEATS_INTERVAL,
+            defaults::EMIT_HEARTBEATS_INTERVAL,
         );
 
         Some(MirrorConfig {
@@ -682,13 +652,15 @@ impl Validator<'_> {
             replication_factor: replication_factor?,
             refresh_topics_interval: refresh_topics_interval?,
             throttle: throttle?,
-            emit_heartbeats: raw.emit_heartbeats.unwrap_or(true),
+            emit_heartbeats: raw.emit_heartbeats.unwrap_or(defaults::EMIT_HEARTBEATS),
             emit_heartbeats_interval: emit_heartbeats_interval?,
-            emit_checkpoints: raw.emit_checkpoints.unwrap_or(true),
+            emit_checkpoints: raw.emit_checkpoints.unwrap_or(defaults::EMIT_CHECKPOINTS),
             emit_checkpoints_interval: emit_checkpoints_interval?,
-            sync_group_offsets: raw.sync_group_offsets.unwrap_or(true),
+            sync_group_offsets: raw
+                .sync_group_offsets
+                .unwrap_or(defaults::SYNC_GROUP_OFFSETS),
             sync_group_offsets_interval: sync_group_offsets_interval?,
-            emit_offset_syncs: raw.emit_offset_syncs.unwrap_or(true),
+            emit_offset_syncs: raw.emit_offset_syncs.unwrap_or(defaults::EMIT_OFFSET_SYNCS),
             offset_syncs_location: offset_syncs_location?,
             provenance_header: provenance_header?,
             stamp_provenance: false,
@@ -698,21 +670,6 @@ impl Validator<'_> {
             sync_topic_acls: sync_topic_acls?,
             sync_topic_acls_interval: sync_topic_acls_interval?,
         })
-    }
-
-    fn sync_mode(&mut self, path: &str, raw: Option<&str>) -> Option<SyncMode> {
-        match raw {
-            None | Some("enforce") => Some(SyncMode::Enforce),
-            Some("report") => Some(SyncMode::Report),
-            Some("off") => Some(SyncMode::Off),
-            Some(other) => {
-                self.problem(
-                    path,
-                    format!("unknown mode `{other}`; expected `enforce`, `report` or `off`"),
-                );
-                None
-            }
-        }
     }
 
     fn replication_factor(&mut self, path: &str, scalar: &Scalar) -> Option<i16> {
@@ -741,7 +698,7 @@ impl Validator<'_> {
     ) -> Option<ReplicationPolicy> {
         let separator_path = format!("{path}.separator");
         let separator = match raw.separator {
-            None => Some(DEFAULT_SEPARATOR.to_owned()),
+            None => Some(defaults::REPLICATION_POLICY_SEPARATOR.to_owned()),
             Some(text) => self.string(&separator_path, &text).and_then(|sep| {
                 if sep.is_empty() {
                     self.problem(
@@ -776,38 +733,29 @@ impl Validator<'_> {
                 Some(sep)
             }),
         };
-        let kind_path = format!("{path}.kind");
-        let kind = match raw.kind {
-            None => Some("default".to_owned()),
-            Some(text) => self.string(&kind_path, &text),
-        }?;
-        match kind.as_str() {
-            "default" => Some(ReplicationPolicy::Default {
+        let kind = self.choice(
+            &format!("{path}.kind"),
+            raw.kind.as_deref(),
+            defaults::REPLICATION_POLICY_KIND,
+        )?;
+        match kind {
+            PolicyKind::Default => Some(ReplicationPolicy::Default {
                 separator: separator?,
             }),
-            "identity" => Some(ReplicationPolicy::Identity {
+            PolicyKind::Identity => Some(ReplicationPolicy::Identity {
                 source_alias: source?.to_owned(),
                 separator: separator?,
             }),
-            other => {
-                self.problem(
-                    &kind_path,
-                    format!(
-                        "unknown kind \"{other}\"; expected default (remote topics named \
-                         <source><separator><topic>) or identity (names kept)"
-                    ),
-                );
-                None
-            }
         }
     }
 
-    /// Include patterns (default `.*`) and the built-in excludes plus the user's.
+    /// Include patterns and the built-in excludes plus the user's, each list given as (key,
+    /// value as written, default).
     fn filter(
         &mut self,
         path: &str,
-        (include_key, include): (&str, Option<Vec<String>>),
-        (exclude_key, exclude): (&str, Option<Vec<String>>),
+        (include_key, include, include_default): (&str, Option<Vec<String>>, &[&str]),
+        (exclude_key, exclude, exclude_default): (&str, Option<Vec<String>>, &[&str]),
         builtin_excludes: &[&str],
     ) -> Option<TopicFilter> {
         let mut ok = true;
@@ -825,12 +773,18 @@ impl Validator<'_> {
                 })
                 .collect()
         };
+        let owned =
+            |patterns: &[&str]| -> Vec<String> { patterns.iter().map(|p| p.to_string()).collect() };
         let include = resolve(
             self,
             include_key,
-            include.unwrap_or_else(|| vec![".*".to_owned()]),
+            include.unwrap_or_else(|| owned(include_default)),
         );
-        let user_excludes = resolve(self, exclude_key, exclude.unwrap_or_default());
+        let user_excludes = resolve(
+            self,
+            exclude_key,
+            exclude.unwrap_or_else(|| owned(exclude_default)),
+        );
         let mut all_excludes: Vec<String> =
             builtin_excludes.iter().map(|p| p.to_string()).collect();
         all_excludes.extend(user_excludes);
@@ -853,34 +807,31 @@ impl Validator<'_> {
 
     fn throttle(&mut self, path: &str, raw: RawThrottle) -> Option<Throttle> {
         let mut ok = true;
-        let bytes_per_second = raw.bytes_per_second.as_ref().and_then(|s| {
-            let size = self.size(&format!("{path}.bytes_per_second"), s);
-            ok &= size.is_some();
-            size
-        });
-        let records_per_second = raw.records_per_second.as_ref().and_then(|s| {
-            let records_path = format!("{path}.records_per_second");
-            let n = self.integer(&records_path, s);
-            let parsed =
-                n.map(|n| u64::try_from(n).map_err(|_| format!("must be greater than 0, got {n}")));
-            let records = parsed.and_then(|p| self.positive(&records_path, p));
-            ok &= records.is_some();
-            records
-        });
+        let bytes_per_second = match raw.bytes_per_second.as_ref() {
+            None => defaults::THROTTLE_BYTES_PER_SECOND,
+            Some(s) => {
+                let size = self.size(&format!("{path}.bytes_per_second"), s);
+                ok &= size.is_some();
+                size
+            }
+        };
+        let records_per_second = match raw.records_per_second.as_ref() {
+            None => defaults::THROTTLE_RECORDS_PER_SECOND,
+            Some(s) => {
+                let records_path = format!("{path}.records_per_second");
+                let n = self.integer(&records_path, s);
+                let parsed = n.map(|n| {
+                    u64::try_from(n).map_err(|_| format!("must be greater than 0, got {n}"))
+                });
+                let records = parsed.and_then(|p| self.positive(&records_path, p));
+                ok &= records.is_some();
+                records
+            }
+        };
         ok.then_some(Throttle {
             bytes_per_second,
             records_per_second,
         })
-    }
-}
-
-fn parse_protocol(text: &str) -> Option<SecurityProtocol> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "plaintext" => Some(SecurityProtocol::Plaintext),
-        "ssl" => Some(SecurityProtocol::Ssl),
-        "sasl_plaintext" => Some(SecurityProtocol::SaslPlaintext),
-        "sasl_ssl" => Some(SecurityProtocol::SaslSsl),
-        _ => None,
     }
 }
 
@@ -895,60 +846,4 @@ fn valid_alias(alias: &str) -> bool {
 /// Characters Kafka allows in topic names.
 fn is_topic_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
-}
-
-/// Why strait does not let a pass-through property through, if it does not.
-fn controlled_property(role: Role, key: &str) -> Option<&'static str> {
-    let dedicated = match key {
-        "bootstrap.servers" | "metadata.broker.list" => {
-            Some("set the cluster's `bootstrap_servers` instead")
-        }
-        "security.protocol" => Some("set the cluster's `security.protocol` instead"),
-        "ssl.ca.location" => Some("set the cluster's `security.ca_file` instead"),
-        "ssl.certificate.location" => Some("set the cluster's `security.cert_file` instead"),
-        "ssl.key.location" => Some("set the cluster's `security.key_file` instead"),
-        "ssl.key.password" => Some("set the cluster's `security.key_password` instead"),
-        "sasl.mechanism" | "sasl.mechanisms" | "sasl.username" | "sasl.password" => {
-            Some("set the cluster's `security.sasl` instead")
-        }
-        _ => None,
-    };
-    if dedicated.is_some() {
-        return dedicated;
-    }
-    if role.affects_consumer() {
-        match key {
-            "enable.auto.commit" | "auto.commit.enable" | "enable.auto.offset.store" => {
-                return Some(
-                    "strait controls this for correctness: it commits no mirroring progress to the \
-                     source; positions are stored on the target after the target acknowledged the records",
-                )
-            }
-            "group.id" => return Some("strait names the consumer groups it uses itself"),
-            "isolation.level" => {
-                return Some(
-                    "strait controls this for correctness: the offset map and checkpoints depend on \
-                     which records are mirrored",
-                )
-            }
-            _ => {}
-        }
-    }
-    if role.affects_producer() {
-        match key {
-            "enable.idempotence" => {
-                return Some(
-                    "strait controls this for correctness: the idempotent producer keeps retries \
-                     from duplicating or reordering records",
-                )
-            }
-            "acks" | "request.required.acks" => return Some(
-                "strait controls this for correctness: a record counts as replicated only when \
-                     all in-sync replicas of the target have it (acks=all)",
-            ),
-            "transactional.id" => return Some("strait manages producer transactions itself"),
-            _ => {}
-        }
-    }
-    None
 }

@@ -1,7 +1,9 @@
-//! The only place that builds rdkafka clients. Every client of a cluster is assembled here from the
-//! cluster's connection and security settings, the user's pass-through properties for its role,
-//! and the settings strait forces for correctness (each with a comment saying why). librdkafka's
-//! own log and error callbacks are routed into `tracing`.
+//! The only place that builds rdkafka clients. Every client of a cluster is assembled here from
+//! strait's defaults for its kind (each with a comment saying why), the user's pass-through
+//! properties for its section, and the settings strait forces, which are one table shared with
+//! the config validator ([`crate::config::forced`]): connection and security from the cluster's
+//! keys, and what strait's guarantees depend on. librdkafka's own log and error callbacks are
+//! routed into `tracing`.
 
 // This module is the one place allowed to construct clients (see clippy.toml).
 #![allow(clippy::disallowed_methods)]
@@ -20,6 +22,7 @@ use rdkafka::consumer::{BaseConsumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, FutureProducer, ProducerContext};
 
+use crate::config::forced::ClientKind;
 use crate::config::ClusterConfig;
 
 /// Timeout for metadata and admin requests made on behalf of the control plane.
@@ -109,40 +112,27 @@ pub(crate) fn log_client_error(client: &str, error: &KafkaError, reason: &str) {
     }
 }
 
-/// Builds the `ClientConfig` for one role of one cluster. Order of layers: connection and
-/// security from the cluster, strait's defaults for the role, the user's `client` properties,
-/// the user's role properties, then the settings strait forces (the config loader rejects user
-/// attempts to override those).
+/// Builds the `ClientConfig` for one kind of client of one cluster. Layers, each over the one
+/// before: strait's defaults for the kind, the user's `client` properties, the user's properties
+/// for the kind's section, then every row of the forced table for the kind
+/// ([`crate::config::forced::FORCED`]: its key set, its aliases removed; the config loader
+/// already refused user attempts at either). `group` is the group a
+/// [`ClientKind::GroupOffsetsConsumer`] reads, `None` for every other kind.
 pub fn client_config(
     cluster: &ClusterConfig,
-    role: Role,
+    kind: ClientKind,
     client_name: &str,
-    defaults: &[(&str, &str)],
-    forced: &[(&str, &str)],
+    group: Option<&str>,
 ) -> ClientConfig {
+    debug_assert_eq!(
+        group.is_some(),
+        kind == ClientKind::GroupOffsetsConsumer,
+        "only the group-offsets consumer is built for a group"
+    );
+    let role = role(kind);
     let mut cfg = ClientConfig::new();
-    cfg.set("bootstrap.servers", &cluster.bootstrap_servers);
     cfg.set("client.id", format!("strait|{client_name}"));
-    let sec = &cluster.security;
-    cfg.set("security.protocol", sec.protocol.as_librdkafka());
-    if let Some(ca) = &sec.ca_file {
-        cfg.set("ssl.ca.location", ca);
-    }
-    if let Some(cert) = &sec.cert_file {
-        cfg.set("ssl.certificate.location", cert);
-    }
-    if let Some(key) = &sec.key_file {
-        cfg.set("ssl.key.location", key);
-    }
-    if let Some(pw) = &sec.key_password {
-        cfg.set("ssl.key.password", pw.expose());
-    }
-    if let Some(sasl) = &sec.sasl {
-        cfg.set("sasl.mechanisms", &sasl.mechanism);
-        cfg.set("sasl.username", &sasl.username);
-        cfg.set("sasl.password", sasl.password.expose());
-    }
-    for (k, v) in defaults {
+    for (k, v) in defaults(kind) {
         cfg.set(*k, *v);
     }
     for (k, v) in &cluster.client {
@@ -156,8 +146,16 @@ pub fn client_config(
     for (k, v) in role_props {
         cfg.set(k, v.expose());
     }
-    for (k, v) in forced {
-        cfg.set(*k, *v);
+    for row in kind.forced() {
+        // librdkafka keeps an alias and its property apart in the map handed to it, and which
+        // of the two wins would then depend on map order.
+        for alias in row.aliases {
+            cfg.remove(alias);
+        }
+        match row.value.resolve(cluster, group) {
+            Some(value) => cfg.set(row.key, value),
+            None => cfg.remove(row.key),
+        };
     }
     // librdkafka logs through the context (not to stderr) at this level; tracing filters further.
     // A user who sets librdkafka's `debug` property gets its debug lines too (target
@@ -171,6 +169,64 @@ pub fn client_config(
     tracing::debug!(cluster = %cluster.alias, role = role.as_str(), client = client_name, "building client");
     cfg
 }
+
+/// The librdkafka role of each kind of client, named in errors.
+fn role(kind: ClientKind) -> Role {
+    match kind {
+        ClientKind::RecordConsumer
+        | ClientKind::ReaderConsumer
+        | ClientKind::GroupOffsetsConsumer => Role::Consumer,
+        ClientKind::RecordProducer | ClientKind::ControlProducer => Role::Producer,
+        ClientKind::Admin => Role::Admin,
+    }
+}
+
+/// strait's defaults for a kind of client where they differ from librdkafka's. Unlike the forced
+/// settings, users may override them in the kind's section.
+fn defaults(kind: ClientKind) -> &'static [(&'static str, &'static str)] {
+    match kind {
+        ClientKind::RecordConsumer => &RECORD_CONSUMER_DEFAULTS,
+        ClientKind::RecordProducer => &RECORD_PRODUCER_DEFAULTS,
+        // Heartbeats, checkpoints and offset syncs are sent at once, not lingered over.
+        ClientKind::ControlProducer => &[("linger.ms", "0")],
+        ClientKind::ReaderConsumer | ClientKind::GroupOffsetsConsumer | ClientKind::Admin => &[],
+    }
+}
+
+// Bounded prefetch (librdkafka's default of 64 MiB is more memory than a replicator needs)
+// refilled without pausing: with a full prefetch queue librdkafka postpones the next fetch
+// by fetch.queue.backoff.ms (1 s by default), and a replicator drains a small queue long
+// before that and then starves. Fetches coalesced to at least 64 KiB or 20 ms: with
+// fetch.min.bytes 1 a steady stream moves in pieces of a few records, each a fetch here and
+// produce requests onward, and that request handling is what made the latency tail on a
+// busy host. A record waits at most 20 ms more; an idle mirror fetches every 20 ms.
+// Measurements behind every value: docs/benchmarks.md ("Where the latency tail came from",
+// "Tuned defaults, and why").
+const RECORD_CONSUMER_DEFAULTS: [(&str, &str); 6] = [
+    ("fetch.queue.backoff.ms", "20"),
+    ("queued.max.messages.kbytes", "8192"),
+    ("fetch.max.bytes", "8388608"),
+    ("fetch.min.bytes", "65536"),
+    ("fetch.wait.max.ms", "20"),
+    // Statistics every second: source end offsets for lag, queue sizes, broker RTT.
+    ("statistics.interval.ms", "1000"),
+];
+
+const RECORD_PRODUCER_DEFAULTS: [(&str, &str); 6] = [
+    // Throughput: let batches fill for a few ms (librdkafka default 5 ms, kept) and
+    // allow large batches.
+    ("linger.ms", "5"),
+    ("batch.size", "1000000"),
+    // Bounded memory: at most this many records / KiB wait in the producer queue;
+    // when full, the record path waits (backpressure) instead of buffering more.
+    // 16 MiB covers the requests in flight on a link of up to ~100 ms round trip at
+    // 150 MB/s; raise it through `producer:` for longer links.
+    ("queue.buffering.max.messages", "100000"),
+    ("queue.buffering.max.kbytes", "16384"),
+    ("compression.type", "none"),
+    // Statistics for metrics: queue sizes and broker RTT.
+    ("statistics.interval.ms", "5000"),
+];
 
 fn create_error(cluster: &ClusterConfig, role: Role, e: KafkaError) -> ClientError {
     ClientError {
@@ -190,57 +246,25 @@ pub struct ClientError {
     pub source: KafkaError,
 }
 
-/// Settings every strait consumer gets: strait assigns partitions itself and never commits or
-/// joins a group (librdkafka needs a group.id for assign() all the same), so the group stays
-/// empty and the cluster read-only; aborted transactions are never read.
-const CONSUMER_FORCED: [(&str, &str); 5] = [
-    ("enable.auto.commit", "false"),
-    ("enable.auto.offset.store", "false"),
-    ("isolation.level", "read_committed"),
-    ("enable.partition.eof", "false"),
-    ("group.id", "strait"),
-];
-
 fn consumer(
     cluster: &ClusterConfig,
+    kind: ClientKind,
     client_name: &str,
-    defaults: &[(&str, &str)],
-    auto_offset_reset: &str,
+    group: Option<&str>,
 ) -> Result<BaseConsumer<LogContext>, ClientError> {
-    let mut forced = CONSUMER_FORCED.to_vec();
-    forced.push(("auto.offset.reset", auto_offset_reset));
-    let cfg = client_config(cluster, Role::Consumer, client_name, defaults, &forced);
+    let cfg = client_config(cluster, kind, client_name, group);
     let ctx = LogContext::new(client_name);
     cfg.create_with_context(ctx)
         .map_err(|e| create_error(cluster, Role::Consumer, e))
 }
 
-/// The source consumer of a mirror's record path: manual assignment, no commits.
+/// The source consumer of a mirror's record path: manual assignment, no commits, and a position
+/// that fell out of range is an error (a data gap to report), never silently reset.
 pub fn record_consumer(
     cluster: &ClusterConfig,
     client_name: &str,
 ) -> Result<BaseConsumer<LogContext>, ClientError> {
-    // Bounded prefetch (librdkafka's default of 64 MiB is more memory than a replicator needs)
-    // refilled without pausing: with a full prefetch queue librdkafka postpones the next fetch
-    // by fetch.queue.backoff.ms (1 s by default), and a replicator drains a small queue long
-    // before that and then starves. Fetches coalesced to at least 64 KiB or 20 ms: with
-    // fetch.min.bytes 1 a steady stream moves in pieces of a few records, each a fetch here and
-    // produce requests onward, and that request handling is what made the latency tail on a
-    // busy host. A record waits at most 20 ms more; an idle mirror fetches every 20 ms.
-    // Measurements behind every value: docs/benchmarks.md ("Where the latency tail came from",
-    // "Tuned defaults, and why").
-    let defaults = [
-        ("fetch.queue.backoff.ms", "20"),
-        ("queued.max.messages.kbytes", "8192"),
-        ("fetch.max.bytes", "8388608"),
-        ("fetch.min.bytes", "65536"),
-        ("fetch.wait.max.ms", "20"),
-        // Statistics every second: source end offsets for lag, queue sizes, broker RTT.
-        ("statistics.interval.ms", "1000"),
-    ];
-    // A position that fell out of range (retention ran past it) must be noticed and reported as
-    // a data gap, never silently reset.
-    consumer(cluster, client_name, &defaults, "error")
+    consumer(cluster, ClientKind::RecordConsumer, client_name, None)
 }
 
 /// A consumer whose only use is reading `group`'s committed offsets on `cluster` (it never
@@ -250,17 +274,12 @@ pub fn group_offsets_consumer(
     group: &str,
     client_name: &str,
 ) -> Result<BaseConsumer<LogContext>, ClientError> {
-    let mut forced: Vec<(&str, &str)> = CONSUMER_FORCED
-        .iter()
-        .copied()
-        .filter(|(k, _)| *k != "group.id")
-        .collect();
-    forced.push(("group.id", group));
-    forced.push(("auto.offset.reset", "error"));
-    let cfg = client_config(cluster, Role::Consumer, client_name, &[], &forced);
-    let ctx = LogContext::new(client_name);
-    cfg.create_with_context(ctx)
-        .map_err(|e| create_error(cluster, Role::Consumer, e))
+    consumer(
+        cluster,
+        ClientKind::GroupOffsetsConsumer,
+        client_name,
+        Some(group),
+    )
 }
 
 /// A plain consumer for reading strait's own topics (progress) from the start.
@@ -268,7 +287,7 @@ pub fn reader_consumer(
     cluster: &ClusterConfig,
     client_name: &str,
 ) -> Result<BaseConsumer<LogContext>, ClientError> {
-    consumer(cluster, client_name, &[], "earliest")
+    consumer(cluster, ClientKind::ReaderConsumer, client_name, None)
 }
 
 /// The target producer of a mirror's record path, with the caller's delivery context.
@@ -277,37 +296,7 @@ pub fn record_producer<C: ProducerContext>(
     client_name: &str,
     context: C,
 ) -> Result<BaseProducer<C>, ClientError> {
-    let cfg = client_config(
-        cluster,
-        Role::Producer,
-        client_name,
-        &[
-            // Throughput: let batches fill for a few ms (librdkafka default 5 ms, kept) and
-            // allow large batches.
-            ("linger.ms", "5"),
-            ("batch.size", "1000000"),
-            // Bounded memory: at most this many records / KiB wait in the producer queue;
-            // when full, the record path waits (backpressure) instead of buffering more.
-            // 16 MiB covers the requests in flight on a link of up to ~100 ms round trip at
-            // 150 MB/s; raise it through `producer:` for longer links.
-            ("queue.buffering.max.messages", "100000"),
-            ("queue.buffering.max.kbytes", "16384"),
-            ("compression.type", "none"),
-            // Statistics for metrics: queue sizes and broker RTT.
-            ("statistics.interval.ms", "5000"),
-        ],
-        &[
-            // Zero loss and per-partition order: idempotent producer with acks from all
-            // in-sync replicas (librdkafka then allows up to 5 in-flight requests in order).
-            ("enable.idempotence", "true"),
-            ("acks", "all"),
-            // Never give up on a record because of time: a target outage is waited out
-            // (MM2: delivery.timeout.ms = Integer.MAX_VALUE).
-            ("message.timeout.ms", "0"),
-            // Delivery reports carry the downstream offset of each record.
-            ("delivery.report.only.error", "false"),
-        ],
-    );
+    let cfg = client_config(cluster, ClientKind::RecordProducer, client_name, None);
     cfg.create_with_context(context)
         .map_err(|e| create_error(cluster, Role::Producer, e))
 }
@@ -318,13 +307,7 @@ pub fn control_producer(
     cluster: &ClusterConfig,
     client_name: &str,
 ) -> Result<FutureProducer<LogContext>, ClientError> {
-    let cfg = client_config(
-        cluster,
-        Role::Producer,
-        client_name,
-        &[("linger.ms", "0")],
-        &[("enable.idempotence", "true"), ("acks", "all")],
-    );
+    let cfg = client_config(cluster, ClientKind::ControlProducer, client_name, None);
     let ctx = LogContext::new(client_name);
     cfg.create_with_context(ctx)
         .map_err(|e| create_error(cluster, Role::Producer, e))
@@ -335,8 +318,206 @@ pub fn admin_client(
     cluster: &ClusterConfig,
     client_name: &str,
 ) -> Result<AdminClient<LogContext>, ClientError> {
-    let cfg = client_config(cluster, Role::Admin, client_name, &[], &[]);
+    let cfg = client_config(cluster, ClientKind::Admin, client_name, None);
     let ctx = LogContext::new(client_name);
     cfg.create_with_context(ctx)
         .map_err(|e| create_error(cluster, Role::Admin, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::config::forced::{Value, FORCED};
+    use crate::config::{Sasl, Secret, Security, SecurityProtocol};
+
+    const GROUP: &str = "orders-app";
+
+    /// A cluster with every dedicated key set, whose pass-through sections all try to set every
+    /// forced key and alias (as if validation had been skipped), plus one ordinary property.
+    fn cluster() -> ClusterConfig {
+        let mut tries: BTreeMap<String, Secret> = FORCED
+            .iter()
+            .flat_map(|row| row.names())
+            .map(|name| (name.to_owned(), Secret::new("user-value")))
+            .collect();
+        tries.insert("linger.ms".to_owned(), Secret::new("7"));
+        ClusterConfig {
+            alias: "A".to_owned(),
+            bootstrap_servers: "a1:9092,a2:9092".to_owned(),
+            security: Security {
+                protocol: SecurityProtocol::SaslSsl,
+                ca_file: Some("ca.pem".to_owned()),
+                cert_file: Some("client.pem".to_owned()),
+                key_file: Some("client.key".to_owned()),
+                key_password: Some(Secret::new("key-pass")),
+                sasl: Some(Sasl {
+                    mechanism: "SCRAM-SHA-512".to_owned(),
+                    username: "mirror".to_owned(),
+                    password: Secret::new("sasl-pass"),
+                }),
+            },
+            client: tries.clone(),
+            consumer: tries.clone(),
+            producer: tries.clone(),
+            admin: tries,
+        }
+    }
+
+    fn build(cluster: &ClusterConfig, kind: ClientKind) -> ClientConfig {
+        let group = (kind == ClientKind::GroupOffsetsConsumer).then_some(GROUP);
+        client_config(cluster, kind, "test", group)
+    }
+
+    #[test]
+    fn every_forced_row_wins_over_the_users_properties() {
+        let cluster = cluster();
+        for kind in ClientKind::ALL {
+            let cfg = build(&cluster, kind);
+            let mut applied = 0;
+            for row in kind.forced() {
+                let want = match row.value {
+                    Value::Fixed(value) => Some(value),
+                    Value::Group => Some(GROUP),
+                    Value::Cluster { get, .. } => {
+                        Some(get(&cluster).expect("the test cluster sets every key"))
+                    }
+                    Value::Unset => None,
+                };
+                assert_eq!(cfg.get(row.key), want, "{kind:?} {}", row.key);
+                for alias in row.aliases {
+                    assert_eq!(cfg.get(alias), None, "{kind:?} alias {alias}");
+                }
+                applied += 1;
+            }
+            assert!(applied > 0, "{kind:?}");
+            // What the table does not force still comes through.
+            assert_eq!(cfg.get("linger.ms"), Some("7"), "{kind:?}");
+        }
+    }
+
+    /// The values themselves, spelled out, so that a change to the table is a visible change.
+    #[test]
+    fn forced_values_per_kind() {
+        let cluster = cluster();
+        let get = |kind, key| build(&cluster, kind).get(key).map(str::to_owned);
+        for kind in ClientKind::ALL {
+            assert_eq!(
+                get(kind, "allow.auto.create.topics").as_deref(),
+                Some("false")
+            );
+            assert_eq!(
+                get(kind, "bootstrap.servers").as_deref(),
+                Some("a1:9092,a2:9092")
+            );
+            assert_eq!(get(kind, "security.protocol").as_deref(), Some("sasl_ssl"));
+            assert_eq!(get(kind, "ssl.ca.location").as_deref(), Some("ca.pem"));
+            assert_eq!(
+                get(kind, "ssl.certificate.location").as_deref(),
+                Some("client.pem")
+            );
+            assert_eq!(get(kind, "ssl.key.location").as_deref(), Some("client.key"));
+            assert_eq!(get(kind, "ssl.key.password").as_deref(), Some("key-pass"));
+            assert_eq!(
+                get(kind, "sasl.mechanisms").as_deref(),
+                Some("SCRAM-SHA-512")
+            );
+            assert_eq!(get(kind, "sasl.username").as_deref(), Some("mirror"));
+            assert_eq!(get(kind, "sasl.password").as_deref(), Some("sasl-pass"));
+        }
+        use ClientKind::*;
+        for kind in [RecordConsumer, ReaderConsumer, GroupOffsetsConsumer] {
+            assert_eq!(get(kind, "enable.auto.commit").as_deref(), Some("false"));
+            assert_eq!(
+                get(kind, "enable.auto.offset.store").as_deref(),
+                Some("false")
+            );
+            assert_eq!(
+                get(kind, "isolation.level").as_deref(),
+                Some("read_committed")
+            );
+            assert_eq!(get(kind, "enable.partition.eof").as_deref(), Some("false"));
+        }
+        assert_eq!(get(RecordConsumer, "group.id").as_deref(), Some("strait"));
+        assert_eq!(get(ReaderConsumer, "group.id").as_deref(), Some("strait"));
+        assert_eq!(
+            get(GroupOffsetsConsumer, "group.id").as_deref(),
+            Some(GROUP)
+        );
+        assert_eq!(
+            get(RecordConsumer, "auto.offset.reset").as_deref(),
+            Some("error")
+        );
+        assert_eq!(
+            get(GroupOffsetsConsumer, "auto.offset.reset").as_deref(),
+            Some("error")
+        );
+        assert_eq!(
+            get(ReaderConsumer, "auto.offset.reset").as_deref(),
+            Some("earliest")
+        );
+        for kind in [RecordProducer, ControlProducer] {
+            assert_eq!(get(kind, "enable.idempotence").as_deref(), Some("true"));
+            assert_eq!(get(kind, "acks").as_deref(), Some("all"));
+            assert_eq!(get(kind, "transactional.id"), None);
+        }
+        assert_eq!(
+            get(RecordProducer, "message.timeout.ms").as_deref(),
+            Some("0")
+        );
+        assert_eq!(
+            get(RecordProducer, "delivery.report.only.error").as_deref(),
+            Some("false")
+        );
+        // Not forced where the table does not say so: the user's value stays.
+        assert_eq!(
+            get(ControlProducer, "message.timeout.ms").as_deref(),
+            Some("user-value")
+        );
+        assert_eq!(get(Admin, "acks").as_deref(), Some("user-value"));
+    }
+
+    #[test]
+    fn security_keys_the_cluster_leaves_out_are_not_set() {
+        let mut cluster = cluster();
+        cluster.security = Security::default();
+        let cfg = build(&cluster, ClientKind::Admin);
+        assert_eq!(cfg.get("security.protocol"), Some("plaintext"));
+        for key in [
+            "ssl.ca.location",
+            "ssl.key.password",
+            "sasl.mechanisms",
+            "sasl.password",
+        ] {
+            assert_eq!(cfg.get(key), None, "{key}");
+        }
+    }
+
+    #[test]
+    fn defaults_are_overridable_and_never_forced() {
+        for kind in ClientKind::ALL {
+            for (key, _) in defaults(kind) {
+                let forced = kind.forced().any(|row| row.names().any(|n| n == *key));
+                assert!(!forced, "{kind:?}: default {key} is also forced");
+            }
+        }
+        let mut cluster = cluster();
+        cluster.producer.clear();
+        cluster.client.clear();
+        let cfg = build(&cluster, ClientKind::RecordProducer);
+        assert_eq!(cfg.get("linger.ms"), Some("5"));
+        cluster
+            .producer
+            .insert("linger.ms".to_owned(), Secret::new("20"));
+        let cfg = build(&cluster, ClientKind::RecordProducer);
+        assert_eq!(cfg.get("linger.ms"), Some("20"));
+    }
+
+    #[test]
+    fn each_kind_takes_its_sections_properties() {
+        for kind in ClientKind::ALL {
+            assert_eq!(role(kind).as_str(), kind.section().key(), "{kind:?}");
+        }
+    }
 }

@@ -1,0 +1,88 @@
+//! Every default of strait's configuration keys, in one place: validation takes each default
+//! from here, and each names the MirrorMaker 2 (MM2) or librdkafka default it mirrors or departs
+//! from. `config/strait.example.yaml` documents the same values.
+//!
+//! Not here: the librdkafka properties strait sets on its clients (`kafka::client_config` has
+//! those, each with its reason) and the built-in exclude lists (`policy`).
+
+use std::time::Duration;
+
+use super::choice::PolicyKind;
+use super::{OffsetSyncsLocation, ProvenanceHeader, SecurityProtocol, SyncMode};
+
+/// `shutdown_timeout`: 30s. MM2 has no single equivalent (Kafka Connect gives each task 5s,
+/// `task.shutdown.graceful.timeout.ms`); strait drains and stores progress within this bound.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `clusters.<alias>.security.protocol`: plaintext, librdkafka's and Kafka's default.
+pub const SECURITY_PROTOCOL: SecurityProtocol = SecurityProtocol::Plaintext;
+
+/// `mirrors[].topics`: every topic, as MM2's `topics` (`.*`).
+pub const TOPICS: &[&str] = &[".*"];
+/// `mirrors[].topics_exclude`: none beyond the built-in MM2 excludes, which are always added
+/// (MM2's `topics.exclude` replaces its defaults instead).
+pub const TOPICS_EXCLUDE: &[&str] = &[];
+/// `mirrors[].groups`: every group, as MM2's `groups` (`.*`).
+pub const GROUPS: &[&str] = &[".*"];
+/// `mirrors[].groups_exclude`: none beyond the built-in MM2 excludes (as for topics).
+pub const GROUPS_EXCLUDE: &[&str] = &[];
+/// `mirrors[].topic_configs_exclude`: none beyond MM2's `config.properties.exclude` defaults.
+pub const TOPIC_CONFIGS_EXCLUDE: &[&str] = &[];
+
+/// `mirrors[].replication_policy.kind`: default, MM2's `DefaultReplicationPolicy`.
+pub(super) const REPLICATION_POLICY_KIND: PolicyKind = PolicyKind::Default;
+/// `mirrors[].replication_policy.separator`: `.`, MM2's `replication.policy.separator`.
+pub const REPLICATION_POLICY_SEPARATOR: &str = crate::policy::DEFAULT_SEPARATOR;
+/// `mirrors[].replication_factor`: none given, which means min(3, number of target brokers)
+/// at topic creation (MM2's `replication.factor` is 2).
+pub const REPLICATION_FACTOR: Option<i16> = None;
+
+/// `mirrors[].refresh_topics_interval`: 10s (MM2's `refresh.topics.interval.seconds` is 600).
+pub const REFRESH_TOPICS_INTERVAL: Duration = Duration::from_secs(10);
+
+/// `mirrors[].throttle.bytes_per_second`: no limit (MM2 has no equivalent).
+pub const THROTTLE_BYTES_PER_SECOND: Option<u64> = None;
+/// `mirrors[].throttle.records_per_second`: no limit (MM2 has no equivalent).
+pub const THROTTLE_RECORDS_PER_SECOND: Option<u64> = None;
+
+/// `mirrors[].emit_heartbeats`: on, as MM2's `emit.heartbeats.enabled`.
+pub const EMIT_HEARTBEATS: bool = true;
+/// `mirrors[].emit_heartbeats_interval`: 1s, as MM2's `emit.heartbeats.interval.seconds`.
+pub const EMIT_HEARTBEATS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// `mirrors[].emit_checkpoints`: on, as MM2's `emit.checkpoints.enabled`.
+pub const EMIT_CHECKPOINTS: bool = true;
+/// `mirrors[].emit_checkpoints_interval`: 5s (MM2's `emit.checkpoints.interval.seconds` is 60).
+pub const EMIT_CHECKPOINTS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// `mirrors[].sync_group_offsets`: on (MM2's `sync.group.offsets.enabled` is false): a
+/// failover should find the groups' offsets already on the target.
+pub const SYNC_GROUP_OFFSETS: bool = true;
+/// `mirrors[].sync_group_offsets_interval`: 5s (MM2's `sync.group.offsets.interval.seconds`
+/// is 60).
+pub const SYNC_GROUP_OFFSETS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// `mirrors[].emit_offset_syncs`: on, as MM2's `emit.offset-syncs.enabled`.
+pub const EMIT_OFFSET_SYNCS: bool = true;
+/// `mirrors[].offset_syncs_location`: the source, as MM2's `offset-syncs.topic.location`.
+pub const OFFSET_SYNCS_LOCATION: OffsetSyncsLocation = OffsetSyncsLocation::Source;
+
+/// `mirrors[].provenance_header`: auto, where the flow graph needs it (MM2 has no such header).
+pub const PROVENANCE_HEADER: ProvenanceHeader = ProvenanceHeader::Auto;
+
+/// `mirrors[].sync_topic_configs`: enforce, as MM2's `sync.topic.configs.enabled` (true).
+pub const SYNC_TOPIC_CONFIGS: SyncMode = SyncMode::Enforce;
+/// `mirrors[].sync_topic_configs_interval`: 30s (MM2's `sync.topic.configs.interval.seconds`
+/// is 600).
+pub const SYNC_TOPIC_CONFIGS_INTERVAL: Duration = Duration::from_secs(30);
+/// `mirrors[].sync_topic_acls`: enforce, as MM2's `sync.topic.acls.enabled` (true).
+pub const SYNC_TOPIC_ACLS: SyncMode = SyncMode::Enforce;
+/// `mirrors[].sync_topic_acls_interval`: 30s (MM2's `sync.topic.acls.interval.seconds` is 600).
+pub const SYNC_TOPIC_ACLS_INTERVAL: Duration = Duration::from_secs(30);
+
+/// `http.enabled`: on (MM2 has no HTTP endpoint of its own; its metrics go through JMX).
+pub const HTTP_ENABLED: bool = true;
+/// `http.listen`: all interfaces, port 9464 (in Prometheus' range for exporters).
+pub const HTTP_LISTEN: &str = "0.0.0.0:9464";
+/// `http.ready_max_lag_records`: `/readyz` fails beyond 100,000 records of lag.
+pub const HTTP_READY_MAX_LAG_RECORDS: u64 = 100_000;
