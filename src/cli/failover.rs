@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use super::output::{opt, print_json, table, Output};
 use super::status::indent;
 use super::{load_config, Exit};
-use crate::dr::failover::{self, Action, Plan, Request, Status};
+use crate::dr::failover::{self, Request};
 use crate::dr::journal::{self, Entry, Journal};
-use crate::dr::now_ms;
-use crate::dr::translate::human_ms;
+use crate::dr::plan::{Command, Plan};
+use crate::dr::{human_ms, now_ms};
 
 pub struct Args {
-    pub command: &'static str,
+    pub command: Command,
     pub config: PathBuf,
     pub from: String,
     pub to: String,
@@ -108,7 +108,7 @@ pub fn failover(args: Args) -> Exit {
         }
     };
 
-    let failed: Vec<String> = plan.failed_checks().map(|c| c.name.clone()).collect();
+    let failed: Vec<&str> = plan.failed_checks().map(|c| c.name.as_str()).collect();
     let stop_for_checks = !failed.is_empty() && !args.force && !resumed;
     if !json {
         print_plan(&plan, &already);
@@ -206,12 +206,12 @@ fn print_plan(plan: &Plan, already: &std::collections::BTreeSet<String>) {
     );
     println!("preflight:");
     for c in &plan.checks {
-        let s = match c.status {
-            Status::Pass => "PASS",
-            Status::Warn => "WARN",
-            Status::Fail => "FAIL",
-        };
-        println!("  {s}  {:<18} {}", c.name, c.detail);
+        println!(
+            "  {}  {:<18} {}",
+            c.status.label(),
+            c.name.as_str(),
+            c.detail
+        );
     }
     if plan.groups.is_empty() {
         return;
@@ -228,11 +228,10 @@ fn print_plan(plan: &Plan, already: &std::collections::BTreeSet<String>) {
                 format!("{}:{}", o.to_topic, o.partition),
                 opt(o.to_offset),
                 opt(p.current_to_offset),
-                match (already.contains(&g.group), p.action) {
-                    (true, _) => "done".into(),
-                    (false, Action::Set) => "set".into(),
-                    (false, Action::Keep) => "keep".into(),
-                    (false, Action::None) => "none".into(),
+                if already.contains(&g.group) {
+                    "done".into()
+                } else {
+                    p.action.as_str().into()
                 },
                 o.exactness.as_str().to_string(),
                 if p.expect.is_empty() {

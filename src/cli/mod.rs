@@ -163,7 +163,7 @@ pub struct FailbackArgs {
     common: MoveArgs,
 }
 
-fn move_args(command: &'static str, a: MoveArgs, source_lost: bool) -> failover::Args {
+fn move_args(command: crate::dr::plan::Command, a: MoveArgs, source_lost: bool) -> failover::Args {
     failover::Args {
         command,
         config: a.config,
@@ -192,18 +192,31 @@ pub fn dispatch(cli: Cli) -> Exit {
             from_checkpoints,
             output,
         } => translate::translate(&config, &group, &from, &to, from_checkpoints, output),
-        Command::Failover(a) => failover::failover(move_args("failover", a.common, a.source_lost)),
-        Command::Failback(a) => failover::failover(move_args("failback", a.common, false)),
+        Command::Failover(a) => failover::failover(move_args(
+            crate::dr::plan::Command::Failover,
+            a.common,
+            a.source_lost,
+        )),
+        Command::Failback(a) => failover::failover(move_args(
+            crate::dr::plan::Command::Failback,
+            a.common,
+            false,
+        )),
     }
 }
 
-/// Prints an error of the operator commands and picks its exit code.
+/// Prints an error of the operator commands (its whole chain, then what to do) and picks its
+/// exit code: 4 only when a cluster did not answer.
 fn dr_error(e: &crate::dr::DrError) -> Exit {
     use crate::dr::DrError;
-    eprintln!("error: {e}");
+    let chain = crate::telemetry::error_chain(e);
+    match e.hint() {
+        Some(hint) => eprintln!("error: {chain}; {hint}"),
+        None => eprintln!("error: {chain}"),
+    }
     match e {
         DrError::Usage(_) => Exit::Usage,
-        DrError::Unreachable { .. } => Exit::Unreachable,
+        e if e.is_unreachable() => Exit::Unreachable,
         _ => Exit::Failure,
     }
 }

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use super::output::{opt, print_json, table, Output};
 use super::{load_config, Exit};
+use crate::dr::human_ms;
 use crate::dr::status::{self, State};
-use crate::dr::translate::human_ms;
 
 pub fn status(path: &Path, output: Output) -> Exit {
     let config = match load_config(path) {
@@ -80,8 +80,17 @@ pub fn status(path: &Path, output: Output) -> Exit {
             }
         }
     }
-    if mirrors.iter().any(|m| m.state == State::TargetUnreachable) {
+    exit_code(&mirrors.iter().map(|m| m.state).collect::<Vec<_>>())
+}
+
+/// 4 when a target did not answer (nothing could be read for its mirror), 1 when a cluster
+/// answered with an error, else 0: a source that did not answer is what `status` is there to
+/// show on the day of an incident.
+fn exit_code(states: &[State]) -> Exit {
+    if states.contains(&State::TargetUnreachable) {
         Exit::Unreachable
+    } else if states.contains(&State::Error) {
+        Exit::Failure
     } else {
         Exit::Ok
     }
@@ -89,4 +98,27 @@ pub fn status(path: &Path, output: Output) -> Exit {
 
 pub(super) fn indent(s: &str) -> String {
     s.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes() {
+        use State::*;
+        let cases = [
+            (vec![], Exit::Ok),
+            (
+                vec![Replicating, Stalled, Down, SourceUnreachable],
+                Exit::Ok,
+            ),
+            (vec![Replicating, Error], Exit::Failure),
+            (vec![Error, TargetUnreachable], Exit::Unreachable),
+            (vec![TargetUnreachable], Exit::Unreachable),
+        ];
+        for (states, want) in cases {
+            assert_eq!(exit_code(&states), want, "{states:?}");
+        }
+    }
 }

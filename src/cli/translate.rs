@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::output::{opt, print_json, table, Output};
 use super::{load_config, Exit};
-use crate::dr::translate::{Link, Source};
+use crate::dr::translate::{Link, OffsetSource};
 
 pub fn translate(
     path: &Path,
@@ -20,9 +20,9 @@ pub fn translate(
         Err(exit) => return exit,
     };
     let source = if from_checkpoints {
-        Source::Checkpoints
+        OffsetSource::Checkpoints
     } else {
-        Source::Live
+        OffsetSource::Live
     };
     let result = Link::load(&config, from, to, source).and_then(|link| link.translate(group));
     let partitions = match result {
@@ -34,7 +34,7 @@ pub fn translate(
             "group": group,
             "from": from,
             "to": to,
-            "source": if from_checkpoints { "checkpoints" } else { "live" },
+            "source": source,
             "partitions": partitions,
         })),
         Output::Table => {

@@ -1,108 +1,53 @@
-//! Failover and failback: preflight checks, a plan per group and partition, and applying it.
+//! Failover and failback: the facts a plan depends on, read from the clusters, and applying
+//! the plan.
 //!
 //! Failover `A -> B` moves consumer groups from A to B; failback `B -> A` is the same operation
 //! in the other direction once A is back (the mirror `B->A` and the inverse of `A->B` give the
-//! offsets). Applying commits each group's planned offsets on the target, group by group,
-//! recording each step in a [`journal`](super::journal) first read back by a re-run.
+//! offsets). [`gather`] does all the reading; [`decide`] makes the checks and
+//! the plan from it; [`apply`] commits each group's planned offsets on the target, group by
+//! group, recording each step in a [`journal`](super::journal) first read back by a re-run.
 
-use std::collections::HashMap;
-use std::path::Path;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rdkafka::consumer::Consumer;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::config::Config;
+use crate::config::{ClusterConfig, Config};
 use crate::kafka::{self, groups, ADMIN_TIMEOUT};
 use crate::telemetry::error_chain;
 
+use super::decide::{self, Facts, GroupFacts, Heartbeats, PartitionFacts};
 use super::journal::{Entry, Journal};
+use super::plan::{Command, Plan};
 use super::read;
-use super::translate::{
-    admin, human_ms, unreachable, Exactness, Link, PartitionOffset, Resolved, Source,
-};
+use super::translate::{admin, Link, OffsetSource, PartitionOffset, Resolved};
 use super::{now_ms, DrError};
 
-/// pass / warn / fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Pass,
-    Warn,
-    Fail,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Check {
-    pub name: String,
-    pub status: Status,
-    pub detail: String,
-}
-
-/// What applying does to one partition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    /// Commit `to_offset`.
-    Set,
-    /// The target group is already at or past `to_offset`: left as is (never moved backwards).
-    Keep,
-    /// No translation: nothing is committed; the consumer starts by its `auto.offset.reset`.
-    None,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PartitionPlan {
-    #[serde(flatten)]
-    pub offset: PartitionOffset,
-    /// The group's committed offset on the target now.
-    pub current_to_offset: Option<i64>,
-    pub action: Action,
-    /// Replay or loss to expect, in plain words.
-    pub expect: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupPlan {
-    pub group: String,
-    /// Records on `from` past the group's position that are not on `to` yet (live mode).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub replication_lag: Option<i64>,
-    pub partitions: Vec<PartitionPlan>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Plan {
-    /// `failover` or `failback`.
-    pub command: String,
-    pub from: String,
-    pub to: String,
-    pub created_ms: i64,
-    /// `live` (committed offsets read on `from`) or `checkpoints`.
-    pub source: String,
-    pub checks: Vec<Check>,
-    pub groups: Vec<GroupPlan>,
-}
-
-impl Plan {
-    pub fn failed_checks(&self) -> impl Iterator<Item = &Check> {
-        self.checks.iter().filter(|c| c.status == Status::Fail)
-    }
-}
+/// How long the target and the source get to answer the first metadata request.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What the operator asked for.
 pub struct Request<'a> {
-    pub command: &'a str,
+    pub command: Command,
     pub from: &'a str,
     pub to: &'a str,
     pub groups: Option<regex::Regex>,
     pub source_lost: bool,
 }
 
-/// Runs the preflight checks and builds the plan. Errors only when the target cannot be read
-/// (or the request names unknown clusters); everything else becomes a failed check.
+/// Runs the preflight checks and builds the plan. Errors only when the target cannot be read,
+/// the source does not answer without being declared lost, or the request names unknown
+/// clusters; everything else becomes a failed check.
 pub fn plan(config: &Config, req: &Request<'_>) -> Result<Plan, DrError> {
-    let mut checks = Vec::new();
+    gather(config, req).map(decide::plan)
+}
+
+/// Reads everything the plan depends on: whether the target and the source answer, the
+/// heartbeats, what the mirrors persisted, and per selected group its translated partitions,
+/// its offsets on the target and (live) the source's end offsets.
+pub fn gather(config: &Config, req: &Request<'_>) -> Result<Facts, DrError> {
     let Resolved {
         from: from_c,
         to: to_c,
@@ -110,319 +55,123 @@ pub fn plan(config: &Config, req: &Request<'_>) -> Result<Plan, DrError> {
         ..
     } = Link::resolve(config, req.from, req.to)?;
 
-    // 1. The target answers.
-    let to_admin = admin(to_c)?;
-    let brokers = to_admin
+    // The target answers. An all-topics request: one naming a topic that does not exist can
+    // create it on brokers that auto-create topics.
+    let target_brokers = admin(to_c)?
         .inner()
-        .fetch_metadata(Some("__strait_probe"), Duration::from_secs(15))
-        .map_err(|e| unreachable(to_c, e))?
+        .fetch_metadata(None, PROBE_TIMEOUT)
+        .map_err(|e| DrError::kafka(&to_c.alias, "metadata request", e))?
         .brokers()
         .len();
-    checks.push(Check {
-        name: "target reachable".into(),
-        status: Status::Pass,
-        detail: format!("{} answered ({brokers} broker(s))", to_c.alias),
-    });
 
-    // 2. The source: reachable, or declared lost.
-    let source = if req.source_lost {
-        checks.push(Check {
-            name: "source".into(),
-            status: Status::Warn,
-            detail: format!(
-                "{} declared lost (--source-lost): offsets come from the checkpoints on {}",
-                from_c.alias, to_c.alias
-            ),
-        });
-        Source::Checkpoints
+    // The source answers, or is declared lost (then it is not contacted at all).
+    let probe = if req.source_lost {
+        Ok(())
     } else {
-        let probe = admin(from_c)?
+        admin(from_c)?
             .inner()
-            .fetch_metadata(Some("__strait_probe"), Duration::from_secs(15))
-            .map(|_| ());
-        if let Err(e) = probe {
-            return Err(DrError::Unreachable {
-                cluster: from_c.alias.clone(),
-                detail: format!(
-                    "{}; if {} is lost, run again with --source-lost to fail over from the checkpoints on {}",
-                    error_chain(&e),
-                    from_c.alias,
-                    to_c.alias
-                ),
-            });
+            .fetch_metadata(None, PROBE_TIMEOUT)
+            .map(|_| ())
+    };
+    let source = decide::offset_source(&from_c.alias, &to_c.alias, req.source_lost, probe)?;
+
+    let heartbeats = match forward {
+        Some(m) => {
+            let beats = read::heartbeats(to_c)?;
+            let last = beats.get(&(from_c.alias.clone(), to_c.alias.clone()));
+            let read_at = now_ms();
+            Some(Heartbeats {
+                age_ms: last.map(|at| (read_at - at).max(0)),
+                interval: m.emit_heartbeats_interval,
+            })
         }
-        checks.push(Check {
-            name: "source".into(),
-            status: Status::Pass,
-            detail: format!(
-                "{} answered: translating the groups' committed offsets exactly",
-                from_c.alias
-            ),
-        });
-        Source::Live
+        None => None,
     };
 
-    // 3. Heartbeats of the mirror from -> to, seen on the target.
-    if let Some(m) = forward {
-        let beats = read::heartbeats(to_c)?;
-        let fresh_within = (m.emit_heartbeats_interval * 3).max(Duration::from_secs(10));
-        let check = match beats.get(&(from_c.alias.clone(), to_c.alias.clone())) {
-            None => Check {
-                name: "heartbeats".into(),
-                status: Status::Warn,
-                detail: format!(
-                    "no {}->{} heartbeat on {} (heartbeats disabled, or the mirror never ran)",
-                    from_c.alias, to_c.alias, to_c.alias
-                ),
-            },
-            Some(&at) => {
-                let age = (now_ms() - at).max(0);
-                let fresh = age <= fresh_within.as_millis() as i64;
-                match (fresh, req.source_lost) {
-                    (true, false) => Check {
-                        name: "heartbeats".into(),
-                        status: Status::Pass,
-                        detail: format!("last {}->{} heartbeat {} ago", from_c.alias, to_c.alias, human_ms(age)),
-                    },
-                    (false, false) => Check {
-                        name: "heartbeats".into(),
-                        status: Status::Warn,
-                        detail: format!(
-                            "last {}->{} heartbeat {} ago: the mirror is not running or cannot reach {}",
-                            from_c.alias, to_c.alias, human_ms(age), from_c.alias
-                        ),
-                    },
-                    (true, true) => Check {
-                        name: "heartbeats".into(),
-                        status: Status::Fail,
-                        detail: format!(
-                            "the mirror reached {} {} ago (last heartbeat): {} does not look lost; \
-                             fail over without --source-lost, or pass --force if you are sure",
-                            from_c.alias, human_ms(age), from_c.alias
-                        ),
-                    },
-                    (false, true) => Check {
-                        name: "heartbeats".into(),
-                        status: Status::Pass,
-                        detail: format!(
-                            "last {}->{} heartbeat {} ago: consistent with {} being lost",
-                            from_c.alias, to_c.alias, human_ms(age), from_c.alias
-                        ),
-                    },
-                }
-            }
-        };
-        checks.push(check);
-    }
-
-    // 4. The plan itself.
     let link = Link::load(config, req.from, req.to, source)?;
-    if link.unreadable_checkpoints > 0 {
-        checks.push(Check {
-            name: "checkpoints readable".into(),
-            status: Status::Warn,
-            detail: format!(
-                "{} checkpoint records could not be decoded and were ignored",
-                link.unreadable_checkpoints
-            ),
-        });
-    }
     let selected: Vec<String> = link
         .candidate_groups()?
         .into_iter()
         .filter(|g| req.groups.as_ref().is_none_or(|re| re.is_match(g)))
         .collect();
-    let ends = if source == Source::Live {
-        Some(read::reader(from_c, "end-offsets")?)
-    } else {
-        None
+    let ends = match source {
+        OffsetSource::Live => Some(read::reader(from_c, "end-offsets")?),
+        OffsetSource::Checkpoints => None,
     };
-    let mut group_plans = Vec::new();
-    for group in &selected {
-        let translated = link.translate(group)?;
+    let mut groups = Vec::new();
+    for group in selected {
+        let translated = link.translate(&group)?;
         if translated.is_empty() {
             continue;
         }
-        let current = current_offsets(to_c, group, &translated)?;
-        let mut lag = 0;
+        let current = current_offsets(to_c, &group, &translated)?;
         let mut partitions = Vec::new();
-        for t in translated {
-            if let (Some(c), Some(copied)) = (&ends, t.copied_to) {
-                let (_, high) = c
-                    .fetch_watermarks(&t.from_topic, t.partition, ADMIN_TIMEOUT)
-                    .map_err(|e| unreachable(from_c, e))?;
-                lag += (high - t.from_offset.max(copied)).max(0);
-            }
-            let now = current.get(&(t.to_topic.clone(), t.partition)).copied();
-            let (action, expect) = decide(&t, now);
-            partitions.push(PartitionPlan {
-                offset: t,
-                current_to_offset: now,
-                action,
-                expect,
+        for offset in translated {
+            let source_end = match (&ends, offset.copied_to) {
+                (Some(c), Some(_)) => Some(
+                    c.fetch_watermarks(&offset.from_topic, offset.partition, ADMIN_TIMEOUT)
+                        .map_err(|e| {
+                            DrError::kafka(
+                                &from_c.alias,
+                                format!(
+                                    "reading the end offset of `{}` partition {}",
+                                    offset.from_topic, offset.partition
+                                ),
+                                e,
+                            )
+                        })?
+                        .1,
+                ),
+                _ => None,
+            };
+            partitions.push(PartitionFacts {
+                current_to_offset: current
+                    .get(&(offset.to_topic.clone(), offset.partition))
+                    .copied(),
+                source_end,
+                offset,
             });
         }
-        group_plans.push(GroupPlan {
-            group: group.clone(),
-            replication_lag: ends.as_ref().map(|_| lag),
-            partitions,
-        });
+        groups.push(GroupFacts { group, partitions });
     }
 
-    // 5. Checks on the plan: groups found, lag, checkpoint age.
-    if group_plans.is_empty() {
-        checks.push(Check {
-            name: "groups".into(),
-            status: Status::Fail,
-            detail: match &req.groups {
-                Some(re) => format!("no consumer group matching `{re}` has offsets to translate"),
-                None => "no consumer group has offsets to translate".into(),
-            },
-        });
-    } else {
-        let partitions: usize = group_plans.iter().map(|g| g.partitions.len()).sum();
-        checks.push(Check {
-            name: "groups".into(),
-            status: Status::Pass,
-            detail: format!("{} group(s), {partitions} partition(s)", group_plans.len()),
-        });
-    }
-    let lagging: Vec<String> = group_plans
-        .iter()
-        .filter(|g| g.replication_lag.unwrap_or(0) > 0)
-        .map(|g| format!("{} ({} records)", g.group, g.replication_lag.unwrap_or(0)))
-        .collect();
-    if source == Source::Live {
-        checks.push(if lagging.is_empty() {
-            Check {
-                name: "replication lag".into(),
-                status: Status::Pass,
-                detail: "every record the groups have not read yet is on the target".into(),
-            }
-        } else {
-            Check {
-                name: "replication lag".into(),
-                status: Status::Warn,
-                detail: format!(
-                    "not yet on {}: {}; consumers see them once replication catches up (stop producers on {} first)",
-                    to_c.alias,
-                    lagging.join(", "),
-                    from_c.alias
-                ),
-            }
-        });
-    } else {
-        let every = forward.map_or(Duration::from_secs(5), |m| m.emit_checkpoints_interval);
-        let stale_after = (every * 3).as_millis() as i64;
-        let stale: Vec<String> = group_plans
-            .iter()
-            .filter_map(|g| {
-                let age = g
-                    .partitions
-                    .iter()
-                    .filter_map(|p| p.offset.checkpoint_age_ms)
-                    .max()?;
-                (age > stale_after).then(|| format!("{} ({})", g.group, human_ms(age)))
-            })
-            .collect();
-        let newest_progress = link.forward_written.values().max().copied();
-        checks.push(match newest_progress {
-            Some(at) => Check {
-                name: "replication lag".into(),
-                status: Status::Warn,
-                detail: format!(
-                    "unknown while {} is lost; the mirror last recorded progress {} ago: records written to {} after that may not be on {}",
-                    from_c.alias,
-                    human_ms((now_ms() - at).max(0)),
-                    from_c.alias,
-                    to_c.alias
-                ),
-            },
-            None => Check {
-                name: "replication lag".into(),
-                status: Status::Warn,
-                detail: format!("unknown while {} is lost (no strait progress found on {})", from_c.alias, to_c.alias),
-            },
-        });
-        checks.push(if stale.is_empty() {
-            Check {
-                name: "checkpoint age".into(),
-                status: Status::Pass,
-                detail: format!("every checkpoint is younger than {}", human_ms(stale_after)),
-            }
-        } else {
-            Check {
-                name: "checkpoint age".into(),
-                status: Status::Warn,
-                detail: format!(
-                    "old checkpoints (records read after them are read again): {}",
-                    stale.join(", ")
-                ),
-            }
-        });
-    }
-
-    Ok(Plan {
-        command: req.command.to_string(),
+    Ok(Facts {
+        command: req.command,
         from: req.from.to_string(),
         to: req.to.to_string(),
-        created_ms: now_ms(),
-        source: match source {
-            Source::Live => "live".into(),
-            Source::Checkpoints => "checkpoints".into(),
-        },
-        checks,
-        groups: group_plans,
+        now_ms: now_ms(),
+        target_brokers,
+        source,
+        heartbeats,
+        unreadable_checkpoints: link.unreadable_checkpoints,
+        group_filter: req.groups.as_ref().map(|re| re.to_string()),
+        groups,
+        newest_progress_ms: link.forward_written.values().max().copied(),
+        checkpoint_interval: forward
+            .map_or(Duration::from_secs(5), |m| m.emit_checkpoints_interval),
     })
 }
 
 /// The target group's committed offsets for the translated partitions.
 fn current_offsets(
-    to: &crate::config::ClusterConfig,
+    to: &ClusterConfig,
     group: &str,
     translated: &[PartitionOffset],
 ) -> Result<HashMap<(String, i32), i64>, DrError> {
-    let consumer = kafka::group_offsets_consumer(to, group, "cli|target-offsets").map_err(|e| {
-        DrError::Client {
-            cluster: to.alias.clone(),
-            detail: error_chain(&e),
-        }
-    })?;
+    let consumer = kafka::group_offsets_consumer(to, group, "cli|target-offsets")?;
     let wanted: Vec<(String, i32)> = translated
         .iter()
         .map(|t| (t.to_topic.clone(), t.partition))
         .collect();
-    groups::committed(&consumer, &wanted).map_err(|e| unreachable(to, e))
+    groups::committed(&consumer, &wanted).map_err(|e| committed_error(to, group, e))
 }
 
-fn decide(t: &PartitionOffset, current: Option<i64>) -> (Action, String) {
-    let Some(target) = t.to_offset else {
-        return (
-            Action::None,
-            "no translation: nothing is committed, the consumer starts by its auto.offset.reset; check by hand".into(),
-        );
-    };
-    if current.is_some_and(|c| c >= target) {
-        return (
-            Action::Keep,
-            format!(
-                "the group is already at {} on the target (never moved backwards)",
-                current.unwrap_or_default()
-            ),
-        );
-    }
-    let expect = match t.exactness {
-        Exactness::Exact => "nothing skipped, nothing replayed".to_string(),
-        Exactness::BehindReplication => {
-            "nothing skipped; records not yet copied arrive later".to_string()
-        }
-        Exactness::Checkpoint => format!(
-            "nothing skipped; replays what the group read after the checkpoint ({} old)",
-            human_ms(t.checkpoint_age_ms.unwrap_or(0))
-        ),
-        Exactness::NoData => String::new(),
-    };
-    (Action::Set, expect)
+fn committed_error(cluster: &ClusterConfig, group: &str, e: rdkafka::error::KafkaError) -> DrError {
+    DrError::kafka(
+        &cluster.alias,
+        format!("reading the committed offsets of group `{group}`"),
+        e,
+    )
 }
 
 /// How applying ended.
@@ -439,7 +188,7 @@ pub struct Outcome {
 pub fn apply(
     config: &Config,
     plan: &Plan,
-    already: &std::collections::BTreeSet<String>,
+    already: &BTreeSet<String>,
     journal: &mut Journal,
     force: bool,
     mut progress: impl FnMut(&str, Result<usize, &str>),
@@ -465,49 +214,24 @@ pub fn apply(
             outcome.refused.push((g.group.clone(), reason));
             Ok::<(), DrError>(())
         };
-        let info = groups::describe(&to_admin, &g.group).map_err(|e| unreachable(to, e))?;
-        if let Some(info) = info.filter(|i| i.members > 0) {
-            let reason = format!(
-                "{} active member(s) on {} (state {}): stop the group's consumers there and run again{}",
-                info.members,
-                to.alias,
-                info.state,
-                if force { "; Kafka refuses offsets for a group with members, even with --force" } else { "" }
-            );
-            if !force {
-                progress(&g.group, Err(&reason));
-                refuse(&mut outcome, journal, reason)?;
-                continue;
-            }
+        let info = groups::describe(&to_admin, &g.group)
+            .map_err(|e| DrError::kafka(&to.alias, format!("describing group `{}`", g.group), e))?;
+        if let Some(reason) = info.and_then(|i| decide::busy(&i, &to.alias, force)) {
+            progress(&g.group, Err(&reason));
+            refuse(&mut outcome, journal, reason)?;
+            continue;
         }
-        let consumer =
-            kafka::group_offsets_consumer(to, &g.group, "cli|failover").map_err(|e| {
-                DrError::Client {
-                    cluster: to.alias.clone(),
-                    detail: error_chain(&e),
-                }
-            })?;
+        let consumer = kafka::group_offsets_consumer(to, &g.group, "cli|failover")?;
         let wanted: Vec<(String, i32)> = g
             .partitions
             .iter()
             .map(|p| (p.offset.to_topic.clone(), p.offset.partition))
             .collect();
-        let now = groups::committed(&consumer, &wanted).map_err(|e| unreachable(to, e))?;
-        // Never backwards, also if the group moved on since the plan was made.
-        let commit: Vec<(String, i32, i64)> = g
-            .partitions
-            .iter()
-            .filter(|p| p.action == Action::Set)
-            .filter_map(|p| {
-                let target = p.offset.to_offset?;
-                let key = (p.offset.to_topic.clone(), p.offset.partition);
-                now.get(&key)
-                    .is_none_or(|c| *c < target)
-                    .then_some((key.0, key.1, target))
-            })
-            .collect();
+        let now =
+            groups::committed(&consumer, &wanted).map_err(|e| committed_error(to, &g.group, e))?;
+        let commit = decide::commits(g, &now);
         if let Err(e) = groups::commit(&consumer, &commit) {
-            let reason = format!("{} refused the offsets: {e}", to.alias);
+            let reason = format!("{} refused the offsets: {}", to.alias, error_chain(&e));
             progress(&g.group, Err(&reason));
             refuse(&mut outcome, journal, reason)?;
             continue;
@@ -547,6 +271,6 @@ fn pause_forever() -> ! {
 }
 
 /// The default journal path for `command` from `from` to `to`, in the working directory.
-pub fn default_journal(command: &str, from: &str, to: &str) -> std::path::PathBuf {
+pub fn default_journal(command: Command, from: &str, to: &str) -> PathBuf {
     Path::new(&format!("strait-{command}-{from}-to-{to}.journal")).to_path_buf()
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::failover::Plan;
+use super::plan::Plan;
 use super::DrError;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,10 +47,10 @@ pub struct Journal {
     file: File,
 }
 
-fn jerr(path: &Path, detail: impl std::fmt::Display) -> DrError {
-    DrError::Journal {
-        path: path.display().to_string(),
-        detail: detail.to_string(),
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> DrError + '_ {
+    move |source| DrError::JournalIo {
+        path: path.to_path_buf(),
+        source,
     }
 }
 
@@ -60,12 +60,12 @@ pub fn read(path: &Path) -> Result<Option<State>, DrError> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(jerr(path, e)),
+        Err(e) => return Err(io_error(path)(e)),
     };
     let lines: Vec<String> = BufReader::new(file)
         .lines()
         .collect::<Result<_, _>>()
-        .map_err(|e| jerr(path, e))?;
+        .map_err(io_error(path))?;
     let mut state = State::default();
     let count = lines.len();
     for (i, line) in lines.iter().enumerate() {
@@ -75,7 +75,13 @@ pub fn read(path: &Path) -> Result<Option<State>, DrError> {
         let entry: Entry = match serde_json::from_str(line) {
             Ok(e) => e,
             Err(_) if i + 1 == count => break,
-            Err(e) => return Err(jerr(path, format!("line {}: {e}", i + 1))),
+            Err(source) => {
+                return Err(DrError::JournalLine {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    source,
+                })
+            }
         };
         match entry {
             Entry::Plan { plan } => state.plan = Some(*plan),
@@ -91,7 +97,9 @@ pub fn read(path: &Path) -> Result<Option<State>, DrError> {
             // Empty, or the plan line itself was torn: nothing was applied.
             return Ok(None);
         }
-        return Err(jerr(path, "groups were applied but the plan is unreadable"));
+        return Err(DrError::JournalWithoutPlan {
+            path: path.to_path_buf(),
+        });
     }
     Ok(Some(state))
 }
@@ -104,7 +112,7 @@ impl Journal {
             .write(true)
             .truncate(true)
             .open(path)
-            .map_err(|e| jerr(path, e))?;
+            .map_err(io_error(path))?;
         Ok(Journal {
             path: path.to_path_buf(),
             file,
@@ -114,7 +122,7 @@ impl Journal {
     /// Opens an existing journal for appending, first cutting off a torn last line (the
     /// process died while writing it) so that it does not end up in the middle.
     pub fn append_to(path: &Path) -> Result<Journal, DrError> {
-        let content = std::fs::read(path).map_err(|e| jerr(path, e))?;
+        let content = std::fs::read(path).map_err(io_error(path))?;
         let whole = content
             .iter()
             .rposition(|b| *b == b'\n')
@@ -122,9 +130,9 @@ impl Journal {
         let file = OpenOptions::new()
             .append(true)
             .open(path)
-            .map_err(|e| jerr(path, e))?;
+            .map_err(io_error(path))?;
         if whole < content.len() {
-            file.set_len(whole as u64).map_err(|e| jerr(path, e))?;
+            file.set_len(whole as u64).map_err(io_error(path))?;
         }
         Ok(Journal {
             path: path.to_path_buf(),
@@ -134,26 +142,31 @@ impl Journal {
 
     /// Appends one entry and syncs it to disk.
     pub fn write(&mut self, entry: &Entry) -> Result<(), DrError> {
-        let mut line = serde_json::to_vec(entry).map_err(|e| jerr(&self.path, e))?;
+        let mut line = serde_json::to_vec(entry).map_err(|source| DrError::JournalEncode {
+            path: self.path.clone(),
+            source,
+        })?;
         line.push(b'\n');
         self.file
             .write_all(&line)
             .and_then(|()| self.file.sync_data())
-            .map_err(|e| jerr(&self.path, e))
+            .map_err(io_error(&self.path))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dr::plan::Command;
+    use crate::dr::translate::OffsetSource;
 
     fn plan() -> Plan {
         Plan {
-            command: "failover".into(),
+            command: Command::Failover,
             from: "A".into(),
             to: "B".into(),
             created_ms: 1,
-            source: "live".into(),
+            source: OffsetSource::Live,
             checks: Vec::new(),
             groups: Vec::new(),
         }

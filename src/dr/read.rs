@@ -1,19 +1,21 @@
 //! Readers of the state a mirror leaves on its target: checkpoints and heartbeats (whether
 //! strait or MirrorMaker 2 wrote them) and strait's progress topic. Blocking.
+//!
+//! A topic is read only after an all-topics metadata request showed that it exists: a metadata
+//! request naming a missing topic can create it on brokers with `auto.create.topics.enable`.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use rdkafka::consumer::BaseConsumer;
-use rdkafka::message::{Message, Timestamp};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{BorrowedMessage, Message, Timestamp};
 
 use crate::config::ClusterConfig;
 use crate::kafka::read::{read_tail, read_to_end};
-use crate::kafka::{self, LogContext};
+use crate::kafka::{self, LogContext, ADMIN_TIMEOUT};
 use crate::mirror::{progress, Positions};
 use crate::policy::ReplicationPolicy;
 use crate::records::{Checkpoint, Heartbeat};
-use crate::telemetry::error_chain;
 
 use super::DrError;
 
@@ -39,17 +41,31 @@ pub type WrittenAt = HashMap<(String, i32), i64>;
 
 /// A plain reader of `cluster`.
 pub fn reader(cluster: &ClusterConfig, what: &str) -> Result<BaseConsumer<LogContext>, DrError> {
-    kafka::reader_consumer(cluster, &format!("cli|{what}")).map_err(|e| DrError::Client {
-        cluster: cluster.alias.clone(),
-        detail: error_chain(&e),
-    })
+    Ok(kafka::reader_consumer(cluster, &format!("cli|{what}"))?)
 }
 
-fn read_error(cluster: &ClusterConfig, e: impl std::error::Error) -> DrError {
-    DrError::Read {
-        cluster: cluster.alias.clone(),
-        detail: error_chain(&e),
+/// Reads `topic` on `cluster` to its end (or only its last `tail` records per partition),
+/// handing each record to `each`; a topic that does not exist reads as empty.
+fn read_topic(
+    cluster: &ClusterConfig,
+    what: &str,
+    topic: &str,
+    tail: Option<i64>,
+    each: impl FnMut(&BorrowedMessage<'_>),
+) -> Result<(), DrError> {
+    let consumer = reader(cluster, what)?;
+    let metadata = consumer
+        .fetch_metadata(None, ADMIN_TIMEOUT)
+        .map_err(|e| DrError::kafka(&cluster.alias, "metadata request", e))?;
+    if !metadata.topics().iter().any(|t| t.name() == topic) {
+        return Ok(());
     }
+    let read = match tail {
+        Some(last) => read_tail(&consumer, topic, last, READ_DEADLINE, each),
+        None => read_to_end(&consumer, topic, READ_DEADLINE, each),
+    };
+    read.map(|_| ())
+        .map_err(|source| DrError::read(&cluster.alias, source))
 }
 
 fn record_time(ts: Timestamp) -> i64 {
@@ -63,10 +79,9 @@ pub fn checkpoints(
     topic: &str,
     keep: impl Fn(&str) -> bool,
 ) -> Result<(Checkpoints, usize), DrError> {
-    let consumer = reader(cluster, "checkpoints")?;
     let mut latest = Checkpoints::new();
     let mut unreadable = 0;
-    read_to_end(&consumer, topic, READ_DEADLINE, |m| {
+    read_topic(cluster, "checkpoints", topic, None, |m| {
         let (Some(k), Some(v)) = (m.key(), m.payload()) else {
             return;
         };
@@ -84,20 +99,18 @@ pub fn checkpoints(
             Ok(_) => {}
             Err(_) => unreadable += 1,
         }
-    })
-    .map_err(|e| read_error(cluster, e))?;
+    })?;
     Ok((latest, unreadable))
 }
 
 /// The latest heartbeat per (source alias, target alias) in the `heartbeats` topic of `cluster`.
 pub fn heartbeats(cluster: &ClusterConfig) -> Result<HashMap<(String, String), i64>, DrError> {
-    let consumer = reader(cluster, "heartbeats")?;
     let mut latest: HashMap<(String, String), i64> = HashMap::new();
-    read_tail(
-        &consumer,
+    read_topic(
+        cluster,
+        "heartbeats",
         ReplicationPolicy::heartbeats_topic(),
-        HEARTBEAT_TAIL,
-        READ_DEADLINE,
+        Some(HEARTBEAT_TAIL),
         |m| {
             let (Some(k), Some(v)) = (m.key(), m.payload()) else {
                 return;
@@ -107,8 +120,7 @@ pub fn heartbeats(cluster: &ClusterConfig) -> Result<HashMap<(String, String), i
                 *at = (*at).max(h.timestamp_ms);
             }
         },
-    )
-    .map_err(|e| read_error(cluster, e))?;
+    )?;
     Ok(latest)
 }
 
@@ -119,17 +131,15 @@ pub fn positions(
     progress_topic: &str,
     source_alias: &str,
 ) -> Result<(Positions, WrittenAt), DrError> {
-    let consumer = reader(target, "progress")?;
     let mut positions = Positions::new();
     let mut written = HashMap::new();
-    read_to_end(&consumer, progress_topic, READ_DEADLINE, |m| {
+    read_topic(target, "progress", progress_topic, None, |m| {
         if let Some(key) = m.key() {
             if let Some((tp, stored)) = progress::decode(source_alias, key, m.payload()) {
                 written.insert(tp.clone(), record_time(m.timestamp()));
                 positions.insert(tp, stored);
             }
         }
-    })
-    .map_err(|e| read_error(target, e))?;
+    })?;
     Ok((positions, written))
 }

@@ -1,5 +1,6 @@
 //! `strait status`: per mirror, whether it replicates, per-partition lag in records and seconds,
-//! the age of the last heartbeat on the target and of the last checkpoint per group.
+//! the age of the last heartbeat on the target and of the last checkpoint per group. The target
+//! is read first, then the source; the verdict is made from what was read.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -11,10 +12,12 @@ use serde::Serialize;
 
 use crate::config::{Config, MirrorConfig};
 use crate::kafka::ADMIN_TIMEOUT;
+use crate::mirror::Positions;
+use crate::telemetry::error_chain;
 
+use super::decide::heartbeat_fresh_within;
 use super::read;
-use super::translate::human_ms;
-use super::{now_ms, DrError};
+use super::{human_ms, now_ms, DrError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -25,10 +28,13 @@ pub enum State {
     Stalled,
     /// No fresh heartbeat: strait is not running this mirror, or it cannot reach the source.
     Down,
-    /// The source cluster does not answer.
+    /// The source cluster did not answer.
     SourceUnreachable,
-    /// The target cluster does not answer (nothing else could be read).
+    /// The target cluster did not answer (nothing else could be read).
     TargetUnreachable,
+    /// A cluster answered with an error (authorization, unreadable topic), or a client could
+    /// not be built; the detail says which and why.
+    Error,
 }
 
 impl State {
@@ -39,6 +45,7 @@ impl State {
             State::Down => "down",
             State::SourceUnreachable => "source-unreachable",
             State::TargetUnreachable => "target-unreachable",
+            State::Error => "error",
         }
     }
 }
@@ -83,13 +90,28 @@ pub struct MirrorStatus {
 /// Progress younger than this counts as moving.
 const MOVING_WITHIN: Duration = Duration::from_secs(30);
 
-/// The status of every mirror (or only those whose name `source->target` is in `only`).
+/// The status of every mirror.
 pub fn status(config: &Config) -> Vec<MirrorStatus> {
     config
         .mirrors
         .iter()
         .map(|m| mirror_status(config, m))
         .collect()
+}
+
+/// What the mirror left on its target.
+struct TargetReads {
+    heartbeat_age_ms: Option<i64>,
+    positions: Positions,
+    written: read::WrittenAt,
+    checkpoints: read::Checkpoints,
+}
+
+/// The source's end offsets of the mirrored partitions, and the timestamp of the oldest record
+/// not yet copied where one arrived in time.
+struct SourceReads {
+    ends: HashMap<(String, i32), i64>,
+    oldest: HashMap<(String, i32), i64>,
 }
 
 fn mirror_status(config: &Config, m: &MirrorConfig) -> MirrorStatus {
@@ -105,103 +127,24 @@ fn mirror_status(config: &Config, m: &MirrorConfig) -> MirrorStatus {
         partitions: Vec::new(),
         groups: Vec::new(),
     };
-    match fill(config, m, &mut st) {
-        Ok(()) => {}
-        Err(DrError::Unreachable { cluster, detail } | DrError::Read { cluster, detail })
-            if cluster == m.target =>
-        {
-            st.state = State::TargetUnreachable;
-            st.detail = format!("{cluster}: {detail}");
-        }
-        Err(e) => {
-            st.state = State::TargetUnreachable;
-            st.detail = e.to_string();
-        }
-    }
-    st
-}
-
-fn fill(config: &Config, m: &MirrorConfig, st: &mut MirrorStatus) -> Result<(), DrError> {
-    let source = &config.clusters[&m.source];
-    let target = &config.clusters[&m.target];
     let now = now_ms();
-    let policy = &m.replication_policy;
-
-    let beats = read::heartbeats(target)?;
-    st.heartbeat_age_ms = beats
-        .get(&(m.source.clone(), m.target.clone()))
-        .map(|at| (now - at).max(0));
-    let (positions, written) =
-        read::positions(target, &policy.progress_topic(&m.source), &m.source)?;
-    let (checkpoints, _) = read::checkpoints(target, &policy.checkpoints_topic(&m.source), |g| {
-        m.groups.matches(g)
-    })?;
-    let mut by_group: BTreeMap<String, (i64, usize)> = BTreeMap::new();
-    for ((group, _, _), seen) in &checkpoints {
-        let e = by_group.entry(group.clone()).or_insert((i64::MIN, 0));
-        e.0 = e.0.max(seen.written_ms);
-        e.1 += 1;
-    }
-    st.groups = by_group
-        .into_iter()
-        .map(|(group, (at, partitions))| GroupStatus {
-            group,
-            checkpoint_age_ms: (now - at).max(0),
-            partitions,
-        })
-        .collect();
-
-    // Source end offsets and the age of the oldest record not yet copied.
-    let reader = read::reader(source, "status")?;
-    let mut source_ok = true;
-    let mut ends: HashMap<(String, i32), i64> = HashMap::new();
-    for (topic, partition) in positions.keys() {
-        match reader.fetch_watermarks(topic, *partition, Duration::from_secs(10)) {
-            Ok((_, high)) => {
-                ends.insert((topic.clone(), *partition), high);
-            }
-            Err(e) => {
-                source_ok = false;
-                st.detail = format!("{} unreachable: {e}", m.source);
-                break;
-            }
+    let target = match read_target(config, m, now) {
+        Ok(t) => t,
+        Err(e) => {
+            (st.state, st.detail) = failed(&e, &m.source, &m.target);
+            return st;
         }
-    }
-    let lagging: Vec<(String, i32, i64)> = positions
-        .iter()
-        .filter(|(tp, s)| ends.get(*tp).is_some_and(|end| *end > s.next_offset))
-        .map(|((t, p), s)| (t.clone(), *p, s.next_offset))
-        .collect();
-    let oldest = if source_ok {
-        oldest_uncopied(&reader, &lagging)
-    } else {
-        HashMap::new()
     };
-    for ((topic, partition), stored) in &positions {
-        let key = (topic.clone(), *partition);
-        let end = ends.get(&key).copied();
-        let lag = end.map(|e| (e - stored.next_offset).max(0));
-        let lag_seconds = match lag {
-            Some(0) => Some(0.0),
-            Some(_) => oldest
-                .get(&key)
-                .map(|ts| ((now - ts).max(0) as f64) / 1000.0),
-            None => None,
-        };
-        st.partitions.push(PartitionStatus {
-            topic: topic.clone(),
-            partition: *partition,
-            remote_topic: policy.format_remote_topic(&m.source, topic),
-            copied_to: stored.next_offset,
-            source_end: end,
-            lag_records: lag,
-            lag_seconds,
-            progress_age_ms: written.get(&key).map(|at| (now - at).max(0)),
-        });
-    }
-    st.partitions
-        .sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
-    if source_ok {
+    st.heartbeat_age_ms = target.heartbeat_age_ms;
+    st.groups = group_statuses(&target.checkpoints, now);
+    let source = read_source(config, m, &target.positions);
+    let empty = SourceReads {
+        ends: HashMap::new(),
+        oldest: HashMap::new(),
+    };
+    let reads = source.as_ref().unwrap_or(&empty);
+    st.partitions = partition_statuses(m, &target, reads, now);
+    if source.is_ok() {
         st.lag_records = Some(st.partitions.iter().filter_map(|p| p.lag_records).sum());
         st.lag_seconds = st
             .partitions
@@ -211,45 +154,189 @@ fn fill(config: &Config, m: &MirrorConfig, st: &mut MirrorStatus) -> Result<(), 
                 Some(acc.map_or(s, |a| a.max(s)))
             });
     }
+    (st.state, st.detail) = match &source {
+        Err(e) => failed(e, &m.source, &m.target),
+        Ok(_) => verdict(&Verdict {
+            source: &m.source,
+            heartbeat_interval: m.emit_heartbeats.then_some(m.emit_heartbeats_interval),
+            heartbeat_age_ms: st.heartbeat_age_ms,
+            lag_records: st.lag_records.unwrap_or(0),
+            newest_progress_age_ms: st.partitions.iter().filter_map(|p| p.progress_age_ms).min(),
+        }),
+    };
+    st
+}
 
-    // The verdict.
-    let fresh_within = (m.emit_heartbeats_interval * 3).max(Duration::from_secs(10));
-    let heartbeat_fresh = st
-        .heartbeat_age_ms
-        .is_some_and(|a| a <= fresh_within.as_millis() as i64);
-    let newest_progress = st.partitions.iter().filter_map(|p| p.progress_age_ms).min();
-    let lag = st.lag_records.unwrap_or(0);
-    (st.state, st.detail) = if !source_ok {
-        (State::SourceUnreachable, std::mem::take(&mut st.detail))
-    } else if m.emit_heartbeats && !heartbeat_fresh {
-        (
-            State::Down,
-            match st.heartbeat_age_ms {
-                Some(age) => format!(
-                    "last heartbeat {} ago: strait is not running this mirror, or cannot reach {}",
-                    human_ms(age),
-                    m.source
-                ),
-                None => "no heartbeat on the target: the mirror has not run".into(),
-            },
-        )
-    } else if lag > 0 && newest_progress.is_none_or(|a| a > MOVING_WITHIN.as_millis() as i64) {
-        (
+fn read_target(config: &Config, m: &MirrorConfig, now: i64) -> Result<TargetReads, DrError> {
+    let target = &config.clusters[&m.target];
+    let policy = &m.replication_policy;
+    let beats = read::heartbeats(target)?;
+    let (positions, written) =
+        read::positions(target, &policy.progress_topic(&m.source), &m.source)?;
+    let (checkpoints, _) = read::checkpoints(target, &policy.checkpoints_topic(&m.source), |g| {
+        m.groups.matches(g)
+    })?;
+    Ok(TargetReads {
+        heartbeat_age_ms: beats
+            .get(&(m.source.clone(), m.target.clone()))
+            .map(|at| (now - at).max(0)),
+        positions,
+        written,
+        checkpoints,
+    })
+}
+
+fn read_source(
+    config: &Config,
+    m: &MirrorConfig,
+    positions: &Positions,
+) -> Result<SourceReads, DrError> {
+    let source = &config.clusters[&m.source];
+    let reader = read::reader(source, "status")?;
+    let mut ends = HashMap::new();
+    for (topic, partition) in positions.keys() {
+        let (_, high) = reader
+            .fetch_watermarks(topic, *partition, Duration::from_secs(10))
+            .map_err(|e| {
+                DrError::kafka(
+                    &m.source,
+                    format!("reading the end offset of `{topic}` partition {partition}"),
+                    e,
+                )
+            })?;
+        ends.insert((topic.clone(), *partition), high);
+    }
+    let lagging: Vec<(String, i32, i64)> = positions
+        .iter()
+        .filter(|(tp, s)| ends.get(*tp).is_some_and(|end| *end > s.next_offset))
+        .map(|((t, p), s)| (t.clone(), *p, s.next_offset))
+        .collect();
+    let oldest = oldest_uncopied(&reader, &lagging);
+    Ok(SourceReads { ends, oldest })
+}
+
+/// Per group, the age of its newest checkpoint and how many partitions it has checkpoints for.
+fn group_statuses(checkpoints: &read::Checkpoints, now: i64) -> Vec<GroupStatus> {
+    let mut by_group: BTreeMap<String, (i64, usize)> = BTreeMap::new();
+    for ((group, _, _), seen) in checkpoints {
+        let e = by_group.entry(group.clone()).or_insert((i64::MIN, 0));
+        e.0 = e.0.max(seen.written_ms);
+        e.1 += 1;
+    }
+    by_group
+        .into_iter()
+        .map(|(group, (at, partitions))| GroupStatus {
+            group,
+            checkpoint_age_ms: (now - at).max(0),
+            partitions,
+        })
+        .collect()
+}
+
+/// Per mirrored partition, sorted: how far it is copied, and (when the source answered) its
+/// lag in records and seconds.
+fn partition_statuses(
+    m: &MirrorConfig,
+    target: &TargetReads,
+    source: &SourceReads,
+    now: i64,
+) -> Vec<PartitionStatus> {
+    let mut out: Vec<PartitionStatus> = target
+        .positions
+        .iter()
+        .map(|((topic, partition), stored)| {
+            let key = (topic.clone(), *partition);
+            let end = source.ends.get(&key).copied();
+            let lag = end.map(|e| (e - stored.next_offset).max(0));
+            let lag_seconds = match lag {
+                Some(0) => Some(0.0),
+                Some(_) => source
+                    .oldest
+                    .get(&key)
+                    .map(|ts| ((now - ts).max(0) as f64) / 1000.0),
+                None => None,
+            };
+            PartitionStatus {
+                topic: topic.clone(),
+                partition: *partition,
+                remote_topic: m.replication_policy.format_remote_topic(&m.source, topic),
+                copied_to: stored.next_offset,
+                source_end: end,
+                lag_records: lag,
+                lag_seconds,
+                progress_age_ms: target.written.get(&key).map(|at| (now - at).max(0)),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+    out
+}
+
+/// What the verdict on a mirror whose clusters both answered depends on.
+struct Verdict<'a> {
+    source: &'a str,
+    /// `None` when the mirror writes no heartbeats.
+    heartbeat_interval: Option<Duration>,
+    heartbeat_age_ms: Option<i64>,
+    lag_records: i64,
+    /// Of the partition whose position was written last.
+    newest_progress_age_ms: Option<i64>,
+}
+
+fn verdict(v: &Verdict<'_>) -> (State, String) {
+    if let Some(interval) = v.heartbeat_interval {
+        let fresh_within = heartbeat_fresh_within(interval).as_millis() as i64;
+        if v.heartbeat_age_ms.is_none_or(|a| a > fresh_within) {
+            return (
+                State::Down,
+                match v.heartbeat_age_ms {
+                    Some(age) => format!(
+                        "last heartbeat {} ago: strait is not running this mirror, or cannot reach {}",
+                        human_ms(age),
+                        v.source
+                    ),
+                    None => "no heartbeat on the target: the mirror has not run".into(),
+                },
+            );
+        }
+    }
+    let lag = v.lag_records;
+    if lag > 0
+        && v.newest_progress_age_ms
+            .is_none_or(|a| a > MOVING_WITHIN.as_millis() as i64)
+    {
+        return (
             State::Stalled,
             format!(
                 "{lag} records behind and no progress for {}",
-                newest_progress.map_or("ever".into(), human_ms)
+                v.newest_progress_age_ms.map_or("ever".into(), human_ms)
             ),
-        )
-    } else if lag > 0 {
-        (
+        );
+    }
+    if lag > 0 {
+        return (
             State::Replicating,
             format!("catching up: {lag} records behind"),
-        )
-    } else {
-        (State::Replicating, "caught up".into())
-    };
-    Ok(())
+        );
+    }
+    (State::Replicating, "caught up".into())
+}
+
+/// The state of a mirror whose status could not be read completely: `source-unreachable` or
+/// `target-unreachable` only when that cluster did not answer, `error` otherwise.
+fn failed(e: &DrError, source: &str, target: &str) -> (State, String) {
+    let chain = error_chain(e);
+    match e.cluster() {
+        Some(c) if e.is_unreachable() && c == target => (
+            State::TargetUnreachable,
+            format!("{c} did not answer: {chain}"),
+        ),
+        Some(c) if e.is_unreachable() && c == source => (
+            State::SourceUnreachable,
+            format!("{c} did not answer: {chain}"),
+        ),
+        _ => (State::Error, chain),
+    }
 }
 
 /// The timestamp of the record at each given offset (the oldest not yet copied), read from the
@@ -282,4 +369,141 @@ fn oldest_uncopied(
     }
     let _ = reader.unassign();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kafka::read::ReadError;
+    use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+
+    fn v(heartbeat_age_ms: Option<i64>, lag: i64, progress: Option<i64>) -> Verdict<'static> {
+        Verdict {
+            source: "A",
+            heartbeat_interval: Some(Duration::from_secs(1)),
+            heartbeat_age_ms,
+            lag_records: lag,
+            newest_progress_age_ms: progress,
+        }
+    }
+
+    #[test]
+    fn verdicts() {
+        let cases = [
+            (v(Some(500), 0, Some(100)), State::Replicating, "caught up"),
+            (v(Some(10_000), 0, None), State::Replicating, "caught up"),
+            (
+                v(Some(500), 7, Some(30_000)),
+                State::Replicating,
+                "catching up: 7 records behind",
+            ),
+            (
+                v(Some(500), 7, Some(30_001)),
+                State::Stalled,
+                "7 records behind and no progress for 30.0s",
+            ),
+            (
+                v(Some(500), 7, None),
+                State::Stalled,
+                "7 records behind and no progress for ever",
+            ),
+            (
+                v(Some(10_001), 0, Some(100)),
+                State::Down,
+                "last heartbeat 10.0s ago: strait is not running this mirror, or cannot reach A",
+            ),
+            (
+                v(None, 0, Some(100)),
+                State::Down,
+                "no heartbeat on the target: the mirror has not run",
+            ),
+            // A mirror without heartbeats is judged by its progress alone.
+            (
+                Verdict {
+                    heartbeat_interval: None,
+                    ..v(None, 0, None)
+                },
+                State::Replicating,
+                "caught up",
+            ),
+            (
+                Verdict {
+                    heartbeat_interval: Some(Duration::from_secs(5)),
+                    ..v(Some(15_000), 0, None)
+                },
+                State::Replicating,
+                "caught up",
+            ),
+        ];
+        for (input, state, detail) in cases {
+            let (got, why) = verdict(&input);
+            assert_eq!(
+                (got, why.as_str()),
+                (state, detail),
+                "{:?} lag {} progress {:?}",
+                input.heartbeat_age_ms,
+                input.lag_records,
+                input.newest_progress_age_ms
+            );
+        }
+    }
+
+    #[test]
+    fn unreachable_only_for_the_cluster_that_did_not_answer() {
+        let down = || KafkaError::MetadataFetch(RDKafkaErrorCode::AllBrokersDown);
+        let denied = || KafkaError::MetadataFetch(RDKafkaErrorCode::TopicAuthorizationFailed);
+        let read = |cluster: &str, source| {
+            DrError::read(
+                cluster,
+                ReadError::Kafka {
+                    topic: "heartbeats".into(),
+                    source,
+                },
+            )
+        };
+        let cases = [
+            (read("B", down()), State::TargetUnreachable),
+            (
+                DrError::kafka("B", "metadata request", down()),
+                State::TargetUnreachable,
+            ),
+            (
+                DrError::kafka("A", "reading the end offset", down()),
+                State::SourceUnreachable,
+            ),
+            (read("B", denied()), State::Error),
+            (
+                DrError::kafka("A", "reading the end offset", denied()),
+                State::Error,
+            ),
+            (
+                DrError::JournalWithoutPlan { path: "j".into() },
+                State::Error,
+            ),
+        ];
+        for (e, want) in cases {
+            let (state, detail) = failed(&e, "A", "B");
+            assert_eq!(state, want, "{e:?}");
+            assert!(detail.contains(&error_chain(&e)), "{detail}");
+        }
+        let (_, detail) = failed(&read("B", down()), "A", "B");
+        assert!(
+            detail.starts_with("B did not answer: cannot read from cluster `B`"),
+            "{detail}"
+        );
+    }
+
+    #[test]
+    fn states_are_kebab_case() {
+        for s in [
+            State::Replicating,
+            State::Stalled,
+            State::Down,
+            State::SourceUnreachable,
+            State::TargetUnreachable,
+            State::Error,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+    }
 }

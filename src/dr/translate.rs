@@ -21,26 +21,30 @@ use crate::kafka::{self, groups, LogContext};
 use crate::mirror::{Positions, Stored};
 use crate::offset_map::Translation;
 use crate::policy::{decide_topic, TopicDecision};
-use crate::telemetry::error_chain;
 use rdkafka::consumer::Consumer;
 
 use super::read::{self, Checkpoints};
-use super::{now_ms, DrError};
+use super::{human_ms, now_ms, DrError};
 
 /// How a translated offset was obtained, and how far it can be trusted.
+///
+/// One spelling everywhere (JSON, tables, the runbook): kebab-case. Journals written before
+/// used snake_case in JSON; the aliases read those.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum Exactness {
     /// The offset of the first copied record at or after the group's committed offset: no
     /// record skipped, none replayed.
     Exact,
     /// The group has read records that are not on the target yet; the offset is the end of
     /// what has been copied (nothing skipped; the rest arrives as replication catches up).
+    #[serde(alias = "behind_replication")]
     BehindReplication,
     /// From the latest checkpoint: exact when it was written; records the group read since then
     /// are read again.
     Checkpoint,
     /// No translation: the offset is older than the map kept, or nothing was copied yet.
+    #[serde(alias = "no_data")]
     NoData,
 }
 
@@ -79,12 +83,28 @@ pub struct PartitionOffset {
 }
 
 /// Where the group's position on `from` comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OffsetSource {
     /// Committed offsets read on `from`, translated through the persisted offset maps.
     Live,
     /// The latest checkpoints on `to` (`from` is lost or not consulted).
     Checkpoints,
+}
+
+impl OffsetSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OffsetSource::Live => "live",
+            OffsetSource::Checkpoints => "checkpoints",
+        }
+    }
+}
+
+impl std::fmt::Display for OffsetSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The clusters and mirrors named by `--from` and `--to`.
@@ -105,7 +125,7 @@ pub struct Link<'a> {
     pub forward: Option<&'a MirrorConfig>,
     /// The mirror `to->from`, if configured.
     pub reverse: Option<&'a MirrorConfig>,
-    pub source: Source,
+    pub source: OffsetSource,
     /// The forward mirror's positions (on `to`) and when each was written.
     forward_positions: Positions,
     pub forward_written: read::WrittenAt,
@@ -160,7 +180,12 @@ impl<'a> Link<'a> {
     }
 
     /// Loads what the mirrors persisted. In checkpoint mode `from` is not contacted.
-    pub fn load(config: &'a Config, from: &str, to: &str, source: Source) -> Result<Self, DrError> {
+    pub fn load(
+        config: &'a Config,
+        from: &str,
+        to: &str,
+        source: OffsetSource,
+    ) -> Result<Self, DrError> {
         let Resolved {
             from: from_c,
             to: to_c,
@@ -183,20 +208,20 @@ impl<'a> Link<'a> {
             let (p, w) = read::positions(to_c, &m.replication_policy.progress_topic(from), from)?;
             link.forward_positions = p;
             link.forward_written = w;
-            if source == Source::Checkpoints {
+            if source == OffsetSource::Checkpoints {
                 let topic = m.replication_policy.checkpoints_topic(from);
                 let (c, bad) = read::checkpoints(to_c, &topic, |_| true)?;
                 link.checkpoints = c;
                 link.unreadable_checkpoints = bad;
             }
         }
-        if let (Some(m), Source::Live) = (forward, source) {
+        if let (Some(m), OffsetSource::Live) = (forward, source) {
             // Topics the mirror replicates but has no position for yet still belong to the
             // group's position: they translate to "no data", never silently disappear.
             let consumer = read::reader(from_c, "metadata")?;
             let metadata = consumer
                 .fetch_metadata(None, crate::kafka::ADMIN_TIMEOUT)
-                .map_err(|e| unreachable(from_c, e))?;
+                .map_err(|e| DrError::kafka(&from_c.alias, "metadata request", e))?;
             for t in metadata.topics() {
                 let decision = decide_topic(&m.replication_policy, &m.topics, from, to, t.name());
                 if matches!(decision, TopicDecision::Replicate { .. }) {
@@ -211,7 +236,7 @@ impl<'a> Link<'a> {
                 }
             }
         }
-        if let (Some(m), Source::Live) = (reverse, source) {
+        if let (Some(m), OffsetSource::Live) = (reverse, source) {
             let (p, _) = read::positions(from_c, &m.replication_policy.progress_topic(to), to)?;
             link.reverse_positions = p;
         }
@@ -226,11 +251,13 @@ impl<'a> Link<'a> {
                 || self.reverse.is_some_and(|m| m.groups.matches(g))
         };
         let mut out: Vec<String> = match self.source {
-            Source::Checkpoints => self.checkpoints.keys().map(|k| k.0.clone()).collect(),
-            Source::Live => {
+            OffsetSource::Checkpoints => self.checkpoints.keys().map(|k| k.0.clone()).collect(),
+            OffsetSource::Live => {
                 let admin = admin(self.from)?;
                 groups::list(&admin)
-                    .map_err(|e| unreachable(self.from, e))?
+                    .map_err(|e| {
+                        DrError::kafka(&self.from.alias, "listing the consumer groups", e)
+                    })?
                     .into_iter()
                     .filter(|g| accepted(g))
                     .collect()
@@ -283,8 +310,8 @@ impl<'a> Link<'a> {
     /// and partition). Partitions the group never committed are left out.
     pub fn translate(&self, group: &str) -> Result<Vec<PartitionOffset>, DrError> {
         let mut out = match self.source {
-            Source::Checkpoints => self.translate_checkpoints(group),
-            Source::Live => self.translate_live(group)?,
+            OffsetSource::Checkpoints => self.translate_checkpoints(group),
+            OffsetSource::Live => self.translate_live(group)?,
         };
         out.sort_by(|a, b| (&a.from_topic, a.partition).cmp(&(&b.from_topic, b.partition)));
         Ok(out)
@@ -326,37 +353,20 @@ impl<'a> Link<'a> {
         let forward = self.forward_partitions();
         let reverse = self.reverse_partitions();
         let wanted: Vec<(String, i32)> = forward.keys().chain(reverse.keys()).cloned().collect();
-        let consumer =
-            kafka::group_offsets_consumer(self.from, group, "cli|translate").map_err(|e| {
-                DrError::Client {
-                    cluster: self.from.alias.clone(),
-                    detail: error_chain(&e),
-                }
-            })?;
-        let committed =
-            groups::committed(&consumer, &wanted).map_err(|e| unreachable(self.from, e))?;
+        let consumer = kafka::group_offsets_consumer(self.from, group, "cli|translate")?;
+        let committed = groups::committed(&consumer, &wanted).map_err(|e| {
+            DrError::kafka(
+                &self.from.alias,
+                format!("reading the committed offsets of group `{group}`"),
+                e,
+            )
+        })?;
         let mut out = Vec::new();
         for ((topic, partition), u) in committed {
             let key = (topic.clone(), partition);
             if let Some(to_topic) = forward.get(&key) {
                 let stored = &self.forward_positions[&key];
-                let (to_offset, exactness, detail) = match stored.map.translate(u) {
-                    Some(Translation::Exact(d)) => (Some(d), Exactness::Exact, "first copied record at or after the committed offset".to_string()),
-                    // Offsets up to the stored position hold no record that is not copied.
-                    Some(Translation::BehindReplication(d)) if u <= stored.next_offset => {
-                        (Some(d), Exactness::Exact, "the group has read everything copied so far".to_string())
-                    }
-                    Some(Translation::BehindReplication(d)) => (
-                        Some(d),
-                        Exactness::BehindReplication,
-                        format!(
-                            "the group has read up to {} records not yet copied (copied up to offset {}); they arrive as replication catches up",
-                            u - stored.next_offset,
-                            stored.next_offset
-                        ),
-                    ),
-                    None => (None, Exactness::NoData, no_data(stored.map.runs().is_empty())),
-                };
+                let (to_offset, exactness, detail) = forward_offset(u, stored);
                 out.push(PartitionOffset {
                     from_topic: topic,
                     partition,
@@ -370,31 +380,68 @@ impl<'a> Link<'a> {
                 });
             } else if let Some(original) = reverse.get(&key) {
                 let stored = &self.reverse_positions[&(original.clone(), partition)];
-                let back = stored.map.translate_back(u, stored.next_offset);
+                let (to_offset, exactness, detail) =
+                    back_offset(u, stored, &self.to.alias, &self.from.alias);
                 out.push(PartitionOffset {
                     from_topic: topic,
                     partition,
                     from_offset: u,
                     to_topic: original.clone(),
-                    to_offset: back,
-                    exactness: if back.is_some() {
-                        Exactness::Exact
-                    } else {
-                        Exactness::NoData
-                    },
-                    detail: match back {
-                        Some(_) => format!(
-                            "back to the original topic through the {}->{} offset map",
-                            self.to.alias, self.from.alias
-                        ),
-                        None => no_data(stored.map.runs().is_empty()),
-                    },
+                    to_offset,
+                    exactness,
+                    detail,
                     checkpoint_age_ms: None,
                     copied_to: None,
                 });
             }
         }
         Ok(out)
+    }
+}
+
+/// A committed offset `u` of a topic the mirror copies forward, translated through its
+/// persisted map: the offset on the target, how exact it is, and why.
+fn forward_offset(u: i64, stored: &Stored) -> (Option<i64>, Exactness, String) {
+    match stored.map.translate(u) {
+        Some(Translation::Exact(d)) => (
+            Some(d),
+            Exactness::Exact,
+            "first copied record at or after the committed offset".to_string(),
+        ),
+        // Offsets up to the stored position hold no record that is not copied.
+        Some(Translation::BehindReplication(d)) if u <= stored.next_offset => (
+            Some(d),
+            Exactness::Exact,
+            "the group has read everything copied so far".to_string(),
+        ),
+        Some(Translation::BehindReplication(d)) => (
+            Some(d),
+            Exactness::BehindReplication,
+            format!(
+                "the group has read up to {} records not yet copied (copied up to offset {}); they arrive as replication catches up",
+                u - stored.next_offset,
+                stored.next_offset
+            ),
+        ),
+        None => (None, Exactness::NoData, no_data(stored.map.runs().is_empty())),
+    }
+}
+
+/// A committed offset `d` of a remote copy on `from` that the mirror `reverse_source ->
+/// reverse_target` made, translated back to the original topic through that mirror's map.
+fn back_offset(
+    d: i64,
+    stored: &Stored,
+    reverse_source: &str,
+    reverse_target: &str,
+) -> (Option<i64>, Exactness, String) {
+    match stored.map.translate_back(d, stored.next_offset) {
+        Some(u) => (
+            Some(u),
+            Exactness::Exact,
+            format!("back to the original topic through the {reverse_source}->{reverse_target} offset map"),
+        ),
+        None => (None, Exactness::NoData, no_data(stored.map.runs().is_empty())),
     }
 }
 
@@ -406,31 +453,116 @@ fn no_data(empty: bool) -> String {
     }
 }
 
+/// An admin client of `cluster` (also used for metadata and group requests).
 pub(super) fn admin(
     cluster: &ClusterConfig,
 ) -> Result<rdkafka::admin::AdminClient<LogContext>, DrError> {
-    kafka::admin_client(cluster, "cli|admin").map_err(|e| DrError::Client {
-        cluster: cluster.alias.clone(),
-        detail: error_chain(&e),
-    })
+    Ok(kafka::admin_client(cluster, "cli|admin")?)
 }
 
-pub(super) fn unreachable(cluster: &ClusterConfig, e: impl std::error::Error) -> DrError {
-    DrError::Unreachable {
-        cluster: cluster.alias.clone(),
-        detail: error_chain(&e),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::offset_map::{OffsetMap, Run};
+
+    /// Upstream 10..20 copied to 100..110, 25..30 (after a gap) to 110..115; next to copy: 30.
+    fn stored(next_offset: i64) -> Stored {
+        Stored {
+            next_offset,
+            map: OffsetMap::from_runs(vec![
+                Run {
+                    u: 10,
+                    d: 100,
+                    len: 10,
+                },
+                Run {
+                    u: 25,
+                    d: 110,
+                    len: 5,
+                },
+            ]),
+        }
     }
-}
 
-/// `1m05s`, `3.2s`, `850ms`.
-pub fn human_ms(ms: i64) -> String {
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms < 60_000 {
-        format!("{:.1}s", ms as f64 / 1000.0)
-    } else if ms < 3_600_000 {
-        format!("{}m{:02}s", ms / 60_000, (ms % 60_000) / 1000)
-    } else {
-        format!("{}h{:02}m", ms / 3_600_000, (ms % 3_600_000) / 60_000)
+    #[test]
+    fn forward_offsets_are_exact_behind_replication_or_no_data() {
+        let s = stored(30);
+        let cases = [
+            (12, Some(102), Exactness::Exact),
+            // In the gap: the next copied record.
+            (21, Some(110), Exactness::Exact),
+            // Read everything copied so far.
+            (30, Some(115), Exactness::Exact),
+            // Read 4 records not yet copied.
+            (34, Some(115), Exactness::BehindReplication),
+            // Older than the map.
+            (9, None, Exactness::NoData),
+        ];
+        for (u, want, exactness) in cases {
+            let (got, e, detail) = forward_offset(u, &s);
+            assert_eq!((got, e), (want, exactness), "u={u}: {detail}");
+        }
+        let (_, _, detail) = forward_offset(34, &s);
+        assert!(
+            detail.contains("up to 4 records not yet copied"),
+            "{detail}"
+        );
+        let (_, _, detail) = forward_offset(9, &s);
+        assert!(detail.contains("older than the offset map"), "{detail}");
+        let empty = Stored {
+            next_offset: 0,
+            map: OffsetMap::default(),
+        };
+        let (got, e, detail) = forward_offset(5, &empty);
+        assert_eq!((got, e), (None, Exactness::NoData));
+        assert_eq!(detail, "nothing copied from this partition yet");
+    }
+
+    #[test]
+    fn back_offsets_go_through_the_inverse_map() {
+        let s = stored(30);
+        let cases = [
+            (103, Some(13), Exactness::Exact),
+            (110, Some(25), Exactness::Exact),
+            // Read everything copied: resume at the first offset never copied.
+            (115, Some(30), Exactness::Exact),
+            (99, None, Exactness::NoData),
+        ];
+        for (d, want, exactness) in cases {
+            let (got, e, detail) = back_offset(d, &s, "B", "A");
+            assert_eq!((got, e), (want, exactness), "d={d}: {detail}");
+        }
+        let (_, _, detail) = back_offset(103, &s, "B", "A");
+        assert_eq!(
+            detail,
+            "back to the original topic through the B->A offset map"
+        );
+    }
+
+    #[test]
+    fn exactness_has_one_spelling() {
+        for (e, s) in [
+            (Exactness::Exact, "exact"),
+            (Exactness::BehindReplication, "behind-replication"),
+            (Exactness::Checkpoint, "checkpoint"),
+            (Exactness::NoData, "no-data"),
+        ] {
+            assert_eq!(e.as_str(), s);
+            assert_eq!(serde_json::to_value(e).unwrap(), s);
+            let back: Exactness = serde_json::from_value(s.into()).unwrap();
+            assert_eq!(back, e);
+        }
+        for (old, e) in [
+            ("behind_replication", Exactness::BehindReplication),
+            ("no_data", Exactness::NoData),
+        ] {
+            let back: Exactness = serde_json::from_value(old.into()).unwrap();
+            assert_eq!(back, e, "{old}");
+        }
+        for source in [OffsetSource::Live, OffsetSource::Checkpoints] {
+            assert_eq!(serde_json::to_value(source).unwrap(), source.as_str());
+        }
+        assert_eq!(OffsetSource::Live.as_str(), "live");
+        assert_eq!(OffsetSource::Checkpoints.as_str(), "checkpoints");
     }
 }
