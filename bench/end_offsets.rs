@@ -7,20 +7,34 @@
 
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 
+/// The command line (positional, as bench/compare.sh and bench/throughput.sh pass it).
+#[derive(Parser)]
+#[command(
+    name = "end_offsets",
+    about = "Waits until the end offsets of a topic add up to N; prints the seconds it took"
+)]
+struct Cli {
+    /// Bootstrap servers of the cluster.
+    bootstrap: String,
+    /// The topic whose end offsets are summed.
+    topic: String,
+    /// The sum to wait for.
+    n: i64,
+    /// Exit 1 after this many seconds.
+    #[arg(default_value_t = 600)]
+    timeout_s: u64,
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.len() < 4 {
-        eprintln!("usage: end_offsets BOOTSTRAP TOPIC N [TIMEOUT_S]");
-        std::process::exit(2);
-    }
-    let (bootstrap, topic) = (&args[1], &args[2]);
-    let want: i64 = args[3].parse().expect("N is a number");
-    let timeout = Duration::from_secs(args.get(4).map_or(600, |s| s.parse().expect("seconds")));
+    let cli = Cli::parse();
+    let (topic, want) = (&cli.topic, cli.n);
+    let timeout = Duration::from_secs(cli.timeout_s);
     let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+        .set("bootstrap.servers", &cli.bootstrap)
         .set("group.id", "end-offsets")
         .create()
         .expect("consumer");

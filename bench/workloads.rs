@@ -31,6 +31,63 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::ClientConfig;
 
+use clap::{Args, Parser};
+
+/// The command line (positional, as bench/compare.sh passes it).
+#[derive(Parser)]
+#[command(
+    name = "workloads",
+    about = "Benchmark workloads with a client in the loop"
+)]
+enum Cli {
+    /// End-to-end latency of a steady stream (see the file header).
+    Latency(LatencyArgs),
+    /// Records replayed or skipped by a group resumed at its translated offsets.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args)]
+struct LatencyArgs {
+    /// Bootstrap servers of the source cluster.
+    src: String,
+    /// Topic produced to on the source.
+    topic: String,
+    /// Bootstrap servers of the target cluster.
+    dst: String,
+    /// The replicated topic read on the target.
+    remote: String,
+    /// Records per second.
+    rate: u64,
+    /// Seconds of the measured stream.
+    seconds: u64,
+    /// Record size in bytes.
+    size: usize,
+    /// Partitions of the topic (records go round-robin).
+    partitions: i32,
+    /// Seconds of the same stream before the measured one, not measured.
+    warmup_seconds: u64,
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// Bootstrap servers of the source cluster.
+    src: String,
+    /// Topic produced to on the source.
+    topic: String,
+    /// Bootstrap servers of the target cluster.
+    dst: String,
+    /// The replicated topic on the target.
+    remote: String,
+    /// The consumer group that commits halfway on the source.
+    group: String,
+    /// Records per second.
+    rate: u64,
+    /// Seconds of the stream.
+    seconds: u64,
+    /// Partitions of the topic.
+    partitions: i32,
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -136,13 +193,18 @@ fn percentile(sorted: &[i64], q: f64) -> i64 {
     sorted[idx]
 }
 
-fn latency(args: &[String]) {
-    let [src, topic, dst, remote, rate, seconds, size, partitions, warmup] = args else {
-        panic!("latency SRC TOPIC DST REMOTE RATE SECONDS SIZE PARTITIONS WARMUP_SECONDS")
-    };
-    let warmup: u64 = warmup.parse().unwrap();
-    let (rate, seconds): (u64, u64) = (rate.parse().unwrap(), seconds.parse().unwrap());
-    let (size, partitions): (usize, i32) = (size.parse().unwrap(), partitions.parse().unwrap());
+fn latency(args: LatencyArgs) {
+    let LatencyArgs {
+        ref src,
+        ref topic,
+        ref dst,
+        ref remote,
+        rate,
+        seconds,
+        size,
+        partitions,
+        warmup_seconds: warmup,
+    } = args;
     let marker = format!("lat-{}", now_ms());
     let reader = consumer(dst, &format!("bench-latency-reader-{marker}"));
     assign_all(&reader, remote, partitions, |_| Offset::End);
@@ -261,12 +323,17 @@ fn committed(c: &BaseConsumer, topic: &str, partitions: i32) -> BTreeMap<i32, i6
     }
 }
 
-fn replay(args: &[String]) {
-    let [src, topic, dst, remote, group, rate, seconds, partitions] = args else {
-        panic!("replay SRC TOPIC DST REMOTE GROUP RATE SECONDS PARTITIONS")
-    };
-    let (rate, seconds): (u64, u64) = (rate.parse().unwrap(), seconds.parse().unwrap());
-    let partitions: i32 = partitions.parse().unwrap();
+fn replay(args: ReplayArgs) {
+    let ReplayArgs {
+        ref src,
+        ref topic,
+        ref dst,
+        ref remote,
+        ref group,
+        rate,
+        seconds,
+        partitions,
+    } = args;
     let mut source_commit: BTreeMap<i32, i64> = BTreeMap::new();
     {
         let (src_c, topic_c, group_c) = (src.clone(), topic.clone(), group.clone());
@@ -361,13 +428,8 @@ fn replay(args: &[String]) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("latency") => latency(&args[1..]),
-        Some("replay") => replay(&args[1..]),
-        _ => {
-            eprintln!("usage: workloads latency|replay ARGS... (see the source's header)");
-            std::process::exit(2);
-        }
+    match Cli::parse() {
+        Cli::Latency(args) => latency(args),
+        Cli::Replay(args) => replay(args),
     }
 }

@@ -58,12 +58,12 @@ fn checkpoint_translates_exactly_and_the_group_resumes_without_skipping() {
     let committed = [(topic.as_str(), 0, 25), (topic.as_str(), 1, 13)];
     commit_group_offsets(&a.bootstrap(), &group, &committed);
 
-    let yaml = MirrorConfig::new(a, b, &[&topic]).yaml();
-    let yaml = yaml.replace(
-        "    refresh_topics_interval:",
-        "    emit_checkpoints_interval: 500ms\n    refresh_topics_interval:",
+    let config = StraitConfig::one_way(
+        a,
+        b,
+        MirrorConfig::a_to_b(&[&topic]).emit_checkpoints_interval("500ms"),
     );
-    let strait = StraitProcess::start(&yaml);
+    let strait = StraitProcess::start(&config);
     let mut target = TopicReader::new(&b.bootstrap(), &remote);
     target.wait_for_count(60, ARRIVAL);
 
@@ -145,11 +145,14 @@ fn group_offset_sync_skips_a_target_group_with_an_active_member() {
     create_topic(&b.bootstrap(), &remote, 1, &[]);
     let member = ActiveMember::join(&b.bootstrap(), &group, &remote);
 
-    let yaml = MirrorConfig::new(a, b, &[&topic]).yaml().replace(
-        "    refresh_topics_interval:",
-        "    emit_checkpoints_interval: 500ms\n    sync_group_offsets_interval: 500ms\n    refresh_topics_interval:",
+    let config = StraitConfig::one_way(
+        a,
+        b,
+        MirrorConfig::a_to_b(&[&topic])
+            .emit_checkpoints_interval("500ms")
+            .sync_group_offsets_interval("500ms"),
     );
-    let strait = StraitProcess::start(&yaml);
+    let strait = StraitProcess::start(&config);
     let mut checkpoints = TopicReader::new(&b.bootstrap(), "A.checkpoints.internal");
     checkpoints.wait_until(ARRIVAL, "a checkpoint of the busy group", |recs| {
         recs.iter().any(|r| {
@@ -198,14 +201,15 @@ fn checkpoint_is_never_ahead_of_replication() {
     produce(&a.bootstrap(), &topic, &records);
     commit_group_offsets(&a.bootstrap(), &group, &[(topic.as_str(), 0, 250)]);
 
-    let mut config = MirrorConfig::new(a, b, &[&topic]);
-    // 20 records/s after a one-second burst: about 14 s to reach the group's offset.
-    config.throttle = Some(("1MiB".into(), "20".into()));
-    let yaml = config.yaml().replace(
-        "    refresh_topics_interval:",
-        "    emit_checkpoints_interval: 200ms\n    refresh_topics_interval:",
+    let config = StraitConfig::one_way(
+        a,
+        b,
+        MirrorConfig::a_to_b(&[&topic])
+            // 20 records/s after a one-second burst: about 14 s to reach the group's offset.
+            .throttle("1MiB", 20)
+            .emit_checkpoints_interval("200ms"),
     );
-    let strait = StraitProcess::start(&yaml);
+    let strait = StraitProcess::start(&config);
     let mut checkpoints = TopicReader::new(&b.bootstrap(), "A.checkpoints.internal");
     checkpoints.wait_until(ARRIVAL, "a checkpoint while replication lags", |recs| {
         !checkpoints_of(recs, &group).is_empty()
@@ -248,11 +252,12 @@ fn checkpoints_stay_monotonic_across_restarts() {
         .collect();
     produce(&a.bootstrap(), &topic, &records);
     commit_group_offsets(&a.bootstrap(), &group, &[(topic.as_str(), 0, 40)]);
-    let yaml = MirrorConfig::new(a, b, &[&topic]).yaml().replace(
-        "    refresh_topics_interval:",
-        "    emit_checkpoints_interval: 300ms\n    refresh_topics_interval:",
+    let config = StraitConfig::one_way(
+        a,
+        b,
+        MirrorConfig::a_to_b(&[&topic]).emit_checkpoints_interval("300ms"),
     );
-    let mut strait = StraitProcess::start(&yaml);
+    let mut strait = StraitProcess::start(&config);
     let mut checkpoints = TopicReader::new(&b.bootstrap(), "A.checkpoints.internal");
     checkpoints.wait_until(ARRIVAL, "the group's checkpoint at 40", |recs| {
         checkpoints_of(recs, &group)
@@ -349,11 +354,12 @@ fn checkpoint_is_exact_for_a_compacted_source_topic() {
         .expect("a compacted offset");
     commit_group_offsets(&a.bootstrap(), &group, &[(topic.as_str(), 0, gap)]);
 
-    let yaml = MirrorConfig::new(a, b, &[&topic]).yaml().replace(
-        "    refresh_topics_interval:",
-        "    emit_checkpoints_interval: 300ms\n    refresh_topics_interval:",
+    let config = StraitConfig::one_way(
+        a,
+        b,
+        MirrorConfig::a_to_b(&[&topic]).emit_checkpoints_interval("300ms"),
     );
-    let strait = StraitProcess::start(&yaml);
+    let strait = StraitProcess::start(&config);
     let mut target = TopicReader::new(&b.bootstrap(), &remote);
     target.wait_for_count(source.len(), ARRIVAL);
     let mut checkpoints = TopicReader::new(&b.bootstrap(), "A.checkpoints.internal");

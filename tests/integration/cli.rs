@@ -6,30 +6,28 @@ use std::time::Duration;
 
 use crate::harness::*;
 
-/// A valid configuration whose clusters are never contacted (no `--connect`).
-fn config(mirror_body: &str) -> String {
-    format!(
-        "clusters:
-  A: {{ bootstrap_servers: '127.0.0.1:19092' }}
-  B: {{ bootstrap_servers: '127.0.0.1:29092' }}
-mirrors:
-  - source: A
-{mirror_body}shutdown_timeout: 30s
-"
-    )
+/// The mirror of a valid configuration, before any change a test makes.
+fn good_mirror() -> MirrorConfig {
+    MirrorConfig::new("A", "B")
+        .topics(&["orders-.*"])
+        .topics_exclude(&[])
+        .policy(Policy::Default)
+        .replication_factor(1)
+        .refresh_topics_interval("2s")
 }
 
-const GOOD_MIRROR: &str = "    target: B
-    topics: ['orders-.*']
-    topics_exclude: []
-    replication_policy: { kind: default, separator: '.' }
-    replication_factor: 1
-    refresh_topics_interval: 2s
-";
+/// A valid configuration with `mirror`, whose clusters are never contacted (no `--connect`).
+fn config_with(mirror: MirrorConfig) -> StraitConfig {
+    StraitConfig::new()
+        .cluster("A", ClusterConfig::new("127.0.0.1:19092"))
+        .cluster("B", ClusterConfig::new("127.0.0.1:29092"))
+        .mirror(mirror)
+        .shutdown_timeout("30s")
+}
 
 #[test]
 fn validate_accepts_a_good_config() {
-    let out = validate(&config(GOOD_MIRROR), false);
+    let out = validate(&config_with(good_mirror()).to_yaml(), false);
     assert_eq!(
         out.code,
         Some(0),
@@ -42,39 +40,38 @@ fn validate_accepts_a_good_config() {
 /// (i) Each broken file: exit code 3, and stderr names the offending key path.
 #[test]
 fn validate_rejects_bad_configs_with_key_path() {
-    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+    let cases: Vec<(&str, MirrorConfig, Vec<&str>)> = vec![
         (
             "invalid regex",
-            config(&GOOD_MIRROR.replace("['orders-.*']", "['orders-(']")),
+            good_mirror().topics(&["orders-("]),
             vec!["mirrors[0].topics[0]"],
         ),
         (
             "unknown cluster alias",
-            config(&GOOD_MIRROR.replace("target: B", "target: C")),
+            good_mirror().set("target", "C"),
             vec!["mirrors[0].target"],
         ),
         (
             "mirror to itself",
-            config(&GOOD_MIRROR.replace("target: B", "target: A")),
+            good_mirror().set("target", "A"),
             vec!["mirrors[0].target"],
         ),
         (
             "unknown key",
-            config(&GOOD_MIRROR.replace("topics_exclude:", "topics_exclood:")),
+            good_mirror()
+                .remove("topics_exclude")
+                .set("topics_exclood", Vec::<String>::new()),
             vec!["mirrors[0]", "topics_exclood"],
         ),
         (
             "malformed duration",
-            config(&GOOD_MIRROR.replace(
-                "refresh_topics_interval: 2s",
-                "refresh_topics_interval: 2 parsecs",
-            )),
+            good_mirror().refresh_topics_interval("2 parsecs"),
             vec!["mirrors[0].refresh_topics_interval"],
         ),
     ];
     let mut failures = Vec::new();
-    for (case, yaml, must_mention) in &cases {
-        let out = validate(yaml, false);
+    for (case, mirror, must_mention) in cases {
+        let out = validate(&config_with(mirror).to_yaml(), false);
         let mentions_all = must_mention.iter().all(|m| out.stderr.contains(m));
         if out.code != Some(3) || !mentions_all {
             failures.push(format!(
@@ -126,10 +123,12 @@ fn validate_connect_explains_every_topic() {
     for t in [&replicated, &internal, &cycle, &filtered] {
         create_topic(&a.bootstrap(), t, 1, &[]);
     }
-    let yaml = MirrorConfig::new(a, b, &[&format!(".*{p}.*")])
-        .exclude(&[&filtered])
-        .yaml();
-    let out = validate(&yaml, true);
+    let config = StraitConfig::one_way(
+        a,
+        b,
+        MirrorConfig::a_to_b(&[&format!(".*{p}.*")]).topics_exclude(&[&filtered]),
+    );
+    let out = validate(&config.to_yaml(), true);
     assert_eq!(
         out.code,
         Some(0),
@@ -169,17 +168,10 @@ fn validate_connect_unreachable_cluster_exits_4() {
         .local_addr()
         .unwrap()
         .port();
-    let yaml = format!(
-        "clusters:
-  A: {{ bootstrap_servers: '127.0.0.1:{port}' }}
-  B: {{ bootstrap_servers: '{}' }}
-mirrors:
-  - source: A
-{GOOD_MIRROR}shutdown_timeout: 30s
-",
-        b.bootstrap()
-    );
-    let out = validate(&yaml, true);
+    let config = config_with(good_mirror())
+        .cluster("A", ClusterConfig::new(&format!("127.0.0.1:{port}")))
+        .cluster("B", ClusterConfig::of(b));
+    let out = validate(&config.to_yaml(), true);
     assert_eq!(
         out.code,
         Some(4),

@@ -15,43 +15,30 @@ const CLI: Duration = Duration::from_secs(120);
 /// A configuration with clusters `x` and `y`, the mirror x->y over `topics` and groups
 /// `groups`, and with `both` also y->x. Checkpoints every 500 ms; group offset sync off, so
 /// that only the failover commands move target groups.
-fn dr_yaml(
-    (x, x_bootstrap): (&str, &str),
-    (y, y_bootstrap): (&str, &str),
+fn dr_config(
+    (x, x_cluster): (&str, &KafkaCluster),
+    (y, y_cluster): (&str, &KafkaCluster),
     topics: &[&str],
     groups: &[&str],
     both: bool,
-) -> String {
-    let list = |items: &[&str]| {
-        let quoted: Vec<String> = items.iter().map(|i| yaml_str(i)).collect();
-        format!("[{}]", quoted.join(", "))
-    };
+) -> StraitConfig {
     let mirror = |s: &str, t: &str| {
-        format!(
-            "  - source: {s}
-    target: {t}
-    topics: {topics}
-    groups: {groups}
-    replication_factor: 1
-    refresh_topics_interval: 1s
-    emit_checkpoints_interval: 500ms
-    sync_group_offsets: false
-",
-            topics = list(topics),
-            groups = list(groups),
-        )
+        MirrorConfig::new(s, t)
+            .topics(topics)
+            .groups(groups)
+            .replication_factor(1)
+            .refresh_topics_interval("1s")
+            .emit_checkpoints_interval("500ms")
+            .sync_group_offsets(false)
     };
-    let mut yaml = format!(
-        "clusters:\n  {x}: {{ bootstrap_servers: {} }}\n  {y}: {{ bootstrap_servers: {} }}\nmirrors:\n",
-        yaml_str(x_bootstrap),
-        yaml_str(y_bootstrap)
-    );
-    yaml.push_str(&mirror(x, y));
+    let mut config = StraitConfig::new()
+        .cluster(x, ClusterConfig::of(x_cluster))
+        .cluster(y, ClusterConfig::of(y_cluster))
+        .mirror(mirror(x, y));
     if both {
-        yaml.push_str(&mirror(y, x));
+        config = config.mirror(mirror(y, x));
     }
-    yaml.push_str("shutdown_timeout: 10s\n");
-    yaml
+    config.shutdown_timeout("10s")
 }
 
 /// Runs a strait command on `config` and parses its JSON output; panics with stderr unless the
@@ -190,14 +177,8 @@ fn translate_status_and_an_interrupted_failover_finish_exactly() {
     commit_group_offsets(&a.bootstrap(), &busy, &[(&topic, 0, 5), (&topic, 1, 5)]);
 
     let group_pattern = format!("{}-.*", regex::escape(&base));
-    let yaml = dr_yaml(
-        (&x, &a.bootstrap()),
-        (&y, &b.bootstrap()),
-        &[&topic],
-        &[&group_pattern],
-        false,
-    );
-    let mut strait = StraitProcess::start(&yaml);
+    let config = dr_config((&x, a), (&y, b), &[&topic], &[&group_pattern], false);
+    let mut strait = StraitProcess::start(&config);
     let config = strait.config_path().to_path_buf();
     let mut target = TopicReader::new(&b.bootstrap(), &remote);
     target.wait_for_count(120, ARRIVAL);
@@ -340,28 +321,24 @@ fn translate_status_and_an_interrupted_failover_finish_exactly() {
     }
 
     // Interrupted: the process is killed after applying one group.
-    let mut child = std::process::Command::new(strait_bin())
-        .args([
-            "failover",
-            "--from",
-            &x,
-            "--to",
-            &y,
-            "--journal",
-            &journal_arg,
-            "--config",
-        ])
-        .arg(&config)
-        .env("STRAIT_FAILPOINT", "failover-pause-after-groups:1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn failover");
+    let config_arg = config.to_string_lossy().into_owned();
+    let mut child = StraitCli::new(&[
+        "failover",
+        "--from",
+        &x,
+        "--to",
+        &y,
+        "--journal",
+        &journal_arg,
+        "--config",
+        &config_arg,
+    ])
+    .env("STRAIT_FAILPOINT", "failover-pause-after-groups:1")
+    .spawn();
     wait_until(CLI, "one group applied in the journal", || {
         std::fs::read_to_string(&journal).is_ok_and(|j| j.contains("\"event\":\"applied\""))
     });
-    child.kill().expect("kill -9 the failover");
-    child.wait().expect("reap");
+    child.kill();
     let applied_first: Vec<&String> = groups
         .iter()
         .filter(|g| group_offsets(&b.bootstrap(), g, &remote, 2) != vec![None, None])
@@ -483,11 +460,7 @@ fn translate_status_and_an_interrupted_failover_finish_exactly() {
 /// group back and it resumes on A, again with nothing skipped.
 #[test]
 fn dr_drill_failover_with_the_source_lost_then_failback() {
-    let (a, b) = std::thread::scope(|s| {
-        let a = s.spawn(|| KafkaCluster::start("drill-A"));
-        let b = s.spawn(|| KafkaCluster::start("drill-B"));
-        (a.join().unwrap(), b.join().unwrap())
-    });
+    let [a, b] = clusters(["drill-A", "drill-B"]);
     let topic = unique_name("drill");
     let remote = format!("A.{topic}");
     let back = format!("B.{topic}");
@@ -505,14 +478,8 @@ fn dr_drill_failover_with_the_source_lost_then_failback() {
     );
     let source = read_all(&a.bootstrap(), &topic, ARRIVAL);
 
-    let yaml = dr_yaml(
-        ("A", &a.bootstrap()),
-        ("B", &b.bootstrap()),
-        &[&topic],
-        &[&group],
-        true,
-    );
-    let strait = StraitProcess::start(&yaml);
+    let config = dr_config(("A", &a), ("B", &b), &[&topic], &[&group], true);
+    let strait = StraitProcess::start(&config);
     let config = strait.config_path().to_path_buf();
     let mut target = TopicReader::new(&b.bootstrap(), &remote);
     target.wait_for_count(200, ARRIVAL);

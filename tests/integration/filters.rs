@@ -41,9 +41,13 @@ fn include_and_exclude_filters() {
         create_with_record(&a.bootstrap(), t);
     }
 
-    let config = MirrorConfig::new(a, b, &[&format!("{p}-in-.*"), &format!("{p}-marker")])
-        .exclude(&[&format!("{p}-in-skip.*")]);
-    let mut strait = StraitProcess::start(&config.yaml());
+    let config = StraitConfig::one_way(
+        a,
+        b,
+        MirrorConfig::a_to_b(&[&format!("{p}-in-.*"), &format!("{p}-marker")])
+            .topics_exclude(&[&format!("{p}-in-skip.*")]),
+    );
+    let mut strait = StraitProcess::start(&config);
     for t in &included {
         wait_for_record(&b.bootstrap(), &format!("A.{t}"));
     }
@@ -80,7 +84,7 @@ fn internal_and_cycle_topics_are_never_replicated() {
         create_with_record(&a.bootstrap(), t);
     }
 
-    let mut strait = StraitProcess::start(&MirrorConfig::new(a, b, &[&format!(".*{p}.*")]).yaml());
+    let mut strait = StraitProcess::start(&StraitConfig::a_to_b(a, b, &[&format!(".*{p}.*")]));
     wait_for_record(&b.bootstrap(), &format!("A.{normal}"));
     let marker = format!("{p}-marker");
     create_with_record(&a.bootstrap(), &marker);

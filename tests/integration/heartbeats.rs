@@ -26,19 +26,18 @@ fn heartbeats_are_emitted_and_replicated_onward_without_cycles() {
     let (a, b) = shared_clusters();
     let prefix = unique_name("hb");
     let started_ms = chrono_now_ms();
-    let yaml = format!(
-        "clusters:
-  A: {{ bootstrap_servers: {a} }}
-  B: {{ bootstrap_servers: {b} }}
-mirrors:
-  - {{ source: A, target: B, topics: [{p}], replication_factor: 1, refresh_topics_interval: 1s, emit_heartbeats_interval: 300ms }}
-  - {{ source: B, target: A, topics: [{p}], replication_factor: 1, refresh_topics_interval: 1s, emit_heartbeats_interval: 300ms }}
-",
-        a = yaml_str(&a.bootstrap()),
-        b = yaml_str(&b.bootstrap()),
-        p = yaml_str(&format!("{prefix}-.*")),
-    );
-    let strait = StraitProcess::start(&yaml);
+    let pattern = format!("{prefix}-.*");
+    let mirror = |source: &str, target: &str| {
+        MirrorConfig::new(source, target)
+            .topics(&[&pattern])
+            .replication_factor(1)
+            .refresh_topics_interval("1s")
+            .emit_heartbeats_interval("300ms")
+    };
+    let config = StraitConfig::pair(a, b)
+        .mirror(mirror("A", "B"))
+        .mirror(mirror("B", "A"));
+    let strait = StraitProcess::start(&config);
 
     // (1) B's `heartbeats` holds at least 3 records of flow A->B, stamped within the run and
     // increasing, with the record timestamp equal to the value's (as MM2 writes them).

@@ -10,31 +10,30 @@ use crate::harness::*;
 
 const ARRIVAL: Duration = Duration::from_secs(120);
 
-/// Clusters (alias, bootstrap), mirrors (source index, target index), all over `topics`.
-fn topology_yaml(
-    clusters: &[(&str, String)],
+/// Clusters (alias, cluster), mirrors (source index, target index), all over `topics`.
+fn topology(
+    clusters: &[(&str, &KafkaCluster)],
     mirrors: &[(usize, usize)],
     topics: &str,
     identity: bool,
-) -> String {
-    let mut y = String::from("clusters:\n");
-    for (alias, bootstrap) in clusters {
-        y.push_str(&format!(
-            "  {alias}: {{ bootstrap_servers: {} }}\n",
-            yaml_str(bootstrap)
-        ));
+) -> StraitConfig {
+    let mut config = StraitConfig::new();
+    for (alias, cluster) in clusters {
+        config = config.cluster(alias, ClusterConfig::of(cluster));
     }
-    y.push_str("mirrors:\n");
     for (s, t) in mirrors {
-        y.push_str(&format!(
-            "  - {{ source: {}, target: {}, topics: [{}], topics_exclude: ['.*heartbeats'], replication_factor: 1, refresh_topics_interval: 1s, emit_checkpoints: false{} }}\n",
-            clusters[*s].0,
-            clusters[*t].0,
-            yaml_str(topics),
-            if identity { ", replication_policy: { kind: identity }" } else { "" }
-        ));
+        let mut mirror = MirrorConfig::new(clusters[*s].0, clusters[*t].0)
+            .topics(&[topics])
+            .topics_exclude(&[".*heartbeats"])
+            .replication_factor(1)
+            .refresh_topics_interval("1s")
+            .emit_checkpoints(false);
+        if identity {
+            mirror = mirror.policy(Policy::Identity);
+        }
+        config = config.mirror(mirror);
     }
-    y
+    config
 }
 
 fn values(bootstrap: &str, topic: &str) -> Vec<String> {
@@ -110,13 +109,8 @@ fn active_active_with_the_default_policy_does_not_loop() {
     create_topic(&b.bootstrap(), &topic, 1, &[]);
     // The filter also matches remote names, so only cycle detection keeps them from returning.
     let filter = format!("(.*\\.)?{}", regex::escape(&topic));
-    let yaml = topology_yaml(
-        &[(&p, a.bootstrap()), (&q, b.bootstrap())],
-        &[(0, 1), (1, 0)],
-        &filter,
-        false,
-    );
-    let strait = StraitProcess::start(&yaml);
+    let config = topology(&[(&p, a), (&q, b)], &[(0, 1), (1, 0)], &filter, false);
+    let strait = StraitProcess::start(&config);
     let on_a = produce_values(&a.bootstrap(), &topic, "a", 50);
     let on_b = produce_values(&b.bootstrap(), &topic, "b", 70);
     let mut from_b = TopicReader::new(&a.bootstrap(), &format!("{q}.{topic}"));
@@ -155,13 +149,13 @@ fn active_active_with_the_identity_policy_does_not_loop() {
     let topic = unique_name("aa-identity");
     create_topic(&a.bootstrap(), &topic, 1, &[]);
     create_topic(&b.bootstrap(), &topic, 1, &[]);
-    let yaml = topology_yaml(
-        &[(&p, a.bootstrap()), (&q, b.bootstrap())],
+    let config = topology(
+        &[(&p, a), (&q, b)],
         &[(0, 1), (1, 0)],
         &regex::escape(&topic),
         true,
     );
-    let strait = StraitProcess::start(&yaml);
+    let strait = StraitProcess::start(&config);
     let on_a = produce_values(&a.bootstrap(), &topic, "a", 50);
     let on_b = produce_values(&b.bootstrap(), &topic, "b", 70);
     let mut all_a = TopicReader::new(&a.bootstrap(), &topic);
@@ -215,17 +209,13 @@ fn a_three_cluster_identity_ring_does_not_loop() {
     for cluster in [a, b, &c] {
         create_topic(&cluster.bootstrap(), &topic, 1, &[]);
     }
-    let yaml = topology_yaml(
-        &[
-            (&p, a.bootstrap()),
-            (&q, b.bootstrap()),
-            (&r, c.bootstrap()),
-        ],
+    let config = topology(
+        &[(&p, a), (&q, b), (&r, &c)],
         &[(0, 1), (1, 2), (2, 0)],
         &regex::escape(&topic),
         true,
     );
-    let strait = StraitProcess::start(&yaml);
+    let strait = StraitProcess::start(&config);
     let mut everything = produce_values(&a.bootstrap(), &topic, "a", 30);
     everything.extend(produce_values(&b.bootstrap(), &topic, "b", 20));
     everything.extend(produce_values(&c.bootstrap(), &topic, "c", 10));

@@ -102,7 +102,7 @@ fn metrics_count_every_record_and_byte_and_lag_returns_to_zero() {
         &[(batch("c"), true), (batch("x"), false), (batch("d"), true)],
     );
 
-    let strait = StraitProcess::start(&MirrorConfig::new(a, b, &[&topic, &txn]).yaml());
+    let strait = StraitProcess::start(&StraitConfig::a_to_b(a, b, &[&topic, &txn]));
     let base = format!("http://{}", strait.http_addr());
     let mut target = TopicReader::new(&b.bootstrap(), &format!("A.{topic}"));
     target.wait_for_count(300, ARRIVAL);
@@ -174,7 +174,7 @@ fn readyz_flips_while_the_target_broker_is_down() {
     let topic = unique_name("ready");
     create_topic(&a.bootstrap(), &topic, 1, &[]);
     produce(&a.bootstrap(), &topic, &[OutRecord::to_partition(0, "one")]);
-    let strait = StraitProcess::start(&MirrorConfig::new(a, &target, &[&topic]).yaml());
+    let strait = StraitProcess::start(&StraitConfig::a_to_b(a, &target, &[&topic]));
     let url = format!("http://{}/readyz", strait.http_addr());
     let until = |want: u16| {
         wait_for(ARRIVAL, &format!("/readyz {want}"), || {
@@ -220,14 +220,17 @@ fn tls_endpoint_with_mutual_tls_and_a_bearer_token() {
     let certs = scratch_dir("tls");
     make_certs(certs.path());
     let path = |f: &str| certs.path().join(f).to_string_lossy().into_owned();
-    let yaml = format!(
-        "{}http:\n  listen: \"127.0.0.1:0\"\n  bearer_token: s3cret\n  tls: {{ cert_file: {}, key_file: {}, client_ca_file: {} }}\n",
-        MirrorConfig::new(a, b, &[&topic]).yaml(),
-        yaml_str(&path("server.pem")),
-        yaml_str(&path("server.key")),
-        yaml_str(&path("ca.pem"))
+    let file = |f: &str| certs.path().join(f);
+    let config = StraitConfig::a_to_b(a, b, &[&topic]).http(
+        HttpConfig::listen("127.0.0.1:0")
+            .bearer_token("s3cret")
+            .tls(
+                &file("server.pem"),
+                &file("server.key"),
+                Some(&file("ca.pem")),
+            ),
     );
-    let strait = StraitProcess::start(&yaml);
+    let strait = StraitProcess::start(&config);
     let url = format!("https://{}/metrics", strait.http_addr());
     let (ca, cert, key) = (path("ca.pem"), path("client.pem"), path("client.key"));
     let auth = "Authorization: Bearer s3cret";

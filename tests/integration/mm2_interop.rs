@@ -56,7 +56,7 @@ pub struct Mm2Setup {
     /// `mm2-offset-syncs.<target_alias>.internal` on A (MM2's default location: the source).
     pub offset_syncs_topic: String,
     /// The MM2 properties it runs with.
-    pub properties: String,
+    pub properties: Mm2Properties,
     /// From MM2's start to its first record in `remote_topic`.
     pub first_record_after: Duration,
     /// From MM2's start to checkpoints for both partitions in `checkpoints_topic`.
@@ -64,7 +64,7 @@ pub struct Mm2Setup {
 }
 
 /// MM2 dedicated-mode properties for the one-way flow `source_alias -> target_alias`, restricted
-/// to `topic` and `group`, with the test-speed intervals of the harness reference (§4.1).
+/// to `topic` and `group`, with the test-speed settings of [`Mm2Properties::one_way`].
 fn mm2_properties(
     a: &KafkaCluster,
     b: &KafkaCluster,
@@ -72,42 +72,12 @@ fn mm2_properties(
     target_alias: &str,
     topic: &str,
     group: &str,
-) -> String {
+) -> Mm2Properties {
     let (m, n) = (source_alias, target_alias);
-    format!(
-        "clusters = {m}, {n}
-{m}.bootstrap.servers = {a}
-{n}.bootstrap.servers = {b}
-{m}->{n}.enabled = true
-{m}->{n}.topics = {topic}
-{m}->{n}.groups = {group}
-{m}->{n}.heartbeats.replication.enabled = false
-{n}->{m}.enabled = false
-{n}->{m}.emit.heartbeats.enabled = false
-replication.factor = 1
-offset-syncs.topic.replication.factor = 1
-checkpoints.topic.replication.factor = 1
-heartbeats.topic.replication.factor = 1
-offset.storage.replication.factor = 1
-status.storage.replication.factor = 1
-config.storage.replication.factor = 1
-emit.heartbeats.enabled = true
-emit.heartbeats.interval.seconds = 1
-emit.checkpoints.enabled = true
-emit.checkpoints.interval.seconds = 1
-sync.group.offsets.enabled = true
-sync.group.offsets.interval.seconds = 1
-refresh.topics.interval.seconds = 2
-refresh.groups.interval.seconds = 2
-sync.topic.configs.enabled = true
-sync.topic.acls.enabled = false
-tasks.max = 1
-{n}.offset.flush.interval.ms = 1000
-{n}.scheduled.rebalance.max.delay.ms = 0
-",
-        a = a.bootstrap(),
-        b = b.bootstrap(),
-    )
+    Mm2Properties::one_way((m, a), (n, b))
+        .flow(m, n, "topics", topic)
+        .flow(m, n, "groups", group)
+        .flow(m, n, "heartbeats.replication.enabled", "false")
 }
 
 fn decode_checkpoint(r: &Rec) -> Option<Checkpoint> {
@@ -609,17 +579,15 @@ fn strait_reads_mirror_maker_2_checkpoints_offset_syncs_and_heartbeats_as_java_d
     // checkpoints.
     let scratch = scratch_dir("mm2-cli");
     let config = scratch.path().join("strait.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "clusters:\n  {m}: {{ bootstrap_servers: {} }}\n  {n}: {{ bootstrap_servers: {} }}\nmirrors:\n  - {{ source: {m}, target: {n}, topics: [{}], groups: [{}] }}\n",
-            yaml_str(&a.bootstrap()),
-            yaml_str(&b.bootstrap()),
-            yaml_str(&s.topic),
-            yaml_str(&s.group)
-        ),
-    )
-    .expect("write strait config");
+    StraitConfig::new()
+        .cluster(m, ClusterConfig::of(a))
+        .cluster(n, ClusterConfig::of(b))
+        .mirror(
+            MirrorConfig::new(m, n)
+                .topics(&[&s.topic])
+                .groups(&[&s.group]),
+        )
+        .write_to(&config);
     let config = config.to_string_lossy().into_owned();
     let out = strait_cli(
         &[

@@ -72,7 +72,7 @@ fn replicate_with_gaps(name: &str) -> (String, Log, Log) {
         .collect();
     assert_eq!(source.len(), 18, "committed records readable on the source");
 
-    let mut strait = StraitProcess::start(&MirrorConfig::new(a, b, &[&topic]).yaml());
+    let mut strait = StraitProcess::start(&StraitConfig::a_to_b(a, b, &[&topic]));
     let mut target = TopicReader::new(&b.bootstrap(), &remote);
     target.wait_for_count(18, ARRIVAL);
     strait.sigterm();

@@ -74,13 +74,14 @@ fn java_remote_cluster_utils_translates_offsets_to_strait_checkpoints() {
         &[(topic.as_str(), 0, 25), (topic.as_str(), 1, 13)],
     );
 
-    let yaml = MirrorConfig::new(a, b, &[&topic]).yaml().replace(
-        "    refresh_topics_interval:",
-        "    emit_checkpoints_interval: 500ms\n    refresh_topics_interval:",
+    let config = StraitConfig::one_way(
+        a,
+        b,
+        MirrorConfig::a_to_b(&[&topic]).emit_checkpoints_interval("500ms"),
     );
     // Compile while strait starts replicating.
     let classes = std::thread::spawn(|| compile_java(Path::new(TRANSLATE_OFFSETS)));
-    let strait = StraitProcess::start(&yaml);
+    let strait = StraitProcess::start(&config);
 
     // The latest checkpoint per partition of ours, in topic order: what a reader of the whole
     // checkpoint topic (as translateOffsets is) ends up with.

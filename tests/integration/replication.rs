@@ -11,7 +11,7 @@ use crate::harness::*;
 
 /// Generous upper bound for data to show up on the target (2 cores, 2 brokers, parallel tests).
 const ARRIVAL: Duration = Duration::from_secs(60);
-/// The `refresh_topics_interval` of [`MirrorConfig::new`].
+/// The `refresh_topics_interval` of [`MirrorConfig::a_to_b`].
 const REFRESH: Duration = Duration::from_secs(2);
 
 /// What must survive replication unchanged: everything but topic and offset.
@@ -115,7 +115,7 @@ fn records_arrive_byte_for_byte_in_order() {
         "source partition 0 as produced"
     );
 
-    let mut strait = StraitProcess::start(&MirrorConfig::new(a, b, &[&topic]).yaml());
+    let mut strait = StraitProcess::start(&StraitConfig::a_to_b(a, b, &[&topic]));
     let mut target = TopicReader::new(&b.bootstrap(), &remote);
     target.wait_for_count(records.len(), ARRIVAL);
     target.read_to_end(ARRIVAL);
@@ -167,8 +167,7 @@ fn topic_created_later_is_replicated_within_refresh_interval() {
         &[OutRecord::to_partition(0, "first")],
     );
 
-    let mut strait =
-        StraitProcess::start(&MirrorConfig::new(a, b, &[&format!("{prefix}-.*")]).yaml());
+    let mut strait = StraitProcess::start(&StraitConfig::a_to_b(a, b, &[&format!("{prefix}-.*")]));
     // strait is up and replicating once the first topic's record arrived.
     TopicReader::new(&b.bootstrap(), &format!("A.{first}")).wait_for_count(1, ARRIVAL);
 
@@ -223,7 +222,7 @@ fn partition_increase_is_replicated() {
         .collect();
     produce(&a.bootstrap(), &topic, &before);
 
-    let mut strait = StraitProcess::start(&MirrorConfig::new(a, b, &[&topic]).yaml());
+    let mut strait = StraitProcess::start(&StraitConfig::a_to_b(a, b, &[&topic]));
     let mut target = TopicReader::new(&b.bootstrap(), &remote);
     target.wait_for_count(before.len(), ARRIVAL);
     assert_eq!(partition_count(&b.bootstrap(), &remote), Some(2));
@@ -285,7 +284,7 @@ fn aborted_transactions_are_not_copied() {
             (batch("c1", 10), true),
         ],
     );
-    let mut strait = StraitProcess::start(&MirrorConfig::new(a, b, &[&topic]).yaml());
+    let mut strait = StraitProcess::start(&StraitConfig::a_to_b(a, b, &[&topic]));
     let mut target = TopicReader::new(&b.bootstrap(), &remote);
     target.wait_for_count(20, ARRIVAL);
 
@@ -366,10 +365,13 @@ fn oversized_record_blocks_its_partition_only() {
 
     // The target-only max.message.bytes override is what this test is about: keep config sync
     // (which would reset it to the target's default) away from it.
-    let config = MirrorConfig::new(a, b, &[&topic])
-        .shutdown_timeout("5s")
-        .with("sync_topic_configs: 'off'");
-    let mut strait = StraitProcess::start(&config.yaml());
+    let config = StraitConfig::one_way(
+        a,
+        b,
+        MirrorConfig::a_to_b(&[&topic]).set("sync_topic_configs", "off"),
+    )
+    .shutdown_timeout("5s");
+    let mut strait = StraitProcess::start(&config);
     let mut target = TopicReader::new(&b.bootstrap(), &remote);
     let prefix: Vec<String> = p0[..10]
         .iter()

@@ -64,7 +64,7 @@ fn stream_interrupt_restart(test: &str, interrupt: Interrupt) -> (usize, usize) 
     create_topic(&a.bootstrap(), &topic, PARTITIONS, &[]);
     produce_range(&a.bootstrap(), &topic, 0, PRELOAD_PER_PARTITION);
 
-    let mut strait = StraitProcess::start(&MirrorConfig::new(a, b, &[&topic]).yaml());
+    let mut strait = StraitProcess::start(&StraitConfig::a_to_b(a, b, &[&topic]));
     let streaming_done = Arc::new(AtomicBool::new(false));
     let streamer = {
         let (bootstrap, topic, done) = (a.bootstrap(), topic.clone(), streaming_done.clone());

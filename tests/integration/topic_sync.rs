@@ -11,24 +11,14 @@ use crate::harness::*;
 
 const SYNC: Duration = Duration::from_secs(60);
 
-fn config_yaml(a: &KafkaCluster, b: &KafkaCluster, topic: &str, extra: &str) -> String {
-    format!(
-        "clusters:
-  A: {{ bootstrap_servers: {a} }}
-  B: {{ bootstrap_servers: {b} }}
-mirrors:
-  - source: A
-    target: B
-    topics: [{t}]
-    replication_factor: 1
-    refresh_topics_interval: 1s
-    sync_topic_configs_interval: 1s
-    sync_topic_acls_interval: 1s
-{extra}",
-        a = yaml_str(&a.bootstrap()),
-        b = yaml_str(&b.bootstrap()),
-        t = yaml_str(topic),
-    )
+/// A→B over `topic`, with topics, configs and ACLs synced every second.
+fn sync_mirror(topic: &str) -> MirrorConfig {
+    MirrorConfig::new("A", "B")
+        .topics(&[topic])
+        .replication_factor(1)
+        .refresh_topics_interval("1s")
+        .sync_topic_configs_interval("1s")
+        .sync_topic_acls_interval("1s")
 }
 
 fn overrides(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -77,13 +67,9 @@ fn config_sync_copies_explicit_configs_and_leaves_excluded_ones_alone() {
             ("message.timestamp.type", "LogAppendTime"),
         ],
     );
-    let yaml = config_yaml(
-        a,
-        b,
-        &topic,
-        "    topic_configs_exclude: ['max\\.message\\..*']\n",
-    );
-    let strait = StraitProcess::start(&yaml);
+    let config = StraitConfig::pair(a, b)
+        .mirror(sync_mirror(&topic).set("topic_configs_exclude", vec!["max\\.message\\..*"]));
+    let strait = StraitProcess::start(&config);
 
     // Created with the source's explicit configs, minus the excluded ones.
     wait_until(SYNC, "remote topic created", || {
@@ -153,21 +139,14 @@ fn report_mode_changes_nothing_and_the_drift_is_reported() {
         &[("retention.ms", "222222"), ("retention.bytes", "1048576")],
     );
     let before = topic_overrides(&b.bootstrap(), &remote);
-    let yaml = config_yaml(
-        a,
-        b,
-        &topic,
-        "    sync_topic_configs: report\n    sync_topic_acls: report\n",
+    let config = StraitConfig::pair(a, b).mirror(
+        sync_mirror(&topic)
+            .set("sync_topic_configs", "report")
+            .set("sync_topic_acls", "report"),
     );
 
     // validate --connect lists the drift.
-    let dir = scratch_dir("report-mode");
-    let path = dir.path().join("strait.yaml");
-    std::fs::write(&path, &yaml).unwrap();
-    let out = strait_cli(
-        &["validate", "--connect", "--config", path.to_str().unwrap()],
-        Duration::from_secs(60),
-    );
+    let out = validate(&config.to_yaml(), true);
     assert_eq!(out.code, Some(0), "validate --connect: {}", out.stderr);
     for line in [
         format!("{topic} -> {remote}: config retention.ms: source 111111, target 222222"),
@@ -181,7 +160,7 @@ fn report_mode_changes_nothing_and_the_drift_is_reported() {
         );
     }
 
-    let strait = StraitProcess::start(&yaml);
+    let strait = StraitProcess::start(&config);
     let addr = strait.http_addr();
     let drift = wait_for(SYNC, "config drift on /metrics", || {
         let body = http_get(&addr, "/metrics");
@@ -332,7 +311,7 @@ fn acl_sync_recreates_topic_acls_and_never_grants_write() {
     .map(|(p, o, k)| (p.to_string(), "*".to_string(), o.to_string(), k.to_string()))
     .collect();
 
-    let strait = StraitProcess::start(&config_yaml(a, b, &topic, ""));
+    let strait = StraitProcess::start(&StraitConfig::pair(a, b).mirror(sync_mirror(&topic)));
     wait_until(SYNC, "remote topic created", || {
         partition_count(&b.bootstrap(), &remote) == Some(1)
     });

@@ -144,6 +144,19 @@ pub fn list_topics(bootstrap: &str) -> BTreeSet<String> {
     md.topics().iter().map(|t| t.name().to_string()).collect()
 }
 
+/// A metadata request for the single topic `topic` from a client that allows auto-creation (as
+/// librdkafka's producers do by default): the request that creates a missing topic on brokers
+/// with `auto.create.topics.enable=true`. For tests that show what such a request does; whether
+/// the broker answered is not the point, so errors are ignored.
+pub fn request_topic_metadata(bootstrap: &str, topic: &str) {
+    let client: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("allow.auto.create.topics", "true")
+        .create()
+        .expect("metadata client");
+    let _ = client.fetch_metadata(Some(topic), METADATA_TIMEOUT);
+}
+
 /// Topic names of the cluster that contain `fragment`.
 pub fn topics_containing(bootstrap: &str, fragment: &str) -> BTreeSet<String> {
     list_topics(bootstrap)

@@ -4,18 +4,19 @@
 //! compiled once per test process).
 //!
 //! Every JVM gets the tools' logging config (WARN and above to stderr, so stdout stays
-//! parseable), UTF-8 output whatever the machine's locale, a watchdog for a killed test process
-//! and a time limit.
+//! parseable), UTF-8 output whatever the machine's locale, and runs through
+//! [`Launch::run`](super::process::Launch::run): a watchdog for a killed test process and a
+//! time limit.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::kafka::kafka_libs;
-use super::util::{random_u64, repo_root, scratch_root, spawn_watchdog};
+use super::process::Launch;
+use super::util::{random_u64, repo_root, scratch_root};
 
 /// The package of MM2's `ConsoleConsumer` formatters.
 pub const MM2_FORMATTERS: &str = "org.apache.kafka.connect.mirror.formatters";
@@ -23,6 +24,8 @@ pub const MM2_FORMATTERS: &str = "org.apache.kafka.connect.mirror.formatters";
 /// record. It exits 0 then, so a record Java never printed shows up as a missing line, not as a
 /// hang.
 pub const CONSOLE_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+/// Time limit of compiling one test source file.
+const JAVAC_TIMEOUT: Duration = Duration::from_secs(180);
 /// Time limit of one ConsoleConsumer run (JVM start, reading, the idle timeout).
 const CONSOLE_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -63,15 +66,14 @@ pub fn compile_java(source: &Path) -> PathBuf {
         ));
         std::fs::create_dir_all(&dir).expect("create java classes dir");
         let t0 = Instant::now();
-        let out = Command::new("javac")
+        let out = Launch::new("javac", "javac")
             .arg("-cp")
             .arg(format!("{}/*", kafka_libs().display()))
             .arg("-d")
             .arg(&dir)
             .arg(&source)
-            .stdin(Stdio::null())
-            .output()
-            .expect("spawn javac");
+            .run(JAVAC_TIMEOUT)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(
             out.status.success(),
             "javac {} failed ({}):\n{}{}",
@@ -110,9 +112,7 @@ pub fn java_tool(main: JavaMain<'_>, args: &[&str], timeout: Duration) -> Output
             )
         }
     };
-    // Only for the watchdog: a marker that occurs in this JVM's command line and nowhere else.
-    let marker = format!("-Dstrait.it.jvm={:016x}", random_u64());
-    let mut child = Command::new("java")
+    Launch::new(&format!("java {label}"), "java")
         .args(["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
         .arg(format!(
             "-Dlog4j2.configurationFile={}",
@@ -126,54 +126,12 @@ pub fn java_tool(main: JavaMain<'_>, args: &[&str], timeout: Duration) -> Output
             "-Duser.language=en",
             "-Duser.country=US",
         ])
-        .arg(&marker)
         .arg("-cp")
         .arg(classpath)
         .arg(class)
         .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn java ({label}): {e}"));
-    let mut watchdog = spawn_watchdog(child.id(), &marker);
-    // Drain both pipes while waiting: a full pipe would block the JVM.
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = pipe.read_to_end(&mut buf);
-            buf
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().expect("piped stdout")));
-    let stderr = drain(Box::new(child.stderr.take().expect("piped stderr")));
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for java") {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let _ = watchdog.kill();
-    let _ = watchdog.wait();
-    let stdout = stdout.join().expect("stdout reader");
-    let stderr = stderr.join().expect("stderr reader");
-    let Some(status) = status else {
-        panic!(
-            "java {label} {args:?} did not finish within {timeout:?}; stderr:\n{}",
-            String::from_utf8_lossy(&stderr)
-        );
-    };
-    Output {
-        status,
-        stdout,
-        stderr,
-    }
+        .run(timeout)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Reads `max_messages` records of all partitions of `topic` from the beginning with Kafka's

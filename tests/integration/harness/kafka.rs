@@ -3,23 +3,25 @@
 //! caches. Same recipe as `harness/kafka.sh start`, but with free ports and a scratch directory
 //! per cluster, so test runs never collide with the demo clusters or with each other.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 
-use super::util::{random_u64, remove_stale_dirs, repo_root, scratch_dir, spawn_watchdog};
+use super::process::{read_from, tail_of, ChildProcess, Launch};
+use super::util::{random_u64, remove_stale_dirs, repo_root, scratch_dir};
 
 /// How long a broker may take to log "Kafka Server started" (3 JVMs on 2 cores can be slow).
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 /// SIGTERM grace period before SIGKILL, as in `harness/kafka.sh stop`.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time limit of `harness/kafka.sh resolve` (a cold cache downloads the jars with Maven).
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(900);
+/// Time limit of `StorageTool format` (a short-lived JVM).
+const FORMAT_TIMEOUT: Duration = Duration::from_secs(120);
 /// Attempts with fresh ports when a broker cannot bind (another process took a port between
 /// our probe and the broker's bind).
 const START_ATTEMPTS: usize = 3;
@@ -47,12 +49,11 @@ pub fn kafka_libs() -> &'static Path {
     LIBS.get_or_init(|| {
         remove_stale_dirs();
         let script = repo_root().join("harness/kafka.sh");
-        let out = Command::new("bash")
+        let out = Launch::new("kafka.sh resolve", "bash")
             .arg(&script)
             .arg("resolve")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+            .run(RESOLVE_TIMEOUT)
+            .unwrap_or_else(|e| panic!("{e}"));
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
@@ -78,32 +79,143 @@ fn classpath() -> String {
     format!("{}/*", kafka_libs().display())
 }
 
-struct Jvm {
-    child: Child,
-    watchdog: Child,
+/// How to start a cluster: its name and the broker settings a test may choose.
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    name: String,
+    auto_create_topics: bool,
+}
+
+impl ClusterSpec {
+    /// A cluster like the shared ones: `auto.create.topics.enable=false`.
+    pub fn new(name: &str) -> ClusterSpec {
+        ClusterSpec {
+            name: name.to_string(),
+            auto_create_topics: false,
+        }
+    }
+
+    /// `auto.create.topics.enable` (Kafka's default is true; harness/conf/broker-base.properties
+    /// turns it off). With true, a metadata request for a missing topic creates it, so a test
+    /// can check that a client creates no topic it did not mean to.
+    pub fn auto_create_topics(mut self, enabled: bool) -> ClusterSpec {
+        self.auto_create_topics = enabled;
+        self
+    }
+
+    /// Starts the cluster and waits until it serves metadata requests.
+    pub fn start(self) -> KafkaCluster {
+        KafkaCluster::start_spec(self)
+    }
+}
+
+/// Starts the clusters of `names` (default settings) in parallel:
+/// `let [a, b] = clusters(["drill-A", "drill-B"]);`.
+pub fn clusters<const N: usize>(names: [&str; N]) -> [KafkaCluster; N] {
+    start_clusters(names.map(ClusterSpec::new))
+}
+
+/// Starts the clusters of `specs` in parallel (the JVMs start in a few seconds each, most of it
+/// waiting: in parallel a pair is ready in the time of one).
+pub fn start_clusters<const N: usize>(specs: [ClusterSpec; N]) -> [KafkaCluster; N] {
+    std::thread::scope(|s| {
+        specs
+            .map(|spec| {
+                let name = spec.name.clone();
+                (name, s.spawn(move || spec.start()))
+            })
+            .map(|(name, started)| {
+                started
+                    .join()
+                    .unwrap_or_else(|_| panic!("start of kafka cluster {name} panicked"))
+            })
+    })
+}
+
+/// Clusters `A` (source) and `B` (target) shared by the tests of one test process: started in
+/// parallel on first use, killed and deleted when the test process exits. Auto-creation of
+/// topics is off.
+pub fn shared_clusters() -> &'static (KafkaCluster, KafkaCluster) {
+    static SHARED: OnceLock<(KafkaCluster, KafkaCluster)> = OnceLock::new();
+    shared(&SHARED, || {
+        start_clusters([ClusterSpec::new("A"), ClusterSpec::new("B")])
+    })
+}
+
+/// A second shared pair, `auto-A` and `auto-B`, with Kafka's default
+/// `auto.create.topics.enable=true`: for tests that check which topics strait creates. Other
+/// tests create topics there too, so such a test looks only at names it can tell apart (unique
+/// aliases and topic names, or the topics that appeared during the test).
+pub fn shared_auto_create_clusters() -> &'static (KafkaCluster, KafkaCluster) {
+    static SHARED: OnceLock<(KafkaCluster, KafkaCluster)> = OnceLock::new();
+    shared(&SHARED, || {
+        start_clusters([
+            ClusterSpec::new("auto-A").auto_create_topics(true),
+            ClusterSpec::new("auto-B").auto_create_topics(true),
+        ])
+    })
+}
+
+/// Every shared cluster started so far, for the exit handler.
+static SHARED_STARTED: Mutex<Vec<&'static KafkaCluster>> = Mutex::new(Vec::new());
+
+fn shared(
+    cell: &'static OnceLock<(KafkaCluster, KafkaCluster)>,
+    start: impl FnOnce() -> [KafkaCluster; 2],
+) -> &'static (KafkaCluster, KafkaCluster) {
+    let mut fresh = false;
+    let pair = cell.get_or_init(|| {
+        fresh = true;
+        let [a, b] = start();
+        (a, b)
+    });
+    if fresh {
+        static AT_EXIT: std::sync::Once = std::sync::Once::new();
+        // SAFETY: registering a plain extern "C" function without arguments.
+        AT_EXIT.call_once(|| unsafe {
+            libc::atexit(destroy_shared_clusters);
+        });
+        SHARED_STARTED.lock().unwrap().extend([&pair.0, &pair.1]);
+    }
+    pair
+}
+
+extern "C" fn destroy_shared_clusters() {
+    // try_lock: a test thread may have died holding the lock; the watchdogs cover that case.
+    if let Ok(started) = SHARED_STARTED.try_lock() {
+        for cluster in started.iter() {
+            cluster.destroy();
+        }
+    }
 }
 
 /// One single-node KRaft cluster. All methods take `&self` so shared clusters can live in a
 /// `static`; the JVM handle sits behind a mutex.
 pub struct KafkaCluster {
-    name: String,
+    spec: ClusterSpec,
     port: u16,
     controller_port: u16,
     dir: PathBuf,
     scratch: Mutex<Option<tempfile::TempDir>>,
-    jvm: Mutex<Option<Jvm>>,
+    jvm: Mutex<Option<ChildProcess>>,
 }
 
 impl KafkaCluster {
-    /// Starts a fresh cluster and waits until it serves metadata requests.
+    /// Starts a fresh cluster with default settings (see [`ClusterSpec`]) and waits until it
+    /// serves metadata requests.
     pub fn start(name: &str) -> KafkaCluster {
+        ClusterSpec::new(name).start()
+    }
+
+    fn start_spec(spec: ClusterSpec) -> KafkaCluster {
+        let name = spec.name.clone();
         let t0 = Instant::now();
         let mut last_error = String::new();
         for attempt in 1..=START_ATTEMPTS {
             let (port, controller_port) = pick_port_pair();
             let scratch = scratch_dir(&format!("kafka-{name}"));
             let cluster = KafkaCluster {
-                name: name.to_string(),
+                spec: spec.clone(),
                 port,
                 controller_port,
                 dir: scratch.path().to_path_buf(),
@@ -133,7 +245,13 @@ impl KafkaCluster {
     }
 
     pub fn name(&self) -> &str {
-        &self.name
+        &self.spec.name
+    }
+
+    /// Whether the broker creates topics on metadata requests (see
+    /// [`ClusterSpec::auto_create_topics`]).
+    pub fn auto_create_topics(&self) -> bool {
+        self.spec.auto_create_topics
     }
 
     /// `127.0.0.1:<client port>`.
@@ -157,21 +275,7 @@ impl KafkaCluster {
     /// SIGTERM (controlled shutdown), SIGKILL after 30 s.
     pub fn stop(&self) {
         if let Some(mut jvm) = self.jvm.lock().unwrap().take() {
-            signal(jvm.child.id(), libc::SIGTERM);
-            let deadline = Instant::now() + STOP_TIMEOUT;
-            while jvm.child.try_wait().ok().flatten().is_none() {
-                if Instant::now() >= deadline {
-                    eprintln!(
-                        "[harness] {} ignored SIGTERM for {STOP_TIMEOUT:?}; SIGKILL",
-                        self.name
-                    );
-                    let _ = jvm.child.kill();
-                    let _ = jvm.child.wait();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            reap(&mut jvm.watchdog);
+            jvm.stop(STOP_TIMEOUT);
         }
     }
 
@@ -181,8 +285,7 @@ impl KafkaCluster {
         // holding the lock; the watchdog covers that case.
         if let Ok(mut guard) = self.jvm.try_lock() {
             if let Some(mut jvm) = guard.take() {
-                reap(&mut jvm.child);
-                reap(&mut jvm.watchdog);
+                jvm.kill();
             }
         }
     }
@@ -191,11 +294,11 @@ impl KafkaCluster {
     pub fn restart(&self) {
         self.stop();
         self.spawn_and_wait()
-            .unwrap_or_else(|e| panic!("restart of kafka cluster {}: {e}", self.name));
+            .unwrap_or_else(|e| panic!("restart of kafka cluster {}: {e}", self.name()));
     }
 
     /// Kills the JVM and deletes the directory (used at process exit for shared clusters,
-    /// which live in a `static` and are never dropped).
+    /// which live in a `static` and are never dropped; an owned cluster does this on drop).
     pub fn destroy(&self) {
         self.kill();
         if let Ok(mut scratch) = self.scratch.try_lock() {
@@ -204,21 +307,34 @@ impl KafkaCluster {
     }
 
     fn write_properties(&self) {
-        // The shared settings are harness/conf/broker-base.properties, as for harness/kafka.sh.
+        // The shared settings are harness/conf/broker-base.properties, as for harness/kafka.sh,
+        // except auto-creation, which is the spec's choice.
+        const BASE: &str = include_str!("../../../harness/conf/broker-base.properties");
+        const AUTO_CREATE: &str = "auto.create.topics.enable=";
+        assert!(
+            BASE.lines().any(|l| l == "auto.create.topics.enable=false"),
+            "broker-base.properties no longer sets auto.create.topics.enable=false: adapt ClusterSpec"
+        );
+        let base: String = BASE
+            .lines()
+            .filter(|l| !l.starts_with(AUTO_CREATE))
+            .map(|l| format!("{l}\n"))
+            .collect();
         let props = format!(
             "{base}controller.quorum.voters=1@127.0.0.1:{cport}
 listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}
 advertised.listeners=PLAINTEXT://127.0.0.1:{port}
 log.dirs={data}
+{AUTO_CREATE}{auto_create}
 # The KRaft authorizer, so that ACL sync meets real ACLs. Every client of the tests connects
 # without authentication (User:ANONYMOUS) and is a super user, so nothing else is restricted.
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 super.users=User:ANONYMOUS
 ",
-            base = include_str!("../../../harness/conf/broker-base.properties"),
             port = self.port,
             cport = self.controller_port,
             data = self.dir.join("data").display(),
+            auto_create = self.spec.auto_create_topics,
         );
         std::fs::create_dir_all(self.dir.join("logs")).expect("create logs dir");
         std::fs::write(self.dir.join("server.properties"), props).expect("write server.properties");
@@ -227,7 +343,7 @@ super.users=User:ANONYMOUS
     /// `kafka.tools.StorageTool format` with a fresh cluster id (writes meta.properties and the
     /// bootstrap checkpoint into `data/`).
     fn format(&self) {
-        let out = Command::new("java")
+        let out = Launch::new("StorageTool", "java")
             .args(["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
             .arg(format!(
                 "-Dlog4j2.configurationFile={}",
@@ -239,9 +355,8 @@ super.users=User:ANONYMOUS
             .arg(self.dir.join("server.properties"))
             .arg("--cluster-id")
             .arg(new_cluster_id())
-            .stdin(Stdio::null())
-            .output()
-            .expect("run java (StorageTool)");
+            .run(FORMAT_TIMEOUT)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(
             out.status.success(),
             "StorageTool format of {} failed: {}{}",
@@ -251,17 +366,8 @@ super.users=User:ANONYMOUS
         );
     }
 
-    fn spawn_and_wait(&self) -> Result<(), String> {
-        let server_log = self.server_log();
-        // server.log appends across restarts: only look at what this start writes.
-        let log_offset = std::fs::metadata(&server_log).map(|m| m.len()).unwrap_or(0);
-        let out = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("stdout.log"))
-            .expect("open stdout.log");
-        let err = out.try_clone().expect("clone stdout.log handle");
-        let child = Command::new("java")
+    fn launch(&self) -> Launch {
+        Launch::new(&format!("kafka cluster {}", self.name()), "java")
             .args(["-Xms256m", "-Xmx768m"])
             .args(JVM_PERF)
             .arg(format!(
@@ -276,21 +382,24 @@ super.users=User:ANONYMOUS
             .arg(classpath())
             .arg("kafka.Kafka")
             .arg(self.dir.join("server.properties"))
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
+    }
+
+    fn spawn_and_wait(&self) -> Result<(), String> {
+        let server_log = self.server_log();
+        // server.log appends across restarts: only look at what this start writes.
+        let log_offset = std::fs::metadata(&server_log).map(|m| m.len()).unwrap_or(0);
+        let stdout_log = self.dir.join("stdout.log");
+        let jvm = self
+            .launch()
+            .spawn(&stdout_log)
             .map_err(|e| format!("cannot spawn java: {e}"))?;
-        let watchdog = spawn_watchdog(child.id(), &self.dir.to_string_lossy());
         let mut guard = self.jvm.lock().unwrap();
-        *guard = Some(Jvm { child, watchdog });
-        let jvm = guard.as_mut().unwrap();
+        let jvm = guard.insert(jvm);
 
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if let Ok(Some(status)) = jvm.child.try_wait() {
-                let tail = tail_of(&self.dir.join("stdout.log"), 20) + &tail_of(&server_log, 20);
-                reap(&mut jvm.watchdog);
+            if let Some(status) = jvm.exited() {
+                let tail = tail_of(&stdout_log, 20) + &tail_of(&server_log, 20);
                 *guard = None;
                 return Err(format!(
                     "broker exited ({status}) before it was ready:\n{tail}"
@@ -388,41 +497,4 @@ fn new_cluster_id() -> String {
             return id;
         }
     }
-}
-
-fn signal(pid: u32, sig: i32) {
-    // SAFETY: plain kill(2) on a child we spawned and have not reaped yet.
-    unsafe {
-        libc::kill(pid as i32, sig);
-    }
-}
-
-/// SIGKILL and reap (no zombie left behind).
-fn reap(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-fn read_from(path: &Path, offset: u64) -> String {
-    let mut s = String::new();
-    if let Ok(mut f) = File::open(path) {
-        if f.seek(SeekFrom::Start(offset)).is_ok() {
-            let mut buf = Vec::new();
-            let _ = f.read_to_end(&mut buf);
-            s = String::from_utf8_lossy(&buf).into_owned();
-        }
-    }
-    s
-}
-
-/// The last `n` lines of a file, for failure messages.
-pub fn tail_of(path: &Path, n: usize) -> String {
-    let text = read_from(path, 0);
-    let lines: Vec<&str> = text.lines().collect();
-    let mut out = format!("--- {} (last {n} lines) ---\n", path.display());
-    for line in &lines[lines.len().saturating_sub(n)..] {
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
 }

@@ -1,5 +1,6 @@
-//! Apache Kafka's MirrorMaker 2 in dedicated mode as a child process, on the same 4.1.1 jars as
-//! the brokers: `java -cp "<kafka libs>/*" org.apache.kafka.connect.mirror.MirrorMaker
+//! Apache Kafka's MirrorMaker 2 in dedicated mode: its properties ([`Mm2Properties`], the one
+//! place tests write them) and the process ([`Mm2Process`]), on the same 4.1.1 jars as the
+//! brokers: `java -cp "<kafka libs>/*" org.apache.kafka.connect.mirror.MirrorMaker
 //! mm2.properties`, as `harness/kafka.sh mm2` runs it. The properties file, MM2's own log
 //! (`mm2.log`, from `harness/conf/mm2-log4j2.xml`) and the JVM's stdout/stderr (`stdout.log`)
 //! live in a scratch directory per process.
@@ -7,41 +8,150 @@
 //! MM2 is killed on drop; [`Mm2Process::stop`] is the graceful way (SIGTERM, then SIGKILL after
 //! a deadline).
 
-use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::ExitStatus;
+use std::time::Duration;
 
-use super::kafka::{kafka_libs, tail_of, JVM_PERF};
-use super::util::{repo_root, scratch_dir, spawn_watchdog};
+use super::kafka::{kafka_libs, KafkaCluster, JVM_PERF};
+use super::process::{tail_of, ChildProcess, Launch};
+use super::util::{repo_root, scratch_dir};
 
 /// SIGTERM grace period before SIGKILL (MM2's shutdown hook stops every herder and its tasks).
 pub const MM2_STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// An `mm2.properties` text, built key by key: cluster aliases with their bootstrap servers,
+/// then the other keys in the order they were set (setting a key again replaces its value where
+/// it stands).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mm2Properties {
+    clusters: Vec<(String, String)>,
+    entries: Vec<(String, String)>,
+}
+
+impl Mm2Properties {
+    pub fn new() -> Mm2Properties {
+        Mm2Properties::default()
+    }
+
+    /// The one-way flow `source -> target` (each an alias and its cluster), set up as the
+    /// harness reference (§4.1) runs MM2 in tests: the reverse flow off and without
+    /// heartbeats, replication factor 1 for every topic MM2 creates (single-broker clusters),
+    /// heartbeats, checkpoints and group offset sync every second, topics and groups refreshed
+    /// every 2 s, topic config sync on, ACL sync off, one task, and the Connect worker of the
+    /// target flushing offsets every second without rebalance delay. Topics and groups are for
+    /// the caller to restrict ([`Mm2Properties::flow`] `topics` / `groups`).
+    pub fn one_way(
+        (source, a): (&str, &KafkaCluster),
+        (target, b): (&str, &KafkaCluster),
+    ) -> Mm2Properties {
+        let (m, n) = (source, target);
+        Mm2Properties::new()
+            .cluster(m, &a.bootstrap())
+            .cluster(n, &b.bootstrap())
+            .flow(m, n, "enabled", "true")
+            .flow(n, m, "enabled", "false")
+            .flow(n, m, "emit.heartbeats.enabled", "false")
+            .single_broker_replication()
+            .set("emit.heartbeats.enabled", "true")
+            .set("emit.heartbeats.interval.seconds", "1")
+            .set("emit.checkpoints.enabled", "true")
+            .set("emit.checkpoints.interval.seconds", "1")
+            .set("sync.group.offsets.enabled", "true")
+            .set("sync.group.offsets.interval.seconds", "1")
+            .set("refresh.topics.interval.seconds", "2")
+            .set("refresh.groups.interval.seconds", "2")
+            .set("sync.topic.configs.enabled", "true")
+            .set("sync.topic.acls.enabled", "false")
+            .set("tasks.max", "1")
+            .for_cluster(n, "offset.flush.interval.ms", "1000")
+            .for_cluster(n, "scheduled.rebalance.max.delay.ms", "0")
+    }
+
+    /// Replication factor 1 for the remote topics and every internal topic MM2 creates (its
+    /// defaults are 2 or 3, which a single broker cannot host).
+    pub fn single_broker_replication(self) -> Mm2Properties {
+        [
+            "replication.factor",
+            "offset-syncs.topic.replication.factor",
+            "checkpoints.topic.replication.factor",
+            "heartbeats.topic.replication.factor",
+            "offset.storage.replication.factor",
+            "status.storage.replication.factor",
+            "config.storage.replication.factor",
+        ]
+        .into_iter()
+        .fold(self, |p, key| p.set(key, "1"))
+    }
+
+    /// Adds a cluster alias (`clusters = ...`) with its `<alias>.bootstrap.servers`.
+    pub fn cluster(mut self, alias: &str, bootstrap: &str) -> Mm2Properties {
+        match self.clusters.iter_mut().find(|(a, _)| a == alias) {
+            Some((_, b)) => *b = bootstrap.to_string(),
+            None => self
+                .clusters
+                .push((alias.to_string(), bootstrap.to_string())),
+        }
+        self
+    }
+
+    /// A top-level key (applies to every flow and cluster unless overridden).
+    pub fn set(mut self, key: &str, value: &str) -> Mm2Properties {
+        match self.entries.iter_mut().find(|(k, _)| k == key) {
+            Some((_, v)) => *v = value.to_string(),
+            None => self.entries.push((key.to_string(), value.to_string())),
+        }
+        self
+    }
+
+    /// `<source>-><target>.<key>`, a key of one flow.
+    pub fn flow(self, source: &str, target: &str, key: &str, value: &str) -> Mm2Properties {
+        self.set(&format!("{source}->{target}.{key}"), value)
+    }
+
+    /// `<alias>.<key>`, a key of one cluster (client and, for targets, Connect worker settings).
+    pub fn for_cluster(self, alias: &str, key: &str, value: &str) -> Mm2Properties {
+        self.set(&format!("{alias}.{key}"), value)
+    }
+
+    /// The value set for `key`, if any.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `mm2.properties` text.
+    pub fn render(&self) -> String {
+        let aliases: Vec<&str> = self.clusters.iter().map(|(a, _)| a.as_str()).collect();
+        let mut out = format!("clusters = {}\n", aliases.join(", "));
+        for (alias, bootstrap) in &self.clusters {
+            out.push_str(&format!("{alias}.bootstrap.servers = {bootstrap}\n"));
+        }
+        for (k, v) in &self.entries {
+            out.push_str(&format!("{k} = {v}\n"));
+        }
+        out
+    }
+}
+
 /// A running (or exited) MirrorMaker 2 in dedicated mode.
 pub struct Mm2Process {
+    // Declared first: dropped (killed) before the scratch directory is removed.
+    process: ChildProcess,
     scratch: tempfile::TempDir,
     properties: PathBuf,
-    child: Option<Child>,
-    watchdog: Option<Child>,
-    started: Instant,
 }
 
 impl Mm2Process {
-    /// Writes `properties` (an `mm2.properties` text) to a scratch file and starts MM2 on it.
-    /// Returns at once: readiness is for the test to check on the clusters (MM2's own "started"
-    /// line only means its herders started, not that any connector runs).
-    pub fn start(properties: &str) -> Mm2Process {
+    /// Writes `properties` to a scratch file and starts MM2 on it. Returns at once: readiness
+    /// is for the test to check on the clusters (MM2's own "started" line only means its
+    /// herders started, not that any connector runs).
+    pub fn start(properties: &Mm2Properties) -> Mm2Process {
         let scratch = scratch_dir("mm2");
         let props = scratch.path().join("mm2.properties");
-        std::fs::write(&props, properties).expect("write mm2.properties");
-        let out = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(scratch.path().join("stdout.log"))
-            .expect("open mm2 stdout.log");
-        let err = out.try_clone().expect("clone stdout.log handle");
-        let child = Command::new("java")
+        std::fs::write(&props, properties.render()).expect("write mm2.properties");
+        let process = Launch::new("MirrorMaker 2", "java")
             .args(["-Xms256m", "-Xmx1g"])
             .args(JVM_PERF)
             .arg(format!("-Dkafka.logs.dir={}", scratch.path().display()))
@@ -53,29 +163,22 @@ impl Mm2Process {
             .arg(format!("{}/*", kafka_libs().display()))
             .arg("org.apache.kafka.connect.mirror.MirrorMaker")
             .arg(&props)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
+            .spawn(&scratch.path().join("stdout.log"))
             .expect("spawn java (MirrorMaker)");
-        // The properties path is unique and on MM2's command line: the watchdog's marker.
-        let watchdog = spawn_watchdog(child.id(), &props.to_string_lossy());
         eprintln!(
             "[harness] MirrorMaker 2 started (pid {}, dir {})",
-            child.id(),
+            process.pid(),
             scratch.path().display()
         );
         Mm2Process {
+            process,
             scratch,
             properties: props,
-            child: Some(child),
-            watchdog: Some(watchdog),
-            started: Instant::now(),
         }
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("MM2 not running").id()
+        self.process.pid()
     }
 
     /// The scratch directory (properties, logs).
@@ -93,8 +196,8 @@ impl Mm2Process {
     }
 
     /// The JVM's stdout and stderr (start-up failures before logging is set up end up here).
-    pub fn stdout_path(&self) -> PathBuf {
-        self.scratch.path().join("stdout.log")
+    pub fn stdout_path(&self) -> &Path {
+        self.process.log_path()
     }
 
     /// Everything MM2 logged so far.
@@ -104,19 +207,17 @@ impl Mm2Process {
 
     /// The last `n` lines of `stdout.log` and of `mm2.log`, for failure messages.
     pub fn log_tail(&self, n: usize) -> String {
-        tail_of(&self.stdout_path(), n) + &tail_of(&self.log_path(), n)
+        tail_of(self.stdout_path(), n) + &tail_of(&self.log_path(), n)
     }
 
     /// Time since the start.
     pub fn uptime(&self) -> Duration {
-        self.started.elapsed()
+        self.process.uptime()
     }
 
     /// `Some(status)` once the process has exited.
     pub fn exited(&mut self) -> Option<ExitStatus> {
-        self.child
-            .as_mut()
-            .and_then(|c| c.try_wait().expect("try_wait on MM2"))
+        self.process.exited()
     }
 
     /// Panics with the log tail if MM2 has exited (it exits 2 or 3 when it cannot start).
@@ -132,45 +233,15 @@ impl Mm2Process {
     /// Graceful stop: SIGTERM, SIGKILL after [`MM2_STOP_TIMEOUT`]. Returns the exit status and
     /// whether MM2 exited by itself within the deadline (false: it had to be killed).
     pub fn stop(&mut self) -> (ExitStatus, bool) {
-        let mut child = self.child.take().expect("MM2 not running");
-        // SAFETY: kill(2) on our own child, not reaped yet (a zombie pid cannot be reused).
-        unsafe {
-            libc::kill(child.id() as i32, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + MM2_STOP_TIMEOUT;
-        let result = loop {
-            if let Some(status) = child.try_wait().expect("wait for MM2") {
-                break (status, true);
-            }
-            if Instant::now() >= deadline {
-                eprintln!(
-                    "[harness] MirrorMaker 2 ignored SIGTERM for {MM2_STOP_TIMEOUT:?}; SIGKILL"
-                );
-                let _ = child.kill();
-                break (child.wait().expect("wait for MM2"), false);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        self.reap_watchdog();
-        result
-    }
-
-    fn reap_watchdog(&mut self) {
-        if let Some(mut w) = self.watchdog.take() {
-            let _ = w.kill();
-            let _ = w.wait();
-        }
+        let (exited, graceful) = self.process.stop(MM2_STOP_TIMEOUT);
+        (exited.status, graceful)
     }
 }
 
 impl Drop for Mm2Process {
     fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        self.reap_watchdog();
         if std::thread::panicking() {
+            self.process.kill();
             eprintln!("{}", self.log_tail(80));
         }
     }

@@ -1,10 +1,24 @@
-//! The shared test harness: real Kafka clusters ([`kafka`]), rdkafka helpers to set up and
-//! check data ([`client`]), the strait binary as a child process ([`strait`]) and small
-//! utilities ([`util`]).
+//! The shared test harness: real Kafka clusters, the processes tests run, strait's
+//! configuration, and rdkafka helpers to set up and check data.
 //!
-//! Most tests use the two clusters of [`shared_clusters`], started once per test process, and
-//! keep out of each other's way with unique topic names ([`util::unique_name`]) and mirror
-//! configs restricted to those names.
+//! - [`kafka`]: [`KafkaCluster`]; [`shared_clusters`] (`A`, `B`, started once per test
+//!   process) and [`shared_auto_create_clusters`] (`auto-A`, `auto-B`, with Kafka's default
+//!   `auto.create.topics.enable=true`); dedicated clusters started in parallel with
+//!   [`clusters`]`(["drill-A", "drill-B"])` or [`start_clusters`] and [`ClusterSpec`].
+//! - [`process`]: the one child-process layer ([`Launch`], [`ChildProcess`], [`Exited`]):
+//!   log file that survives restarts, orphan watchdog, kill on drop, signals, waits with a
+//!   deadline. Kafka's JVMs, strait, MirrorMaker 2, Java tools and CLI calls all run on it.
+//! - [`config`]: [`StraitConfig`] and its parts, strait's YAML built key by key.
+//! - [`strait`]: [`StraitProcess`] (`strait run`, with [`StraitRun`] for environment variables
+//!   such as `STRAIT_FAILPOINT` and `STRAIT_LOG`), [`strait_cli`] / [`StraitCli`] (one-shot
+//!   commands), [`validate`].
+//! - [`mm2`]: [`Mm2Properties`] (MirrorMaker 2's properties, built in one place) and
+//!   [`Mm2Process`].
+//! - [`client`], [`java`], [`util`]: topics, producing and reading records, group offsets;
+//!   Kafka's Java tools; names, deadlines, scratch directories.
+//!
+//! Most tests use the two shared clusters and keep out of each other's way with unique topic,
+//! group and alias names ([`util::unique_name`]) and mirror configs restricted to those names.
 
 // Not every helper is used by every test module yet (the harness serves later issues too).
 #![allow(dead_code)]
@@ -13,46 +27,26 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod client;
+pub mod config;
 pub mod java;
 pub mod kafka;
 pub mod mm2;
+pub mod process;
 pub mod strait;
 pub mod util;
 
-use std::sync::OnceLock;
-
+// Re-exported for every test module, whether or not one uses it yet.
+#[allow(unused_imports)]
 pub use client::*;
+pub use config::*;
 pub use java::{java_formatted, java_formatted_partition, java_tool, JavaMain};
-pub use kafka::KafkaCluster;
-pub use mm2::Mm2Process;
+#[allow(unused_imports)]
+pub use kafka::{
+    clusters, shared_auto_create_clusters, shared_clusters, start_clusters, ClusterSpec,
+    KafkaCluster,
+};
+pub use mm2::{Mm2Process, Mm2Properties};
+#[allow(unused_imports)]
+pub use process::{ChildProcess, Exited, Launch};
 pub use strait::*;
 pub use util::*;
-
-static SHARED: OnceLock<(KafkaCluster, KafkaCluster)> = OnceLock::new();
-
-/// Clusters `A` (source) and `B` (target), started in parallel on first use and killed when the
-/// test process exits (atexit handler; the per-JVM watchdogs cover a killed test process).
-pub fn shared_clusters() -> &'static (KafkaCluster, KafkaCluster) {
-    SHARED.get_or_init(|| {
-        let pair = std::thread::scope(|s| {
-            let a = s.spawn(|| KafkaCluster::start("A"));
-            let b = s.spawn(|| KafkaCluster::start("B"));
-            (
-                a.join().expect("start cluster A"),
-                b.join().expect("start cluster B"),
-            )
-        });
-        // SAFETY: registering a plain extern "C" function without arguments.
-        unsafe {
-            libc::atexit(destroy_shared_clusters);
-        }
-        pair
-    })
-}
-
-extern "C" fn destroy_shared_clusters() {
-    if let Some((a, b)) = SHARED.get() {
-        a.destroy();
-        b.destroy();
-    }
-}

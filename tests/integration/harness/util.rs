@@ -71,7 +71,7 @@ pub fn scratch_dir(label: &str) -> tempfile::TempDir {
 }
 
 /// Deletes scratch directories left behind by test processes that no longer exist (a test run
-/// killed with SIGKILL cannot clean up after itself; its watchdogs only kill the JVMs).
+/// killed with SIGKILL cannot clean up after itself; its watchdogs only kill its children).
 pub fn remove_stale_dirs() {
     let Ok(entries) = std::fs::read_dir(scratch_root()) else {
         return;
@@ -98,27 +98,4 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")
         .as_millis() as i64
-}
-
-/// Orphan safety for every process a test spawns: a tiny shell loop that SIGKILLs `pid` as soon
-/// as this test process is gone (even after SIGKILL of the test runner, when no Drop runs).
-/// `marker` must occur in the target's command line, so a recycled pid is never hit.
-pub fn spawn_watchdog(pid: u32, marker: &str) -> std::process::Child {
-    assert!(
-        !marker.contains('\''),
-        "watchdog marker must not contain a quote: {marker}"
-    );
-    let script = format!(
-        "while kill -0 {me} 2>/dev/null; do sleep 1; done; \
-         if grep -qaF -- '{marker}' /proc/{pid}/cmdline 2>/dev/null; then kill -9 {pid}; fi",
-        me = std::process::id(),
-    );
-    std::process::Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn watchdog shell")
 }
