@@ -211,29 +211,38 @@ impl Mirror {
             target_admin: Arc::clone(&self.target_admin),
         };
         let t = token.clone();
-        tasks.spawn("topic sync", async move {
-            sync.run(routes_tx, t).await;
-            Ok(())
-        });
+        tasks.spawn(
+            "topic sync",
+            until(token.clone(), async move {
+                sync.run(routes_tx, t).await;
+                Ok(())
+            }),
+        );
         let metadata_sync = topics::sync::MetadataSync {
             mirror: self.config.clone(),
             source_admin: Arc::clone(&self.source_admin),
             target_admin: Arc::clone(&self.target_admin),
         };
         let t = token.clone();
-        tasks.spawn("metadata sync", async move {
-            metadata_sync.run(t).await;
-            Ok(())
-        });
+        tasks.spawn(
+            "metadata sync",
+            until(token.clone(), async move {
+                metadata_sync.run(t).await;
+                Ok(())
+            }),
+        );
         let t = token.clone();
         tasks.spawn("control plane", async move { Ok(control.run(t).await?) });
         match self.checkpoints() {
             Ok(Some(c)) => {
                 let t = token.clone();
-                tasks.spawn("checkpoints", async move {
-                    c.run(t).await;
-                    Ok(())
-                });
+                tasks.spawn(
+                    "checkpoints",
+                    until(token.clone(), async move {
+                        c.run(t).await;
+                        Ok(())
+                    }),
+                );
             }
             Ok(None) => {}
             Err(e) => {
@@ -360,6 +369,19 @@ impl Mirror {
             .await
             .map_err(|e| TaskError::Panicked(e.to_string()))?
             .map_err(TaskError::from)
+    }
+}
+
+/// Runs `task` until it ends or `cancel` fires, whichever comes first: a task in the middle of
+/// a request to a cluster that went away does not hold up a shutdown or a restart (what it was
+/// doing is idempotent and done again next time).
+async fn until(
+    cancel: CancellationToken,
+    task: impl std::future::Future<Output = Result<(), TaskError>>,
+) -> Result<(), TaskError> {
+    tokio::select! {
+        _ = cancel.cancelled() => Ok(()),
+        ended = task => ended,
     }
 }
 

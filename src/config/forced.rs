@@ -28,21 +28,19 @@ pub enum ClientKind {
 
 impl ClientKind {
     pub const ALL: [ClientKind; 6] = [
-        ClientKind::RecordConsumer,
-        ClientKind::ReaderConsumer,
-        ClientKind::GroupOffsetsConsumer,
-        ClientKind::RecordProducer,
-        ClientKind::ControlProducer,
+        RecordConsumer,
+        ReaderConsumer,
+        GroupOffsetsConsumer,
+        RecordProducer,
+        ControlProducer,
         ClientKind::Admin,
     ];
 
     /// The pass-through section (besides `client`) whose properties this kind receives.
     pub fn section(self) -> Section {
         match self {
-            ClientKind::RecordConsumer
-            | ClientKind::ReaderConsumer
-            | ClientKind::GroupOffsetsConsumer => Section::Consumer,
-            ClientKind::RecordProducer | ClientKind::ControlProducer => Section::Producer,
+            RecordConsumer | ReaderConsumer | GroupOffsetsConsumer => Section::Consumer,
+            RecordProducer | ControlProducer => Section::Producer,
             ClientKind::Admin => Section::Admin,
         }
     }

@@ -78,7 +78,7 @@ fn from_str_with(yaml: &str, origin: &str, resolver: &Resolver<'_>) -> Result<Co
             origin: origin.to_owned(),
             problems: messages
                 .into_iter()
-                .map(|message| error::Problem {
+                .map(|message| Problem {
                     path: "mirrors".to_owned(),
                     message,
                 })

@@ -199,7 +199,7 @@ pub fn apply(
         .ok_or_else(|| DrError::Usage(format!("no cluster `{}` in the configuration", plan.to)))?;
     let to_admin = admin(to)?;
     let mut outcome = Outcome::default();
-    let pause_after = failpoint_pause_after();
+    let pause_after = crate::runtime::failpoint::armed("failover-pause-after-groups");
     for g in &plan.groups {
         if already.contains(&g.group) {
             outcome.already_applied.push(g.group.clone());
@@ -243,7 +243,7 @@ pub fn apply(
         })?;
         progress(&g.group, Ok(commit.len()));
         outcome.applied.push(g.group.clone());
-        if pause_after == Some(outcome.applied.len()) {
+        if pause_after == Some(outcome.applied.len() as u64) {
             pause_forever();
         }
     }
@@ -253,16 +253,8 @@ pub fn apply(
     Ok(outcome)
 }
 
-/// Test hook: `STRAIT_FAILPOINT=failover-pause-after-groups:N` stops applying (and waits to be
-/// killed) after N groups, so that tests can interrupt a failover at a known point.
-fn failpoint_pause_after() -> Option<usize> {
-    std::env::var("STRAIT_FAILPOINT")
-        .ok()?
-        .strip_prefix("failover-pause-after-groups:")?
-        .parse()
-        .ok()
-}
-
+/// The failpoint `failover-pause-after-groups` (tests only, see `runtime::failpoint`): stop
+/// applying and wait to be killed, so that tests can interrupt a failover at a known point.
 fn pause_forever() -> ! {
     eprintln!("failpoint: paused after applying the configured number of groups");
     loop {

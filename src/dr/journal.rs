@@ -196,7 +196,7 @@ mod tests {
         .unwrap();
         drop(j);
         // The process died while writing the next line.
-        std::fs::OpenOptions::new()
+        OpenOptions::new()
             .append(true)
             .open(&path)
             .unwrap()

@@ -220,7 +220,7 @@ impl<'a> Link<'a> {
             // group's position: they translate to "no data", never silently disappear.
             let consumer = read::reader(from_c, "metadata")?;
             let metadata = consumer
-                .fetch_metadata(None, crate::kafka::ADMIN_TIMEOUT)
+                .fetch_metadata(None, kafka::ADMIN_TIMEOUT)
                 .map_err(|e| DrError::kafka(&from_c.alias, "metadata request", e))?;
             for t in metadata.topics() {
                 let decision = decide_topic(&m.replication_policy, &m.topics, from, to, t.name());

@@ -114,7 +114,9 @@ impl ControlPlane {
                 _ = cancel.cancelled() => return Ok(()),
                 changed = self.routes_in.changed() => {
                     if changed.is_err() {
-                        return Ok(()); // topic sync stopped: the mirror is stopping
+                        // Topic sync ended: its own exit is what the supervisor reports.
+                        cancel.cancelled().await;
+                        return Ok(());
                     }
                     let set = self.routes_in.borrow_and_update().clone();
                     for route in set.iter() {
@@ -127,7 +129,11 @@ impl ControlPlane {
                     self.routes_out.send_replace(set);
                 }
                 request = self.requests.recv() => match request {
-                    None => return Ok(()), // the record loop ended
+                    None => {
+                        // The record loop ended: its own exit is what the supervisor reports.
+                        cancel.cancelled().await;
+                        return Ok(());
+                    }
                     Some(Request::RefreshMetadata(remote)) => {
                         if !self.refresh(&remote, &cancel).await {
                             return Ok(());
@@ -149,6 +155,7 @@ impl ControlPlane {
                             a = read => a.map_err(|e| MirrorError::ControlPanicked(e.to_string()))?,
                         };
                         if self.answers.send(answer).await.is_err() {
+                            cancel.cancelled().await;
                             return Ok(());
                         }
                     }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use super::health::{self, now_ms, MirrorHealth, WEDGED_AFTER_MS};
 use crate::config::Config;
-use crate::dr::status::{GroupStatus, MirrorStatus, PartitionStatus, State};
 use crate::dr::human_ms;
+use crate::dr::status::{GroupStatus, MirrorStatus, PartitionStatus, State};
 
 /// Progress younger than this counts as moving (as in `strait status`).
 const MOVING_WITHIN: Duration = Duration::from_secs(30);

@@ -74,13 +74,11 @@ fn wait_settled(strait: &StraitProcess, skipped: &BTreeMap<String, f64>) {
         ARRIVAL,
         "every mirror caught up with the expected loop skips",
         || {
-            let Ok(out) = std::process::Command::new("curl")
-                .args(["-s", "--max-time", "5", &url])
-                .output()
-            else {
+            let r = curl(&url, &[]);
+            if r.status != 200 {
                 return false;
-            };
-            let text = String::from_utf8_lossy(&out.stdout);
+            }
+            let text = r.body;
             let lags_zero = text
                 .lines()
                 .filter(|l| l.starts_with("strait_replication_lag_records{"))

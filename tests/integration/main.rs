@@ -4,10 +4,16 @@
 //! Needs Java 17 and Maven on the PATH: the first run resolves the Kafka jars into
 //! `~/.cache/strait` (see `harness/kafka.sh resolve`).
 
+// The tests are the independent other side: they build their own rdkafka clients and start their
+// own threads rather than going through strait's client factory and task module (clippy.toml), so
+// that a bug there cannot hide itself.
+#![allow(clippy::disallowed_methods)]
+
 mod alerts;
 mod harness;
 mod harness_selftest;
 
+mod auto_create;
 mod checkpoints;
 mod cli;
 mod dr;
@@ -21,4 +27,5 @@ mod offset_map;
 mod remote_cluster_utils;
 mod replication;
 mod restart;
+mod supervision;
 mod topic_sync;

@@ -4,7 +4,6 @@
 //! with WRITE refused — read back with Kafka's own `AclCommand`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
 use std::time::Duration;
 
 use crate::harness::*;
@@ -29,20 +28,6 @@ fn overrides(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 /// GET `path` from strait's HTTP endpoint (plain HTTP/1.0, the whole body).
-fn http_get(addr: &str, path: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect to strait's endpoint");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_string())
-        .unwrap_or_default()
-}
-
 fn metric(body: &str, series: &str) -> Option<f64> {
     body.lines()
         .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
@@ -163,7 +148,7 @@ fn report_mode_changes_nothing_and_the_drift_is_reported() {
     let strait = StraitProcess::start(&config);
     let addr = strait.http_addr();
     let drift = wait_for(SYNC, "config drift on /metrics", || {
-        let body = http_get(&addr, "/metrics");
+        let body = get_ok(&addr, "/metrics");
         let configs = metric(
             &body,
             r#"strait_remote_topic_drift{kind="config",mirror="A->B"}"#,
@@ -317,7 +302,7 @@ fn acl_sync_recreates_topic_acls_and_never_grants_write() {
     });
     let addr = strait.http_addr();
     wait_until(SYNC, "4 ACLs created on the target", || {
-        let body = http_get(&addr, "/metrics");
+        let body = get_ok(&addr, "/metrics");
         metric(
             &body,
             r#"strait_remote_topic_changes_total{kind="acl",mirror="A->B"}"#,
@@ -328,13 +313,13 @@ fn acl_sync_recreates_topic_acls_and_never_grants_write() {
     assert_eq!(acls_listed(&src, &topic).len(), 5);
     // A later round finds nothing missing and creates nothing more.
     wait_until(SYNC, "no ACL drift left", || {
-        let body = http_get(&addr, "/metrics");
+        let body = get_ok(&addr, "/metrics");
         metric(
             &body,
             r#"strait_remote_topic_drift{kind="acl",mirror="A->B"}"#,
         ) == Some(0.0)
     });
-    let body = http_get(&addr, "/metrics");
+    let body = get_ok(&addr, "/metrics");
     assert_eq!(
         metric(
             &body,

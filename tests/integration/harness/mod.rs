@@ -22,12 +22,9 @@
 
 // Not every helper is used by every test module yet (the harness serves later issues too).
 #![allow(dead_code)]
-// The harness is the independent other side: it builds its own rdkafka clients rather than
-// going through strait's client factory in src/kafka/, so a bug there cannot hide itself.
-#![allow(clippy::disallowed_methods)]
-
 pub mod client;
 pub mod config;
+pub mod http;
 pub mod java;
 pub mod kafka;
 pub mod mm2;
@@ -39,6 +36,7 @@ pub mod util;
 #[allow(unused_imports)]
 pub use client::*;
 pub use config::*;
+pub use http::{curl, get_ok, sample};
 pub use java::{java_formatted, java_formatted_partition, java_tool, JavaMain};
 #[allow(unused_imports)]
 pub use kafka::{
