@@ -139,6 +139,18 @@ else
   # one SIGTERM (a second signal would abort strait's graceful shutdown).
   setsid "$STRAIT_BIN" run --config "$CONFIG" >>"$STRAIT_LOG" 2>&1 </dev/null &
   echo $! >"$STRAIT_PID"
+  # The background job is this script's copy until setsid has exec'd strait in it (same pid:
+  # a background job of a script is no process-group leader, so setsid does not fork): wait
+  # for that before judging whether strait runs.
+  for ((i = 0; i < 100; i++)); do
+    strait_running && break
+    kill -0 "$(cat "$STRAIT_PID")" 2>/dev/null || break
+    sleep 0.1
+  done
+  strait_running || {
+    tail -n 20 "$STRAIT_LOG" >&2
+    die "strait did not start; see $STRAIT_LOG"
+  }
   info "strait started (pid $(cat "$STRAIT_PID"))"
 fi
 

@@ -1,4 +1,4 @@
-//! Command-line interface: one file per subcommand. Each returns an [`ExitCode`] value; `main`
+//! Command-line interface: one file per subcommand. Each returns an [`Exit`] value; `main`
 //! only maps it to the process exit status.
 
 mod failover;

@@ -1,14 +1,14 @@
 //! The record path of one mirror: consume from the source, rename, produce to the target, track
 //! acknowledgements and persist progress.
 //!
-//! One dedicated OS thread per mirror runs the [record loop](record_loop) on a `BaseConsumer` and
+//! One dedicated OS thread per mirror runs the record loop (`record_loop`) on a `BaseConsumer` and
 //! a `BaseProducer`: each record goes to an idempotent producer (`acks=all`) with an opaque that
 //! names its source partition and offset, and delivery reports (served by the same thread)
 //! advance each partition's acknowledged position. Positions go to the progress topic on the
 //! target only once everything before them is acknowledged, so a crash at any point loses
 //! nothing (records after the position are copied again: at-least-once). Memory is bounded by
 //! the consumer's prefetch limit and the producer's queue limit; when the producer queue is full
-//! the loop waits. Calls that wait on the network run on the mirror's [control plane](control).
+//! the loop waits. Calls that wait on the network run on the mirror's control plane (`control`).
 //!
 //! - [`partitions`]: the state machine of one source partition (pure);
 //! - `tracker`: acknowledgement tracking and the safe position of one partition (pure);
