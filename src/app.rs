@@ -187,24 +187,10 @@ impl Mirror {
     /// failure, or `None` when the mirror stopped because `cancel` fired.
     async fn run_once(&self, cancel: &CancellationToken) -> Option<(String, TaskError)> {
         let token = cancel.child_token();
-        let positions = tokio::select! {
-            _ = token.cancelled() => return None,
-            prepared = self.prepare() => match prepared {
-                Ok(p) => p,
-                Err(e) => return Some(("start-up".to_string(), e)),
-            },
-        };
-        let (routes_tx, routes_rx) = watch::channel::<RouteSet>(RouteSet::default());
-        let (record_path, control) = match mirror::record_path(
-            self.spec.clone(),
-            positions,
-            routes_rx,
-            Arc::clone(&self.telemetry),
-        ) {
-            Ok(parts) => parts,
-            Err(e) => return Some(("record path".to_string(), e.into())),
-        };
         let mut tasks: TaskSet<Result<(), TaskError>> = TaskSet::default();
+        // Topic sync first, so that remote topics are created while the start-up reads the
+        // stored positions.
+        let (routes_tx, routes_rx) = watch::channel::<RouteSet>(RouteSet::default());
         let sync = TopicSync {
             mirror: self.config.clone(),
             source_admin: Arc::clone(&self.source_admin),
@@ -231,6 +217,27 @@ impl Mirror {
                 Ok(())
             }),
         );
+        let prepared = tokio::select! {
+            _ = token.cancelled() => None,
+            prepared = self.prepare() => Some(prepared),
+        };
+        let positions = match prepared {
+            Some(Ok(positions)) => positions,
+            Some(Err(e)) => return stop_all(&token, tasks, Some(("start-up".into(), e))).await,
+            None => return stop_all(&token, tasks, None).await,
+        };
+        let (record_path, control) = match mirror::record_path(
+            self.spec.clone(),
+            positions,
+            routes_rx,
+            Arc::clone(&self.telemetry),
+        ) {
+            Ok(parts) => parts,
+            Err(e) => {
+                let failure = Some(("record path".into(), e.into()));
+                return stop_all(&token, tasks, failure).await;
+            }
+        };
         let t = token.clone();
         tasks.spawn("control plane", async move { Ok(control.run(t).await?) });
         match self.checkpoints() {
@@ -370,6 +377,17 @@ impl Mirror {
             .map_err(|e| TaskError::Panicked(e.to_string()))?
             .map_err(TaskError::from)
     }
+}
+
+/// Stops the tasks started so far and returns `failure`.
+async fn stop_all(
+    token: &CancellationToken,
+    mut tasks: TaskSet<Result<(), TaskError>>,
+    failure: Option<(String, TaskError)>,
+) -> Option<(String, TaskError)> {
+    token.cancel();
+    while tasks.join_next().await.is_some() {}
+    failure
 }
 
 /// Runs `task` until it ends or `cancel` fires, whichever comes first: a task in the middle of
