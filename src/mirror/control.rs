@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::delivery::DeliveryContext;
-use super::MirrorError;
+use super::error::MirrorError;
 use crate::flow::RouteSet;
 use crate::kafka::{LogContext, ADMIN_TIMEOUT};
 use crate::runtime;

@@ -11,15 +11,10 @@ use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::producer::{DeliveryResult, Producer, ProducerContext};
+use rdkafka::producer::{DeliveryResult, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 
-use super::record_loop::{Core, Slot};
 use crate::kafka::LogContext;
-use crate::telemetry::events::{
-    Event, MirrorTelemetry, OffsetSyncNotWritten, ProduceFailed, RecordAcknowledged,
-};
-use crate::telemetry::health::now_ms;
 
 /// The opaque value of progress records (data records pack slot and offset, see [`pack`]; slots
 /// stay below 2^20 - 1, so packed values never reach these two).
@@ -124,85 +119,6 @@ impl ProducerContext for DeliveryContext {
             size,
             ts_ms,
         });
-    }
-}
-
-impl Core {
-    /// Applies the delivery reports collected since the last turn.
-    pub(super) fn apply_reports(&mut self) {
-        self.producer.context().take_reports(&mut self.reports);
-        let mut reports = std::mem::take(&mut self.reports);
-        let now = now_ms();
-        for report in reports.drain(..) {
-            match report.sent {
-                Sent::Record { slot, offset } => {
-                    let Some(s) = self.slots.get_mut(slot) else {
-                        continue;
-                    };
-                    if apply(&self.telemetry, s, offset, report, now) {
-                        self.dirty = true;
-                    }
-                }
-                Sent::Progress => {
-                    if let Err(e) = report.result {
-                        super::progress::write_failed(
-                            &self.spec.progress_topic,
-                            &e,
-                            &mut self.slots,
-                        );
-                    }
-                }
-                Sent::OffsetSync => {
-                    if let Err(e) = report.result {
-                        OffsetSyncNotWritten { error: &e }.emit();
-                    }
-                }
-            }
-        }
-        self.reports = reports;
-    }
-}
-
-/// Applies the report of the data record at `offset` to its partition. Returns true when the
-/// partition's state changed in a way the consumer must follow.
-pub(super) fn apply(
-    mirror: &MirrorTelemetry,
-    slot: &mut Slot,
-    offset: i64,
-    report: Report,
-    now_ms: i64,
-) -> bool {
-    match report.result {
-        Ok(downstream) => {
-            let acked = slot.part.acknowledged(offset, downstream);
-            if acked.counted {
-                slot.moved_ms = now_ms;
-                RecordAcknowledged {
-                    mirror,
-                    partition: &slot.telemetry,
-                    bytes: report.size,
-                    ts_ms: report.ts_ms,
-                    now_ms,
-                }
-                .emit();
-            }
-            if let Some(change) = &acked.change {
-                super::announce(mirror, &slot.part, change, None, report.size);
-            }
-            false
-        }
-        Err(e) => {
-            let code = e.rdkafka_error_code();
-            let Some(change) = slot
-                .part
-                .delivery_failed(offset, code, std::time::Instant::now())
-            else {
-                return false; // already handled: a later failure of the same burst
-            };
-            ProduceFailed { mirror, error: &e }.emit();
-            super::announce(mirror, &slot.part, &change, Some(&e), report.size);
-            true
-        }
     }
 }
 

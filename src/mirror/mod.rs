@@ -18,17 +18,20 @@
 //! - [`progress`]: the progress topic, and the MM2 offset syncs written with it;
 //! - `lag`: lag per partition;
 //! - `throttle`: bytes/s and records/s limits;
-//! - `routes`: routes from topic sync applied to the partition table;
-//! - `control`: the control plane; `record_loop`: the loop itself.
+//! - `control`: the control plane;
+//! - `record_loop`: the loop itself, with the glue that applies reports, routes and watermarks
+//!   to the partition table and persists progress;
+//! - `spec`, `error`: what the record path is given, and why it stops.
 
 mod assignment;
 mod control;
 mod delivery;
+mod error;
 mod lag;
 pub mod partitions;
 pub mod progress;
 mod record_loop;
-mod routes;
+mod spec;
 mod throttle;
 mod tracker;
 mod transform;
@@ -37,74 +40,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::BaseConsumer;
-use rdkafka::error::KafkaError;
-use rdkafka::types::RDKafkaErrorCode;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{ClusterConfig, Throttle};
-use crate::flow::{OffsetMaps, PartitionMap, RouteSet};
+use crate::flow::RouteSet;
 use crate::kafka::{self, LogContext};
-use crate::telemetry::events::{
-    At, BackToBatches, DataGap, Event, Isolating, MirrorTelemetry, PartitionAssigned,
-    PartitionRemoved, PartitionStopped, RecordPathEnded, RecordPathStarted, RetryScheduled,
-    Retrying, SourceLogReset,
-};
+use crate::telemetry::events::{Event, MirrorTelemetry, RecordPathEnded, RecordPathStarted};
 
 pub use control::ControlPlane;
 use delivery::DeliveryContext;
-use partitions::{Change, Partition};
+pub use error::MirrorError;
 pub use progress::{Positions, Stored};
 use record_loop::RecordLoop;
-use tracker::PartitionTrack;
-
-/// Everything the record path of one mirror needs.
-#[derive(Debug, Clone)]
-pub struct RecordPathSpec {
-    /// `source->target`.
-    pub name: String,
-    pub source: ClusterConfig,
-    pub target: ClusterConfig,
-    /// strait's progress topic on the target for this source.
-    pub progress_topic: String,
-    pub throttle: Throttle,
-    /// Time allowed to drain in-flight records and write the final positions on shutdown.
-    pub drain_timeout: Duration,
-    /// Where to write MM2-format offset syncs, if at all.
-    pub offset_syncs: Option<OffsetSyncsSpec>,
-    /// Where the acknowledged offset maps are published for checkpoints.
-    pub maps: OffsetMaps,
-    /// Stamp the provenance header on every copied record (see `policy::graph`). The header is
-    /// honoured either way: a record is never copied into a cluster it lists.
-    pub stamp_provenance: bool,
-}
-
-/// MM2's offset-syncs topic of this mirror and the cluster it lives on.
-#[derive(Debug, Clone)]
-pub struct OffsetSyncsSpec {
-    pub topic: String,
-    /// On the source (MM2's default) rather than the target.
-    pub on_source: bool,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum MirrorError {
-    #[error(transparent)]
-    Client(#[from] kafka::ClientError),
-    #[error("cannot read the stored positions")]
-    Progress(#[from] kafka::read::ReadError),
-    #[error("consumer assignment failed")]
-    Assign(#[source] KafkaError),
-    #[error("the target producer hit a fatal error ({code}): {reason}")]
-    ProducerFatal {
-        code: RDKafkaErrorCode,
-        reason: String,
-    },
-    #[error("the record path's control plane stopped")]
-    ControlGone,
-    #[error("the record path's control plane failed: {0}")]
-    ControlPanicked(String),
-}
+pub use spec::{OffsetSyncsSpec, RecordPathSpec};
 
 /// Loads the persisted positions of `source` from the progress topic on the target. Blocking.
 pub fn load_positions(spec: &RecordPathSpec) -> Result<Positions, MirrorError> {
@@ -192,107 +140,5 @@ impl RecordPath {
         .emit();
         let _down = Down(&self.telemetry);
         self.record_loop.run(&cancel)
-    }
-}
-
-/// Publishes a partition's acknowledged offset map for checkpoints.
-fn publish_map(maps: &OffsetMaps, part: &Partition, track: &PartitionTrack) {
-    maps.write().expect("maps lock").insert(
-        (part.source_topic.to_string(), part.partition),
-        PartitionMap {
-            remote_topic: Arc::clone(&part.remote_topic),
-            map: track.map().clone(),
-        },
-    );
-}
-
-/// Tells the operator about a partition's change: `error` caused it, on a record of `size`
-/// bytes.
-fn announce(
-    mirror: &MirrorTelemetry,
-    part: &Partition,
-    change: &Change,
-    error: Option<&KafkaError>,
-    size: usize,
-) {
-    let at = At {
-        topic: &part.source_topic,
-        partition: part.partition,
-        remote: &part.remote_topic,
-    };
-    let error: &dyn std::fmt::Display = match error {
-        Some(e) => e,
-        None => &"-",
-    };
-    match *change {
-        Change::Isolating {
-            from,
-            until,
-            refused_before_send,
-        } => Isolating {
-            at,
-            from,
-            until,
-            refused_before_send,
-            error,
-        }
-        .emit(),
-        Change::BackToBatches => BackToBatches { at }.emit(),
-        Change::Stopped { offset, refusal } => PartitionStopped {
-            mirror,
-            at,
-            offset,
-            record_bytes: size,
-            error,
-            reason: refusal.gap_reason(),
-            hint: refusal.hint,
-        }
-        .emit(),
-        Change::RetryScheduled { offset, backoff } => RetryScheduled {
-            at,
-            offset,
-            backoff,
-            error,
-        }
-        .emit(),
-        Change::Retrying { from } => Retrying { at, from }.emit(),
-        Change::Removed => PartitionRemoved {
-            mirror,
-            topic: at.topic,
-            partition: at.partition,
-        }
-        .emit(),
-        Change::Readded { from } => PartitionAssigned {
-            topic: at.topic,
-            partition: at.partition,
-            remote: at.remote,
-            from,
-        }
-        .emit(),
-        Change::DataGap { from, to } => DataGap {
-            mirror,
-            at,
-            from,
-            to,
-        }
-        .emit(),
-        Change::LogReset {
-            position,
-            log_end,
-            from: _,
-        } => SourceLogReset {
-            at,
-            position,
-            log_end,
-        }
-        .emit(),
-        Change::Revoked { committed } => {
-            tracing::info!(
-                topic = at.topic,
-                partition = at.partition,
-                committed,
-                "partition revoked"
-            )
-        }
     }
 }

@@ -15,13 +15,24 @@ use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use tokio_util::sync::CancellationToken;
 
+mod announce;
+mod measure;
+mod persist;
+mod positions;
+mod reports;
+mod routes;
+
+use announce::announce;
+
 use super::assignment::{self, Held};
 use super::control::{Handle, Request};
 use super::delivery::{DeliveryContext, Report, Sent};
+use super::error::MirrorError;
 use super::partitions::{Fetched, Partition};
 use super::progress::{Positions, Written};
+use super::spec::RecordPathSpec;
 use super::throttle::Throttler;
-use super::{announce, transform, MirrorError, RecordPathSpec};
+use super::transform;
 use crate::kafka::LogContext;
 use crate::runtime::failpoint;
 use crate::telemetry::events::{
@@ -41,7 +52,7 @@ const SUMMARY_INTERVAL: Duration = Duration::from_secs(30);
 
 /// One source partition of the loop: its state machine, what the consumer has of it, what was
 /// written for it, its metric series.
-pub(super) struct Slot {
+pub struct Slot {
     pub part: Partition,
     pub held: Held,
     pub written: Written,
@@ -51,7 +62,7 @@ pub(super) struct Slot {
 }
 
 /// Everything of the loop but the consumer (whose messages borrow it while they are copied).
-pub(super) struct Core {
+pub struct Core {
     pub spec: RecordPathSpec,
     pub producer: Arc<BaseProducer<DeliveryContext>>,
     /// Writes offset syncs to the source when they live there.

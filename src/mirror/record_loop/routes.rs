@@ -5,11 +5,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::assignment::Held;
-use super::partitions::Partition;
-use super::progress::Written;
-use super::record_loop::{Core, Slot};
+use super::announce::announce;
+use super::persist::publish_map;
+use super::{Core, Slot};
 use crate::flow::RouteSet;
+use crate::mirror::assignment::Held;
+use crate::mirror::partitions::Partition;
+use crate::mirror::progress::Written;
 use crate::telemetry::events::{Event, PartitionAssigned, PartitionTelemetry};
 
 impl Core {
@@ -28,7 +30,7 @@ impl Core {
                     let s = &mut self.slots[slot];
                     if let Some(change) = s.part.route_readded() {
                         s.telemetry = PartitionTelemetry::new(&mirror, &route.source_topic, p);
-                        super::announce(&self.telemetry, &s.part, &change, None, 0);
+                        announce(&self.telemetry, &s.part, &change, None, 0);
                         self.dirty = true;
                     }
                     continue;
@@ -43,7 +45,7 @@ impl Core {
                 );
                 if let Some(t) = part.track() {
                     // Translation works from the start, before any new record is copied.
-                    super::publish_map(&self.spec.maps, &part, t);
+                    publish_map(&self.spec.maps, &part, t);
                 }
                 PartitionAssigned {
                     topic: &route.source_topic,
@@ -70,7 +72,7 @@ impl Core {
             for &slot in slots {
                 let s = &mut self.slots[slot];
                 if let Some(change) = s.part.route_removed() {
-                    super::announce(&self.telemetry, &s.part, &change, None, 0);
+                    announce(&self.telemetry, &s.part, &change, None, 0);
                     self.dirty = true;
                 }
             }

@@ -1,0 +1,100 @@
+//! A partition's changes, told to the operator as telemetry events.
+
+use rdkafka::error::KafkaError;
+
+use crate::mirror::partitions::{Change, Partition};
+use crate::telemetry::events::{
+    At, BackToBatches, DataGap, Event, Isolating, MirrorTelemetry, PartitionAssigned,
+    PartitionRemoved, PartitionStopped, RetryScheduled, Retrying, SourceLogReset,
+};
+
+/// Tells the operator about a partition's change: `error` caused it, on a record of `size`
+/// bytes.
+pub(super) fn announce(
+    mirror: &MirrorTelemetry,
+    part: &Partition,
+    change: &Change,
+    error: Option<&KafkaError>,
+    size: usize,
+) {
+    let at = At {
+        topic: &part.source_topic,
+        partition: part.partition,
+        remote: &part.remote_topic,
+    };
+    let error: &dyn std::fmt::Display = match error {
+        Some(e) => e,
+        None => &"-",
+    };
+    match *change {
+        Change::Isolating {
+            from,
+            until,
+            refused_before_send,
+        } => Isolating {
+            at,
+            from,
+            until,
+            refused_before_send,
+            error,
+        }
+        .emit(),
+        Change::BackToBatches => BackToBatches { at }.emit(),
+        Change::Stopped { offset, refusal } => PartitionStopped {
+            mirror,
+            at,
+            offset,
+            record_bytes: size,
+            error,
+            reason: refusal.gap_reason(),
+            hint: refusal.hint,
+        }
+        .emit(),
+        Change::RetryScheduled { offset, backoff } => RetryScheduled {
+            at,
+            offset,
+            backoff,
+            error,
+        }
+        .emit(),
+        Change::Retrying { from } => Retrying { at, from }.emit(),
+        Change::Removed => PartitionRemoved {
+            mirror,
+            topic: at.topic,
+            partition: at.partition,
+        }
+        .emit(),
+        Change::Readded { from } => PartitionAssigned {
+            topic: at.topic,
+            partition: at.partition,
+            remote: at.remote,
+            from,
+        }
+        .emit(),
+        Change::DataGap { from, to } => DataGap {
+            mirror,
+            at,
+            from,
+            to,
+        }
+        .emit(),
+        Change::LogReset {
+            position,
+            log_end,
+            from: _,
+        } => SourceLogReset {
+            at,
+            position,
+            log_end,
+        }
+        .emit(),
+        Change::Revoked { committed } => {
+            tracing::info!(
+                topic = at.topic,
+                partition = at.partition,
+                committed,
+                "partition revoked"
+            )
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Persisting progress: acknowledged positions to the progress topic (with their offset maps,
+//! also published for checkpoints) and MM2 offset syncs, every second and at shutdown.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+use super::{Core, Slot};
+use crate::flow::{OffsetMaps, PartitionMap};
+use crate::mirror::delivery::{DeliveryContext, Sent};
+use crate::mirror::partitions::Partition;
+use crate::mirror::progress;
+use crate::mirror::tracker::PartitionTrack;
+use crate::records::OffsetSync;
+use crate::telemetry::events::{Event, OffsetSyncNotWritten, ProgressNotWritten};
+
+/// Publishes a partition's acknowledged offset map for checkpoints.
+pub(super) fn publish_map(maps: &OffsetMaps, part: &Partition, track: &PartitionTrack) {
+    maps.write().expect("maps lock").insert(
+        (part.source_topic.to_string(), part.partition),
+        PartitionMap {
+            remote_topic: Arc::clone(&part.remote_topic),
+            map: track.map().clone(),
+        },
+    );
+}
+
+impl Core {
+    /// Hands every partition's acknowledged position that moved to the producer for the
+    /// progress topic, publishes its offset map for checkpoints, and writes the MM2 offset syncs
+    /// of what the map learned. A full producer queue defers the rest to the next interval:
+    /// nothing is lost.
+    pub(super) fn write_progress(&mut self) {
+        for s in &mut self.slots {
+            let Some(track) = s.part.track() else {
+                continue;
+            };
+            let committed = track.committed();
+            if committed == s.written.position {
+                continue;
+            }
+            let (key, value) = progress::encode(
+                &self.spec.source.alias,
+                &s.part.source_topic,
+                s.part.partition,
+                committed,
+                track.map(),
+            );
+            let record =
+                BaseRecord::with_opaque_to(&self.spec.progress_topic, Sent::Progress.opaque())
+                    .partition(0)
+                    .key(&key)
+                    .payload(&value);
+            publish_map(&self.spec.maps, &s.part, track);
+            if let Err((error, _)) = self.producer.send(record) {
+                ProgressNotWritten {
+                    topic: &self.spec.progress_topic,
+                    error: &error,
+                    deferred: true,
+                }
+                .emit();
+                return;
+            }
+            s.written.position = committed;
+            if let Some(spec) = &self.spec.offset_syncs {
+                let producer = self.syncs.as_deref().unwrap_or(self.producer.as_ref());
+                s.written.synced = write_offset_syncs(producer, &spec.topic, s);
+            }
+        }
+        if let Some(p) = &self.syncs {
+            p.poll(Duration::ZERO);
+            let mut reports = Vec::new();
+            p.context().take_reports(&mut reports);
+            if let Some(Err(e)) = reports.into_iter().map(|r| r.result).find(Result::is_err) {
+                OffsetSyncNotWritten { error: &e }.emit();
+            }
+        }
+    }
+
+    /// Waits (until `deadline`) for what is in flight, then persists the final positions.
+    /// Returns whether everything in flight was acknowledged and the positions written.
+    pub(super) fn drain(&mut self, deadline: Instant) -> bool {
+        let budget = deadline.saturating_duration_since(Instant::now());
+        // Most of the budget for the records in flight, the rest for the final progress write.
+        let reserve = (budget / 4).min(Duration::from_secs(5));
+        let flushed = self.producer.flush(budget - reserve).is_ok();
+        self.apply_reports();
+        self.write_progress();
+        let persisted = self
+            .producer
+            .flush(deadline.saturating_duration_since(Instant::now()))
+            .is_ok();
+        if let Some(p) = &self.syncs {
+            if p.flush(deadline.saturating_duration_since(Instant::now()))
+                .is_err()
+            {
+                tracing::warn!("offset syncs still in flight at shutdown; they are written again after a restart");
+            }
+        }
+        self.apply_reports();
+        flushed && persisted
+    }
+}
+
+/// A progress record was not written: every position is written again at the next interval.
+pub(super) fn write_failed(topic: &str, error: &KafkaError, slots: &mut [Slot]) {
+    ProgressNotWritten {
+        topic,
+        error,
+        deferred: false,
+    }
+    .emit();
+    for s in slots {
+        s.written.position = -1;
+    }
+}
+
+/// Writes the MM2 offset syncs for what `slot`'s map learned since its last sync. Returns the
+/// new last synced upstream offset.
+fn write_offset_syncs(producer: &BaseProducer<DeliveryContext>, topic: &str, slot: &Slot) -> i64 {
+    let synced = slot.written.synced;
+    let Some(track) = slot.part.track() else {
+        return synced;
+    };
+    let mut done = synced;
+    for (u, d) in progress::offset_syncs(track.map(), synced) {
+        let sync = OffsetSync {
+            topic: slot.part.source_topic.to_string(),
+            partition: slot.part.partition,
+            upstream_offset: u,
+            downstream_offset: d,
+        };
+        let (Ok(key), Ok(value)) = (sync.encode_key(), sync.encode_value()) else {
+            tracing::error!(topic = %slot.part.source_topic, "topic name too long for an MM2 offset sync");
+            return synced;
+        };
+        let record = BaseRecord::with_opaque_to(topic, Sent::OffsetSync.opaque())
+            .partition(0)
+            .key(&key)
+            .payload(&value);
+        if producer.send(record).is_err() {
+            break; // queue full: the rest goes with the next progress write
+        }
+        done = u;
+    }
+    done
+}

@@ -1,0 +1,88 @@
+//! Delivery reports applied to the partitions: acknowledgements move positions on, failures
+//! change the partition's state; reports of progress records and offset syncs are checked.
+
+use rdkafka::producer::Producer;
+
+use super::announce::announce;
+use super::persist::write_failed;
+use super::{Core, Slot};
+use crate::mirror::delivery::{Report, Sent};
+use crate::telemetry::events::{
+    Event, MirrorTelemetry, OffsetSyncNotWritten, ProduceFailed, RecordAcknowledged,
+};
+use crate::telemetry::health::now_ms;
+
+impl Core {
+    /// Applies the delivery reports collected since the last turn.
+    pub(super) fn apply_reports(&mut self) {
+        self.producer.context().take_reports(&mut self.reports);
+        let mut reports = std::mem::take(&mut self.reports);
+        let now = now_ms();
+        for report in reports.drain(..) {
+            match report.sent {
+                Sent::Record { slot, offset } => {
+                    let Some(s) = self.slots.get_mut(slot) else {
+                        continue;
+                    };
+                    if apply(&self.telemetry, s, offset, report, now) {
+                        self.dirty = true;
+                    }
+                }
+                Sent::Progress => {
+                    if let Err(e) = report.result {
+                        write_failed(&self.spec.progress_topic, &e, &mut self.slots);
+                    }
+                }
+                Sent::OffsetSync => {
+                    if let Err(e) = report.result {
+                        OffsetSyncNotWritten { error: &e }.emit();
+                    }
+                }
+            }
+        }
+        self.reports = reports;
+    }
+}
+
+/// Applies the report of the data record at `offset` to its partition. Returns true when the
+/// partition's state changed in a way the consumer must follow.
+fn apply(
+    mirror: &MirrorTelemetry,
+    slot: &mut Slot,
+    offset: i64,
+    report: Report,
+    now_ms: i64,
+) -> bool {
+    match report.result {
+        Ok(downstream) => {
+            let acked = slot.part.acknowledged(offset, downstream);
+            if acked.counted {
+                slot.moved_ms = now_ms;
+                RecordAcknowledged {
+                    mirror,
+                    partition: &slot.telemetry,
+                    bytes: report.size,
+                    ts_ms: report.ts_ms,
+                    now_ms,
+                }
+                .emit();
+            }
+            if let Some(change) = &acked.change {
+                announce(mirror, &slot.part, change, None, report.size);
+            }
+            false
+        }
+        Err(e) => {
+            let code = e.rdkafka_error_code();
+            let Some(change) = slot
+                .part
+                .delivery_failed(offset, code, std::time::Instant::now())
+            else {
+                return false; // already handled: a later failure of the same burst
+            };
+            ProduceFailed { mirror, error: &e }.emit();
+            announce(mirror, &slot.part, &change, Some(&e), report.size);
+            true
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! What the record path of one mirror is given: its clusters, topics, limits and where its
+//! offset maps go.
+
+use std::time::Duration;
+
+use crate::config::{ClusterConfig, Throttle};
+use crate::flow::OffsetMaps;
+
+/// Everything the record path of one mirror needs.
+#[derive(Debug, Clone)]
+pub struct RecordPathSpec {
+    /// `source->target`.
+    pub name: String,
+    pub source: ClusterConfig,
+    pub target: ClusterConfig,
+    /// strait's progress topic on the target for this source.
+    pub progress_topic: String,
+    pub throttle: Throttle,
+    /// Time allowed to drain in-flight records and write the final positions on shutdown.
+    pub drain_timeout: Duration,
+    /// Where to write MM2-format offset syncs, if at all.
+    pub offset_syncs: Option<OffsetSyncsSpec>,
+    /// Where the acknowledged offset maps are published for checkpoints.
+    pub maps: OffsetMaps,
+    /// Stamp the provenance header on every copied record (see `policy::graph`). The header is
+    /// honoured either way: a record is never copied into a cluster it lists.
+    pub stamp_provenance: bool,
+}
+
+/// MM2's offset-syncs topic of this mirror and the cluster it lives on.
+#[derive(Debug, Clone)]
+pub struct OffsetSyncsSpec {
+    pub topic: String,
+    /// On the source (MM2's default) rather than the target.
+    pub on_source: bool,
+}
