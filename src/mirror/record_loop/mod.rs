@@ -10,12 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::BaseConsumer;
-use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{BaseProducer, Producer};
-use rdkafka::types::RDKafkaErrorCode;
 use tokio_util::sync::CancellationToken;
 
 mod announce;
+mod copy;
 mod measure;
 mod persist;
 mod positions;
@@ -26,20 +25,17 @@ use announce::announce;
 
 use super::assignment::{self, Held};
 use super::control::{Handle, Request};
-use super::delivery::{DeliveryContext, Report, Sent};
+use super::delivery::{DeliveryContext, Report};
 use super::error::MirrorError;
-use super::partitions::{Fetched, Partition};
+use super::partitions::Partition;
 use super::progress::{Positions, Written};
 use super::spec::RecordPathSpec;
 use super::throttle::Throttler;
-use super::transform;
 use crate::kafka::LogContext;
 use crate::runtime::failpoint;
 use crate::telemetry::events::{
-    Event, LoopRecordSkipped, LoopTurned, MirrorTelemetry, PartitionTelemetry, RecordFetched,
-    Replicating, Throttled,
+    Event, LoopTurned, MirrorTelemetry, PartitionTelemetry, Replicating,
 };
-use crate::telemetry::health::now_ms;
 
 /// How often acknowledged positions are written to the progress topic and lag is measured.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
@@ -83,12 +79,6 @@ pub struct Core {
     pub(super) panic_after: Option<u64>,
 }
 
-pub struct RecordLoop {
-    consumer: BaseConsumer<LogContext>,
-    control: Handle,
-    core: Core,
-}
-
 /// What became of one fetched record.
 enum Forwarded {
     Sent,
@@ -98,6 +88,12 @@ enum Forwarded {
     Skipped,
     /// It failed before leaving and changed the partition's state.
     Failed,
+}
+
+pub struct RecordLoop {
+    consumer: BaseConsumer<LogContext>,
+    control: Handle,
+    core: Core,
 }
 
 impl RecordLoop {
@@ -254,98 +250,5 @@ impl Core {
             }
         }
         Ok(())
-    }
-
-    /// Sends one source record to the target.
-    fn forward(&mut self, msg: &BorrowedMessage<'_>, cancel: &CancellationToken) -> Forwarded {
-        let Some(&slot) = self
-            .index
-            .get(msg.topic())
-            .and_then(|slots| slots.get(msg.partition() as usize))
-        else {
-            return Forwarded::Skipped;
-        };
-        let s = &mut self.slots[slot];
-        let offset = msg.offset();
-        if s.part.fetched(offset) != Fetched::Copy {
-            return Forwarded::Skipped;
-        }
-        if transform::visited(msg, &self.spec.target.alias) {
-            s.part.loop_skipped(offset);
-            LoopRecordSkipped {
-                mirror: &self.telemetry,
-            }
-            .emit();
-            return Forwarded::Skipped;
-        }
-        let size = transform::size(msg);
-        let ts = msg.timestamp().to_millis();
-        if let Some(ts_ms) = ts {
-            RecordFetched {
-                partition: &s.telemetry,
-                ts_ms,
-                now_ms: now_ms(),
-            }
-            .emit();
-        }
-        if let Some(t) = &mut self.throttle {
-            let started = Instant::now();
-            let producer = &self.producer;
-            let passed = t.wait(size, 1, cancel, || {
-                producer.poll(Duration::ZERO);
-            });
-            let waited = started.elapsed();
-            if waited >= Duration::from_millis(1) {
-                Throttled {
-                    mirror: &self.telemetry,
-                    waited,
-                }
-                .emit();
-            }
-            if !passed {
-                return Forwarded::Skipped; // cancelled while throttled: the record was not sent
-            }
-        }
-        let stamp = self
-            .spec
-            .stamp_provenance
-            .then_some(self.spec.source.alias.as_str());
-        let opaque = Sent::Record { slot, offset }.opaque();
-        let mut record = transform::outgoing(msg, &s.part.remote_topic, opaque, stamp);
-        loop {
-            match self.producer.send(record) {
-                Ok(()) => break,
-                Err((e, rec)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
-                    // Backpressure: the target is slower than the source. Serve delivery
-                    // reports and try again; never drop.
-                    self.producer.poll(Duration::from_millis(10));
-                    if cancel.is_cancelled() {
-                        return Forwarded::Skipped;
-                    }
-                    record = rec;
-                }
-                Err((e, _)) => {
-                    // Refused before it left (e.g. larger than the producer's message.max.bytes).
-                    let code = e.rdkafka_error_code();
-                    if let Some(change) = s.part.send_refused(offset, code, Instant::now()) {
-                        announce(&self.telemetry, &s.part, &change, Some(&e), size);
-                    }
-                    self.dirty = true;
-                    return Forwarded::Failed;
-                }
-            }
-        }
-        s.part.produced(offset, ts.unwrap_or(0));
-        self.copied += 1;
-        if let Some(n) = self.panic_after {
-            if self.copied >= n && failpoint::first_time() {
-                panic!("failpoint record-path-panic-after:{n}: the record path panics once");
-            }
-        }
-        if s.part.awaits_report() {
-            Forwarded::SentAlone
-        } else {
-            Forwarded::Sent
-        }
     }
 }
