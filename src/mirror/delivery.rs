@@ -126,8 +126,8 @@ impl ProducerContext for DeliveryContext {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
     /// The target refused the record's batch as too large: any record of the batch may be the
-    /// large one.
-    TooLarge,
+    /// large one (alone, the refusal is this one).
+    TooLarge(Refusal),
     /// Retrying cannot help; the operator must act (the hint says how).
     Permanent(Refusal),
     /// Worth retrying from the acknowledged position.
@@ -157,7 +157,10 @@ impl Refusal {
 pub fn classify(code: Option<RDKafkaErrorCode>) -> ErrorClass {
     use RDKafkaErrorCode as C;
     match code {
-        Some(C::MessageSizeTooLarge | C::MessageBatchTooLarge) => ErrorClass::TooLarge,
+        Some(C::MessageSizeTooLarge | C::MessageBatchTooLarge) => ErrorClass::TooLarge(Refusal {
+            too_large: true,
+            hint: TOO_LARGE_HINT,
+        }),
         Some(code) => match permanent_error_hint(code) {
             Some(hint) => ErrorClass::Permanent(Refusal {
                 too_large: false,
@@ -173,24 +176,19 @@ pub fn classify(code: Option<RDKafkaErrorCode>) -> ErrorClass {
 /// good).
 pub fn refusal_of(code: Option<RDKafkaErrorCode>) -> Option<Refusal> {
     match classify(code) {
-        ErrorClass::TooLarge => Some(Refusal {
-            too_large: true,
-            hint: permanent_error_hint(RDKafkaErrorCode::MessageSizeTooLarge)
-                .expect("a hint for too large records"),
-        }),
-        ErrorClass::Permanent(r) => Some(r),
+        ErrorClass::TooLarge(r) | ErrorClass::Permanent(r) => Some(r),
         ErrorClass::Transient => None,
     }
 }
 
-/// For errors retrying cannot fix, the fix to tell the operator.
+/// What to do about a record too large for the target.
+const TOO_LARGE_HINT: &str = "raise `max.message.bytes` of the remote topic on the target (and, above 1 MB, \
+     the target producer's `message.max.bytes` under clusters.<target>.producer) to at least the record size";
+
+/// For other errors retrying cannot fix, the fix to tell the operator.
 fn permanent_error_hint(code: RDKafkaErrorCode) -> Option<&'static str> {
     use RDKafkaErrorCode as C;
     Some(match code {
-        C::MessageSizeTooLarge | C::MessageBatchTooLarge => {
-            "raise `max.message.bytes` of the remote topic on the target (and, above 1 MB, the target \
-             producer's `message.max.bytes` under clusters.<target>.producer) to at least the record size"
-        }
         C::TopicAuthorizationFailed | C::ClusterAuthorizationFailed => {
             "grant strait's target principal WRITE and DESCRIBE on the remote topic"
         }
@@ -224,10 +222,19 @@ mod tests {
 
     #[test]
     fn size_errors_are_too_large_authorization_is_permanent_transport_is_transient() {
-        assert_eq!(classify(Some(C::MessageSizeTooLarge)), ErrorClass::TooLarge);
+        assert_eq!(
+            classify(Some(C::MessageSizeTooLarge)),
+            ErrorClass::TooLarge(Refusal {
+                too_large: true,
+                hint: TOO_LARGE_HINT
+            })
+        );
         assert_eq!(
             classify(Some(C::MessageBatchTooLarge)),
-            ErrorClass::TooLarge
+            ErrorClass::TooLarge(Refusal {
+                too_large: true,
+                hint: TOO_LARGE_HINT
+            })
         );
         for code in [
             C::TopicAuthorizationFailed,

@@ -263,7 +263,7 @@ impl Partition {
         }
         let next_fetch = track.next_fetch();
         Some(match (classify(code), self.state) {
-            (ErrorClass::TooLarge, State::Copying) => {
+            (ErrorClass::TooLarge(_), State::Copying) => {
                 // The broker refuses whole batches: any record of the batch may be the large
                 // one. Re-send everything in flight one at a time.
                 let until = next_fetch - 1;
@@ -275,7 +275,9 @@ impl Partition {
                     refused_before_send: false,
                 }
             }
-            (ErrorClass::TooLarge | ErrorClass::Permanent(_), _) => self.stop(offset, code),
+            (ErrorClass::TooLarge(refusal) | ErrorClass::Permanent(refusal), _) => {
+                self.stop(offset, refusal)
+            }
             (ErrorClass::Transient, _) => self.schedule_retry(offset, now),
         })
     }
@@ -303,10 +305,9 @@ impl Partition {
                 refused_before_send: true,
             });
         }
-        Some(if refusal_of(code).is_some() {
-            self.stop(offset, code)
-        } else {
-            self.schedule_retry(offset, now)
+        Some(match refusal_of(code) {
+            Some(refusal) => self.stop(offset, refusal),
+            None => self.schedule_retry(offset, now),
         })
     }
 
@@ -401,15 +402,9 @@ impl Partition {
         }
     }
 
-    fn stop(&mut self, offset: i64, code: Option<RDKafkaErrorCode>) -> Change {
+    fn stop(&mut self, offset: i64, refusal: Refusal) -> Change {
         self.state = State::Stopped { offset };
-        Change::Stopped {
-            offset,
-            refusal: refusal_of(code).unwrap_or(Refusal {
-                too_large: false,
-                hint: "see the error",
-            }),
-        }
+        Change::Stopped { offset, refusal }
     }
 
     fn schedule_retry(&mut self, offset: i64, now: Instant) -> Change {
