@@ -55,23 +55,15 @@ pub fn gather(config: &Config, req: &Request<'_>) -> Result<Facts, DrError> {
         ..
     } = Link::resolve(config, req.from, req.to)?;
 
-    // The target answers. An all-topics request: one naming a topic that does not exist can
-    // create it on brokers that auto-create topics.
-    let target_brokers = admin(to_c)?
-        .inner()
-        .fetch_metadata(None, PROBE_TIMEOUT)
-        .map_err(|e| DrError::kafka(&to_c.alias, "metadata request", e))?
-        .brokers()
-        .len();
+    // The target answers.
+    let target_brokers = kafka::admin::probe(&admin(to_c)?, PROBE_TIMEOUT)
+        .map_err(|e| DrError::kafka(&to_c.alias, "metadata request", e))?;
 
     // The source answers, or is declared lost (then it is not contacted at all).
     let probe = if req.source_lost {
         Ok(())
     } else {
-        admin(from_c)?
-            .inner()
-            .fetch_metadata(None, PROBE_TIMEOUT)
-            .map(|_| ())
+        kafka::admin::probe(&admin(from_c)?, PROBE_TIMEOUT).map(|_| ())
     };
     let source = decide::offset_source(&from_c.alias, &to_c.alias, req.source_lost, probe)?;
 

@@ -1,18 +1,19 @@
 //! Readers of the state a mirror leaves on its target: checkpoints and heartbeats (whether
 //! strait or MirrorMaker 2 wrote them) and strait's progress topic. Blocking.
 //!
-//! A topic is read only after an all-topics metadata request showed that it exists: a metadata
-//! request naming a missing topic can create it on brokers with `auto.create.topics.enable`.
+//! A topic that does not exist reads as empty. Naming it in a metadata request creates nothing,
+//! also on brokers with `auto.create.topics.enable=true`: every client strait builds has
+//! `allow.auto.create.topics=false` (`config::forced`).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::message::{BorrowedMessage, Message, Timestamp};
 
 use crate::config::ClusterConfig;
 use crate::kafka::read::{read_tail, read_to_end};
-use crate::kafka::{self, LogContext, ADMIN_TIMEOUT};
+use crate::kafka::{self, LogContext};
 use crate::mirror::{progress, Positions};
 use crate::policy::ReplicationPolicy;
 use crate::records::{Checkpoint, Heartbeat};
@@ -54,12 +55,6 @@ fn read_topic(
     each: impl FnMut(&BorrowedMessage<'_>),
 ) -> Result<(), DrError> {
     let consumer = reader(cluster, what)?;
-    let metadata = consumer
-        .fetch_metadata(None, ADMIN_TIMEOUT)
-        .map_err(|e| DrError::kafka(&cluster.alias, "metadata request", e))?;
-    if !metadata.topics().iter().any(|t| t.name() == topic) {
-        return Ok(());
-    }
     let read = match tail {
         Some(last) => read_tail(&consumer, topic, last, READ_DEADLINE, each),
         None => read_to_end(&consumer, topic, READ_DEADLINE, each),

@@ -197,16 +197,12 @@ impl HeartbeatEmitter {
     }
 }
 
-/// One metadata request (for the heartbeats topic only, so it stays cheap on large clusters;
-/// every client is built with `allow.auto.create.topics=false`, so naming a topic that does not
-/// exist creates nothing).
+/// Whether the cluster answers ([`admin::probe`]) within the interval (at least 2 s).
 async fn probe(admin: &Arc<AdminClient<LogContext>>, interval: Duration) -> Result<(), ProbeError> {
     let admin = Arc::clone(admin);
     let timeout = interval.max(Duration::from_secs(2));
     runtime::blocking(move || {
-        admin
-            .inner()
-            .fetch_metadata(Some(ReplicationPolicy::heartbeats_topic()), timeout)
+        admin::probe(&admin, timeout)
             .map(|_| ())
             .map_err(ProbeError::Metadata)
     })

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rdkafka::admin::{
     AdminClient, AdminOptions, ConfigSource, NewPartitions, NewTopic, ResourceSpecifier,
@@ -174,6 +175,19 @@ pub async fn ensure_partitions(
         }
         _ => Ok(()),
     }
+}
+
+/// Whether the cluster answers, and with how many brokers: one small metadata request that names
+/// only the `heartbeats` topic, so that it stays cheap on clusters with many topics. Naming a
+/// topic that does not exist creates nothing: every client strait builds has
+/// `allow.auto.create.topics=false`. Blocking.
+pub fn probe(admin: &AdminClient<LogContext>, timeout: Duration) -> Result<usize, KafkaError> {
+    let topic = crate::policy::ReplicationPolicy::heartbeats_topic();
+    Ok(admin
+        .inner()
+        .fetch_metadata(Some(topic), timeout)?
+        .brokers()
+        .len())
 }
 
 /// The replication factor for topics strait creates when the user did not set one: as many
