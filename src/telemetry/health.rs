@@ -10,20 +10,14 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use serde::Serialize;
 
-/// One replicated partition as the record loop last saw it.
-#[derive(Debug, Clone, Serialize)]
+use crate::dr::status::PartitionStatus;
+
+/// One replicated partition as the record loop last saw it: what `/status` shows of it
+/// (`progress_age_ms` is filled in when asked), and when its position last moved (ms since the
+/// epoch; 0: not in this run).
+#[derive(Debug, Clone)]
 pub struct PartitionSnapshot {
-    pub topic: String,
-    pub partition: i32,
-    pub remote_topic: String,
-    /// The first source offset not yet acknowledged by the target.
-    pub copied_to: i64,
-    /// The source's end offset as the record consumer last saw it.
-    pub source_end: Option<i64>,
-    pub lag_records: Option<i64>,
-    pub lag_seconds: Option<f64>,
-    /// When `copied_to` last moved (ms since the epoch); 0: not in this run.
-    #[serde(skip)]
+    pub status: PartitionStatus,
     pub moved_ms: i64,
 }
 

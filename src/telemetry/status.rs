@@ -47,14 +47,8 @@ pub fn mirror(h: &MirrorHealth, now: i64) -> MirrorStatus {
     let partitions: Vec<PartitionStatus> = snapshot
         .iter()
         .map(|p| PartitionStatus {
-            topic: p.topic.clone(),
-            partition: p.partition,
-            remote_topic: p.remote_topic.clone(),
-            copied_to: p.copied_to,
-            source_end: p.source_end,
-            lag_records: p.lag_records,
-            lag_seconds: p.lag_seconds,
             progress_age_ms: (p.moved_ms > 0).then(|| (now - p.moved_ms).max(0)),
+            ..p.status.clone()
         })
         .collect();
     let groups = h
@@ -139,13 +133,16 @@ mod tests {
 
     fn snapshot(copied_to: i64, end: i64, moved_ms: i64) -> PartitionSnapshot {
         PartitionSnapshot {
-            topic: "orders".into(),
-            partition: 0,
-            remote_topic: "S1.orders".into(),
-            copied_to,
-            source_end: Some(end),
-            lag_records: Some(end - copied_to),
-            lag_seconds: Some(if end > copied_to { 3.0 } else { 0.0 }),
+            status: PartitionStatus {
+                topic: "orders".into(),
+                partition: 0,
+                remote_topic: "S1.orders".into(),
+                copied_to,
+                source_end: Some(end),
+                lag_records: Some(end - copied_to),
+                lag_seconds: Some(if end > copied_to { 3.0 } else { 0.0 }),
+                progress_age_ms: None,
+            },
             moved_ms,
         }
     }

@@ -5,6 +5,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::Offset;
 
 use super::Core;
+use crate::dr::status::PartitionStatus;
 use crate::kafka::LogContext;
 use crate::mirror::lag::lag;
 use crate::telemetry::events::{Event, LagMeasured, PartitionLag};
@@ -57,13 +58,16 @@ impl Core {
                 .emit();
             }
             snapshot.push(PartitionSnapshot {
-                topic: s.part.source_topic.to_string(),
-                partition: s.part.partition,
-                remote_topic: s.part.remote_topic.to_string(),
-                copied_to: track.committed(),
-                source_end: end,
-                lag_records: measured.map(|l| l.records),
-                lag_seconds: measured.map(|l| l.seconds),
+                status: PartitionStatus {
+                    topic: s.part.source_topic.to_string(),
+                    partition: s.part.partition,
+                    remote_topic: s.part.remote_topic.to_string(),
+                    copied_to: track.committed(),
+                    source_end: end,
+                    lag_records: measured.map(|l| l.records),
+                    lag_seconds: measured.map(|l| l.seconds),
+                    progress_age_ms: None,
+                },
                 moved_ms: s.moved_ms,
             });
         }
