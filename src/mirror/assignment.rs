@@ -3,7 +3,9 @@
 //! consumer has); [`apply`] makes the calls, none of which waits on the network.
 //!
 //! Assignment changes are incremental and rare (a partition is added once and removed once);
-//! stops and retries use pause and resume, rewinds use seek. Re-assigning the whole set
+//! stops and retries use pause and resume, rewinds use seek; a partition whose fetcher librdkafka
+//! stopped (position out of range) is unassigned and assigned again, since librdkafka refuses a
+//! seek in that state. Re-assigning the whole set
 //! repeatedly races in librdkafka 2.12 (an assertion on duplicate fetch stops, librdkafka issue
 //! 5573).
 
@@ -11,7 +13,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::partitions::Partition;
+use super::partitions::{Partition, Reposition};
 
 /// What the consumer has of one partition.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +66,13 @@ pub fn plan<'a>(slots: impl Iterator<Item = (&'a mut Partition, &'a mut Held)>) 
         if !held.assigned {
             continue;
         }
-        if part.needs_seek() && !want_paused {
+        if part.reposition() == Some(Reposition::Reassign) {
+            c.unassign.push(slot);
+            c.assign.push((slot, part.fetch_from()));
+            held.paused = false;
+            part.positioned();
+        }
+        if part.reposition() == Some(Reposition::Seek) && !want_paused {
             if let Some(from) = part.fetch_from() {
                 c.seek.push((slot, from));
             }
@@ -188,7 +196,21 @@ mod tests {
         assert_eq!(c.seek, [(0, 10)]);
         assert_eq!(c.resume, [0]);
         assert_eq!(c.assign, [(1, Some(10))]);
-        assert!(!slots[1].0.needs_seek(), "assigning positions it");
+        assert_eq!(slots[1].0.reposition(), None, "assigning positions it");
+        assert!(plan_all(&mut slots).is_empty());
+    }
+
+    #[test]
+    fn a_position_out_of_range_is_assigned_again_not_seeked() {
+        let mut slots = parts(1);
+        plan_all(&mut slots);
+        slots[0].0.produced(10, 0);
+        // The log now starts at 50: librdkafka stopped fetching the partition.
+        assert!(slots[0].0.offset_out_of_range(50, 90).is_some());
+        let c = plan_all(&mut slots);
+        assert_eq!(c.unassign, [0]);
+        assert_eq!(c.assign, [(0, Some(50))]);
+        assert!(c.seek.is_empty() && c.pause.is_empty() && c.resume.is_empty());
         assert!(plan_all(&mut slots).is_empty());
     }
 

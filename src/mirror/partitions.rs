@@ -6,7 +6,7 @@
 //! source log, the partition revoked). A method returns the [`Change`] worth telling the
 //! operator about, if any; the record loop turns it into a telemetry event and makes the
 //! consumer follow [`Partition::wants_assigned`], [`Partition::wants_paused`] and
-//! [`Partition::needs_seek`]. No I/O here and no clock: the caller passes `now`.
+//! [`Partition::reposition`]. No I/O here and no clock: the caller passes `now`.
 //!
 //! ```text
 //!            acked past `until`                 delivery failed (too large)
@@ -49,6 +49,17 @@ pub enum State {
     Retrying { at: Instant },
     /// Its topic is no longer replicated here (unassigned).
     Removed,
+}
+
+/// How the consumer must be moved to [`Partition::fetch_from`] before it fetches more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reposition {
+    /// The position moved back (a rewind): seek.
+    Seek,
+    /// librdkafka stopped fetching the partition (its position was out of range and
+    /// `auto.offset.reset=error`): it refuses a seek in that state, so the partition is assigned
+    /// again at the new position.
+    Reassign,
 }
 
 /// What the partition makes of a record the consumer fetched.
@@ -121,8 +132,8 @@ pub struct Partition {
     /// beginning of the log and learns its position from the first record.
     track: Option<PartitionTrack>,
     state: State,
-    /// The fetch position moved back; the consumer must seek before fetching more.
-    seek: bool,
+    /// The consumer must be moved to `fetch_from` before fetching more.
+    reposition: Option<Reposition>,
     /// The wait before the last retry, doubled when the retried partition fails again before
     /// anything was acknowledged.
     backoff: Option<Duration>,
@@ -142,7 +153,7 @@ impl Partition {
             remote_topic,
             track: stored.map(|s| PartitionTrack::with_map(s.next_offset, s.map.clone())),
             state: State::Copying,
-            seek: false,
+            reposition: None,
             backoff: None,
         }
     }
@@ -175,15 +186,15 @@ impl Partition {
         self.track.as_ref().map(PartitionTrack::next_fetch)
     }
 
-    /// The fetch position moved back since the consumer last positioned the partition.
-    pub fn needs_seek(&self) -> bool {
-        self.seek
+    /// Whether (and how) the consumer must be moved before fetching more.
+    pub fn reposition(&self) -> Option<Reposition> {
+        self.reposition
     }
 
     /// The consumer was positioned at [`fetch_from`](Self::fetch_from) (by a seek, or by
     /// assigning the partition).
     pub fn positioned(&mut self) {
-        self.seek = false;
+        self.reposition = None;
     }
 
     /// Isolating with a record in flight: nothing more of the partition may be sent before its
@@ -218,7 +229,7 @@ impl Partition {
     /// The consumer's position moved to `position` without delivering records (transaction
     /// markers, aborted records).
     pub fn passed(&mut self, position: i64) {
-        if self.copies() && !self.seek {
+        if self.copies() && self.reposition.is_none() {
             if let Some(t) = &mut self.track {
                 t.passed(position);
             }
@@ -371,7 +382,7 @@ impl Partition {
             return None;
         };
         self.track = Some(PartitionTrack::new(low));
-        self.seek = true;
+        self.reposition = Some(Reposition::Reassign);
         Some(change)
     }
 
@@ -384,7 +395,7 @@ impl Partition {
         }
         let committed = self.track.take().map(|t| t.committed());
         self.state = State::Removed;
-        self.seek = false;
+        self.reposition = None;
         self.backoff = None;
         Some(Change::Revoked { committed })
     }
@@ -398,7 +409,8 @@ impl Partition {
     fn rewind(&mut self) {
         if let Some(t) = &mut self.track {
             t.rewind();
-            self.seek = true;
+            // A pending re-assign repositions too.
+            self.reposition.get_or_insert(Reposition::Seek);
         }
     }
 
@@ -541,7 +553,8 @@ mod tests {
     fn every_state_and_event() {
         use Event as E;
         let s = Duration::from_secs;
-        // (state, event, state after, change, committed after, in flight after, paused, seek)
+        // (state, event, state after, change, committed after, in flight after, paused,
+        // repositioned: by a seek S, a re-assign R, not N)
         type Row = (
             &'static str,
             Event,
@@ -550,64 +563,67 @@ mod tests {
             i64,
             usize,
             bool,
-            bool,
+            Option<Reposition>,
         );
+        const S: Option<Reposition> = Some(Reposition::Seek);
+        const R: Option<Reposition> = Some(Reposition::Reassign);
+        const N: Option<Reposition> = None;
         #[rustfmt::skip]
         let table: &[Row] = &[
-            ("copying", E::Acked(101), "copying", "-", 102, 3, false, false),
-            ("copying", E::Acked(103), "copying", "-", 101, 4, false, false),
-            ("copying", E::Failed(101, TOO_LARGE), "isolating", "isolating", 101, 0, false, true),
-            ("copying", E::Failed(101, DENIED), "stopped", "stopped", 101, 4, true, false),
-            ("copying", E::Failed(101, TRANSIENT), "retrying", "retry-scheduled", 101, 4, true, false),
-            ("copying", E::Failed(99, TRANSIENT), "copying", "-", 101, 4, false, false),
-            ("copying", E::Refused(105, TOO_LARGE), "isolating", "isolating-before-send", 101, 0, false, true),
-            ("copying", E::RetryDue(s(3600)), "copying", "-", 101, 4, false, false),
-            ("copying", E::RouteRemoved, "removed", "removed", 101, 4, false, false),
-            ("copying", E::RouteReadded, "copying", "-", 101, 4, false, false),
-            ("copying", E::OutOfRange(200, 300), "copying", "data-gap", 200, 0, false, true),
-            ("copying", E::OutOfRange(0, 50), "copying", "log-reset", 0, 0, false, true),
-            ("copying", E::OutOfRange(0, 300), "copying", "-", 101, 4, false, false),
-            ("copying", E::Revoked, "removed", "revoked", -1, 0, false, false),
+            ("copying", E::Acked(101), "copying", "-", 102, 3, false, N),
+            ("copying", E::Acked(103), "copying", "-", 101, 4, false, N),
+            ("copying", E::Failed(101, TOO_LARGE), "isolating", "isolating", 101, 0, false, S),
+            ("copying", E::Failed(101, DENIED), "stopped", "stopped", 101, 4, true, N),
+            ("copying", E::Failed(101, TRANSIENT), "retrying", "retry-scheduled", 101, 4, true, N),
+            ("copying", E::Failed(99, TRANSIENT), "copying", "-", 101, 4, false, N),
+            ("copying", E::Refused(105, TOO_LARGE), "isolating", "isolating-before-send", 101, 0, false, S),
+            ("copying", E::RetryDue(s(3600)), "copying", "-", 101, 4, false, N),
+            ("copying", E::RouteRemoved, "removed", "removed", 101, 4, false, N),
+            ("copying", E::RouteReadded, "copying", "-", 101, 4, false, N),
+            ("copying", E::OutOfRange(200, 300), "copying", "data-gap", 200, 0, false, R),
+            ("copying", E::OutOfRange(0, 50), "copying", "log-reset", 0, 0, false, R),
+            ("copying", E::OutOfRange(0, 300), "copying", "-", 101, 4, false, N),
+            ("copying", E::Revoked, "removed", "revoked", -1, 0, false, N),
 
-            ("isolating", E::Acked(101), "isolating", "-", 102, 0, false, true),
-            ("isolating", E::Failed(101, TOO_LARGE), "stopped", "stopped", 101, 1, true, true),
-            ("isolating", E::Failed(101, DENIED), "stopped", "stopped", 101, 1, true, true),
-            ("isolating", E::Failed(101, TRANSIENT), "retrying", "retry-scheduled", 101, 1, true, true),
-            ("isolating", E::Failed(103, TOO_LARGE), "isolating", "-", 101, 1, false, true),
-            ("isolating", E::Refused(102, TOO_LARGE), "isolating", "isolating-before-send", 101, 0, false, true),
-            ("isolating", E::RetryDue(s(3600)), "isolating", "-", 101, 1, false, true),
-            ("isolating", E::RouteRemoved, "removed", "removed", 101, 1, false, true),
-            ("isolating", E::RouteReadded, "isolating", "-", 101, 1, false, true),
-            ("isolating", E::OutOfRange(200, 300), "isolating", "data-gap", 200, 0, false, true),
-            ("isolating", E::Revoked, "removed", "revoked", -1, 0, false, false),
+            ("isolating", E::Acked(101), "isolating", "-", 102, 0, false, S),
+            ("isolating", E::Failed(101, TOO_LARGE), "stopped", "stopped", 101, 1, true, S),
+            ("isolating", E::Failed(101, DENIED), "stopped", "stopped", 101, 1, true, S),
+            ("isolating", E::Failed(101, TRANSIENT), "retrying", "retry-scheduled", 101, 1, true, S),
+            ("isolating", E::Failed(103, TOO_LARGE), "isolating", "-", 101, 1, false, S),
+            ("isolating", E::Refused(102, TOO_LARGE), "isolating", "isolating-before-send", 101, 0, false, S),
+            ("isolating", E::RetryDue(s(3600)), "isolating", "-", 101, 1, false, S),
+            ("isolating", E::RouteRemoved, "removed", "removed", 101, 1, false, S),
+            ("isolating", E::RouteReadded, "isolating", "-", 101, 1, false, S),
+            ("isolating", E::OutOfRange(200, 300), "isolating", "data-gap", 200, 0, false, R),
+            ("isolating", E::Revoked, "removed", "revoked", -1, 0, false, N),
 
-            ("stopped", E::Acked(102), "stopped", "-", 101, 4, true, false),
-            ("stopped", E::Failed(102, DENIED), "stopped", "-", 101, 4, true, false),
-            ("stopped", E::Refused(105, DENIED), "stopped", "-", 101, 4, true, false),
-            ("stopped", E::RetryDue(s(3600)), "stopped", "-", 101, 4, true, false),
-            ("stopped", E::RouteRemoved, "removed", "removed", 101, 4, false, false),
-            ("stopped", E::RouteReadded, "stopped", "-", 101, 4, true, false),
-            ("stopped", E::OutOfRange(200, 300), "stopped", "-", 101, 4, true, false),
-            ("stopped", E::Revoked, "removed", "revoked", -1, 0, false, false),
+            ("stopped", E::Acked(102), "stopped", "-", 101, 4, true, N),
+            ("stopped", E::Failed(102, DENIED), "stopped", "-", 101, 4, true, N),
+            ("stopped", E::Refused(105, DENIED), "stopped", "-", 101, 4, true, N),
+            ("stopped", E::RetryDue(s(3600)), "stopped", "-", 101, 4, true, N),
+            ("stopped", E::RouteRemoved, "removed", "removed", 101, 4, false, N),
+            ("stopped", E::RouteReadded, "stopped", "-", 101, 4, true, N),
+            ("stopped", E::OutOfRange(200, 300), "stopped", "-", 101, 4, true, N),
+            ("stopped", E::Revoked, "removed", "revoked", -1, 0, false, N),
 
-            ("retrying", E::Acked(102), "retrying", "-", 101, 4, true, false),
-            ("retrying", E::Refused(105, TRANSIENT), "retrying", "-", 101, 4, true, false),
-            ("retrying", E::Failed(102, TRANSIENT), "retrying", "-", 101, 4, true, false),
-            ("retrying", E::RetryDue(s(1)), "retrying", "-", 101, 4, true, false),
-            ("retrying", E::RetryDue(s(2)), "copying", "retrying", 101, 0, false, true),
-            ("retrying", E::RouteRemoved, "removed", "removed", 101, 4, false, false),
-            ("retrying", E::RouteReadded, "retrying", "-", 101, 4, true, false),
-            ("retrying", E::OutOfRange(200, 300), "retrying", "-", 101, 4, true, false),
-            ("retrying", E::Revoked, "removed", "revoked", -1, 0, false, false),
+            ("retrying", E::Acked(102), "retrying", "-", 101, 4, true, N),
+            ("retrying", E::Refused(105, TRANSIENT), "retrying", "-", 101, 4, true, N),
+            ("retrying", E::Failed(102, TRANSIENT), "retrying", "-", 101, 4, true, N),
+            ("retrying", E::RetryDue(s(1)), "retrying", "-", 101, 4, true, N),
+            ("retrying", E::RetryDue(s(2)), "copying", "retrying", 101, 0, false, S),
+            ("retrying", E::RouteRemoved, "removed", "removed", 101, 4, false, N),
+            ("retrying", E::RouteReadded, "retrying", "-", 101, 4, true, N),
+            ("retrying", E::OutOfRange(200, 300), "retrying", "-", 101, 4, true, N),
+            ("retrying", E::Revoked, "removed", "revoked", -1, 0, false, N),
 
-            ("removed", E::Acked(101), "removed", "-", 102, 3, false, false),
-            ("removed", E::Failed(101, TRANSIENT), "removed", "-", 101, 4, false, false),
-            ("removed", E::Refused(105, TRANSIENT), "removed", "-", 101, 4, false, false),
-            ("removed", E::RetryDue(s(3600)), "removed", "-", 101, 4, false, false),
-            ("removed", E::RouteRemoved, "removed", "-", 101, 4, false, false),
-            ("removed", E::RouteReadded, "copying", "readded", 101, 0, false, true),
-            ("removed", E::OutOfRange(200, 300), "removed", "-", 101, 4, false, false),
-            ("removed", E::Revoked, "removed", "revoked", -1, 0, false, false),
+            ("removed", E::Acked(101), "removed", "-", 102, 3, false, N),
+            ("removed", E::Failed(101, TRANSIENT), "removed", "-", 101, 4, false, N),
+            ("removed", E::Refused(105, TRANSIENT), "removed", "-", 101, 4, false, N),
+            ("removed", E::RetryDue(s(3600)), "removed", "-", 101, 4, false, N),
+            ("removed", E::RouteRemoved, "removed", "-", 101, 4, false, N),
+            ("removed", E::RouteReadded, "copying", "readded", 101, 0, false, S),
+            ("removed", E::OutOfRange(200, 300), "removed", "-", 101, 4, false, N),
+            ("removed", E::Revoked, "removed", "revoked", -1, 0, false, N),
         ];
         let now = Instant::now();
         for &(from, event, to, change, committed_after, inflight_after, paused, seek) in table {
@@ -624,7 +640,7 @@ mod tests {
             );
             assert_eq!(inflight(&p), inflight_after, "{row}: in flight");
             assert_eq!(p.wants_paused(), paused, "{row}: paused");
-            assert_eq!(p.needs_seek(), seek, "{row}: seek");
+            assert_eq!(p.reposition(), seek, "{row}: reposition");
             assert_eq!(p.wants_assigned(), to != "removed", "{row}: assigned");
         }
     }
@@ -648,7 +664,7 @@ mod tests {
             Some(102),
             "re-fetched from the failed record"
         );
-        assert!(p.needs_seek());
+        assert_eq!(p.reposition(), Some(Reposition::Seek));
         p.positioned();
         // The old report of 104 (forgotten by the rewind) does not count.
         assert!(!p.acknowledged(104, 1004).counted);

@@ -162,6 +162,7 @@ fn readyz_flips_while_the_target_broker_is_down() {
     produce(&a.bootstrap(), &topic, &[OutRecord::to_partition(0, "one")]);
     let strait = StraitProcess::start(&StraitConfig::a_to_b(a, &target, &[&topic]));
     let url = format!("http://{}/readyz", strait.http_addr());
+    TopicReader::new(&target.bootstrap(), &format!("A.{topic}")).wait_for_count(1, ARRIVAL);
     let until = |want: u16| {
         wait_for(ARRIVAL, &format!("/readyz {want}"), || {
             let r = curl(&url, &[]);
@@ -172,6 +173,22 @@ fn readyz_flips_while_the_target_broker_is_down() {
     target.stop();
     let down = until(503);
     assert!(down.contains("target cluster unreachable"), "{down}");
+    // /status answers from strait's own state at once, also while the target is down.
+    let status = curl(&url.replace("/readyz", "/status"), &["--max-time", "2"]);
+    assert_eq!(
+        status.status, 200,
+        "curl exit {}: {}",
+        status.exit, status.body
+    );
+    let status: serde_json::Value = serde_json::from_str(&status.body).expect("status JSON");
+    let m = &status["mirrors"][0];
+    assert_eq!(m["state"], "target-unreachable", "{m}");
+    assert!(
+        m["partitions"].as_array().is_some_and(|ps| ps
+            .iter()
+            .any(|p| p["topic"] == topic.as_str() && p["copied_to"] == 1)),
+        "{m}"
+    );
     target.restart();
     until(200);
     drop(strait);

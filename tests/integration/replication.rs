@@ -436,3 +436,66 @@ fn oversized_record_blocks_its_partition_only() {
     let want_p1: Vec<String> = (0..25).map(|i| format!("p1-{i}")).collect();
     assert_eq!(values_of_partition(target.records(), 1), want_p1);
 }
+
+/// A stored position that retention deleted before strait copied it (here DeleteRecords, which
+/// moves the log start as retention does): the loss is counted exactly in
+/// `strait_data_gap_offsets_total{reason="out_of_range"}`, logged with its range, and copying
+/// continues at the log start with nothing else skipped.
+#[test]
+fn a_stored_position_deleted_by_retention_is_a_counted_data_gap() {
+    let (a, b) = shared_clusters();
+    let topic = unique_name("gap");
+    let remote = format!("A.{topic}");
+    create_topic(&a.bootstrap(), &topic, 1, &[]);
+    let batch = |range: std::ops::Range<i64>| -> Vec<OutRecord> {
+        range
+            .map(|i| OutRecord::to_partition(0, format!("v{i:03}")))
+            .collect()
+    };
+    produce(&a.bootstrap(), &topic, &batch(0..100));
+    let mut strait = StraitProcess::start(&StraitConfig::a_to_b(a, b, &[&topic]));
+    let mut target = TopicReader::new(&b.bootstrap(), &remote);
+    target.wait_for_count(100, ARRIVAL);
+    // The position 100 is persisted (a graceful stop writes it at the latest).
+    strait.sigterm();
+    assert_eq!(strait.wait_exit(ARRIVAL).code(), Some(0));
+
+    // While strait is stopped, 100..200 arrive and everything below 150 is deleted.
+    produce(&a.bootstrap(), &topic, &batch(100..200));
+    delete_records(&a.bootstrap(), &topic, 0, 150);
+    assert_eq!(log_start(&a.bootstrap(), &topic, 0), 150);
+
+    strait.restart();
+    target.wait_for_count(150, ARRIVAL);
+    let addr = strait.http_addr();
+    let gaps = wait_for(ARRIVAL, "the data gap on /metrics", || {
+        let text = get_ok(&addr, "/metrics");
+        sample(
+            &text,
+            "strait_data_gap_offsets_total",
+            &[("mirror", "A->B"), ("reason", "out_of_range")],
+        )
+    });
+    assert_eq!(gaps, 50.0, "offsets 100..=149 were lost");
+    let log = strait.log_contents();
+    let line = log
+        .lines()
+        .find(|l| l.contains("data gap:") && l.contains(&topic))
+        .unwrap_or_else(|| panic!("no data gap line for {topic}:\n{log}"));
+    assert!(
+        line.contains("from_offset=100")
+            && line.contains("to_offset=149")
+            && line.contains("lost=50"),
+        "{line}"
+    );
+    target.read_to_end(ARRIVAL);
+    let want: Vec<String> = (0..100)
+        .chain(150..200)
+        .map(|i| format!("v{i:03}"))
+        .collect();
+    let got: Vec<String> = target.records().iter().map(Rec::value_str).collect();
+    assert_eq!(
+        got, want,
+        "everything before the gap once, then the log from its start"
+    );
+}

@@ -80,6 +80,29 @@ pub fn add_partitions(bootstrap: &str, topic: &str, total: usize) {
     );
 }
 
+/// Deletes the records of `topic`'s `partition` below `before` (DeleteRecords, what retention
+/// does to old segments): the partition's log then starts at `before`.
+pub fn delete_records(bootstrap: &str, topic: &str, partition: i32, before: i64) {
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Offset(before))
+        .expect("delete-records offset");
+    let result = block_on(admin(bootstrap).delete_records(&tpl, &admin_options()))
+        .unwrap_or_else(|e| panic!("delete records of {topic}-{partition}: {e}"));
+    for e in result.elements() {
+        if let Err(err) = e.error() {
+            panic!("delete records of {topic}-{partition}: {err}");
+        }
+    }
+}
+
+/// The low watermark (log start) of `topic`'s `partition`.
+pub fn log_start(bootstrap: &str, topic: &str, partition: i32) -> i64 {
+    metadata_client(bootstrap)
+        .fetch_watermarks(topic, partition, METADATA_TIMEOUT)
+        .unwrap_or_else(|e| panic!("watermarks of {topic}-{partition}: {e}"))
+        .0
+}
+
 /// One config value of a topic as the broker reports it.
 pub fn topic_config(bootstrap: &str, topic: &str, key: &str) -> Option<String> {
     let results = block_on(
