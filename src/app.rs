@@ -23,10 +23,15 @@ use crate::kafka::{self, ClientError, LogContext};
 use crate::mirror::{self, MirrorError, OffsetSyncsSpec, RecordPathSpec};
 use crate::runtime::{self, Exit, TaskSet};
 use crate::telemetry::error_chain;
-use crate::telemetry::events::{Event, MirrorFailed, MirrorTelemetry};
+use crate::telemetry::events::{
+    Event, MirrorFailed, MirrorTelemetry, OffsetSyncsTopicUnavailable, ProgressNotRead,
+};
 use crate::telemetry::http::{Endpoint, HttpError};
 use crate::topics::{self, TopicSync};
 
+/// Reads of the stored positions at start-up before the mirror counts as failed (waits of 1, 2,
+/// 4 and 8 s between them).
+const PROGRESS_READ_ATTEMPTS: u32 = 5;
 /// The first wait before a failed mirror starts again; doubled per failure in a row.
 const RESTART_BACKOFF: Duration = Duration::from_secs(1);
 /// The longest wait between restarts.
@@ -364,18 +369,47 @@ impl Mirror {
             ensure(&self.target_admin, topic, rf).await?;
         }
         if let Some(syncs) = &self.spec.offset_syncs {
-            let admin = if syncs.on_source {
-                &self.source_admin
+            let (admin, cluster) = if syncs.on_source {
+                (&self.source_admin, &self.config.source)
             } else {
-                &self.target_admin
+                (&self.target_admin, &self.config.target)
             };
-            ensure(admin, syncs.topic.clone(), None).await?;
+            // Offset syncs never hold back records: without their topic the mirror copies on,
+            // and each sync that cannot be written is counted.
+            if let Err(e) = ensure(admin, syncs.topic.clone(), None).await {
+                OffsetSyncsTopicUnavailable {
+                    topic: &syncs.topic,
+                    cluster,
+                    error: &e,
+                }
+                .emit();
+            }
         }
-        let spec = self.spec.clone();
-        runtime::blocking(move || mirror::load_positions(&spec))
-            .await
-            .map_err(|e| TaskError::Panicked(e.to_string()))?
-            .map_err(TaskError::from)
+        // A failed read is retried a few times here (a broker restarting, a leader moving)
+        // before the mirror counts as failed; it never starts without its positions.
+        let mut attempt = 1;
+        loop {
+            let spec = self.spec.clone();
+            let read = runtime::blocking(move || mirror::load_positions(&spec))
+                .await
+                .map_err(|e| TaskError::Panicked(e.to_string()))?;
+            match read {
+                Ok(positions) => return Ok(positions),
+                Err(e) if attempt < PROGRESS_READ_ATTEMPTS => {
+                    let retry_in = RESTART_BACKOFF * 2u32.pow(attempt - 1);
+                    ProgressNotRead {
+                        topic: &self.spec.progress_topic,
+                        error: &e,
+                        attempt,
+                        retry_in,
+                    }
+                    .emit();
+                    tokio::time::sleep(retry_in).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(TaskError::from(e)),
+            }
+        }
     }
 }
 

@@ -64,8 +64,9 @@ pub const SYNC_GROUP_OFFSETS_INTERVAL: Duration = Duration::from_secs(5);
 
 /// `mirrors[].emit_offset_syncs`: on, as MM2's `emit.offset-syncs.enabled`.
 pub const EMIT_OFFSET_SYNCS: bool = true;
-/// `mirrors[].offset_syncs_location`: the source, as MM2's `offset-syncs.topic.location`.
-pub const OFFSET_SYNCS_LOCATION: OffsetSyncsLocation = OffsetSyncsLocation::Source;
+/// `mirrors[].offset_syncs_location`: the target (MM2's `offset-syncs.topic.location` defaults to
+/// the source), so that the default configuration needs only read access on the source.
+pub const OFFSET_SYNCS_LOCATION: OffsetSyncsLocation = OffsetSyncsLocation::Target;
 
 /// `mirrors[].provenance_header`: auto, where the flow graph needs it (MM2 has no such header).
 pub const PROVENANCE_HEADER: ProvenanceHeader = ProvenanceHeader::Auto;

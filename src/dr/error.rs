@@ -109,6 +109,8 @@ impl DrError {
                 ReadError::Kafka { source, .. } => did_not_answer(source),
                 // The cluster did not deliver the topic's records within the read deadline.
                 ReadError::Timeout { .. } => true,
+                // The cluster answered: without the topic, or with an error for it.
+                ReadError::Missing { .. } | ReadError::Metadata { .. } => false,
             },
             DrError::SourceUnreachable { .. } => true,
             DrError::Usage(_)

@@ -301,6 +301,20 @@ pub fn record_producer<C: ProducerContext>(
         .map_err(|e| create_error(cluster, Role::Producer, e))
 }
 
+/// The producer of a mirror's MM2 offset syncs on `cluster`, with the caller's delivery context:
+/// the control producer's settings (a sync not delivered within `message.timeout.ms` is given up
+/// and counted), and a queue of its own, so that syncs that cannot be written never hold up
+/// records.
+pub fn offset_sync_producer<C: ProducerContext>(
+    cluster: &ClusterConfig,
+    client_name: &str,
+    context: C,
+) -> Result<BaseProducer<C>, ClientError> {
+    let cfg = client_config(cluster, ClientKind::ControlProducer, client_name, None);
+    cfg.create_with_context(context)
+        .map_err(|e| create_error(cluster, Role::Producer, e))
+}
+
 /// A producer for strait's own low-volume records (heartbeats, checkpoints, offset syncs) on
 /// `cluster`: idempotent, acks from all in-sync replicas, sent without lingering.
 pub fn control_producer(

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::{LogContext, ADMIN_TIMEOUT};
@@ -21,10 +22,17 @@ pub enum ReadError {
     },
     #[error("timed out reading topic `{topic}` to its end ({remaining} records left)")]
     Timeout { topic: String, remaining: i64 },
+    #[error("topic `{topic}` does not exist")]
+    Missing { topic: String },
+    /// The cluster knows the topic but could not describe it (no leader yet, not authorized,
+    /// ...): whatever it holds is unknown, which is not the same as empty.
+    #[error("cannot read topic `{topic}`: its metadata has error {code:?}")]
+    Metadata { topic: String, code: RDKafkaRespErr },
 }
 
 /// Reads every partition of `topic` from the low to the high watermark (taken when reading
-/// starts) and hands each record to `each`. Returns `Ok(false)` when the topic does not exist.
+/// starts) and hands each record to `each`. Returns `Ok(false)` when the topic does not exist;
+/// any other metadata error of the topic is an error (never taken for "empty").
 /// Blocking; gives up after `deadline`. The consumer's assignment is cleared afterwards.
 pub fn read_to_end(
     consumer: &BaseConsumer<LogContext>,
@@ -64,8 +72,22 @@ fn read_range(
     let Some(t) = metadata.topics().iter().find(|t| t.name() == topic) else {
         return Ok(false);
     };
-    if t.error().is_some() || t.partitions().is_empty() {
-        return Ok(false);
+    match t.error() {
+        None if !t.partitions().is_empty() => {}
+        Some(RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) => return Ok(false),
+        // A topic without partitions in metadata is one the cluster has not finished creating.
+        None => {
+            return Err(ReadError::Metadata {
+                topic: topic.to_string(),
+                code: RDKafkaRespErr::RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+            })
+        }
+        Some(code) => {
+            return Err(ReadError::Metadata {
+                topic: topic.to_string(),
+                code,
+            })
+        }
     }
     let started = Instant::now();
     // partition -> (next offset to see, end)
@@ -131,4 +153,74 @@ fn read_range(
     }
     consumer.unassign().map_err(kerr)?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    use rdkafka::ClientConfig;
+
+    use super::*;
+    use crate::config::ClusterConfig;
+
+    fn reader(bootstrap: &str) -> BaseConsumer<LogContext> {
+        let cluster = ClusterConfig {
+            alias: "A".to_owned(),
+            bootstrap_servers: bootstrap.to_owned(),
+            security: Default::default(),
+            client: Default::default(),
+            consumer: Default::default(),
+            producer: Default::default(),
+            admin: Default::default(),
+        };
+        super::super::reader_consumer(&cluster, "test|reader").expect("reader")
+    }
+
+    /// librdkafka's mock cluster, for what a real broker does not do on demand: a topic whose
+    /// metadata carries an error.
+    #[test]
+    fn a_topic_error_is_an_error_and_only_an_unknown_topic_is_missing() {
+        let mock = MockCluster::new(1).expect("mock cluster");
+        mock.create_topic("progress", 1, 1).expect("topic");
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", mock.bootstrap_servers())
+            .create()
+            .expect("producer");
+        producer
+            .send(BaseRecord::to("progress").key("k").payload("v"))
+            .expect("send");
+        producer.flush(Duration::from_secs(10)).expect("flush");
+        let consumer = reader(&mock.bootstrap_servers());
+
+        let mut seen = 0;
+        let found = read_to_end(&consumer, "progress", Duration::from_secs(10), |_| {
+            seen += 1
+        });
+        assert!(matches!(found, Ok(true)), "{found:?}");
+        assert_eq!(seen, 1);
+
+        assert!(matches!(
+            read_to_end(&consumer, "nothing-here", Duration::from_secs(10), |_| {}),
+            Ok(false)
+        ));
+
+        // A leader election in progress: the records are there, just not readable now.
+        mock.topic_error(
+            "progress",
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+        )
+        .expect("topic error");
+        let read = read_to_end(&consumer, "progress", Duration::from_secs(10), |_| {});
+        assert!(
+            matches!(
+                read,
+                Err(ReadError::Metadata {
+                    code: RDKafkaRespErr::RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+                    ..
+                })
+            ),
+            "{read:?}"
+        );
+    }
 }

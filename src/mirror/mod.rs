@@ -88,16 +88,23 @@ pub fn record_path(
         &format!("{name}|producer"),
         DeliveryContext::new(LogContext::new(format!("{name}|producer"))),
     )?);
+    // Offset syncs go through a producer of their own, on whichever cluster they live: a sync
+    // that cannot be written (no topic, no ACL) never takes room in the records' queue.
     let syncs = match &spec.offset_syncs {
-        Some(o) if o.on_source => {
+        Some(o) => {
             let client = format!("{name}|offset-syncs");
-            Some(Arc::new(kafka::record_producer(
-                &spec.source,
+            let cluster = if o.on_source {
+                &spec.source
+            } else {
+                &spec.target
+            };
+            Some(Arc::new(kafka::offset_sync_producer(
+                cluster,
                 &client,
                 DeliveryContext::new(LogContext::new(client.clone())),
             )?))
         }
-        _ => None,
+        None => None,
     };
     let watermarks: BaseConsumer<LogContext> =
         kafka::reader_consumer(&spec.source, &format!("{name}|watermarks"))?;

@@ -166,6 +166,12 @@ impl Partition {
         self.track.as_ref()
     }
 
+    /// Whether the target's log of the remote partition went back below what was written to
+    /// it (see `PartitionTrack::take_target_reset`), since last asked.
+    pub fn take_target_reset(&mut self) -> Option<(i64, i64)> {
+        self.track.as_mut()?.take_target_reset()
+    }
+
     /// Whether fetched records are copied.
     pub fn copies(&self) -> bool {
         matches!(self.state, State::Copying | State::Isolating { .. })

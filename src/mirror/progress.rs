@@ -144,7 +144,8 @@ pub fn offset_syncs(map: &OffsetMap, synced: i64) -> Vec<(i64, i64)> {
 }
 
 /// Reads the whole progress topic and returns the latest position per partition of `source`.
-/// Blocking. A missing topic means nothing was copied yet.
+/// Blocking. A missing or unreadable topic is an error (the caller retries), never "no
+/// progress".
 pub fn load(
     consumer: &BaseConsumer<LogContext>,
     topic: &str,
@@ -152,15 +153,30 @@ pub fn load(
     deadline: Duration,
 ) -> Result<Positions, ReadError> {
     let mut positions = Positions::new();
-    read_to_end(consumer, topic, deadline, |m| {
+    // The topic was ensured before: not finding it (a broker that has not seen it yet) is an
+    // error to retry, never "nothing copied yet".
+    let found = read_to_end(consumer, topic, deadline, |m| {
         if let Some(key) = m.key() {
-            if let Some((tp, next)) = decode(source, key, m.payload()) {
+            if m.payload().is_none() {
+                // A tombstone forgets the partition's position (the runbook's way to copy a
+                // partition again from the log start).
+                if let Ok(k) = serde_json::from_slice::<Key<'_>>(key) {
+                    if k.source == source {
+                        positions.remove(&(k.topic.to_string(), k.partition));
+                    }
+                }
+            } else if let Some((tp, next)) = decode(source, key, m.payload()) {
                 positions.insert(tp, next);
             }
         } else if m.payload().is_some() {
             tracing::warn!(offset = m.offset(), "ignoring progress record without key");
         }
     })?;
+    if !found {
+        return Err(ReadError::Missing {
+            topic: topic.to_string(),
+        });
+    }
     Ok(positions)
 }
 

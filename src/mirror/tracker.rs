@@ -23,6 +23,9 @@ pub struct PartitionTrack {
     /// Where copying (re)started, until the first acknowledgement: no record lies between it
     /// and the first copied record, so those offsets translate to that record.
     floor: Option<i64>,
+    /// The target's log went back: (downstream end the map had reached, offset of the record
+    /// acknowledged below it). Taken by the partition.
+    target_reset: Option<(i64, i64)>,
 }
 
 impl PartitionTrack {
@@ -35,6 +38,7 @@ impl PartitionTrack {
             map: OffsetMap::default(),
             floor: Some(position),
             last_ts: None,
+            target_reset: None,
         }
     }
 
@@ -99,6 +103,16 @@ impl PartitionTrack {
             self.inflight.pop_front();
             self.committed = off + 1;
             self.last_ts = Some(ts);
+            // The target's log only grows (a second copy lands after the first): a record
+            // written below what the map reached means that log was deleted and re-created,
+            // or truncated. The old map describes records that are gone; it is forgotten so
+            // that no offset is translated into the new log through it.
+            let end = self.map.runs().last().map(|r| r.d + r.len);
+            if let Some(end) = end.filter(|&end| d < end) {
+                self.target_reset = Some((end, d));
+                self.map = OffsetMap::default();
+                self.floor = None;
+            }
             match self.floor.take() {
                 Some(floor) => self.map.record_first(floor, off, d),
                 None => self.map.record(off, d),
@@ -110,6 +124,12 @@ impl PartitionTrack {
             self.committed = self.next_fetch;
         }
         true
+    }
+
+    /// Whether (and how far) the target's log went back since last asked: (downstream end the
+    /// map had reached, offset the target wrote a record at below it).
+    pub fn take_target_reset(&mut self) -> Option<(i64, i64)> {
+        self.target_reset.take()
     }
 
     /// The consumer's position moved to `position` without delivering records (transaction
@@ -158,6 +178,51 @@ impl PartitionTrack {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_target_log_that_goes_back_is_reported_once_and_the_map_starts_afresh() {
+        let mut t = PartitionTrack::with_map(
+            10,
+            OffsetMap::from_runs(vec![crate::offset_map::Run {
+                u: 0,
+                d: 100,
+                len: 10,
+            }]),
+        );
+        for o in 10..13 {
+            t.produced(o, 0);
+        }
+        // The remote topic was re-created: the next record lands at 0, not at 110.
+        assert!(t.acked(10, 0));
+        assert_eq!(t.take_target_reset(), Some((110, 0)));
+        assert_eq!(t.take_target_reset(), None);
+        assert!(t.acked(11, 1));
+        assert!(t.acked(12, 2));
+        assert_eq!(t.take_target_reset(), None);
+        assert_eq!(
+            t.map().runs(),
+            [crate::offset_map::Run {
+                u: 10,
+                d: 0,
+                len: 3
+            }]
+        );
+        assert_eq!(t.committed(), 13);
+    }
+
+    #[test]
+    fn a_growing_target_log_is_no_reset() {
+        let mut t = PartitionTrack::new(0);
+        for o in 0..3 {
+            t.produced(o, 0);
+        }
+        assert!(t.acked(0, 5));
+        assert!(t.acked(1, 6));
+        t.rewind(); // a retry copies 2 again, later in the log
+        t.produced(2, 0);
+        assert!(t.acked(2, 9));
+        assert_eq!(t.take_target_reset(), None);
+    }
 
     #[test]
     fn in_order_acks_advance_committed() {

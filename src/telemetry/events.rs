@@ -8,7 +8,7 @@
 //! ([`MirrorTelemetry`]) and per partition ([`PartitionTelemetry`]); per-partition series are
 //! removed when the partition stops being replicated here, so label sets stay bounded.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +40,11 @@ pub struct MirrorTelemetry {
     heartbeat_last: Gauge,
     checkpoints: IntCounter,
     checkpoint_latency: Histogram,
+    offset_syncs_failed: IntCounter,
+    /// When a failed offset sync was last logged (ms since the epoch).
+    offset_syncs_logged_ms: AtomicI64,
+    /// A long wait for the target was logged and its end is still to be.
+    backpressure_warned: AtomicBool,
 }
 
 impl MirrorTelemetry {
@@ -61,6 +66,9 @@ impl MirrorTelemetry {
             heartbeat_last: m.heartbeat_last.with_label_values(&l),
             checkpoints: m.checkpoints.with_label_values(&l),
             checkpoint_latency: m.checkpoint_latency.with_label_values(&l),
+            offset_syncs_failed: m.offset_syncs_failed.with_label_values(&l),
+            offset_syncs_logged_ms: AtomicI64::new(0),
+            backpressure_warned: AtomicBool::new(false),
         })
     }
 
@@ -127,7 +135,9 @@ pub struct RecordPathEnded<'a> {
 
 impl Event for RecordPathEnded<'_> {
     fn emit(self) {
-        self.mirror.health.up.store(false, Ordering::Relaxed);
+        let h = &self.mirror.health;
+        h.up.store(false, Ordering::Relaxed);
+        h.waiting_since_ms.store(0, Ordering::Relaxed);
         self.mirror.up.set(0);
     }
 }
@@ -158,6 +168,59 @@ pub struct LoopTurned<'a> {
 impl Event for LoopTurned<'_> {
     fn emit(self) {
         self.mirror.health.tick();
+    }
+}
+
+/// The record loop has waited `waited` so far for room in the target producer's queue: it is
+/// alive (ticks the health), and after a while the mirror is not ready and a warning says why.
+pub struct Backpressured<'a> {
+    pub mirror: &'a MirrorTelemetry,
+    pub waited: Duration,
+}
+
+/// A wait this long is worth a warning (shorter ones are the target being slower than the source).
+const BACKPRESSURE_WARN_AFTER: Duration = Duration::from_secs(10);
+
+impl Event for Backpressured<'_> {
+    fn emit(self) {
+        let h = &self.mirror.health;
+        h.tick();
+        if h.waiting_since_ms.load(Ordering::Relaxed) == 0 {
+            let since = health::now_ms() - self.waited.as_millis() as i64;
+            h.waiting_since_ms.store(since, Ordering::Relaxed);
+        }
+        if self.waited >= BACKPRESSURE_WARN_AFTER
+            && !self
+                .mirror
+                .backpressure_warned
+                .swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(waited = ?self.waited,
+                "the target has not taken records for a while (producer queue full); waiting \
+                 for it, nothing is dropped");
+        }
+    }
+}
+
+/// The record loop waited `waited` for room in the target producer's queue and has it now.
+pub struct BackpressureEnded<'a> {
+    pub mirror: &'a MirrorTelemetry,
+    pub waited: Duration,
+}
+
+impl Event for BackpressureEnded<'_> {
+    fn emit(self) {
+        self.mirror
+            .health
+            .waiting_since_ms
+            .store(0, Ordering::Relaxed);
+        if self
+            .mirror
+            .backpressure_warned
+            .swap(false, Ordering::Relaxed)
+        {
+            tracing::info!(waited = ?self.waited, "the target takes records again");
+        }
     }
 }
 
@@ -215,6 +278,41 @@ impl Event for PartitionRemoved<'_> {
             "partition no longer replicated"
         );
         metrics().remove_partition(&self.mirror.name, self.topic, self.partition);
+    }
+}
+
+/// The target wrote a record of `remote_topic`/`partition` at `now_at`, below the offset
+/// `written_to` that strait had already written up to: the remote topic was deleted and
+/// re-created, or its log truncated (unclean leader election), and records acknowledged before
+/// are gone from the target. Copying goes on into the new log; the offset map starts afresh.
+pub struct TargetLogWentBack<'a> {
+    pub mirror: &'a MirrorTelemetry,
+    pub remote_topic: &'a str,
+    pub partition: i32,
+    pub written_to: i64,
+    pub now_at: i64,
+}
+
+impl Event for TargetLogWentBack<'_> {
+    fn emit(self) {
+        metrics()
+            .target_log_resets
+            .with_label_values(&[&*self.mirror.name, self.remote_topic])
+            .inc();
+        tracing::error!(
+            remote_topic = self.remote_topic,
+            partition = self.partition,
+            written_to = self.written_to,
+            now_at = self.now_at,
+            "the target lost replicated records: the remote partition's log went back from \
+             offset {} to {} (remote topic deleted and re-created, or truncated). Records \
+             acknowledged before are no longer on the target; strait copies on from where it \
+             was, so the lost ones are not copied again by themselves (see the runbook: \
+             \"Target lost replicated records\"). Checkpoints of this partition restart from the \
+             new log.",
+            self.written_to,
+            self.now_at,
+        );
     }
 }
 
@@ -517,15 +615,62 @@ impl Event for ProgressNotWritten<'_> {
     }
 }
 
-/// An MM2 offset sync was not written.
+/// Reading the stored positions at start-up failed; read again in `retry_in`. The record path
+/// does not start without them (re-copying from the log start would be the alternative).
+pub struct ProgressNotRead<'a> {
+    pub topic: &'a str,
+    pub error: &'a dyn std::error::Error,
+    pub attempt: u32,
+    pub retry_in: Duration,
+}
+
+impl Event for ProgressNotRead<'_> {
+    fn emit(self) {
+        tracing::warn!(topic = self.topic, error = %error_chain(self.error), attempt = self.attempt,
+            retry_in = ?self.retry_in,
+            "cannot read the stored positions; the record path waits for them and reads again");
+    }
+}
+
+/// The offset-syncs topic could not be created or found at start-up; the mirror starts anyway.
+pub struct OffsetSyncsTopicUnavailable<'a> {
+    pub topic: &'a str,
+    pub cluster: &'a str,
+    pub error: &'a dyn std::error::Error,
+}
+
+impl Event for OffsetSyncsTopicUnavailable<'_> {
+    fn emit(self) {
+        tracing::warn!(topic = self.topic, cluster = self.cluster, error = %error_chain(self.error),
+            "offset-syncs topic unavailable; records are copied regardless and offset syncs are \
+             counted as not written until the topic can be written (grant strait Create and Write \
+             on it, or set `offset_syncs_location: target`)");
+    }
+}
+
+/// `count` MM2 offset syncs were not written (the first failed with `error`). Records go on
+/// regardless; a lost sync only makes MM2's translation of offsets before the next one less
+/// exact (never past the true position). Logged at most once a minute, counted always.
 pub struct OffsetSyncNotWritten<'a> {
+    pub mirror: &'a MirrorTelemetry,
     pub error: &'a dyn std::fmt::Display,
+    pub count: u64,
 }
 
 impl Event for OffsetSyncNotWritten<'_> {
     fn emit(self) {
-        tracing::warn!(error = %self.error,
-            "offset sync not written; it is written again with the next change");
+        self.mirror.offset_syncs_failed.inc_by(self.count);
+        let now = health::now_ms();
+        let last = self.mirror.offset_syncs_logged_ms.load(Ordering::Relaxed);
+        if now - last >= 60_000 {
+            self.mirror
+                .offset_syncs_logged_ms
+                .store(now, Ordering::Relaxed);
+            tracing::warn!(error = %self.error, failed_total = self.mirror.offset_syncs_failed.get(),
+                "offset syncs not written (records are copied regardless; the next syncs are \
+                 written as positions move); check that the offset-syncs topic exists and that \
+                 strait may write to it, or set `offset_syncs_location: target`");
+        }
     }
 }
 

@@ -33,6 +33,9 @@ pub struct MirrorHealth {
     pub target_reachable: AtomicBool,
     /// When the record loop last turned (ms since the epoch); 0 before it started.
     pub last_tick_ms: AtomicI64,
+    /// Since when the record loop waits for room in the target producer's queue (ms since the
+    /// epoch); 0: not waiting.
+    pub waiting_since_ms: AtomicI64,
     /// When the last heartbeat was written (ms since the epoch); 0: none yet.
     pub last_heartbeat_ms: AtomicI64,
     pub partitions: Mutex<Vec<PartitionSnapshot>>,
@@ -45,6 +48,9 @@ static MIRRORS: LazyLock<Mutex<BTreeMap<String, Arc<MirrorHealth>>>> =
 
 /// A record loop that has not turned for this long is wedged.
 pub const WEDGED_AFTER_MS: i64 = 60_000;
+/// A record loop that has waited this long for room in the target producer's queue makes its
+/// mirror not ready (the target does not take records: down, unreachable or refusing).
+pub const WAITING_NOT_READY_MS: i64 = 5_000;
 
 /// The state of `mirror` (`source->target`), created on first use.
 pub fn register(mirror: &str, source: &str, target: &str) -> Arc<MirrorHealth> {
@@ -59,6 +65,7 @@ pub fn register(mirror: &str, source: &str, target: &str) -> Arc<MirrorHealth> {
             source_reachable: AtomicBool::new(true),
             target_reachable: AtomicBool::new(true),
             last_tick_ms: AtomicI64::new(0),
+            waiting_since_ms: AtomicI64::new(0),
             last_heartbeat_ms: AtomicI64::new(0),
             partitions: Mutex::new(Vec::new()),
             groups: Mutex::new(BTreeMap::new()),
@@ -83,6 +90,12 @@ pub fn now_ms() -> i64 {
 impl MirrorHealth {
     pub fn tick(&self) {
         self.last_tick_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// How long the record loop has waited for the target to take records, if it waits (ms).
+    pub fn waiting_ms(&self, now: i64) -> Option<i64> {
+        let since = self.waiting_since_ms.load(Ordering::Relaxed);
+        (since > 0).then(|| now - since)
     }
 }
 
@@ -119,6 +132,11 @@ pub fn verdicts(max_lag: u64) -> Vec<MirrorVerdict> {
                 "source cluster unreachable".to_string()
             } else if !target {
                 "target cluster unreachable".to_string()
+            } else if let Some(w) = h.waiting_ms(now).filter(|w| *w >= WAITING_NOT_READY_MS) {
+                format!(
+                    "target has not taken records for {} s (waiting; nothing is dropped)",
+                    w / 1000
+                )
             } else if lag > max_lag as i64 {
                 format!("lag {lag} records > ready_max_lag_records {max_lag}")
             } else {

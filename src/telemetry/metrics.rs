@@ -51,6 +51,8 @@ pub struct Metrics {
     pub remote_topic_drift: IntGaugeVec,
     pub remote_topic_changes: IntCounterVec,
     pub ready: IntGauge,
+    pub offset_syncs_failed: IntCounterVec,
+    pub target_log_resets: IntCounterVec,
     /// Source end offsets (last stable offset) per (topic, partition) from the record
     /// consumers' librdkafka statistics, keyed by client name.
     source_ends: Mutex<HashMap<String, EndOffsets>>,
@@ -99,6 +101,8 @@ impl Metrics {
             remote_topic_drift: reg(&r, IntGaugeVec::new(Opts::new("strait_remote_topic_drift", "Differences between source topics and their remote topics found by the last sync round, by kind (config entries, missing ACLs, topics with more partitions on the target); left after enforcing"), &["mirror", "kind"]).unwrap()),
             remote_topic_changes: reg(&r, IntCounterVec::new(Opts::new("strait_remote_topic_changes_total", "Changes made to remote topics to match their source, by kind (config entries set or reset, ACLs created)"), &["mirror", "kind"]).unwrap()),
             ready: reg(&r, IntGauge::new("strait_ready", "1 when /readyz answers 200").unwrap()),
+            offset_syncs_failed: reg(&r, IntCounterVec::new(Opts::new("strait_offset_syncs_failed_total", "MM2 offset syncs that could not be written (records are copied regardless)"), &["mirror"]).unwrap()),
+            target_log_resets: reg(&r, IntCounterVec::new(Opts::new("strait_target_log_resets_total", "Times a remote partition's log on the target went back below what strait had written (remote topic deleted and re-created, or truncated): replicated records were lost on the target"), &["mirror", "topic"]).unwrap()),
             source_ends: Mutex::new(HashMap::new()),
             registry: r,
         };

@@ -6,7 +6,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::health::{self, now_ms, MirrorHealth, WEDGED_AFTER_MS};
+use super::health::{self, now_ms, MirrorHealth, WAITING_NOT_READY_MS, WEDGED_AFTER_MS};
 use crate::config::Config;
 use crate::dr::human_ms;
 use crate::dr::status::{GroupStatus, MirrorStatus, PartitionStatus, State};
@@ -91,6 +91,15 @@ pub fn mirror(h: &MirrorHealth, now: i64) -> MirrorStatus {
         (
             State::TargetUnreachable,
             format!("{} does not answer", h.target),
+        )
+    } else if let Some(w) = h.waiting_ms(now).filter(|w| *w >= WAITING_NOT_READY_MS) {
+        (
+            State::TargetUnreachable,
+            format!(
+                "{} has not taken records for {}; waiting, nothing is dropped",
+                h.target,
+                human_ms(w)
+            ),
         )
     } else if lag > 0 && now - newest_move > MOVING_WITHIN.as_millis() as i64 {
         (

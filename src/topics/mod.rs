@@ -137,12 +137,25 @@ impl TopicSync {
             let have = match target.topics.get(&remote) {
                 Some(&n) => n,
                 None => {
-                    let configs = sync::creation_configs(
+                    let configs = match sync::creation_configs(
                         &self.mirror,
                         &self.source_admin,
                         &planned.source_topic,
                     )
-                    .await;
+                    .await
+                    {
+                        Ok(configs) => configs,
+                        Err(e) => {
+                            // Never with the target's defaults: a compacted source would get a
+                            // remote topic that deletes by age. Tried again next round.
+                            tracing::warn!(topic = %planned.source_topic, remote = %remote,
+                                error = %error_chain(&e),
+                                "cannot read the source topic's configs; the remote topic is created once they can be read");
+                            round.failed += 1;
+                            round.pending += 1;
+                            continue;
+                        }
+                    };
                     let configs: Vec<(&str, &str)> = configs
                         .iter()
                         .map(|(k, v)| (k.as_str(), v.as_str()))

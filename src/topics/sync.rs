@@ -572,32 +572,52 @@ impl MetadataSync {
 }
 
 /// The configs a remote topic is created with: the source topic's desired configs (see
-/// [`desired_configs`]); empty when config sync is off or the source cannot be described (the
-/// periodic sync fills them in later).
+/// [`desired_configs`]) with `enforce`, and with every mode its retention kind (see
+/// [`retention_kind`]). An error when the source topic cannot be described: the remote topic
+/// then waits, rather than being created with the target's defaults.
 pub async fn creation_configs(
     mirror: &MirrorConfig,
     source_admin: &AdminClient<LogContext>,
     source_topic: &str,
-) -> Vec<(String, String)> {
-    if mirror.sync_topic_configs == SyncMode::Off {
-        return Vec::new();
-    }
-    match admin::describe_topic_configs(source_admin, &[source_topic.to_string()]).await {
-        Ok(described) => described
-            .into_iter()
-            .next()
-            .map(|(_, entries)| {
-                desired_configs(&entries, &mirror.topic_configs)
-                    .into_iter()
-                    .collect()
-            })
-            .unwrap_or_default(),
-        Err(e) => {
-            tracing::warn!(topic = source_topic, error = %error_chain(&e),
-                "cannot read the source topic's configs; creating the remote topic with the target's defaults (config sync corrects it later)");
-            Vec::new()
-        }
-    }
+) -> Result<Vec<(String, String)>, AdminError> {
+    let described =
+        admin::describe_topic_configs(source_admin, &[source_topic.to_string()]).await?;
+    let entries = described
+        .into_iter()
+        .next()
+        .map(|(_, entries)| entries)
+        .unwrap_or_default();
+    let mut configs = match mirror.sync_topic_configs {
+        SyncMode::Off | SyncMode::Report => BTreeMap::new(),
+        SyncMode::Enforce => desired_configs(&entries, &mirror.topic_configs),
+    };
+    configs.extend(retention_kind(&entries));
+    Ok(configs.into_iter().collect())
+}
+
+/// Topic configs that decide what a log keeps, which every remote topic is created with
+/// whatever `sync_topic_configs` says: a compacted source copied into a topic that deletes by
+/// age would lose its keys after retention.
+pub const RETENTION_KIND: &[&str] = &[
+    "cleanup.policy",
+    "min.compaction.lag.ms",
+    "max.compaction.lag.ms",
+    "min.cleanable.dirty.ratio",
+    "delete.retention.ms",
+];
+
+/// The source's retention-kind configs to create a remote topic with: those set on the topic,
+/// and its cleanup policy also when it comes from the source broker's default and is not
+/// Kafka's (`delete`).
+pub fn retention_kind(source: &[TopicConfigEntry]) -> BTreeMap<String, String> {
+    source
+        .iter()
+        .filter(|e| RETENTION_KIND.contains(&e.name.as_str()) && !e.sensitive)
+        .filter(|e| {
+            e.explicit || (e.name == "cleanup.policy" && e.value.as_deref() != Some("delete"))
+        })
+        .filter_map(|e| Some((e.name.clone(), e.value.clone()?)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -621,6 +641,31 @@ mod tests {
             .collect();
         ex.extend(extra.iter().map(|s| s.to_string()));
         TopicFilter::new(&[".*".to_string()], &ex).unwrap()
+    }
+
+    #[test]
+    fn remote_topics_are_created_with_the_sources_retention_kind_whatever_the_filter() {
+        let source = vec![
+            entry("cleanup.policy", "compact", true),
+            entry("min.compaction.lag.ms", "60000", true),
+            entry("delete.retention.ms", "86400000", false),
+            entry("retention.ms", "123", true),
+        ];
+        assert_eq!(
+            retention_kind(&source).into_iter().collect::<Vec<_>>(),
+            vec![
+                ("cleanup.policy".to_string(), "compact".to_string()),
+                ("min.compaction.lag.ms".to_string(), "60000".to_string()),
+            ]
+        );
+        // A source broker that compacts by default: the policy goes along too.
+        let inherited = vec![entry("cleanup.policy", "compact,delete", false)];
+        assert_eq!(
+            retention_kind(&inherited).into_iter().collect::<Vec<_>>(),
+            vec![("cleanup.policy".to_string(), "compact,delete".to_string())]
+        );
+        // Kafka's own default is the target's too: nothing to say.
+        assert!(retention_kind(&[entry("cleanup.policy", "delete", false)]).is_empty());
     }
 
     #[test]

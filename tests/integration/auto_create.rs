@@ -2,7 +2,8 @@
 //! names a missing topic creates it. strait must create only the topics it means to: a one-way
 //! mirror running (with heartbeats, checkpoints, group offset sync and offset syncs), then
 //! `strait status` and `strait failover --dry-run`, leave no `heartbeats` topic on the source and
-//! no probe topic anywhere.
+//! no probe topic anywhere; the default configuration creates no topic on the source at all
+//! (offset syncs live on the target).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -79,8 +80,8 @@ fn strait_creates_no_topic_it_did_not_mean_to_on_brokers_that_auto_create() {
 
     assert_eq!(
         user_topics(&a.bootstrap()),
-        set(&["created-by-asking", "orders", "mm2-offset-syncs.B.internal"]),
-        "topics on the source"
+        set(&["created-by-asking", "orders"]),
+        "topics on the source (the default configuration writes nothing there)"
     );
     assert_eq!(
         user_topics(&b.bootstrap()),
@@ -88,6 +89,7 @@ fn strait_creates_no_topic_it_did_not_mean_to_on_brokers_that_auto_create() {
             "A.orders",
             "A.checkpoints.internal",
             "heartbeats",
+            "mm2-offset-syncs.A.internal",
             "strait-offsets.A.internal"
         ]),
         "topics on the target"

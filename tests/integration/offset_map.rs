@@ -128,19 +128,19 @@ fn offset_map_is_exact_across_transaction_gaps() {
     );
 }
 
-/// MM2-format offset syncs, in `mm2-offset-syncs.B.internal` on the source (MM2's default
-/// location), as Kafka's own `OffsetSyncFormatter` reads them: one per run start plus the last
+/// MM2-format offset syncs, in `mm2-offset-syncs.A.internal` on the target (strait's default
+/// location; MM2's is the source), as Kafka's own `OffsetSyncFormatter` reads them: one per run start plus the last
 /// copied record, each naming a source record and the target offset of the same record.
 #[test]
 fn offset_syncs_are_exact_and_read_by_mm2s_formatter() {
-    let (a, _) = shared_clusters();
+    let (_, b) = shared_clusters();
     let (topic, source, downstream) = replicate_with_gaps("osync");
-    let sync_topic = "mm2-offset-syncs.B.internal";
+    let sync_topic = "mm2-offset-syncs.A.internal";
     // Other tests write syncs here too; ours are all in before strait stopped.
-    let count = read_all(&a.bootstrap(), sync_topic, ARRIVAL).len();
+    let count = read_all(&b.bootstrap(), sync_topic, ARRIVAL).len();
     let prefix = format!("OffsetSync{{topicPartition={topic}-0, ");
     let syncs: Vec<(i64, i64)> =
-        java_formatted(&a.bootstrap(), sync_topic, "OffsetSyncFormatter", count)
+        java_formatted(&b.bootstrap(), sync_topic, "OffsetSyncFormatter", count)
             .iter()
             .filter_map(|line| line.strip_prefix(&prefix))
             .map(|rest| {

@@ -184,6 +184,47 @@ fn report_mode_changes_nothing_and_the_drift_is_reported() {
     assert_eq!(partition_count(&b.bootstrap(), &remote), Some(3));
 }
 
+/// With config sync `off` or `report`, a remote topic is still created with its source's
+/// cleanup policy and compaction settings (and only those): a compacted source never gets a
+/// copy that deletes by age.
+#[test]
+fn remote_topics_keep_their_cleanup_policy_whatever_the_config_sync_mode() {
+    let (a, b) = shared_clusters();
+    let compacted = [
+        ("cleanup.policy", "compact"),
+        ("min.compaction.lag.ms", "60000"),
+        ("retention.ms", "111111"),
+    ];
+    let mut topics = Vec::new();
+    for mode in ["off", "report"] {
+        let topic = unique_name(&format!("cleanup_{mode}"));
+        create_topic(&a.bootstrap(), &topic, 1, &compacted);
+        topics.push((mode, topic));
+    }
+    // One strait per mode (a configuration has one mirror per cluster pair).
+    for (mode, topic) in &topics {
+        let config = StraitConfig::pair(a, b).mirror(
+            sync_mirror(topic)
+                .set("sync_topic_configs", *mode)
+                .set("sync_topic_acls", "off"),
+        );
+        let strait = StraitProcess::start(&config);
+        let remote = format!("A.{topic}");
+        wait_until(SYNC, &format!("{remote} created"), || {
+            partition_count(&b.bootstrap(), &remote).is_some()
+        });
+        assert_eq!(
+            topic_overrides(&b.bootstrap(), &remote),
+            overrides(&[
+                ("cleanup.policy", "compact"),
+                ("min.compaction.lag.ms", "60000")
+            ]),
+            "sync_topic_configs: {mode}: retention.ms is not synced, the cleanup policy is"
+        );
+        drop(strait);
+    }
+}
+
 /// `(principal, host, operation, permission)` of the LITERAL ACLs on `topic`, as Kafka's
 /// AclCommand lists them.
 fn acls_listed(bootstrap: &str, topic: &str) -> BTreeSet<(String, String, String, String)> {

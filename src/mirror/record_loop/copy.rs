@@ -14,8 +14,14 @@ use crate::mirror::delivery::Sent;
 use crate::mirror::partitions::Fetched;
 use crate::mirror::transform;
 use crate::runtime::failpoint;
-use crate::telemetry::events::{Event, LoopRecordSkipped, RecordFetched, Throttled};
+use crate::telemetry::events::{
+    BackpressureEnded, Backpressured, Event, LoopRecordSkipped, RecordFetched, Throttled,
+};
 use crate::telemetry::health::now_ms;
+
+/// How long one wait for room in a full producer queue lasts at most before the loop tells it
+/// is alive (a delivery report ends it sooner).
+const BACKPRESSURE_POLL: Duration = Duration::from_millis(100);
 
 impl Core {
     /// Sends one source record to the target.
@@ -78,14 +84,27 @@ impl Core {
             .then_some(self.spec.source.alias.as_str());
         let opaque = Sent::Record { slot, offset }.opaque();
         let mut record = transform::outgoing(msg, &s.part.remote_topic, opaque, stamp);
+        let mut waiting: Option<Instant> = None;
         loop {
             match self.producer.send(record) {
                 Ok(()) => break,
                 Err((e, rec)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
-                    // Backpressure: the target is slower than the source. Serve delivery
-                    // reports and try again; never drop.
-                    self.producer.poll(Duration::from_millis(10));
+                    // Backpressure: the target is slower than the source, or away. Serve
+                    // delivery reports (the poll returns as soon as one arrives) and try again;
+                    // never drop. Waiting is not being wedged: the loop is alive and says so.
+                    let since = *waiting.get_or_insert_with(Instant::now);
+                    self.producer.poll(BACKPRESSURE_POLL);
+                    Backpressured {
+                        mirror: &self.telemetry,
+                        waited: since.elapsed(),
+                    }
+                    .emit();
                     if cancel.is_cancelled() {
+                        BackpressureEnded {
+                            mirror: &self.telemetry,
+                            waited: since.elapsed(),
+                        }
+                        .emit();
                         return Forwarded::Skipped;
                     }
                     record = rec;
@@ -100,6 +119,13 @@ impl Core {
                     return Forwarded::Failed;
                 }
             }
+        }
+        if let Some(since) = waiting {
+            BackpressureEnded {
+                mirror: &self.telemetry,
+                waited: since.elapsed(),
+            }
+            .emit();
         }
         s.part.produced(offset, ts.unwrap_or(0));
         self.copied += 1;

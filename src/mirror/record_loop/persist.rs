@@ -1,5 +1,6 @@
 //! Persisting progress: acknowledged positions to the progress topic (with their offset maps,
-//! also published for checkpoints) and MM2 offset syncs, every second and at shutdown.
+//! also published for checkpoints) and MM2 offset syncs (through their own producer), every
+//! second and at shutdown.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,8 +65,7 @@ impl Core {
                 return;
             }
             s.written.position = committed;
-            if let Some(spec) = &self.spec.offset_syncs {
-                let producer = self.syncs.as_deref().unwrap_or(self.producer.as_ref());
+            if let (Some(spec), Some(producer)) = (&self.spec.offset_syncs, &self.syncs) {
                 s.written.synced = write_offset_syncs(producer, &spec.topic, s);
             }
         }
@@ -73,8 +73,14 @@ impl Core {
             p.poll(Duration::ZERO);
             let mut reports = Vec::new();
             p.context().take_reports(&mut reports);
-            if let Some(Err(e)) = reports.into_iter().map(|r| r.result).find(Result::is_err) {
-                OffsetSyncNotWritten { error: &e }.emit();
+            let failed: Vec<_> = reports.into_iter().filter_map(|r| r.result.err()).collect();
+            if let Some(e) = failed.first() {
+                OffsetSyncNotWritten {
+                    mirror: &self.telemetry,
+                    error: e,
+                    count: failed.len() as u64,
+                }
+                .emit();
             }
         }
     }

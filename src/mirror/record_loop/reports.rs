@@ -9,6 +9,7 @@ use super::{Core, Slot};
 use crate::mirror::delivery::{Report, Sent};
 use crate::telemetry::events::{
     Event, MirrorTelemetry, OffsetSyncNotWritten, ProduceFailed, RecordAcknowledged,
+    TargetLogWentBack,
 };
 use crate::telemetry::health::now_ms;
 
@@ -34,8 +35,14 @@ impl Core {
                     }
                 }
                 Sent::OffsetSync => {
+                    // Offset syncs have a producer of their own (`persist`).
                     if let Err(e) = report.result {
-                        OffsetSyncNotWritten { error: &e }.emit();
+                        OffsetSyncNotWritten {
+                            mirror: &self.telemetry,
+                            error: &e,
+                            count: 1,
+                        }
+                        .emit();
                     }
                 }
             }
@@ -56,6 +63,16 @@ fn apply(
     match report.result {
         Ok(downstream) => {
             let acked = slot.part.acknowledged(offset, downstream);
+            if let Some((written_to, now_at)) = slot.part.take_target_reset() {
+                TargetLogWentBack {
+                    mirror,
+                    remote_topic: &slot.part.remote_topic,
+                    partition: slot.part.partition,
+                    written_to,
+                    now_at,
+                }
+                .emit();
+            }
             if acked.counted {
                 slot.moved_ms = now_ms;
                 RecordAcknowledged {

@@ -65,6 +65,18 @@ pub fn create_topic(bootstrap: &str, topic: &str, partitions: i32, configs: &[(&
     );
 }
 
+/// Deletes `topic` and waits until the metadata no longer shows it.
+pub fn delete_topic(bootstrap: &str, topic: &str) {
+    let results = block_on(admin(bootstrap).delete_topics(&[topic], &admin_options()))
+        .unwrap_or_else(|e| panic!("delete topic {topic}: {e}"));
+    for r in results {
+        r.unwrap_or_else(|(t, e)| panic!("delete topic {t} on {bootstrap}: {e}"));
+    }
+    wait_for(ADMIN_TIMEOUT, &format!("{topic} gone"), || {
+        partition_count(bootstrap, topic).is_none().then_some(())
+    });
+}
+
 /// Grows `topic` to `total` partitions and waits until the metadata shows them.
 pub fn add_partitions(bootstrap: &str, topic: &str, total: usize) {
     let new = NewPartitions::new(topic, total);
