@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::harness::http::samples;
 use crate::harness::*;
 
 const ARRIVAL: Duration = Duration::from_secs(120);
@@ -111,4 +112,55 @@ fn stored_position(b: &KafkaCluster, topic: &str) -> Option<i64> {
         .find(|r| r.key.as_deref() == Some(key.as_bytes()))?;
     let value: serde_json::Value = serde_json::from_slice(last.value.as_deref()?).ok()?;
     value["next_offset"].as_i64()
+}
+
+/// A source topic deleted while strait runs: its partitions are released (no longer assigned,
+/// no metric series left), the other topic of the mirror goes on.
+#[test]
+fn a_deleted_source_topic_releases_its_partitions_and_their_metric_series() {
+    let (a, b) = shared_clusters();
+    let gone = unique_name("src_deleted");
+    let kept = unique_name("src_kept");
+    create_topic(&a.bootstrap(), &gone, 2, &[]);
+    create_topic(&a.bootstrap(), &kept, 1, &[]);
+    for t in [&gone, &kept] {
+        produce(&a.bootstrap(), t, &[OutRecord::to_partition(0, "first")]);
+    }
+    let config = StraitConfig::pair(a, b).mirror(
+        MirrorConfig::a_to_b(&[&gone, &kept])
+            .refresh_topics_interval("1s")
+            .emit_checkpoints(false),
+    );
+    let strait = StraitProcess::start(&config);
+    let addr = strait.http_addr();
+    let series = |text: &str, topic: &str| {
+        samples(
+            text,
+            "strait_replication_lag_records",
+            &[("mirror", "A->B"), ("topic", topic)],
+        )
+        .len()
+    };
+    wait_until(ARRIVAL, "three partitions assigned and measured", || {
+        let text = get_ok(&addr, "/metrics");
+        sample(&text, "strait_partitions_assigned", &[("mirror", "A->B")]) == Some(3.0)
+            && series(&text, &gone) == 2
+    });
+
+    delete_topic(&a.bootstrap(), &gone);
+    wait_until(ARRIVAL, "the deleted topic's partitions released", || {
+        let text = get_ok(&addr, "/metrics");
+        sample(&text, "strait_partitions_assigned", &[("mirror", "A->B")]) == Some(1.0)
+            && series(&text, &gone) == 0
+            && series(&text, &kept) == 1
+    });
+    let log = strait.log_contents();
+    let released = log
+        .lines()
+        .filter(|l| l.contains("partition no longer replicated") && l.contains(&gone))
+        .count();
+    assert_eq!(released, 2, "{log}");
+    // The other topic is still copied.
+    produce(&a.bootstrap(), &kept, &[OutRecord::to_partition(0, "second")]);
+    TopicReader::new(&b.bootstrap(), &format!("A.{kept}")).wait_for_count(2, ARRIVAL);
 }

@@ -1,6 +1,7 @@
 //! Routes from topic sync, applied to the record loop's partition table: a new replicated
 //! partition gets a slot (starting at its stored position), a partition whose topic is no longer
-//! replicated is removed (and resumes from its acknowledged position if it returns).
+//! replicated, or that its topic no longer has, is removed (and resumes from its acknowledged
+//! position if it returns).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -63,6 +64,14 @@ impl Core {
                     moved_ms: 0,
                 });
                 self.dirty = true;
+            }
+            // Fewer partitions than before (the topic was re-created smaller): the others go.
+            for &slot in slots.iter().skip(route.partitions.max(0) as usize) {
+                let s = &mut self.slots[slot];
+                if let Some(change) = s.part.route_removed() {
+                    announce(&self.telemetry, &s.part, &change, None, 0);
+                    self.dirty = true;
+                }
             }
         }
         for (topic, slots) in &self.index {
