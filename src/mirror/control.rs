@@ -18,10 +18,22 @@ use super::error::MirrorError;
 use crate::flow::RouteSet;
 use crate::kafka::{LogContext, ADMIN_TIMEOUT};
 use crate::runtime;
-use crate::telemetry::events::{Event, ProducerMetadataStale};
+use crate::telemetry::events::{Event, ProducerMetadataStale, WatermarksUnavailable};
 
 /// Requests waiting for the control plane; the record loop tries again later when it is full.
 const QUEUE: usize = 64;
+
+/// The first wait before watermarks that could not be read are read again; doubled per failure
+/// up to [`WATERMARKS_RETRY_MAX`].
+const WATERMARKS_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+const WATERMARKS_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Watermarks to read again, and when.
+struct Retry {
+    partitions: Vec<(Arc<str>, i32)>,
+    at: tokio::time::Instant,
+    backoff: std::time::Duration,
+}
 
 /// What the record loop asks for.
 #[derive(Debug)]
@@ -34,8 +46,9 @@ pub enum Request {
     Watermarks(Vec<(Arc<str>, i32)>),
 }
 
-/// The watermarks asked for, per source partition.
-pub type Watermarks = Vec<((Arc<str>, i32), Result<(i64, i64), KafkaError>)>;
+/// The watermarks asked for, per source partition (only those that could be read: the others
+/// are read again until they can be).
+pub type Watermarks = Vec<((Arc<str>, i32), (i64, i64))>;
 
 /// The record loop's end of the channels.
 pub struct Handle {
@@ -108,6 +121,11 @@ impl ControlPlane {
     pub async fn run(mut self, cancel: CancellationToken) -> Result<(), MirrorError> {
         // Remote topic -> partitions the record loop was given.
         let mut known: HashMap<Arc<str>, i32> = HashMap::new();
+        let mut retry = Retry {
+            partitions: Vec::new(),
+            at: tokio::time::Instant::now(),
+            backoff: WATERMARKS_RETRY,
+        };
         self.routes_in.mark_changed();
         loop {
             tokio::select! {
@@ -140,28 +158,93 @@ impl ControlPlane {
                         }
                     }
                     Some(Request::Watermarks(partitions)) => {
-                        let source = Arc::clone(&self.source);
-                        let read = runtime::blocking(move || {
-                            partitions
-                                .into_iter()
-                                .map(|(topic, p)| {
-                                    let w = source.fetch_watermarks(&topic, p, ADMIN_TIMEOUT);
-                                    ((topic, p), w)
-                                })
-                                .collect::<Watermarks>()
-                        });
-                        let answer = tokio::select! {
-                            _ = cancel.cancelled() => return Ok(()),
-                            a = read => a.map_err(|e| MirrorError::ControlPanicked(e.to_string()))?,
-                        };
-                        if self.answers.send(answer).await.is_err() {
-                            cancel.cancelled().await;
+                        if !self.watermarks(partitions, &mut retry, &cancel).await {
                             return Ok(());
                         }
                     }
                 },
+                _ = tokio::time::sleep_until(retry.at), if !retry.partitions.is_empty() => {
+                    let partitions = std::mem::take(&mut retry.partitions);
+                    if !self.watermarks(partitions, &mut retry, &cancel).await {
+                        return Ok(());
+                    }
+                }
             }
         }
+    }
+
+    /// Reads the watermarks of `partitions` and answers those it could read; the others are
+    /// read again after a backoff (until they can be: a partition waiting for them does not
+    /// copy, so giving up would stall it). Returns false when cancelled or the record loop is
+    /// gone.
+    async fn watermarks(
+        &self,
+        partitions: Vec<(Arc<str>, i32)>,
+        retry: &mut Retry,
+        cancel: &CancellationToken,
+    ) -> bool {
+        let source = Arc::clone(&self.source);
+        let asked = partitions.clone();
+        let read = runtime::blocking(move || {
+            partitions
+                .into_iter()
+                .map(|(topic, p)| {
+                    let w = source.fetch_watermarks(&topic, p, ADMIN_TIMEOUT);
+                    ((topic, p), w)
+                })
+                .collect::<Vec<((Arc<str>, i32), Result<(i64, i64), KafkaError>)>>()
+        });
+        let read = tokio::select! {
+            _ = cancel.cancelled() => return false,
+            a = read => a,
+        };
+        let read = match read {
+            Ok(read) => read,
+            Err(e) => {
+                // The read itself failed to run: every partition is read again.
+                tracing::warn!(error = %e, "watermark read did not finish; reading again");
+                retry.at = tokio::time::Instant::now() + retry.backoff;
+                for f in asked {
+                    if !retry.partitions.contains(&f) {
+                        retry.partitions.push(f);
+                    }
+                }
+                return true;
+            }
+        };
+        let mut answer = Watermarks::new();
+        let mut failed = Vec::new();
+        for ((topic, p), w) in read {
+            match w {
+                Ok(w) => answer.push(((topic, p), w)),
+                Err(e) => {
+                    WatermarksUnavailable {
+                        topic: &topic,
+                        partition: p,
+                        error: &e,
+                        retry_in: retry.backoff,
+                    }
+                    .emit();
+                    failed.push((topic, p));
+                }
+            }
+        }
+        if failed.is_empty() {
+            retry.backoff = WATERMARKS_RETRY;
+        } else {
+            retry.at = tokio::time::Instant::now() + retry.backoff;
+            retry.backoff = (retry.backoff * 2).min(WATERMARKS_RETRY_MAX);
+            for f in failed {
+                if !retry.partitions.contains(&f) {
+                    retry.partitions.push(f);
+                }
+            }
+        }
+        if !answer.is_empty() && self.answers.send(answer).await.is_err() {
+            cancel.cancelled().await;
+            return false;
+        }
+        true
     }
 
     /// Asks the producer for the metadata of `remote`, so that it learns new partitions.
@@ -187,5 +270,81 @@ impl ControlPlane {
             }
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::types::RDKafkaApiKey;
+    use rdkafka::types::RDKafkaRespErr;
+
+    use super::*;
+    use crate::config::ClusterConfig;
+    use crate::kafka;
+
+    fn cluster(bootstrap: &str) -> ClusterConfig {
+        ClusterConfig {
+            alias: "A".to_owned(),
+            bootstrap_servers: bootstrap.to_owned(),
+            security: Default::default(),
+            client: Default::default(),
+            consumer: Default::default(),
+            producer: Default::default(),
+            admin: Default::default(),
+        }
+    }
+
+    /// librdkafka's mock cluster, for what a real broker does not do on demand: refusing the
+    /// watermark requests a few times. The record loop gets the watermarks once they can be
+    /// read; it is never left without an answer (which stalled the partition).
+    #[tokio::test]
+    async fn watermarks_that_cannot_be_read_are_read_again_until_they_can() {
+        let mock = MockCluster::new(1).expect("mock cluster");
+        mock.create_topic("orders", 1, 1).expect("topic");
+        let c = cluster(&mock.bootstrap_servers());
+        let producer = Arc::new(
+            kafka::record_producer(
+                &c,
+                "test|producer",
+                DeliveryContext::new(LogContext::new("test|producer")),
+            )
+            .expect("producer"),
+        );
+        let source = kafka::reader_consumer(&c, "test|watermarks").expect("consumer");
+        let (_routes_tx, routes_rx) = watch::channel(RouteSet::default());
+        let (control, mut handle) = channels(producer, source, routes_rx);
+        let cancel = CancellationToken::new();
+        let mut tasks = runtime::TaskSet::default();
+        tasks.spawn("control plane", control.run(cancel.clone()));
+
+        // Refused twice (not a retriable error for librdkafka's own retries), then answered.
+        mock.request_errors(
+            RDKafkaApiKey::ListOffsets,
+            &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED; 2],
+        );
+        assert!(handle
+            .request(Request::Watermarks(vec![(Arc::from("orders"), 0)]))
+            .expect("control plane running"));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let answer = loop {
+            if let Some(a) = handle.answer().expect("control plane running") {
+                break a;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no watermarks within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(answer, vec![((Arc::from("orders"), 0), (0, 0))]);
+        cancel.cancel();
+        let (_, exit) = tasks.join_next().await.expect("the task");
+        assert!(
+            matches!(exit, runtime::Exit::Returned(Ok(()))),
+            "control plane ended with {exit:?}"
+        );
     }
 }

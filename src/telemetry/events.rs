@@ -574,12 +574,15 @@ pub struct WatermarksUnavailable<'a> {
     pub topic: &'a str,
     pub partition: i32,
     pub error: &'a KafkaError,
+    pub retry_in: Duration,
 }
 
 impl Event for WatermarksUnavailable<'_> {
     fn emit(self) {
         tracing::warn!(topic = self.topic, partition = self.partition, error = %self.error,
-            "cannot read source watermarks");
+            retry_in = ?self.retry_in,
+            "cannot read source watermarks for a position out of range; the partition waits \
+             (copies nothing) until they are read");
     }
 }
 

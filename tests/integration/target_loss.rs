@@ -161,6 +161,10 @@ fn a_deleted_source_topic_releases_its_partitions_and_their_metric_series() {
         .count();
     assert_eq!(released, 2, "{log}");
     // The other topic is still copied.
-    produce(&a.bootstrap(), &kept, &[OutRecord::to_partition(0, "second")]);
+    produce(
+        &a.bootstrap(),
+        &kept,
+        &[OutRecord::to_partition(0, "second")],
+    );
     TopicReader::new(&b.bootstrap(), &format!("A.{kept}")).wait_for_count(2, ARRIVAL);
 }

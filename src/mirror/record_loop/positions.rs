@@ -11,7 +11,7 @@ use super::announce::announce;
 use super::Core;
 use crate::mirror::control::{Handle, Request};
 use crate::mirror::error::MirrorError;
-use crate::telemetry::events::{Event, FetchFailed, WatermarksUnavailable};
+use crate::telemetry::events::{Event, FetchFailed};
 
 impl Core {
     /// A source consumer error. A position out of range asks the control plane for the
@@ -42,12 +42,7 @@ impl Core {
     }
 
     /// The watermarks of a partition whose position fell out of range arrived.
-    pub(super) fn out_of_range(
-        &mut self,
-        topic: &str,
-        partition: i32,
-        watermarks: Result<(i64, i64), KafkaError>,
-    ) {
+    pub(super) fn out_of_range(&mut self, topic: &str, partition: i32, (low, high): (i64, i64)) {
         let Some(&slot) = self
             .index
             .get(topic)
@@ -56,19 +51,9 @@ impl Core {
             return;
         };
         let s = &mut self.slots[slot];
-        match watermarks {
-            Ok((low, high)) => {
-                if let Some(change) = s.part.offset_out_of_range(low, high) {
-                    announce(&self.telemetry, &s.part, &change, None, 0);
-                    self.dirty = true;
-                }
-            }
-            Err(e) => WatermarksUnavailable {
-                topic,
-                partition,
-                error: &e,
-            }
-            .emit(),
+        if let Some(change) = s.part.offset_out_of_range(low, high) {
+            announce(&self.telemetry, &s.part, &change, None, 0);
+            self.dirty = true;
         }
     }
 }
