@@ -1,6 +1,7 @@
 //! Positions outside the source log: a consumer error says a position fell out of range (not
-//! which); the control plane reads the watermarks of the partitions that may be affected, and
-//! the answer moves each affected partition (a data gap, or a log reset).
+//! which); the control plane reads the watermarks of the partitions that may be affected and
+//! their topics' ids, and the answer moves each affected partition (a data gap, a truncated or
+//! re-created source log, see `partitions::Partition::offset_out_of_range`).
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use super::announce::announce;
 use super::Core;
 use crate::mirror::control::{Handle, Request};
 use crate::mirror::error::MirrorError;
+use crate::mirror::partitions::{Outcome, SourceLog};
 use crate::telemetry::events::{Event, FetchFailed, WatermarksUnavailable};
 
 impl Core {
@@ -41,12 +43,12 @@ impl Core {
         Ok(())
     }
 
-    /// The watermarks of a partition whose position fell out of range arrived.
+    /// The source log of a partition whose position fell out of range was read.
     pub(super) fn out_of_range(
         &mut self,
         topic: &str,
         partition: i32,
-        watermarks: Result<(i64, i64), KafkaError>,
+        watermarks: Result<SourceLog, KafkaError>,
     ) {
         let Some(&slot) = self
             .index
@@ -57,12 +59,17 @@ impl Core {
         };
         let s = &mut self.slots[slot];
         match watermarks {
-            Ok((low, high)) => {
-                if let Some(change) = s.part.offset_out_of_range(low, high) {
+            Ok(log) => match s.part.offset_out_of_range(&log, self.spec.on_data_gap) {
+                Outcome::Unchanged => {}
+                Outcome::Changed(change) => {
                     announce(&self.telemetry, &s.part, &change, None, 0);
                     self.dirty = true;
                 }
-            }
+                Outcome::Replaced { change, successor } => {
+                    announce(&self.telemetry, &s.part, &change, None, 0);
+                    self.replace(slot, *successor);
+                }
+            },
             Err(e) => WatermarksUnavailable {
                 topic,
                 partition,
