@@ -518,13 +518,19 @@ fn read_all(bootstrap: &str, topic: &str) -> BTreeMap<i32, Vec<Vec<u8>>> {
             .expect("watermarks");
         ends.insert(p, high);
     }
-    c.assign(&partition_list(topic, parts.iter().map(|&p| (p, Offset::Beginning))))
-        .expect("assign");
+    c.assign(&partition_list(
+        topic,
+        parts.iter().map(|&p| (p, Offset::Beginning)),
+    ))
+    .expect("assign");
     let mut out: BTreeMap<i32, Vec<Vec<u8>>> = parts.iter().map(|&p| (p, Vec::new())).collect();
     let mut done: BTreeMap<i32, bool> = ends.iter().map(|(&p, &e)| (p, e == 0)).collect();
     let started = Instant::now();
     while done.values().any(|d| !d) {
-        assert!(started.elapsed() < Duration::from_secs(600), "reading {topic} took too long");
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "reading {topic} took too long"
+        );
         let Some(m) = c.poll(Duration::from_millis(500)) else {
             continue;
         };
@@ -567,7 +573,8 @@ fn verify(a: VerifyArgs) {
         std::thread::sleep(Duration::from_secs(2));
         target = read_all(&a.dst, &a.remote);
     }
-    let (mut lost, mut duplicates, mut out_of_order, mut altered) = (0usize, 0usize, 0usize, 0usize);
+    let (mut lost, mut duplicates, mut out_of_order, mut altered) =
+        (0usize, 0usize, 0usize, 0usize);
     for (p, want) in &source {
         let got = target.get(p).map(Vec::as_slice).unwrap_or_default();
         let wanted: std::collections::HashSet<&Vec<u8>> = want.iter().collect();
@@ -586,7 +593,10 @@ fn verify(a: VerifyArgs) {
         // First copies must follow the source order.
         let order: std::collections::HashMap<&Vec<u8>, usize> =
             want.iter().enumerate().map(|(i, v)| (v, i)).collect();
-        out_of_order += firsts.windows(2).filter(|w| order[w[0]] > order[w[1]]).count();
+        out_of_order += firsts
+            .windows(2)
+            .filter(|w| order[w[0]] > order[w[1]])
+            .count();
     }
     println!("verify {want} {lost} {duplicates} {out_of_order} {altered}");
 }

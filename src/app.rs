@@ -150,6 +150,7 @@ impl Mirror {
                 offset_syncs,
                 maps: OffsetMaps::default(),
                 stamp_provenance: mirror.stamp_provenance,
+                on_data_gap: mirror.on_data_gap,
             },
             source_admin,
             target_admin,

@@ -1,10 +1,11 @@
 //! Enum-valued keys (`security.protocol`, `security.sasl.mechanism`, `replication_policy.kind`,
-//! `offset_syncs_location`, `provenance_header`, `sync_topic_configs`, `sync_topic_acls`): each
+//! `offset_syncs_location`, `provenance_header`, `sync_topic_configs`, `sync_topic_acls`,
+//! `on_data_gap`): each
 //! enum lists its spellings once, with an optional one-line description and its case rule, and
 //! one parser reads them all and words an unknown value in one shape:
 //! `unknown <what> "<value>"; expected a, b or c`.
 
-use super::{OffsetSyncsLocation, ProvenanceHeader, SecurityProtocol, SyncMode};
+use super::{OffsetSyncsLocation, OnDataGap, ProvenanceHeader, SecurityProtocol, SyncMode};
 
 /// How a written value is compared with the spellings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +165,23 @@ impl Choice for SyncMode {
     ];
 }
 
+impl Choice for OnDataGap {
+    const WHAT: &'static str = "value";
+    const CASE: Case = Case::Exact;
+    const SPELLINGS: &'static [Spelling<Self>] = &[
+        Spelling {
+            name: "continue",
+            value: OnDataGap::Continue,
+            about: Some("copy on from the earliest offset the source holds"),
+        },
+        Spelling {
+            name: "stop",
+            value: OnDataGap::Stop,
+            about: Some("stop the partition at the gap"),
+        },
+    ];
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,5 +225,19 @@ mod tests {
         for s in SyncMode::SPELLINGS {
             assert_eq!(s.name, s.value.as_str());
         }
+        for s in OnDataGap::SPELLINGS {
+            assert_eq!(s.name, s.value.as_str());
+        }
+    }
+
+    #[test]
+    fn on_data_gap_names_both_values_with_their_meaning() {
+        assert_eq!(OnDataGap::parse("stop"), Some(OnDataGap::Stop));
+        assert_eq!(OnDataGap::parse("Stop"), None);
+        assert_eq!(
+            OnDataGap::unknown("skip"),
+            "unknown value \"skip\"; expected continue (copy on from the earliest offset the \
+             source holds) or stop (stop the partition at the gap)"
+        );
     }
 }

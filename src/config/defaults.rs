@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use super::choice::PolicyKind;
-use super::{OffsetSyncsLocation, ProvenanceHeader, SecurityProtocol, SyncMode};
+use super::{OffsetSyncsLocation, OnDataGap, ProvenanceHeader, SecurityProtocol, SyncMode};
 
 /// `shutdown_timeout`: 30s. MM2 has no single equivalent (Kafka Connect gives each task 5s,
 /// `task.shutdown.graceful.timeout.ms`); strait drains and stores progress within this bound.
@@ -80,6 +80,12 @@ pub const SYNC_TOPIC_CONFIGS_INTERVAL: Duration = Duration::from_secs(30);
 pub const SYNC_TOPIC_ACLS: SyncMode = SyncMode::Enforce;
 /// `mirrors[].sync_topic_acls_interval`: 30s (MM2's `sync.topic.acls.interval.seconds` is 600).
 pub const SYNC_TOPIC_ACLS_INTERVAL: Duration = Duration::from_secs(30);
+
+/// `mirrors[].on_data_gap`: continue, copying on from the earliest offset the source still holds
+/// after counting and logging the lost offsets: a disaster-recovery replica keeps going, loudly.
+/// MM2 has no such setting: its consumer's `auto.offset.reset` (`earliest` in MM2) resets
+/// silently.
+pub const ON_DATA_GAP: OnDataGap = OnDataGap::Continue;
 
 /// `http.enabled`: on (MM2 has no HTTP endpoint of its own; its metrics go through JMX).
 pub const HTTP_ENABLED: bool = true;

@@ -273,6 +273,28 @@ pub struct MirrorConfig {
     pub sync_topic_acls: SyncMode,
     /// How often (default 30s; MM2: 600s).
     pub sync_topic_acls_interval: Duration,
+    /// What a partition does when the source no longer holds records it had not copied yet.
+    pub on_data_gap: OnDataGap,
+}
+
+/// `on_data_gap`: what a source partition does when the source no longer holds records strait
+/// had not copied yet (retention or DeleteRecords ran past its position). Either way the lost
+/// offsets are counted and logged with their range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDataGap {
+    /// Copy on from the earliest offset the source still holds (a DR replica keeps going).
+    Continue,
+    /// Stop the partition at the gap: nothing after it is copied until the operator decides.
+    Stop,
+}
+
+impl OnDataGap {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnDataGap::Continue => "continue",
+            OnDataGap::Stop => "stop",
+        }
+    }
 }
 
 /// What a sync of remote-topic metadata (configs, ACLs) does with a difference it finds.

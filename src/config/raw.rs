@@ -142,6 +142,8 @@ pub(super) struct RawMirror {
     pub sync_topic_acls: Option<String>,
     #[serde(default)]
     pub sync_topic_acls_interval: Option<Scalar>,
+    #[serde(default)]
+    pub on_data_gap: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -627,6 +627,11 @@ impl Validator<'_> {
             raw.sync_topic_acls_interval.as_ref(),
             defaults::SYNC_TOPIC_ACLS_INTERVAL,
         );
+        let on_data_gap = self.choice(
+            &format!("{path}.on_data_gap"),
+            raw.on_data_gap.as_deref(),
+            defaults::ON_DATA_GAP,
+        );
         let emit_checkpoints_interval = self.duration(
             &format!("{path}.emit_checkpoints_interval"),
             raw.emit_checkpoints_interval.as_ref(),
@@ -669,6 +674,7 @@ impl Validator<'_> {
             topic_configs: topic_configs?,
             sync_topic_acls: sync_topic_acls?,
             sync_topic_acls_interval: sync_topic_acls_interval?,
+            on_data_gap: on_data_gap?,
         })
     }
 

@@ -64,6 +64,9 @@ pub struct PartitionStatus {
     pub lag_seconds: Option<f64>,
     /// When the position was last persisted.
     pub progress_age_ms: Option<i64>,
+    /// Why the partition is stopped and how to resume it (`/status` of a running strait only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -265,6 +268,7 @@ fn partition_statuses(
                 lag_records: lag,
                 lag_seconds,
                 progress_age_ms: target.written.get(&key).map(|at| (now - at).max(0)),
+                stopped: None,
             }
         })
         .collect();

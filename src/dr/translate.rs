@@ -231,6 +231,7 @@ impl<'a> Link<'a> {
                             .or_insert_with(|| Stored {
                                 next_offset: 0,
                                 map: Default::default(),
+                                topic_id: None,
                             });
                     }
                 }
@@ -481,6 +482,7 @@ mod tests {
                     len: 5,
                 },
             ]),
+            topic_id: None,
         }
     }
 
@@ -512,6 +514,7 @@ mod tests {
         let empty = Stored {
             next_offset: 0,
             map: OffsetMap::default(),
+            topic_id: None,
         };
         let (got, e, detail) = forward_offset(5, &empty);
         assert_eq!((got, e), (None, Exactness::NoData));

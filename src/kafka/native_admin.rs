@@ -1,6 +1,6 @@
-//! The admin calls rust-rdkafka does not wrap — DescribeAcls, CreateAcls and
-//! IncrementalAlterConfigs — made through librdkafka's C API (rdkafka-sys), behind a safe
-//! interface. This is the only module with `unsafe` code. Each call runs on a blocking thread
+//! The admin calls rust-rdkafka does not wrap — DescribeAcls, CreateAcls,
+//! IncrementalAlterConfigs and DescribeTopics (for topic ids, which rust-rdkafka's metadata does
+//! not expose) — made through librdkafka's C API (rdkafka-sys), behind a safe interface. This is the only module with `unsafe` code. Each call runs on a blocking thread
 //! with its own result queue on the admin client's handle, and frees every C object it creates,
 //! on every path.
 
@@ -13,12 +13,16 @@ use std::ptr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::HashMap;
+
 use rdkafka::admin::AdminClient;
+use rdkafka::client::{Client, ClientContext};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka_sys as sys;
 use sys::bindings as b;
 
 use super::{LogContext, ADMIN_TIMEOUT};
+use crate::flow::TopicId;
 
 /// ACL operation (Kafka's `AclOperation`), by the names Kafka's tools print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -411,6 +415,79 @@ pub async fn alter_topic_configs(
     .expect("IncrementalAlterConfigs task panicked")
 }
 
+/// The topic id of each of `topics` (DescribeTopics: a Metadata request naming the topics, which
+/// never creates one). A topic the cluster describes with an error (deleted meanwhile, not
+/// authorized) is left out; one with Kafka's zero id (a broker without topic ids) maps to
+/// `None`. Blocking; works on any client handle (librdkafka's admin calls do), so the record
+/// path's control plane asks on its source consumer.
+pub fn describe_topic_ids<C: ClientContext>(
+    client: &Client<C>,
+    topics: &[String],
+) -> Result<HashMap<String, Option<TopicId>>, NativeAdminError> {
+    let mut out = HashMap::with_capacity(topics.len());
+    if topics.is_empty() {
+        return Ok(out);
+    }
+    let names = topics
+        .iter()
+        .map(|t| {
+            CString::new(t.as_str()).map_err(|_| NativeAdminError::Argument {
+                request: "DescribeTopics",
+                message: format!("NUL byte in `{t}`"),
+            })
+        })
+        .collect::<Result<Vec<CString>, _>>()?;
+    let mut raw: Vec<*const c_char> = names.iter().map(|n| n.as_ptr()).collect();
+    let rk = client.native_ptr();
+    // SAFETY: `rk` stays valid while `client` is borrowed. `names` outlives the collection
+    // (librdkafka copies the names). Every object created here is owned by a guard that frees
+    // it; what the result points to lives as long as `event`, which outlives the loop.
+    unsafe {
+        let options = Options::new(rk, b::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBETOPICS)?;
+        let collection = Collection(b::rd_kafka_TopicCollection_of_topic_names(
+            raw.as_mut_ptr(),
+            raw.len(),
+        ));
+        let queue = Queue::new(rk);
+        b::rd_kafka_DescribeTopics(rk, collection.0, options.0, queue.0);
+        let event = queue.wait("DescribeTopics")?;
+        let res = b::rd_kafka_event_DescribeTopics_result(event.0);
+        let mut cnt = 0usize;
+        let descriptions = b::rd_kafka_DescribeTopics_result_topics(res, &mut cnt);
+        for i in 0..cnt {
+            let desc = *descriptions.add(i);
+            let err = b::rd_kafka_TopicDescription_error(desc);
+            if !err.is_null()
+                && b::rd_kafka_error_code(err) != b::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+            {
+                continue;
+            }
+            let uuid = b::rd_kafka_TopicDescription_topic_id(desc);
+            let id = if uuid.is_null() {
+                None
+            } else {
+                TopicId::from_bits(
+                    b::rd_kafka_Uuid_most_significant_bits(uuid),
+                    b::rd_kafka_Uuid_least_significant_bits(uuid),
+                )
+            };
+            out.insert(cstr(b::rd_kafka_TopicDescription_name(desc)), id);
+        }
+        Ok(out)
+    }
+}
+
+/// [`describe_topic_ids`] on an admin client, off the async threads.
+pub async fn describe_admin_topic_ids(
+    admin: &Arc<AdminClient<LogContext>>,
+    topics: Vec<String>,
+) -> Result<HashMap<String, Option<TopicId>>, NativeAdminError> {
+    let admin = Arc::clone(admin);
+    tokio::task::spawn_blocking(move || describe_topic_ids(admin.inner(), &topics))
+        .await
+        .expect("DescribeTopics task panicked")
+}
+
 /// Copies a C string (NULL → empty).
 ///
 /// # Safety
@@ -472,6 +549,15 @@ impl Drop for Resource {
     fn drop(&mut self) {
         // SAFETY: created by rd_kafka_ConfigResource_new, freed once.
         unsafe { b::rd_kafka_ConfigResource_destroy(self.0) }
+    }
+}
+
+struct Collection(*mut b::rd_kafka_TopicCollection_t);
+
+impl Drop for Collection {
+    fn drop(&mut self) {
+        // SAFETY: created by rd_kafka_TopicCollection_of_topic_names, freed once.
+        unsafe { b::rd_kafka_TopicCollection_destroy(self.0) }
     }
 }
 

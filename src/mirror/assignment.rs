@@ -154,6 +154,7 @@ mod tests {
                 let stored = Stored {
                     next_offset: 10,
                     map: Default::default(),
+                    topic_id: None,
                 };
                 (
                     Partition::new("t".into(), i as i32, "A.t".into(), Some(&stored)),
@@ -206,10 +207,21 @@ mod tests {
         plan_all(&mut slots);
         slots[0].0.produced(10, 0);
         // The log now starts at 50: librdkafka stopped fetching the partition.
-        assert!(slots[0].0.offset_out_of_range(50, 90).is_some());
+        let log = crate::mirror::partitions::SourceLog {
+            low: 50,
+            high: 90,
+            topic_id: None,
+        };
+        let outcome = slots[0]
+            .0
+            .offset_out_of_range(&log, crate::config::OnDataGap::Continue);
+        assert!(matches!(
+            outcome,
+            crate::mirror::partitions::Outcome::Changed(_)
+        ));
         let c = plan_all(&mut slots);
         assert_eq!(c.unassign, [0]);
-        assert_eq!(c.assign, [(0, Some(50))]);
+        assert_eq!(c.assign, [(0, Some(50))], "fetched again at the log start");
         assert!(c.seek.is_empty() && c.pause.is_empty() && c.resume.is_empty());
         assert!(plan_all(&mut slots).is_empty());
     }

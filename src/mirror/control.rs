@@ -1,5 +1,6 @@
 //! The record path's control plane: the calls that wait on the network (refreshing the
-//! producer's view of a remote topic, reading a source partition's watermarks) run here, on a
+//! producer's view of a remote topic, reading a source partition's watermarks and its topic's
+//! id) run here, on a
 //! task of the mirror, and reach the record thread by channel, so that the record thread never
 //! waits on them. Routes from topic sync pass through here too: a topic that grew reaches the
 //! record loop only once the producer knows its new partitions.
@@ -15,8 +16,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::delivery::DeliveryContext;
 use super::error::MirrorError;
+use super::partitions::SourceLog;
 use crate::flow::RouteSet;
-use crate::kafka::{LogContext, ADMIN_TIMEOUT};
+use crate::kafka::{native_admin, LogContext, ADMIN_TIMEOUT};
 use crate::runtime;
 use crate::telemetry::events::{Event, ProducerMetadataStale, WatermarksUnavailable};
 
@@ -41,14 +43,17 @@ pub enum Request {
     /// Refresh the producer's metadata of this remote topic (a delivery failure may come from a
     /// stale view of it).
     RefreshMetadata(Arc<str>),
-    /// The low and high watermarks of these source partitions (their position fell out of
-    /// range).
+    /// The low and high watermarks of these source partitions and their topics' ids (their
+    /// position fell out of range).
     Watermarks(Vec<(Arc<str>, i32)>),
 }
 
-/// The watermarks asked for, per source partition (only those that could be read: the others
+/// The source logs asked for, per source partition (only those that could be read: the others
 /// are read again until they can be).
-pub type Watermarks = Vec<((Arc<str>, i32), (i64, i64))>;
+pub type Watermarks = Vec<((Arc<str>, i32), SourceLog)>;
+
+/// What one read of source logs found, per partition.
+type Read = Vec<((Arc<str>, i32), Result<SourceLog, KafkaError>)>;
 
 /// The record loop's end of the channels.
 pub struct Handle {
@@ -185,15 +190,7 @@ impl ControlPlane {
     ) -> bool {
         let source = Arc::clone(&self.source);
         let asked = partitions.clone();
-        let read = runtime::blocking(move || {
-            partitions
-                .into_iter()
-                .map(|(topic, p)| {
-                    let w = source.fetch_watermarks(&topic, p, ADMIN_TIMEOUT);
-                    ((topic, p), w)
-                })
-                .collect::<Vec<((Arc<str>, i32), Result<(i64, i64), KafkaError>)>>()
-        });
+        let read = runtime::blocking(move || source_logs(&source, partitions));
         let read = tokio::select! {
             _ = cancel.cancelled() => return false,
             a = read => a,
@@ -273,6 +270,46 @@ impl ControlPlane {
     }
 }
 
+/// The watermarks of `partitions` and their topics' current ids, read after the watermarks (a
+/// topic re-created in between shows its new id with the old log's watermarks at worst, which
+/// the partition takes for a re-creation: copied again from the start, nothing skipped).
+/// Without an id (the request failed, or the source has none) a partition decides from the
+/// watermarks alone. Blocking.
+fn source_logs(source: &BaseConsumer<LogContext>, partitions: Vec<(Arc<str>, i32)>) -> Read {
+    let marks: Vec<_> = partitions
+        .into_iter()
+        .map(|(topic, p)| {
+            let w = source.fetch_watermarks(&topic, p, ADMIN_TIMEOUT);
+            ((topic, p), w)
+        })
+        .collect();
+    let mut topics: Vec<String> = marks
+        .iter()
+        .filter(|(_, w)| w.is_ok())
+        .map(|((t, _), _)| t.to_string())
+        .collect();
+    topics.sort();
+    topics.dedup();
+    let ids = match native_admin::describe_topic_ids(source.client(), &topics) {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the source topics' ids; judging positions out of range by the watermarks alone");
+            Default::default()
+        }
+    };
+    marks
+        .into_iter()
+        .map(|((topic, p), w)| {
+            let log = w.map(|(low, high)| SourceLog {
+                low,
+                high,
+                topic_id: ids.get(&*topic).cloned().flatten(),
+            });
+            ((topic, p), log)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -339,7 +376,12 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
-        assert_eq!(answer, vec![((Arc::from("orders"), 0), (0, 0))]);
+        assert_eq!(answer.len(), 1);
+        let ((topic, partition), log) = &answer[0];
+        assert_eq!(
+            (&**topic, *partition, log.low, log.high),
+            ("orders", 0, 0, 0)
+        );
         cancel.cancel();
         let (_, exit) = tasks.join_next().await.expect("the task");
         assert!(

@@ -2,11 +2,12 @@
 //!
 //! Every transition is a method named after the event that causes it (a record acknowledged,
 //! a delivery that failed with an error code, a record the producer refused to take, a retry
-//! that is due, the partition's route removed or re-added, its position found outside the
-//! source log, the partition revoked). A method returns the [`Change`] worth telling the
-//! operator about, if any; the record loop turns it into a telemetry event and makes the
-//! consumer follow [`Partition::wants_assigned`], [`Partition::wants_paused`] and
-//! [`Partition::reposition`]. No I/O here and no clock: the caller passes `now`.
+//! that is due, the partition's route removed or re-added, the source topic's id seen, its
+//! position found outside the source log, the partition revoked). A method returns the
+//! [`Change`] worth telling the operator about, if any; the record loop turns it into a
+//! telemetry event and makes the consumer follow [`Partition::wants_assigned`],
+//! [`Partition::wants_paused`] and [`Partition::reposition`]. No I/O here and no clock: the
+//! caller passes `now`.
 //!
 //! ```text
 //!            acked past `until`                 delivery failed (too large)
@@ -14,9 +15,19 @@
 //!     │  ▲                          │  refused alone, too large or for good
 //!     │  │ retry due (rewind)       ▼
 //!     │  └──────────────────── Retrying ◀── delivery failed (transient), any copying state
-//!     │                                     Stopped ◀── delivery failed (permanent)
+//!     │                                     Stopped ◀── delivery failed (permanent),
+//!     │                                                 or a data gap with on_data_gap: stop
 //!     └── route removed ──▶ Removed ── route re-added (rewind) ──▶ Copying
 //! ```
+//!
+//! **Identity.** A partition knows the Kafka topic id of the log its position was taken in.
+//! When the source topic turns out to be another one under the same name (its id changed: it
+//! was deleted and created again, seen in the routes or with the watermarks of a position out
+//! of range), or when its log moved under the position (ended before it), the partition is
+//! [`Outcome::Replaced`]: it is revoked, and a successor copies the new log. The successor is a
+//! new slot of the record loop, so that delivery reports of records still in flight from the
+//! old log (which carry the old slot) can never be taken for records of the new log with the
+//! same offsets.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,6 +37,9 @@ use rdkafka::types::RDKafkaErrorCode;
 use super::delivery::{classify, refusal_of, ErrorClass, Refusal};
 use super::progress::Stored;
 use super::tracker::PartitionTrack;
+use crate::config::OnDataGap;
+use crate::flow::TopicId;
+use crate::offset_map::{OffsetMap, Run};
 
 /// First wait before a partition whose delivery failed for a transient reason is retried.
 pub const RETRY_BACKOFF: Duration = Duration::from_secs(2);
@@ -41,14 +55,49 @@ pub enum State {
     /// including `until` (the last offset that was in flight), so that the one record the
     /// target really refuses is found and nothing before it is held back.
     Isolating { until: i64 },
-    /// The target refuses the record at `offset` for good: nothing from it on is copied until
-    /// strait restarts (paused).
-    Stopped { offset: i64 },
+    /// Nothing from `offset` on is copied until strait restarts (paused): the target refuses
+    /// the record there for good, or the source deleted records from there on before they
+    /// were copied and the mirror has `on_data_gap: stop`.
+    Stopped { offset: i64, cause: StopCause },
     /// A delivery failed for a transient reason; copying starts again from the acknowledged
     /// position at `at` (paused until then).
     Retrying { at: Instant },
     /// Its topic is no longer replicated here (unassigned).
     Removed,
+}
+
+/// Why a partition stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopCause {
+    /// The target refuses the record at the stop offset for good.
+    Refused(Refusal),
+    /// The source no longer holds the offsets from the stop offset to `to` (inclusive), which
+    /// were never copied, and the mirror has `on_data_gap: stop`.
+    DataGap { to: i64 },
+}
+
+/// The source log of a partition as read after its position fell out of range: its first and
+/// next offsets (the watermarks) and the topic's current id (`None`: not known, not read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceLog {
+    pub low: i64,
+    pub high: i64,
+    pub topic_id: Option<TopicId>,
+}
+
+/// What an event did to a partition.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Nothing worth telling.
+    Unchanged,
+    Changed(Change),
+    /// The partition's source log is not the one its position was taken in: this partition is
+    /// revoked (what is in flight is forgotten; its reports are ignored) and `successor` copies
+    /// the source partition from now on, in a slot of its own.
+    Replaced {
+        change: Change,
+        successor: Box<Partition>,
+    },
 }
 
 /// How the consumer must be moved to [`Partition::fetch_from`] before it fetches more.
@@ -99,16 +148,48 @@ pub enum Change {
     /// The partition's topic is replicated again: copying from `from` (the acknowledged
     /// position; `None`: from the log start, nothing was ever copied).
     Readded { from: Option<i64> },
-    /// The source deleted `from..=to` (retention) before strait copied it; copying continues at
-    /// the log start.
-    DataGap { from: i64, to: i64 },
-    /// The position lies beyond the source log's end (topic re-created or truncated); copying
-    /// starts again at the log start `from`.
+    /// The source deleted `from..=to` (retention, DeleteRecords) before strait copied it: lost
+    /// for the target. `lost` of them were not counted in an earlier gap (usually all).
+    /// Copying continues at the log start `to + 1`, or, `stopped` (`on_data_gap: stop`), the
+    /// partition stops at `from`.
+    DataGap {
+        from: i64,
+        to: i64,
+        lost: i64,
+        stopped: bool,
+    },
+    /// The position lies beyond the end of the source log, and the topic's id cannot tell
+    /// whether it is still the same topic (the position was stored without an id, or the
+    /// source reports none): copying starts again at the log start `from`, so that nothing of
+    /// a re-created topic is skipped (records already copied may be copied again).
     LogReset {
         position: i64,
         log_end: i64,
         from: i64,
     },
+    /// The source log of the same topic (same id) now ends at `log_end`, before the position:
+    /// it lost `log_end..position` after strait had copied them (an unclean leader election, a
+    /// broker that lost its data). Those records stay on the target; copying goes on at
+    /// `from` (`log_end`, or the acknowledged position if that is lower), where the source's
+    /// new records will be.
+    SourceTruncated {
+        position: i64,
+        log_end: i64,
+        from: i64,
+    },
+    /// The source topic was deleted and created again under its name (its id changed from
+    /// `old` to `new`): the position `position` (of the old topic; `None`: none yet) says
+    /// nothing about the new log, which is copied from its first offset. Records of the new
+    /// topic below the old position are copied too; its records are appended to the remote
+    /// topic after the old topic's.
+    Recreated {
+        old: TopicId,
+        new: TopicId,
+        position: Option<i64>,
+    },
+    /// A position stored without a topic id (by a version before topic ids) was taken to
+    /// belong to the source topic as it is now, `id`.
+    IdentityAdopted { id: TopicId, position: i64 },
     /// The partition is no longer this process's: everything in flight is forgotten; its last
     /// acknowledged position was `committed`.
     Revoked { committed: Option<i64> },
@@ -137,6 +218,16 @@ pub struct Partition {
     /// The wait before the last retry, doubled when the retried partition fails again before
     /// anything was acknowledged.
     backoff: Option<Duration>,
+    /// The id of the source topic whose log the position belongs to; `None`: not known.
+    topic_id: Option<TopicId>,
+    /// `topic_id` is known to be the position's: it was stored with the position, or records
+    /// of this log were acknowledged since. An id adopted for a position stored without one
+    /// proves nothing about that position.
+    id_verified: bool,
+    /// The offsets `start..end` last counted as lost in a data gap: a later gap that reaches
+    /// back into them (a retry of records that were in flight when the first was found goes
+    /// back below it) counts only what it adds.
+    gap_counted: (i64, i64),
 }
 
 impl Partition {
@@ -155,7 +246,59 @@ impl Partition {
             state: State::Copying,
             reposition: None,
             backoff: None,
+            topic_id: stored.and_then(|s| s.topic_id.clone()),
+            id_verified: stored.is_some_and(|s| s.topic_id.is_some()),
+            gap_counted: (0, 0),
         }
+    }
+
+    /// A partition of the source topic with id `current` (`None`: the source reports none),
+    /// starting where `stored` says if that position belongs to this topic: a position stored
+    /// with another id belongs to a topic since deleted, and the partition starts at the log
+    /// start instead ([`Change::Recreated`]); one stored without an id is taken to be this
+    /// topic's ([`Change::IdentityAdopted`]).
+    pub fn start(
+        source_topic: Arc<str>,
+        partition: i32,
+        remote_topic: Arc<str>,
+        stored: Option<&Stored>,
+        current: Option<&TopicId>,
+    ) -> (Partition, Option<Change>) {
+        let stored_id = stored.and_then(|s| s.topic_id.as_ref());
+        let (stored, change) = match (stored, stored_id, current) {
+            (Some(s), Some(old), Some(new)) if old != new => (
+                None,
+                Some(Change::Recreated {
+                    old: old.clone(),
+                    new: new.clone(),
+                    position: Some(s.next_offset),
+                }),
+            ),
+            (Some(s), None, Some(id)) => (
+                Some(s),
+                Some(Change::IdentityAdopted {
+                    id: id.clone(),
+                    position: s.next_offset,
+                }),
+            ),
+            _ => (stored, None),
+        };
+        let mut part = Partition::new(source_topic, partition, remote_topic, stored);
+        if let Some(id) = current {
+            if part.topic_id.is_none() {
+                part.topic_id = Some(id.clone());
+                // Starting at the log start, whatever is copied is this topic's.
+                part.id_verified = stored.is_none();
+            }
+        }
+        (part, change)
+    }
+
+    /// The id to store with the position: the id of the source topic whose log the position
+    /// belongs to, once that is known. An id adopted for a position stored without one is
+    /// stored only after records of that topic were acknowledged.
+    pub fn topic_id(&self) -> Option<&TopicId> {
+        self.topic_id.as_ref().filter(|_| self.id_verified)
     }
 
     pub fn state(&self) -> State {
@@ -253,6 +396,7 @@ impl Partition {
         let counted = track.acked(offset, downstream);
         if counted {
             self.backoff = None;
+            self.id_verified = self.topic_id.is_some();
         }
         let change = match self.state {
             State::Isolating { until } if track.committed() > until => {
@@ -366,30 +510,182 @@ impl Partition {
         })
     }
 
-    /// The source log of the partition spans `low..high` and the consumer reported the
-    /// position out of range.
-    pub fn offset_out_of_range(&mut self, low: i64, high: i64) -> Option<Change> {
-        if !self.wants_assigned() || self.wants_paused() {
-            return None;
+    /// Topic sync saw the source topic with id `current` (`None`: the source reports none). A
+    /// different id than the position's means the topic was deleted and created again: the
+    /// partition is replaced by one copying the new topic from its first offset, whatever
+    /// state it was in. A partition without an id adopts this one.
+    pub fn topic_seen(&mut self, current: Option<&TopicId>) -> Outcome {
+        let Some(current) = current else {
+            return Outcome::Unchanged;
+        };
+        match &self.topic_id {
+            Some(known) if known != current => {
+                let change = Change::Recreated {
+                    old: known.clone(),
+                    new: current.clone(),
+                    position: self.track.as_ref().map(PartitionTrack::committed),
+                };
+                let successor = self.successor(None, Some(current.clone()));
+                Outcome::Replaced { change, successor }
+            }
+            Some(_) => Outcome::Unchanged,
+            None => {
+                self.topic_id = Some(current.clone());
+                match &self.track {
+                    Some(t) => Outcome::Changed(Change::IdentityAdopted {
+                        id: current.clone(),
+                        position: t.committed(),
+                    }),
+                    None => {
+                        self.id_verified = true;
+                        Outcome::Unchanged
+                    }
+                }
+            }
         }
-        let next = self.track.as_ref()?.next_fetch();
-        let change = if next < low {
-            Change::DataGap {
-                from: next,
-                to: low - 1,
+    }
+
+    /// The consumer reported the position out of range, and the source log is `log` now:
+    ///
+    /// - another topic id: the topic was re-created, as in [`topic_seen`](Self::topic_seen);
+    /// - the log starts after the position: the offsets in between were deleted before they
+    ///   were copied, a [`Change::DataGap`]; copying goes on at the log start (records in
+    ///   flight stay tracked, so the stored position never passes one before it is
+    ///   acknowledged), or with `on_data_gap: stop` the partition stops at the gap;
+    /// - the log ends before the position, same id: the log was truncated below it
+    ///   ([`Change::SourceTruncated`]), the partition is replaced by one fetching from the new
+    ///   end;
+    /// - the log ends before the position and the id cannot tell: [`Change::LogReset`], the
+    ///   partition is replaced by one copying from the log start.
+    pub fn offset_out_of_range(&mut self, log: &SourceLog, on_gap: OnDataGap) -> Outcome {
+        if !self.wants_assigned() || self.wants_paused() {
+            return Outcome::Unchanged;
+        }
+        let Some(track) = &self.track else {
+            return Outcome::Unchanged;
+        };
+        let (next, committed) = (track.next_fetch(), track.committed());
+        if let (Some(known), Some(current)) = (&self.topic_id, &log.topic_id) {
+            if known != current {
+                let change = Change::Recreated {
+                    old: known.clone(),
+                    new: current.clone(),
+                    position: Some(committed),
+                };
+                let successor = self.successor(None, Some(current.clone()));
+                return Outcome::Replaced { change, successor };
             }
-        } else if next > high {
-            Change::LogReset {
+        }
+        let same_topic =
+            self.id_verified && self.topic_id.is_some() && log.topic_id == self.topic_id;
+        if next < log.low {
+            let (from, to) = (next, log.low - 1);
+            let lost = self.count_gap(from, log.low);
+            if on_gap == OnDataGap::Stop {
+                self.state = State::Stopped {
+                    offset: from,
+                    cause: StopCause::DataGap { to },
+                };
+            } else {
+                self.jump_to(log.low);
+            }
+            return Outcome::Changed(Change::DataGap {
+                from,
+                to,
+                lost,
+                stopped: on_gap == OnDataGap::Stop,
+            });
+        }
+        if next <= log.high {
+            return Outcome::Unchanged;
+        }
+        if same_topic {
+            let from = log.high.min(committed);
+            let kept = truncated(track.map(), from);
+            let change = Change::SourceTruncated {
                 position: next,
-                log_end: high,
-                from: low,
-            }
+                log_end: log.high,
+                from,
+            };
+            let successor = self.successor(
+                Some(PartitionTrack::with_map(from, kept)),
+                log.topic_id.clone(),
+            );
+            return Outcome::Replaced { change, successor };
+        }
+        let change = Change::LogReset {
+            position: next,
+            log_end: log.high,
+            from: log.low,
+        };
+        let id = log.topic_id.clone().or_else(|| self.topic_id.clone());
+        let mut successor = self.successor(None, id);
+        successor.id_verified = log.topic_id.is_some();
+        Outcome::Replaced { change, successor }
+    }
+
+    /// The offsets `from..end` are found lost: how many of them no earlier gap counted.
+    fn count_gap(&mut self, from: i64, end: i64) -> i64 {
+        let (start, stop) = self.gap_counted;
+        let overlap = (end.min(stop) - from.max(start)).max(0);
+        self.gap_counted = if overlap > 0 || end == start || from == stop {
+            (from.min(start), end.max(stop))
         } else {
+            (from, end)
+        };
+        end - from - overlap
+    }
+
+    /// Fetching goes on at `position` (the log start after a gap); what is in flight stays
+    /// tracked. librdkafka stopped the partition's fetcher: it is assigned again there.
+    fn jump_to(&mut self, position: i64) {
+        if let Some(t) = &mut self.track {
+            t.jump_to(position);
+            self.reposition = Some(Reposition::Reassign);
+        }
+    }
+
+    /// Revokes this partition and returns the one that copies the source partition from now on,
+    /// from `track` (`None`: the log start), in the topic with id `topic_id`.
+    fn successor(
+        &mut self,
+        track: Option<PartitionTrack>,
+        topic_id: Option<TopicId>,
+    ) -> Box<Partition> {
+        self.revoked();
+        let verified = topic_id.is_some();
+        Box::new(Partition {
+            source_topic: Arc::clone(&self.source_topic),
+            partition: self.partition,
+            remote_topic: Arc::clone(&self.remote_topic),
+            track,
+            state: State::Copying,
+            reposition: None,
+            backoff: None,
+            topic_id,
+            id_verified: verified,
+            gap_counted: (0, 0),
+        })
+    }
+
+    /// Why the partition is stopped, with what to do about it; `None` while it is not.
+    pub fn stopped(&self) -> Option<String> {
+        let State::Stopped { offset, cause } = self.state else {
             return None;
         };
-        self.track = Some(PartitionTrack::new(low));
-        self.reposition = Some(Reposition::Reassign);
-        Some(change)
+        Some(match cause {
+            StopCause::Refused(refusal) => format!(
+                "stopped at offset {offset}: the target refuses this record for good; {}; \
+                 then restart strait, which resumes at this offset",
+                refusal.hint
+            ),
+            StopCause::DataGap { to } => format!(
+                "stopped at offset {offset} (on_data_gap: stop): the source deleted offsets \
+                 {offset}..={to} before they were copied; to copy on from offset {}, set \
+                 on_data_gap: continue for this mirror and restart strait",
+                to + 1
+            ),
+        })
     }
 
     /// The partition is no longer this process's to copy (another instance takes it over):
@@ -421,7 +717,10 @@ impl Partition {
     }
 
     fn stop(&mut self, offset: i64, refusal: Refusal) -> Change {
-        self.state = State::Stopped { offset };
+        self.state = State::Stopped {
+            offset,
+            cause: StopCause::Refused(refusal),
+        };
         Change::Stopped { offset, refusal }
     }
 
@@ -433,6 +732,21 @@ impl Partition {
         self.state = State::Retrying { at: now + backoff };
         Change::RetryScheduled { offset, backoff }
     }
+}
+
+/// `map` without what it says from upstream offset `from` on (a source log truncated there
+/// holds other records from there on).
+fn truncated(map: &OffsetMap, from: i64) -> OffsetMap {
+    OffsetMap::from_runs(
+        map.runs()
+            .iter()
+            .filter(|r| r.u < from)
+            .map(|r| Run {
+                len: r.len.min(from - r.u),
+                ..*r
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -449,6 +763,7 @@ mod tests {
         let stored = Stored {
             next_offset: position,
             map: OffsetMap::default(),
+            topic_id: None,
         };
         Partition::new("t".into(), 0, "A.t".into(), Some(&stored))
     }
@@ -515,8 +830,22 @@ mod tests {
             Event::RetryDue(after) => p.retry_due(now + after),
             Event::RouteRemoved => p.route_removed(),
             Event::RouteReadded => p.route_readded(),
-            Event::OutOfRange(low, high) => p.offset_out_of_range(low, high),
+            Event::OutOfRange(low, high) => {
+                let log = SourceLog {
+                    low,
+                    high,
+                    topic_id: None,
+                };
+                change_of(p.offset_out_of_range(&log, OnDataGap::Continue))
+            }
             Event::Revoked => p.revoked(),
+        }
+    }
+
+    fn change_of(outcome: Outcome) -> Option<Change> {
+        match outcome {
+            Outcome::Unchanged => None,
+            Outcome::Changed(c) | Outcome::Replaced { change: c, .. } => Some(c),
         }
     }
 
@@ -547,8 +876,12 @@ mod tests {
             Some(Change::Retrying { .. }) => "retrying",
             Some(Change::Removed) => "removed",
             Some(Change::Readded { .. }) => "readded",
-            Some(Change::DataGap { .. }) => "data-gap",
+            Some(Change::DataGap { stopped: false, .. }) => "data-gap",
+            Some(Change::DataGap { stopped: true, .. }) => "data-gap-stopped",
             Some(Change::LogReset { .. }) => "log-reset",
+            Some(Change::SourceTruncated { .. }) => "truncated",
+            Some(Change::Recreated { .. }) => "recreated",
+            Some(Change::IdentityAdopted { .. }) => "adopted",
             Some(Change::Revoked { .. }) => "revoked",
         }
     }
@@ -586,8 +919,10 @@ mod tests {
             ("copying", E::RetryDue(s(3600)), "copying", "-", 101, 4, false, N),
             ("copying", E::RouteRemoved, "removed", "removed", 101, 4, false, N),
             ("copying", E::RouteReadded, "copying", "-", 101, 4, false, N),
-            ("copying", E::OutOfRange(200, 300), "copying", "data-gap", 200, 0, false, R),
-            ("copying", E::OutOfRange(0, 50), "copying", "log-reset", 0, 0, false, R),
+            // What is in flight stays owed: the position passes the gap once it is acknowledged.
+            ("copying", E::OutOfRange(200, 300), "copying", "data-gap", 101, 4, false, R),
+            // Replaced by a successor copying from the log start: this one is revoked.
+            ("copying", E::OutOfRange(0, 50), "removed", "log-reset", -1, 0, false, N),
             ("copying", E::OutOfRange(0, 300), "copying", "-", 101, 4, false, N),
             ("copying", E::Revoked, "removed", "revoked", -1, 0, false, N),
 
@@ -600,7 +935,7 @@ mod tests {
             ("isolating", E::RetryDue(s(3600)), "isolating", "-", 101, 1, false, S),
             ("isolating", E::RouteRemoved, "removed", "removed", 101, 1, false, S),
             ("isolating", E::RouteReadded, "isolating", "-", 101, 1, false, S),
-            ("isolating", E::OutOfRange(200, 300), "isolating", "data-gap", 200, 0, false, R),
+            ("isolating", E::OutOfRange(200, 300), "isolating", "data-gap", 101, 1, false, R),
             ("isolating", E::Revoked, "removed", "revoked", -1, 0, false, N),
 
             ("stopped", E::Acked(102), "stopped", "-", 101, 4, true, N),
@@ -649,6 +984,359 @@ mod tests {
             assert_eq!(p.reposition(), seek, "{row}: reposition");
             assert_eq!(p.wants_assigned(), to != "removed", "{row}: assigned");
         }
+    }
+
+    fn id(s: &str) -> TopicId {
+        TopicId::parse(s).expect("an id")
+    }
+
+    fn stored_at(position: i64, topic_id: Option<&str>) -> Stored {
+        Stored {
+            next_offset: position,
+            map: OffsetMap::from_runs(vec![Run {
+                u: 0,
+                d: 0,
+                len: position,
+            }]),
+            topic_id: topic_id.map(id),
+        }
+    }
+
+    fn log(low: i64, high: i64, topic_id: Option<&str>) -> SourceLog {
+        SourceLog {
+            low,
+            high,
+            topic_id: topic_id.map(id),
+        }
+    }
+
+    fn replaced(outcome: Outcome) -> (Change, Partition) {
+        match outcome {
+            Outcome::Replaced { change, successor } => (change, *successor),
+            other => panic!("not replaced: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_position_stored_for_another_topic_id_is_not_used() {
+        let start = |stored: Option<&Stored>, current: Option<&str>| {
+            let current = current.map(id);
+            Partition::start("t".into(), 0, "A.t".into(), stored, current.as_ref())
+        };
+        // Re-created while strait was stopped: from the log start, the old position reported.
+        let (p, change) = start(Some(&stored_at(500, Some("old"))), Some("new"));
+        assert_eq!(
+            change,
+            Some(Change::Recreated {
+                old: id("old"),
+                new: id("new"),
+                position: Some(500)
+            })
+        );
+        assert_eq!(p.fetch_from(), None, "the new topic from its first offset");
+        assert_eq!(p.topic_id(), Some(&id("new")));
+        // The same topic: resumes where it was.
+        let (p, change) = start(Some(&stored_at(500, Some("old"))), Some("old"));
+        assert_eq!((p.fetch_from(), change), (Some(500), None));
+        assert_eq!(p.topic_id(), Some(&id("old")));
+        // A position written before topic ids: adopted (said), but not stored with the id
+        // before records of this topic were copied.
+        let (mut p, change) = start(Some(&stored_at(500, None)), Some("now"));
+        assert_eq!(
+            change,
+            Some(Change::IdentityAdopted {
+                id: id("now"),
+                position: 500
+            })
+        );
+        assert_eq!((p.fetch_from(), p.topic_id()), (Some(500), None));
+        p.produced(500, 0);
+        assert!(p.acknowledged(500, 900).counted);
+        assert_eq!(p.topic_id(), Some(&id("now")));
+        // A source without topic ids: the stored one stays, nothing to compare.
+        let (p, change) = start(Some(&stored_at(500, Some("old"))), None);
+        assert_eq!((p.fetch_from(), change), (Some(500), None));
+        assert_eq!(p.topic_id(), Some(&id("old")));
+        // Nothing stored.
+        let (p, change) = start(None, Some("new"));
+        assert_eq!(
+            (p.fetch_from(), change, p.topic_id()),
+            (None, None, Some(&id("new")))
+        );
+    }
+
+    #[test]
+    fn a_topic_re_created_while_copying_is_copied_by_a_successor_from_its_first_offset() {
+        let mut p = Partition::new(
+            "t".into(),
+            0,
+            "A.t".into(),
+            Some(&stored_at(100, Some("old"))),
+        );
+        for o in 100..105 {
+            p.produced(o, 0);
+        }
+        p.acknowledged(100, 100);
+        assert!(matches!(p.topic_seen(Some(&id("old"))), Outcome::Unchanged));
+        assert!(matches!(p.topic_seen(None), Outcome::Unchanged));
+        let (change, mut next) = replaced(p.topic_seen(Some(&id("new"))));
+        assert_eq!(
+            change,
+            Change::Recreated {
+                old: id("old"),
+                new: id("new"),
+                position: Some(101)
+            }
+        );
+        // The old partition is revoked: its late reports change nothing.
+        assert!(!p.wants_assigned());
+        assert!(p.track().is_none());
+        assert!(!p.acknowledged(101, 101).counted);
+        assert_eq!(p.delivery_failed(102, TRANSIENT, Instant::now()), None);
+        // The successor copies the new topic from its first offset, under the new id.
+        assert_eq!(next.state(), State::Copying);
+        assert!(next.wants_assigned() && !next.wants_paused());
+        assert_eq!(next.fetch_from(), None);
+        assert_eq!(next.topic_id(), Some(&id("new")));
+        assert_eq!(next.fetched(0), Fetched::Copy);
+        next.produced(0, 0);
+        assert!(next.acknowledged(0, 101).counted);
+        assert_eq!(committed(&next), 1);
+        assert_eq!(
+            next.track().unwrap().map().runs(),
+            [Run {
+                u: 0,
+                d: 101,
+                len: 1
+            }],
+            "a new offset map: nothing of the old topic's translates the new log"
+        );
+        // Removed (the topic was deleted), then back under a new id: replaced too.
+        let mut p = Partition::new(
+            "t".into(),
+            0,
+            "A.t".into(),
+            Some(&stored_at(100, Some("old"))),
+        );
+        p.route_removed();
+        let (_, next) = replaced(p.topic_seen(Some(&id("new"))));
+        assert_eq!((next.state(), next.fetch_from()), (State::Copying, None));
+        // Stopped on a refused record: the new topic is copied all the same.
+        let mut p = Partition::new(
+            "t".into(),
+            0,
+            "A.t".into(),
+            Some(&stored_at(100, Some("old"))),
+        );
+        p.produced(100, 0);
+        p.delivery_failed(100, DENIED, Instant::now());
+        let (_, next) = replaced(p.topic_seen(Some(&id("new"))));
+        assert_eq!(next.stopped(), None);
+        // A partition without an id adopts the first one seen.
+        let mut p = at(7);
+        assert_eq!(
+            match p.topic_seen(Some(&id("x"))) {
+                Outcome::Changed(c) => Some(c),
+                _ => None,
+            },
+            Some(Change::IdentityAdopted {
+                id: id("x"),
+                position: 7
+            })
+        );
+    }
+
+    #[test]
+    fn a_position_out_of_range_is_judged_by_the_topic_id_first() {
+        let on = OnDataGap::Continue;
+        // Another id with the watermarks: re-created, whatever the offsets say.
+        let mut p = Partition::new(
+            "t".into(),
+            0,
+            "A.t".into(),
+            Some(&stored_at(100, Some("old"))),
+        );
+        let (change, next) = replaced(p.offset_out_of_range(&log(0, 500, Some("new")), on));
+        assert!(matches!(
+            change,
+            Change::Recreated {
+                position: Some(100),
+                ..
+            }
+        ));
+        assert_eq!(
+            (next.fetch_from(), next.topic_id()),
+            (None, Some(&id("new")))
+        );
+
+        // The same (stored) id, the log ends before the position: truncated below it. Copying
+        // goes on at the new end, the map forgets what it said from there on.
+        let mut p = Partition::new(
+            "t".into(),
+            0,
+            "A.t".into(),
+            Some(&stored_at(100, Some("old"))),
+        );
+        let (change, next) = replaced(p.offset_out_of_range(&log(0, 60, Some("old")), on));
+        assert_eq!(
+            change,
+            Change::SourceTruncated {
+                position: 100,
+                log_end: 60,
+                from: 60
+            }
+        );
+        assert_eq!(next.fetch_from(), Some(60));
+        assert_eq!(
+            next.track().unwrap().map().runs(),
+            [Run {
+                u: 0,
+                d: 0,
+                len: 60
+            }]
+        );
+        assert!(!p.wants_assigned(), "the old partition is revoked");
+
+        // Records in flight reach below the new end: fetched again from the acknowledged
+        // position (they are still on the source).
+        let mut p = Partition::new(
+            "t".into(),
+            0,
+            "A.t".into(),
+            Some(&stored_at(50, Some("old"))),
+        );
+        for o in 50..100 {
+            p.produced(o, 0);
+        }
+        let (change, next) = replaced(p.offset_out_of_range(&log(0, 60, Some("old")), on));
+        assert!(matches!(change, Change::SourceTruncated { from: 50, .. }));
+        assert_eq!(next.fetch_from(), Some(50));
+
+        // An adopted id proves nothing about the position (it may be a re-created topic's):
+        // copied again from the log start, nothing skipped.
+        let (mut p, _) = Partition::start(
+            "t".into(),
+            0,
+            "A.t".into(),
+            Some(&stored_at(100, None)),
+            Some(&id("now")),
+        );
+        let (change, next) = replaced(p.offset_out_of_range(&log(0, 60, Some("now")), on));
+        assert_eq!(
+            change,
+            Change::LogReset {
+                position: 100,
+                log_end: 60,
+                from: 0
+            }
+        );
+        assert_eq!(
+            (next.fetch_from(), next.topic_id()),
+            (None, Some(&id("now")))
+        );
+        assert!(next.track().is_none(), "no map of the old log");
+
+        // No id at all: the same.
+        let mut p = at(100);
+        let (change, _) = replaced(p.offset_out_of_range(&log(0, 60, None), on));
+        assert!(matches!(change, Change::LogReset { from: 0, .. }));
+    }
+
+    #[test]
+    fn a_data_gap_is_counted_once_and_in_flight_records_stay_owed() {
+        let now = Instant::now();
+        let mut p = Partition::new(
+            "t".into(),
+            0,
+            "A.t".into(),
+            Some(&stored_at(100, Some("x"))),
+        );
+        for o in 100..105 {
+            p.produced(o, 0);
+        }
+        // 105..=149 deleted before they were fetched.
+        let gap = p.offset_out_of_range(&log(150, 200, Some("x")), OnDataGap::Continue);
+        assert_eq!(
+            change_of(gap),
+            Some(Change::DataGap {
+                from: 105,
+                to: 149,
+                lost: 45,
+                stopped: false
+            })
+        );
+        assert_eq!(p.fetch_from(), Some(150));
+        assert_eq!(p.reposition(), Some(Reposition::Reassign));
+        assert_eq!(committed(&p), 100, "100..=104 are not acknowledged yet");
+        p.positioned();
+        // 104 fails: retried from the acknowledged position 100, which the source deleted too.
+        p.acknowledged(100, 0);
+        p.acknowledged(101, 1);
+        p.acknowledged(102, 2);
+        p.acknowledged(103, 3);
+        p.delivery_failed(104, TRANSIENT, now);
+        assert_eq!(committed(&p), 104);
+        p.retry_due(now + Duration::from_secs(3));
+        assert_eq!(p.fetch_from(), Some(104));
+        let gap = p.offset_out_of_range(&log(150, 200, Some("x")), OnDataGap::Continue);
+        assert_eq!(
+            change_of(gap),
+            Some(Change::DataGap {
+                from: 104,
+                to: 149,
+                lost: 1,
+                stopped: false
+            }),
+            "only 104 is newly lost"
+        );
+        p.positioned();
+        p.produced(150, 0);
+        p.acknowledged(150, 4);
+        assert_eq!(committed(&p), 151);
+    }
+
+    #[test]
+    fn with_on_data_gap_stop_the_partition_stops_at_the_gap() {
+        let mut p = Partition::new(
+            "t".into(),
+            0,
+            "A.t".into(),
+            Some(&stored_at(100, Some("x"))),
+        );
+        let gap = p.offset_out_of_range(&log(150, 200, Some("x")), OnDataGap::Stop);
+        assert_eq!(
+            change_of(gap),
+            Some(Change::DataGap {
+                from: 100,
+                to: 149,
+                lost: 50,
+                stopped: true
+            })
+        );
+        assert_eq!(
+            p.state(),
+            State::Stopped {
+                offset: 100,
+                cause: StopCause::DataGap { to: 149 }
+            }
+        );
+        assert!(p.wants_assigned() && p.wants_paused());
+        assert_eq!(p.fetched(150), Fetched::NotCopying);
+        assert_eq!(
+            committed(&p),
+            100,
+            "the stored position stays before the gap"
+        );
+        let why = p.stopped().expect("a reason");
+        assert!(
+            why.contains("offsets 100..=149") && why.contains("on_data_gap: continue"),
+            "{why}"
+        );
+        // Stopped: another out-of-range report changes nothing.
+        assert!(matches!(
+            p.offset_out_of_range(&log(150, 200, Some("x")), OnDataGap::Stop),
+            Outcome::Unchanged
+        ));
     }
 
     #[test]

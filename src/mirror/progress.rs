@@ -4,9 +4,13 @@
 //!
 //! Record format (version 1, JSON so that operators can read it with any console consumer):
 //! key `{"source":"A","topic":"orders","partition":3}`, value
-//! `{"v":1,"next_offset":1234,"map":[{"u":0,"d":0,"len":1234}]}`, where `next_offset` is the
-//! first source offset not yet known to be on the target and `map` the partition's exact
-//! upstream→downstream offset runs up to it (see `offset_map`; absent in older records).
+//! `{"v":1,"next_offset":1234,"map":[{"u":0,"d":0,"len":1234}],"topic_id":"3vTcYpnZS0mt0XEi0V2ZTA"}`,
+//! where `next_offset` is the first source offset not yet known to be on the target, `map` the
+//! partition's exact upstream→downstream offset runs up to it (see `offset_map`; absent in older
+//! records) and `topic_id` the Kafka topic id of the source topic the position was taken in
+//! (absent in older records, and when the source does not report ids: identity unknown). A
+//! position is only meaningful in the log it was taken in: a topic deleted and created again
+//! under the same name has a new id, and the stored position says nothing about its log.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -15,6 +19,7 @@ use rdkafka::consumer::BaseConsumer;
 use rdkafka::message::Message;
 use serde::{Deserialize, Serialize};
 
+use crate::flow::TopicId;
 use crate::kafka::read::{read_to_end, ReadError};
 use crate::kafka::LogContext;
 use crate::offset_map::{OffsetMap, Run};
@@ -25,6 +30,9 @@ pub struct Stored {
     /// The next source offset to copy.
     pub next_offset: i64,
     pub map: OffsetMap,
+    /// The id of the source topic the position belongs to; `None`: not known (written by a
+    /// version before topic ids, or by a source without them).
+    pub topic_id: Option<TopicId>,
 }
 
 /// Source (topic, partition) -> what was persisted.
@@ -43,6 +51,8 @@ struct Value {
     next_offset: i64,
     #[serde(default)]
     map: Vec<Run>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    topic_id: Option<String>,
 }
 
 pub fn encode(
@@ -51,6 +61,7 @@ pub fn encode(
     partition: i32,
     next_offset: i64,
     map: &OffsetMap,
+    topic_id: Option<&TopicId>,
 ) -> (Vec<u8>, Vec<u8>) {
     let key = serde_json::to_vec(&Key {
         source,
@@ -62,6 +73,7 @@ pub fn encode(
         v: 1,
         next_offset,
         map: map.runs().to_vec(),
+        topic_id: topic_id.map(|id| id.as_str().to_string()),
     })
     .expect("serializable");
     (key, value)
@@ -98,6 +110,7 @@ pub fn decode(source: &str, key: &[u8], value: Option<&[u8]>) -> Option<((String
     let stored = Stored {
         next_offset: value.next_offset,
         map: OffsetMap::from_runs(value.map),
+        topic_id: value.topic_id.as_deref().and_then(TopicId::parse),
     };
     Some(((key.topic.to_string(), key.partition), stored))
 }
@@ -191,27 +204,38 @@ mod tests {
             d: 7,
             len: 1234,
         }]);
-        let (k, v) = encode("A", "orders", 3, 1234, &map);
+        let id = TopicId::parse("3vTcYpnZS0mt0XEi0V2ZTA");
+        let (k, v) = encode("A", "orders", 3, 1234, &map, id.as_ref());
         assert_eq!(
             std::str::from_utf8(&k).unwrap(),
             r#"{"source":"A","topic":"orders","partition":3}"#
         );
         assert_eq!(
             std::str::from_utf8(&v).unwrap(),
-            r#"{"v":1,"next_offset":1234,"map":[{"u":0,"d":7,"len":1234}]}"#
+            r#"{"v":1,"next_offset":1234,"map":[{"u":0,"d":7,"len":1234}],"topic_id":"3vTcYpnZS0mt0XEi0V2ZTA"}"#
         );
         let stored = Stored {
             next_offset: 1234,
-            map,
+            map: map.clone(),
+            topic_id: id,
         };
         assert_eq!(
             decode("A", &k, Some(&v)),
             Some((("orders".to_string(), 3), stored))
         );
-        // Records written before the map existed still load.
+        // Without an id (a source without topic ids) the field is left out.
+        let (_, v) = encode("A", "orders", 3, 1234, &map, None);
+        assert_eq!(
+            std::str::from_utf8(&v).unwrap(),
+            r#"{"v":1,"next_offset":1234,"map":[{"u":0,"d":7,"len":1234}]}"#
+        );
+        // Records written before the map and the id existed still load: identity unknown.
         let old = decode("A", &k, Some(br#"{"v":1,"next_offset":5}"#)).unwrap();
         assert_eq!(old.1.next_offset, 5);
         assert_eq!(old.1.map, OffsetMap::default());
+        assert_eq!(old.1.topic_id, None);
+        let old = decode("A", &k, Some(br#"{"v":1,"next_offset":5,"map":[]}"#)).unwrap();
+        assert_eq!(old.1.topic_id, None);
     }
 
     #[test]
@@ -237,7 +261,7 @@ mod tests {
 
     #[test]
     fn other_source_tombstone_and_garbage_are_ignored() {
-        let (k, v) = encode("A", "orders", 0, 1, &OffsetMap::default());
+        let (k, v) = encode("A", "orders", 0, 1, &OffsetMap::default(), None);
         assert_eq!(decode("B", &k, Some(&v)), None);
         assert_eq!(decode("A", &k, None), None);
         assert_eq!(decode("A", b"nope", Some(&v)), None);

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::config::{ClusterConfig, Throttle};
+use crate::config::{ClusterConfig, OnDataGap, Throttle};
 use crate::flow::OffsetMaps;
 
 /// Everything the record path of one mirror needs.
@@ -25,6 +25,8 @@ pub struct RecordPathSpec {
     /// Stamp the provenance header on every copied record (see `policy::graph`). The header is
     /// honoured either way: a record is never copied into a cluster it lists.
     pub stamp_provenance: bool,
+    /// What a partition does when the source deleted records before they were copied.
+    pub on_data_gap: OnDataGap,
 }
 
 /// MM2's offset-syncs topic of this mirror and the cluster it lives on.

@@ -151,6 +151,22 @@ impl PartitionTrack {
         }
     }
 
+    /// The source no longer holds the offsets from the next fetch up to `position` (deleted
+    /// before they were copied): fetching goes on at `position`. Records in flight stay
+    /// tracked, so the committed position passes the deleted offsets only once every record
+    /// before them is acknowledged; in the map the deleted offsets translate to the next copied
+    /// record.
+    pub fn jump_to(&mut self, position: i64) {
+        if position <= self.next_fetch {
+            return;
+        }
+        if self.inflight.is_empty() {
+            self.floor.get_or_insert(self.next_fetch);
+            self.committed = position;
+        }
+        self.next_fetch = position;
+    }
+
     /// Forgets everything in flight and resumes fetching at the committed position: used to
     /// retry after a failed delivery. Later reports for the forgotten offsets are ignored.
     pub fn rewind(&mut self) {
@@ -292,6 +308,44 @@ mod tests {
             "reports from before the rewind are ignored"
         );
         assert_eq!(t.committed(), 101);
+    }
+
+    #[test]
+    fn a_jump_over_deleted_offsets_keeps_what_is_in_flight_owed() {
+        use crate::offset_map::Translation;
+        let mut t = PartitionTrack::new(10);
+        t.produced(10, 0);
+        t.produced(11, 0);
+        assert!(t.acked(10, 100));
+        // 12..=49 were deleted before they were fetched; 11 is still in flight.
+        t.jump_to(50);
+        assert_eq!(
+            (t.committed(), t.next_fetch()),
+            (11, 50),
+            "11 is still owed"
+        );
+        assert!(t.acked(11, 101));
+        assert_eq!(t.committed(), 50);
+        t.produced(50, 0);
+        assert!(t.acked(50, 102));
+        assert_eq!(t.committed(), 51);
+        assert_eq!(t.map().translate(11), Some(Translation::Exact(101)));
+        assert_eq!(
+            t.map().translate(30),
+            Some(Translation::Exact(102)),
+            "a deleted offset translates to the next copied record"
+        );
+
+        // Nothing in flight: the position moves at once, and the deleted offsets before the
+        // first record copied since translate to it.
+        let mut t = PartitionTrack::new(5);
+        t.jump_to(9);
+        assert_eq!((t.committed(), t.next_fetch()), (9, 9));
+        t.produced(9, 0);
+        assert!(t.acked(9, 70));
+        assert_eq!(t.map().translate(5), Some(Translation::Exact(70)));
+        t.jump_to(3);
+        assert_eq!(t.next_fetch(), 10, "never backwards");
     }
 
     #[test]

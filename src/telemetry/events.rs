@@ -17,6 +17,7 @@ use rdkafka::error::KafkaError;
 
 use super::health::{self, MirrorHealth, PartitionSnapshot};
 use super::metrics::{code_label, metrics, now_seconds};
+use crate::flow::TopicId;
 use crate::telemetry::error_chain;
 
 /// Something that happened.
@@ -35,6 +36,7 @@ pub struct MirrorTelemetry {
     up: IntGauge,
     restarts: IntCounter,
     partitions_assigned: IntGauge,
+    partitions_stopped: IntGauge,
     source_reachable: IntGauge,
     heartbeats: IntCounter,
     heartbeat_last: Gauge,
@@ -45,6 +47,9 @@ pub struct MirrorTelemetry {
     offset_syncs_logged_ms: AtomicI64,
     /// A long wait for the target was logged and its end is still to be.
     backpressure_warned: AtomicBool,
+    /// Source topic -> the id of its last re-creation counted, so that one re-creation seen by
+    /// every partition of the topic (and by both topic sync and the record path) counts once.
+    recreations: std::sync::Mutex<std::collections::HashMap<String, TopicId>>,
 }
 
 impl MirrorTelemetry {
@@ -61,6 +66,7 @@ impl MirrorTelemetry {
             up: m.mirror_up.with_label_values(&l),
             restarts: m.mirror_restarts.with_label_values(&l),
             partitions_assigned: m.partitions_assigned.with_label_values(&l),
+            partitions_stopped: m.partitions_stopped.with_label_values(&l),
             source_reachable: m.source_reachable.with_label_values(&l),
             heartbeats: m.heartbeats.with_label_values(&l),
             heartbeat_last: m.heartbeat_last.with_label_values(&l),
@@ -69,6 +75,7 @@ impl MirrorTelemetry {
             offset_syncs_failed: m.offset_syncs_failed.with_label_values(&l),
             offset_syncs_logged_ms: AtomicI64::new(0),
             backpressure_warned: AtomicBool::new(false),
+            recreations: Default::default(),
         })
     }
 
@@ -482,9 +489,10 @@ impl Event for PartitionStopped<'_> {
             remote,
         } = self.at;
         let offset = self.offset;
+        let p = partition.to_string();
         metrics()
             .data_gaps
-            .with_label_values(&[&*self.mirror.name, self.reason])
+            .with_label_values(&[&*self.mirror.name, self.reason, topic, &p])
             .inc();
         tracing::error!(topic, partition, offset, remote_topic = remote, record_bytes = self.record_bytes,
             error = %self.error,
@@ -532,40 +540,131 @@ impl Event for Retrying<'_> {
     }
 }
 
-/// Source records were deleted (retention) before strait copied them.
+/// Source records were deleted (retention, DeleteRecords) before strait copied them: lost for
+/// the target. `lost` of `from..=to` were not counted before.
 pub struct DataGap<'a> {
     pub mirror: &'a MirrorTelemetry,
     pub at: At<'a>,
     pub from: i64,
     pub to: i64,
+    pub lost: i64,
+    /// `on_data_gap: stop`: the partition stops at `from`.
+    pub stopped: bool,
 }
 
 impl Event for DataGap<'_> {
     fn emit(self) {
-        let lost = (self.to - self.from + 1).max(0) as u64;
+        let At {
+            topic, partition, ..
+        } = self.at;
+        let p = partition.to_string();
         metrics()
             .data_gaps
-            .with_label_values(&[&*self.mirror.name, "out_of_range"])
-            .inc_by(lost);
-        tracing::error!(topic = self.at.topic, partition = self.at.partition,
-            from_offset = self.from, to_offset = self.to, lost,
-            "data gap: source records were deleted (retention) before strait copied them; \
-             continuing at the log start. Raise the source topic's retention or strait's throughput to avoid this");
+            .with_label_values(&[&*self.mirror.name, "out_of_range", topic, &p])
+            .inc_by(self.lost.max(0) as u64);
+        let (from, to, lost) = (self.from, self.to, self.lost);
+        let resume = to + 1;
+        if self.stopped {
+            tracing::error!(topic, partition, from_offset = from, to_offset = to, lost,
+                "data gap: source records were deleted (retention or DeleteRecords) before strait copied them; \
+                 partition {topic}-{partition} is stopped at offset {from} (on_data_gap: stop) and nothing after it is copied. \
+                 To copy on from offset {resume}, the earliest the source still holds, set on_data_gap: continue \
+                 for mirror {} and restart strait", self.mirror.name);
+        } else {
+            tracing::error!(topic, partition, from_offset = from, to_offset = to, lost,
+                "data gap: source records were deleted (retention or DeleteRecords) before strait copied them; \
+                 copying on from offset {resume}, the earliest the source still holds. Raise the source topic's \
+                 retention or strait's throughput to avoid this");
+        }
     }
 }
 
-/// The position lies beyond the source log's end.
+/// The position lies beyond the source log's end, and the topic's id cannot tell whether it is
+/// still the same topic: the partition is copied again from the log start `from`.
 pub struct SourceLogReset<'a> {
     pub at: At<'a>,
     pub position: i64,
     pub log_end: i64,
+    pub from: i64,
 }
 
 impl Event for SourceLogReset<'_> {
     fn emit(self) {
         tracing::warn!(topic = self.at.topic, partition = self.at.partition,
-            position = self.position, log_end = self.log_end,
-            "source partition ends before strait's position (topic re-created or truncated); copying it from its start");
+            position = self.position, log_end = self.log_end, from_offset = self.from,
+            "source partition ends before strait's position and no topic id tells whether it is the topic \
+             the position was taken in (re-created, or truncated); copying it again from its start, so that \
+             nothing is skipped (records already on the target may be copied twice)");
+    }
+}
+
+/// The source log of the same topic ends before the position: it lost records strait had
+/// already copied (an unclean leader election, a broker that lost its data).
+pub struct SourceTruncated<'a> {
+    pub at: At<'a>,
+    pub position: i64,
+    pub log_end: i64,
+    pub from: i64,
+}
+
+impl Event for SourceTruncated<'_> {
+    fn emit(self) {
+        let last = self.position - 1;
+        tracing::error!(topic = self.at.topic, partition = self.at.partition,
+            position = self.position, log_end = self.log_end, from_offset = self.from,
+            "source log truncated below strait's position (unclean leader election, or a broker lost its data): \
+             offsets {}..={last} were copied to the target and are no longer on the source; they stay on the \
+             target, and the records the source writes at these offsets from now on are copied after them. \
+             Check the source cluster", self.log_end);
+    }
+}
+
+/// The source topic was deleted and created again under its name (its topic id changed).
+pub struct TopicRecreated<'a> {
+    pub mirror: &'a MirrorTelemetry,
+    pub at: At<'a>,
+    pub old: &'a TopicId,
+    pub new: &'a TopicId,
+    /// Where the old topic's position stood.
+    pub position: Option<i64>,
+}
+
+impl Event for TopicRecreated<'_> {
+    fn emit(self) {
+        let first = self
+            .mirror
+            .recreations
+            .lock()
+            .expect("recreations lock")
+            .insert(self.at.topic.to_string(), self.new.clone())
+            .as_ref()
+            != Some(self.new);
+        if first {
+            metrics()
+                .topic_recreated
+                .with_label_values(&[&*self.mirror.name, self.at.topic])
+                .inc();
+        }
+        tracing::warn!(topic = self.at.topic, partition = self.at.partition, remote_topic = self.at.remote,
+            old_topic_id = %self.old, new_topic_id = %self.new, old_position = self.position,
+            "source topic was deleted and created again (its topic id changed); copying the new topic from its \
+             first offset, appended to the remote topic after the old topic's records; the old position does \
+             not apply to the new log");
+    }
+}
+
+/// A position stored without a topic id was taken to belong to the source topic as it is now.
+pub struct TopicIdentityAdopted<'a> {
+    pub at: At<'a>,
+    pub id: &'a TopicId,
+    pub position: i64,
+}
+
+impl Event for TopicIdentityAdopted<'_> {
+    fn emit(self) {
+        tracing::info!(topic = self.at.topic, partition = self.at.partition, topic_id = %self.id,
+            position = self.position,
+            "stored position has no topic id (written before strait knew topic ids); taking it to be this topic's");
     }
 }
 
@@ -690,6 +789,12 @@ impl Event for LagMeasured<'_> {
         let h = &self.mirror.health;
         h.lag_records.store(self.total_records, Ordering::Relaxed);
         self.mirror.partitions_assigned.set(self.assigned as i64);
+        let stopped = self
+            .partitions
+            .iter()
+            .filter(|p| p.status.stopped.is_some())
+            .count();
+        self.mirror.partitions_stopped.set(stopped as i64);
         *h.partitions.lock().expect("status lock") = self.partitions;
     }
 }

@@ -151,6 +151,7 @@ mod tests {
                 lag_records: Some(end - copied_to),
                 lag_seconds: Some(if end > copied_to { 3.0 } else { 0.0 }),
                 progress_age_ms: None,
+                stopped: None,
             },
             moved_ms,
         }

@@ -5,6 +5,7 @@
 
 pub mod sync;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,8 +14,9 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::MirrorConfig;
-use crate::flow::{Route, RouteSet};
+use crate::flow::{Route, RouteSet, TopicId};
 use crate::kafka::admin::{self, AdminError, ClusterMetadata, Ensured};
+use crate::kafka::native_admin::{self, NativeAdminError};
 use crate::kafka::LogContext;
 use crate::policy::{decide_topic, SkipReason, TopicDecision};
 use crate::telemetry::error_chain;
@@ -66,6 +68,17 @@ struct Round {
 /// How soon a round re-checks after creating topics or partitions.
 const PENDING_RECHECK: Duration = Duration::from_millis(500);
 
+/// Why a refresh round did not finish (it is tried again at the next interval).
+#[derive(Debug, thiserror::Error)]
+enum RoundError {
+    #[error(transparent)]
+    Admin(#[from] AdminError),
+    /// Routes carry the source topics' ids (a re-created topic is recognised by its new id), so
+    /// a round does not publish routes without them.
+    #[error("cannot read the source topics' ids")]
+    TopicIds(#[source] NativeAdminError),
+}
+
 impl TopicSync {
     /// Runs refresh rounds until cancelled, publishing routes whenever they change.
     pub async fn run(self, routes: watch::Sender<RouteSet>, cancel: CancellationToken) {
@@ -112,15 +125,22 @@ impl TopicSync {
     async fn round(
         &self,
         skipped_logged: &mut std::collections::BTreeSet<String>,
-    ) -> Result<Round, AdminError> {
+    ) -> Result<Round, RoundError> {
         let source = admin::cluster_metadata(&self.source_admin).await?;
         let target = admin::cluster_metadata(&self.target_admin).await?;
         let rf = self
             .mirror
             .replication_factor
             .unwrap_or_else(|| admin::default_replication_factor(target.broker_count));
+        let planned_topics = plan(&self.mirror, &source);
+        let replicated: Vec<String> = planned_topics
+            .iter()
+            .filter(|p| matches!(p.decision, TopicDecision::Replicate { .. }))
+            .map(|p| p.source_topic.clone())
+            .collect();
+        let ids = self.topic_ids(replicated, skipped_logged).await?;
         let mut round = Round::default();
-        for planned in plan(&self.mirror, &source) {
+        for planned in planned_topics {
             let remote = match planned.decision {
                 TopicDecision::Replicate { remote } => remote,
                 TopicDecision::Skip(reason) => {
@@ -200,13 +220,46 @@ impl TopicSync {
                     source_partitions = want, target_partitions = have,
                     "remote topic has more partitions than its source; strait never shrinks topics");
             }
+            let topic_id = match &ids {
+                Some(ids) => match ids.get(&planned.source_topic) {
+                    Some(id) => id.clone(),
+                    // Gone between the two requests: its route goes with the next round.
+                    None => continue,
+                },
+                None => None,
+            };
             round.routes.push(Route {
                 source_topic: Arc::from(planned.source_topic.as_str()),
                 remote_topic: Arc::from(remote.as_str()),
                 partitions: want.min(have),
+                topic_id,
             });
         }
         Ok(round)
+    }
+
+    /// The ids of the replicated source topics; `None` when the source cannot tell them (a
+    /// cluster older than Kafka 2.8, said once).
+    async fn topic_ids(
+        &self,
+        topics: Vec<String>,
+        logged: &mut std::collections::BTreeSet<String>,
+    ) -> Result<Option<HashMap<String, Option<TopicId>>>, RoundError> {
+        match native_admin::describe_admin_topic_ids(&self.source_admin, topics).await {
+            Ok(ids) => Ok(Some(ids)),
+            Err(NativeAdminError::Request {
+                code: rdkafka::types::RDKafkaErrorCode::UnsupportedFeature,
+                ..
+            }) => {
+                if logged.insert("topic ids unsupported".to_string()) {
+                    tracing::warn!("the source cluster does not report topic ids (Kafka before 2.8): \
+                        a topic deleted and re-created under the same name is recognised only when its \
+                        log ends before strait's position");
+                }
+                Ok(None)
+            }
+            Err(e) => Err(RoundError::TopicIds(e)),
+        }
     }
 }
 

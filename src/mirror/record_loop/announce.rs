@@ -5,7 +5,8 @@ use rdkafka::error::KafkaError;
 use crate::mirror::partitions::{Change, Partition};
 use crate::telemetry::events::{
     At, BackToBatches, DataGap, Event, Isolating, MirrorTelemetry, PartitionAssigned,
-    PartitionRemoved, PartitionStopped, RetryScheduled, Retrying, SourceLogReset,
+    PartitionRemoved, PartitionStopped, RetryScheduled, Retrying, SourceLogReset, SourceTruncated,
+    TopicIdentityAdopted, TopicRecreated,
 };
 
 /// Tells the operator about a partition's change: `error` caused it, on a record of `size`
@@ -71,23 +72,57 @@ pub(super) fn announce(
             from,
         }
         .emit(),
-        Change::DataGap { from, to } => DataGap {
+        Change::DataGap {
+            from,
+            to,
+            lost,
+            stopped,
+        } => DataGap {
             mirror,
             at,
             from,
             to,
+            lost,
+            stopped,
         }
         .emit(),
         Change::LogReset {
             position,
             log_end,
-            from: _,
+            from,
         } => SourceLogReset {
             at,
             position,
             log_end,
+            from,
         }
         .emit(),
+        Change::SourceTruncated {
+            position,
+            log_end,
+            from,
+        } => SourceTruncated {
+            at,
+            position,
+            log_end,
+            from,
+        }
+        .emit(),
+        Change::Recreated {
+            ref old,
+            ref new,
+            position,
+        } => TopicRecreated {
+            mirror,
+            at,
+            old,
+            new,
+            position,
+        }
+        .emit(),
+        Change::IdentityAdopted { ref id, position } => {
+            TopicIdentityAdopted { at, id, position }.emit()
+        }
         Change::Revoked { committed } => {
             tracing::info!(
                 topic = at.topic,

@@ -67,6 +67,7 @@ impl Core {
                     lag_records: measured.map(|l| l.records),
                     lag_seconds: measured.map(|l| l.seconds),
                     progress_age_ms: None,
+                    stopped: s.part.stopped(),
                 },
                 moved_ms: s.moved_ms,
             });

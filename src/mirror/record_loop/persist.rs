@@ -48,6 +48,7 @@ impl Core {
                 s.part.partition,
                 committed,
                 track.map(),
+                s.part.topic_id(),
             );
             let record =
                 BaseRecord::with_opaque_to(&self.spec.progress_topic, Sent::Progress.opaque())

@@ -1,6 +1,7 @@
 //! Positions outside the source log: a consumer error says a position fell out of range (not
-//! which); the control plane reads the watermarks of the partitions that may be affected, and
-//! the answer moves each affected partition (a data gap, or a log reset).
+//! which); the control plane reads the watermarks of the partitions that may be affected and
+//! their topics' ids, and the answer moves each affected partition (a data gap, a truncated or
+//! re-created source log, see `partitions::Partition::offset_out_of_range`).
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use super::announce::announce;
 use super::Core;
 use crate::mirror::control::{Handle, Request};
 use crate::mirror::error::MirrorError;
+use crate::mirror::partitions::{Outcome, SourceLog};
 use crate::telemetry::events::{Event, FetchFailed};
 
 impl Core {
@@ -41,8 +43,8 @@ impl Core {
         Ok(())
     }
 
-    /// The watermarks of a partition whose position fell out of range arrived.
-    pub(super) fn out_of_range(&mut self, topic: &str, partition: i32, (low, high): (i64, i64)) {
+    /// The source log of a partition whose position fell out of range was read.
+    pub(super) fn out_of_range(&mut self, topic: &str, partition: i32, log: SourceLog) {
         let Some(&slot) = self
             .index
             .get(topic)
@@ -51,9 +53,16 @@ impl Core {
             return;
         };
         let s = &mut self.slots[slot];
-        if let Some(change) = s.part.offset_out_of_range(low, high) {
-            announce(&self.telemetry, &s.part, &change, None, 0);
-            self.dirty = true;
+        match s.part.offset_out_of_range(&log, self.spec.on_data_gap) {
+            Outcome::Unchanged => {}
+            Outcome::Changed(change) => {
+                announce(&self.telemetry, &s.part, &change, None, 0);
+                self.dirty = true;
+            }
+            Outcome::Replaced { change, successor } => {
+                announce(&self.telemetry, &s.part, &change, None, 0);
+                self.replace(slot, *successor);
+            }
         }
     }
 }

@@ -16,6 +16,7 @@
 //!   [`Mm2Process`].
 //! - [`client`], [`java`], [`util`]: topics, producing and reading records, group offsets;
 //!   Kafka's Java tools; names, deadlines, scratch directories.
+//! - [`prometheus`]: a real Prometheus server scraping strait with alert rules.
 //!
 //! Most tests use the two shared clusters and keep out of each other's way with unique topic,
 //! group and alias names ([`util::unique_name`]) and mirror configs restricted to those names.
@@ -29,6 +30,7 @@ pub mod java;
 pub mod kafka;
 pub mod mm2;
 pub mod process;
+pub mod prometheus;
 pub mod strait;
 pub mod util;
 
