@@ -365,14 +365,16 @@ mod tests {
         assert!(handle
             .request(Request::Watermarks(vec![(Arc::from("orders"), 0)]))
             .expect("control plane running"));
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        // The mock cluster does not answer the topic-id lookup that follows the watermarks
+        // (DescribeTopics): each read waits for its 30 s request timeout, then goes on without.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
         let answer = loop {
             if let Some(a) = handle.answer().expect("control plane running") {
                 break a;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "no watermarks within 30 s"
+                "no watermarks within 120 s"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
