@@ -273,6 +273,9 @@ pub struct MirrorConfig {
     pub sync_topic_acls: SyncMode,
     /// How often (default 30s; MM2: 600s).
     pub sync_topic_acls_interval: Duration,
+    /// Bytes the offset maps of all the mirror's partitions may hold (default 64 MiB): beyond,
+    /// the largest maps drop their oldest runs.
+    pub offset_map_memory: u64,
 }
 
 /// What a sync of remote-topic metadata (configs, ACLs) does with a difference it finds.

@@ -142,6 +142,8 @@ pub(super) struct RawMirror {
     pub sync_topic_acls: Option<String>,
     #[serde(default)]
     pub sync_topic_acls_interval: Option<Scalar>,
+    #[serde(default)]
+    pub offset_map_memory: Option<Scalar>,
 }
 
 #[derive(Debug, Default, Deserialize)]

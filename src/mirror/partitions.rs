@@ -166,6 +166,11 @@ impl Partition {
         self.track.as_ref()
     }
 
+    /// The track, to trim its offset map when it is published.
+    pub fn track_mut(&mut self) -> Option<&mut PartitionTrack> {
+        self.track.as_mut()
+    }
+
     /// Whether fetched records are copied.
     pub fn copies(&self) -> bool {
         matches!(self.state, State::Copying | State::Isolating { .. })

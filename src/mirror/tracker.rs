@@ -59,6 +59,11 @@ impl PartitionTrack {
         &self.map
     }
 
+    /// The map, to drop history no one needs (`flow::OffsetMaps::publish`).
+    pub fn map_mut(&mut self) -> &mut OffsetMap {
+        &mut self.map
+    }
+
     pub fn next_fetch(&self) -> i64 {
         self.next_fetch
     }

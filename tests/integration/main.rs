@@ -29,3 +29,4 @@ mod replication;
 mod restart;
 mod supervision;
 mod topic_sync;
+mod transactions;

@@ -37,16 +37,14 @@ impl Core {
                 }
                 let key = (route.source_topic.to_string(), p);
                 let stored = self.positions.get(&key);
-                let part = Partition::new(
+                let mut part = Partition::new(
                     Arc::clone(&route.source_topic),
                     p,
                     Arc::clone(&route.remote_topic),
                     stored,
                 );
-                if let Some(t) = part.track() {
-                    // Translation works from the start, before any new record is copied.
-                    publish_map(&self.spec.maps, &part, t);
-                }
+                // Translation works from the start, before any new record is copied.
+                publish_map(&self.spec.maps, &self.telemetry, &mut part);
                 PartitionAssigned {
                     topic: &route.source_topic,
                     partition: p,
