@@ -17,7 +17,7 @@ const TRANSACTIONS: usize = 10_000;
 /// How far behind the end the group has committed.
 const BEHIND: usize = 5_000;
 /// Transactional producers writing at once (one alone commits too slowly on a busy host).
-const PRODUCERS: usize = 8;
+const PRODUCERS: usize = 16;
 const DEADLINE: Duration = Duration::from_secs(90);
 
 /// 1, 2 or 3 records a transaction (runs of different lengths), values naming the transaction.
