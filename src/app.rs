@@ -148,7 +148,7 @@ impl Mirror {
                 // Inside the overall shutdown budget, with a margin for the tasks to end.
                 drain_timeout: config.shutdown_timeout.mul_f32(0.8),
                 offset_syncs,
-                maps: OffsetMaps::default(),
+                maps: OffsetMaps::new(mirror.offset_map_memory),
                 stamp_provenance: mirror.stamp_provenance,
                 on_data_gap: mirror.on_data_gap,
             },
@@ -317,7 +317,7 @@ impl Mirror {
                 .checkpoints_topic(&self.config.source),
             interval: self.config.emit_checkpoints_interval,
             groups: self.config.groups.clone(),
-            maps: Arc::clone(&self.spec.maps),
+            maps: self.spec.maps.clone(),
             source_admin: Arc::clone(&self.source_admin),
             target_admin: Arc::clone(&self.target_admin),
             producer: kafka::control_producer(

@@ -24,7 +24,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ClusterConfig;
-use crate::flow::OffsetMaps;
+use crate::flow::{GroupOffsets, OffsetMaps, PartitionKey};
 use crate::kafka::groups::{self, GroupInfo};
 use crate::kafka::read::{read_to_end, ReadError};
 use crate::kafka::{self, ClientError, LogContext, ADMIN_TIMEOUT};
@@ -33,9 +33,10 @@ use crate::records::{Checkpoint, EncodeError};
 use crate::runtime::{self, Exit, TaskSet};
 use crate::telemetry::error_chain;
 use crate::telemetry::events::{
-    CheckpointWritten, Event, GroupCheckpointed, GroupGone, GroupOffsetsSynced, GroupSyncSkipped,
-    MirrorTelemetry,
+    CheckpointWritten, Event, GroupCheckpointed, GroupGone, GroupNotCheckpointed,
+    GroupOffsetsSynced, GroupSyncSkipped, MirrorTelemetry, Untranslatable,
 };
+use crate::telemetry::metrics::now_seconds;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
@@ -111,10 +112,37 @@ struct GroupSync {
     skipped: std::collections::HashSet<String>,
 }
 
+/// What the emitter remembers across rounds.
+#[derive(Default)]
+struct Rounds {
+    /// The latest checkpoint per key (read at start, then as written).
+    last: HashMap<Key, i64>,
+    /// Per group, the timestamp (ms) of its latest checkpoint in the topic at start.
+    written_ms: HashMap<String, i64>,
+    /// Groups whose checkpoint age this process has set.
+    aged: std::collections::HashSet<String>,
+    /// Per group, the partitions whose committed offset did not translate last round.
+    untranslatable: HashMap<String, Vec<(String, i32)>>,
+    consumers: HashMap<String, Arc<BaseConsumer<LogContext>>>,
+    sync: GroupSync,
+}
+
+/// One committed offset of a group, translated under the maps' lock.
+struct Translated {
+    topic: String,
+    partition: i32,
+    remote: Arc<str>,
+    upstream: i64,
+    metadata: String,
+    translation: Option<crate::offset_map::Translation>,
+    map_from: Option<i64>,
+    dropped: bool,
+}
+
 impl CheckpointEmitter {
     /// Emits checkpoints until cancelled; errors are logged and retried at the next interval.
     pub async fn run(self, cancel: CancellationToken) {
-        let mut last: HashMap<Key, i64> = loop {
+        let (last, written_ms) = loop {
             match self.load().await {
                 Ok(l) => break l,
                 Err(e) => {
@@ -127,8 +155,11 @@ impl CheckpointEmitter {
                 }
             }
         };
-        let mut consumers: HashMap<String, Arc<BaseConsumer<LogContext>>> = HashMap::new();
-        let mut sync = GroupSync::default();
+        let mut state = Rounds {
+            last,
+            written_ms,
+            ..Rounds::default()
+        };
         let mut tick = tokio::time::interval(self.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -136,49 +167,50 @@ impl CheckpointEmitter {
                 _ = cancel.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            if let Err(e) = self.round(&mut last, &mut consumers, &mut sync).await {
+            if let Err(e) = self.round(&mut state).await {
                 tracing::warn!(error = %error_chain(&e), "checkpoint round failed; retrying at the next interval");
             }
         }
     }
 
-    /// The latest checkpoint per key already in the topic (for monotonicity across restarts).
-    async fn load(&self) -> Result<HashMap<Key, i64>, CheckpointError> {
+    /// The latest checkpoint per key already in the topic (for monotonicity across restarts),
+    /// and per group the timestamp (ms) of its latest checkpoint record.
+    async fn load(&self) -> Result<(HashMap<Key, i64>, HashMap<String, i64>), CheckpointError> {
         let target = self.target.clone();
         let topic = self.topic.clone();
         let name = format!("{}|checkpoint-reader", self.telemetry.name);
         runtime::blocking(move || {
             let consumer = kafka::reader_consumer(&target, &name)?;
             let mut last = HashMap::new();
+            let mut written_ms: HashMap<String, i64> = HashMap::new();
             read_to_end(&consumer, &topic, Duration::from_secs(60), |m| {
                 if let (Some(k), Some(v)) = (m.key(), m.payload()) {
                     if let Ok(c) = Checkpoint::decode(k, v) {
+                        if let Some(ts) = m.timestamp().to_millis() {
+                            let at = written_ms.entry(c.group.clone()).or_insert(ts);
+                            *at = (*at).max(ts);
+                        }
                         last.insert((c.group, c.topic, c.partition), c.downstream_offset);
                     }
                 }
             })?;
-            Ok(last)
+            Ok((last, written_ms))
         })
         .await
         .map_err(aborted)?
     }
 
-    async fn round(
-        &self,
-        last: &mut HashMap<Key, i64>,
-        consumers: &mut HashMap<String, Arc<BaseConsumer<LogContext>>>,
-        sync: &mut GroupSync,
-    ) -> Result<(), CheckpointError> {
+    async fn round(&self, state: &mut Rounds) -> Result<(), CheckpointError> {
         let sync_due = self
             .sync_group_offsets
-            .is_some_and(|every| sync.last_run.is_none_or(|at| at.elapsed() >= every));
+            .is_some_and(|every| state.sync.last_run.is_none_or(|at| at.elapsed() >= every));
         if sync_due {
-            sync.last_run = Some(std::time::Instant::now());
+            state.sync.last_run = Some(std::time::Instant::now());
         }
         let round_started = std::time::Instant::now();
         let mirror = &*self.telemetry;
-        let snapshot = self.maps.read().expect("maps lock").clone();
-        if snapshot.is_empty() {
+        let partitions = self.maps.partitions();
+        if partitions.is_empty() {
             return Ok(());
         }
         let admin = Arc::clone(&self.source_admin);
@@ -193,14 +225,17 @@ impl CheckpointEmitter {
             .collect();
         // Groups gone from the source (deleted, or no longer selected): drop their reader and
         // their metric series, so that a deleted group does not look like a stale checkpoint.
-        let gone: Vec<String> = consumers
+        let gone: Vec<String> = state
+            .consumers
             .keys()
             .filter(|g| !selected.contains(g))
             .cloned()
             .collect();
         for group in gone {
-            consumers.remove(&group);
-            sync.skipped.remove(&group);
+            state.consumers.remove(&group);
+            state.sync.skipped.remove(&group);
+            state.aged.remove(&group);
+            state.untranslatable.remove(&group);
             GroupGone {
                 mirror,
                 group: &group,
@@ -208,7 +243,7 @@ impl CheckpointEmitter {
             .emit();
         }
 
-        let partitions: Arc<Vec<(String, i32)>> = Arc::new(snapshot.keys().cloned().collect());
+        let partitions: Arc<Vec<(String, i32)>> = Arc::new(partitions);
         let mut written = 0;
         // Read every selected group's offsets concurrently (each call waits on the group's
         // coordinator), at most QUERY_CONCURRENCY at a time.
@@ -220,7 +255,7 @@ impl CheckpointEmitter {
         loop {
             while running < QUERY_CONCURRENCY {
                 let Some(group) = pending.next() else { break };
-                let consumer = match consumers.get(&group) {
+                let consumer = match state.consumers.get(&group) {
                     Some(c) => Arc::clone(c),
                     None => {
                         let c = Arc::new(kafka::group_offsets_consumer(
@@ -228,7 +263,7 @@ impl CheckpointEmitter {
                             &group,
                             &format!("{}|checkpoints", mirror.name),
                         )?);
-                        consumers.insert(group.clone(), Arc::clone(&c));
+                        state.consumers.insert(group.clone(), Arc::clone(&c));
                         c
                     }
                 };
@@ -268,10 +303,18 @@ impl CheckpointEmitter {
             }
         }
         results.sort_by(|x, y| x.0.cmp(&y.0));
+        // Every selected group's committed offset per partition asked about, for the record
+        // path to keep the history they need: only from a round that read them all.
+        let mut offsets: HashMap<PartitionKey, GroupOffsets> = partitions
+            .iter()
+            .map(|k| (k.clone(), GroupOffsets::new()))
+            .collect();
+        let mut complete = true;
         for (group, committed) in results {
             let committed = match committed {
                 Ok(c) => c,
                 Err(source) => {
+                    complete = false;
                     let e = CheckpointError::Committed {
                         group: group.clone(),
                         side: "source",
@@ -281,39 +324,62 @@ impl CheckpointEmitter {
                     continue;
                 }
             };
+            let name: Arc<str> = Arc::from(group.as_str());
+            for (topic, partition, upstream, _) in &committed {
+                if let Some(o) = offsets.get_mut(&(topic.clone(), *partition)) {
+                    o.push((*upstream, Arc::clone(&name)));
+                }
+            }
+            // Translated under the lock, written after it.
+            let translated: Vec<Translated> = self.maps.with(|maps| {
+                committed
+                    .into_iter()
+                    .filter_map(|(topic, partition, upstream, metadata)| {
+                        let pm = maps.get(&(topic.clone(), partition))?;
+                        Some(Translated {
+                            remote: Arc::clone(&pm.remote_topic),
+                            translation: pm.map.translate(upstream),
+                            map_from: pm.map.first_upstream(),
+                            dropped: pm.lost_below.is_some_and(|below| upstream < below),
+                            topic,
+                            partition,
+                            upstream,
+                            metadata,
+                        })
+                    })
+                    .collect()
+            });
             let mut translations: Vec<(String, i32, i64)> = Vec::new();
+            let mut untranslatable: Vec<Untranslatable> = Vec::new();
             // Records the group moved on since its previous checkpoints (replayed by a failover
             // from checkpoints had the source died just before this round).
             let mut replay = 0;
-            for (topic, partition, upstream, metadata) in committed {
-                let Some(pm) = snapshot.get(&(topic.clone(), partition)) else {
+            for t in translated {
+                let Some(translation) = t.translation else {
+                    untranslatable.push(Untranslatable {
+                        topic: t.topic,
+                        partition: t.partition,
+                        committed: t.upstream,
+                        map_from: t.map_from,
+                        dropped: t.dropped,
+                    });
                     continue;
                 };
-                let Some(translated) = pm.map.translate(upstream) else {
-                    tracing::debug!(
-                        group,
-                        topic,
-                        partition,
-                        upstream,
-                        "committed offset is older than the offset map: no checkpoint"
-                    );
-                    continue;
-                };
-                let downstream = translated.offset();
-                translations.push((pm.remote_topic.to_string(), partition, downstream));
-                let key = (group.clone(), pm.remote_topic.to_string(), partition);
-                match last.get(&key) {
+                let downstream = translation.offset();
+                translations.push((t.remote.to_string(), t.partition, downstream));
+                let key = (group.clone(), t.remote.to_string(), t.partition);
+                match state.last.get(&key) {
                     Some(&prev) if prev >= downstream => continue, // unchanged, or would go backwards
                     Some(&prev) => replay += downstream - prev,
                     None => {}
                 }
                 let checkpoint = Checkpoint {
                     group: group.clone(),
-                    topic: pm.remote_topic.to_string(),
-                    partition,
-                    upstream_offset: upstream,
+                    topic: t.remote.to_string(),
+                    partition: t.partition,
+                    upstream_offset: t.upstream,
                     downstream_offset: downstream,
-                    metadata,
+                    metadata: t.metadata,
                 };
                 self.write(&checkpoint).await?;
                 CheckpointWritten {
@@ -321,21 +387,54 @@ impl CheckpointEmitter {
                     latency: round_started.elapsed(),
                 }
                 .emit();
-                last.insert(key, downstream);
+                state.last.insert(key, downstream);
                 written += 1;
             }
-            GroupCheckpointed {
-                mirror,
-                group: &group,
-                partitions: translations.len(),
-                replay,
+            if untranslatable.is_empty() {
+                if !translations.is_empty() {
+                    state.aged.insert(group.clone());
+                    GroupCheckpointed {
+                        mirror,
+                        group: &group,
+                        partitions: translations.len(),
+                        replay,
+                        recovered: state.untranslatable.remove(&group).is_some(),
+                    }
+                    .emit();
+                }
+            } else {
+                // The age starts where the group's checkpoints were last current: its latest
+                // checkpoint, or (never checkpointed) now, and is not refreshed from then on.
+                let since = state.aged.insert(group.clone()).then(|| {
+                    state
+                        .written_ms
+                        .get(&group)
+                        .map_or_else(now_seconds, |&ms| ms as f64 / 1000.0)
+                });
+                let now: Vec<(String, i32)> = untranslatable
+                    .iter()
+                    .map(|u| (u.topic.clone(), u.partition))
+                    .collect();
+                let changed = state.untranslatable.get(&group) != Some(&now);
+                GroupNotCheckpointed {
+                    mirror,
+                    group: &group,
+                    partitions: translations.len(),
+                    untranslatable: &untranslatable,
+                    since,
+                    changed,
+                }
+                .emit();
+                state.untranslatable.insert(group.clone(), now);
             }
-            .emit();
             if sync_due && !translations.is_empty() {
-                if let Err(e) = self.sync_group(&group, translations, sync).await {
+                if let Err(e) = self.sync_group(&group, translations, &mut state.sync).await {
                     tracing::warn!(group, error = %error_chain(&e), "group offset sync failed; retrying at the next interval");
                 }
             }
+        }
+        if complete {
+            self.maps.set_group_offsets(offsets);
         }
         if written > 0 {
             tracing::debug!(written, "checkpoints written");

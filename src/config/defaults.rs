@@ -68,6 +68,12 @@ pub const EMIT_OFFSET_SYNCS: bool = true;
 /// the source), so that the default configuration needs only read access on the source.
 pub const OFFSET_SYNCS_LOCATION: OffsetSyncsLocation = OffsetSyncsLocation::Target;
 
+/// `mirrors[].offset_map_memory`: 64 MiB for the offset maps of all the mirror's partitions
+/// (MM2 has no equivalent: its OffsetSyncStore keeps 64 syncs a partition, so translation of a
+/// lagging group becomes inexact instead). A run costs 12 bytes (`offset_map::BYTES_PER_RUN`):
+/// about 5.5 million transactions of history.
+pub const OFFSET_MAP_MEMORY: u64 = 64 * 1024 * 1024;
+
 /// `mirrors[].provenance_header`: auto, where the flow graph needs it (MM2 has no such header).
 pub const PROVENANCE_HEADER: ProvenanceHeader = ProvenanceHeader::Auto;
 

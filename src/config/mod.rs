@@ -275,6 +275,9 @@ pub struct MirrorConfig {
     pub sync_topic_acls_interval: Duration,
     /// What a partition does when the source no longer holds records it had not copied yet.
     pub on_data_gap: OnDataGap,
+    /// Bytes the offset maps of all the mirror's partitions may hold (default 64 MiB): beyond,
+    /// the largest maps drop their oldest runs.
+    pub offset_map_memory: u64,
 }
 
 /// `on_data_gap`: what a source partition does when the source no longer holds records strait

@@ -144,6 +144,7 @@ pub(super) struct RawMirror {
     pub sync_topic_acls_interval: Option<Scalar>,
     #[serde(default)]
     pub on_data_gap: Option<String>,
+    pub offset_map_memory: Option<Scalar>,
 }
 
 #[derive(Debug, Default, Deserialize)]

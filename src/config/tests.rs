@@ -511,7 +511,7 @@ fn unknown_keys_name_key_and_path() {
     );
     assert_eq!(
         problems(&mirror("    topic: [x]\n")),
-        ["mirrors[0].topic: unknown key `topic`, expected one of `source`, `target`, `topics`, `topics_exclude`, `groups`, `groups_exclude`, `replication_policy`, `replication_factor`, `refresh_topics_interval`, `throttle`, `emit_heartbeats`, `emit_heartbeats_interval`, `emit_checkpoints`, `emit_checkpoints_interval`, `sync_group_offsets`, `sync_group_offsets_interval`, `emit_offset_syncs`, `offset_syncs_location`, `provenance_header`, `sync_topic_configs`, `sync_topic_configs_interval`, `topic_configs_exclude`, `sync_topic_acls`, `sync_topic_acls_interval`, `on_data_gap` (line 8, column 5)"]
+        ["mirrors[0].topic: unknown key `topic`, expected one of `source`, `target`, `topics`, `topics_exclude`, `groups`, `groups_exclude`, `replication_policy`, `replication_factor`, `refresh_topics_interval`, `throttle`, `emit_heartbeats`, `emit_heartbeats_interval`, `emit_checkpoints`, `emit_checkpoints_interval`, `sync_group_offsets`, `sync_group_offsets_interval`, `emit_offset_syncs`, `offset_syncs_location`, `provenance_header`, `sync_topic_configs`, `sync_topic_configs_interval`, `topic_configs_exclude`, `sync_topic_acls`, `sync_topic_acls_interval`, `on_data_gap`, `offset_map_memory` (line 8, column 5)"]
     );
     assert_eq!(
         problems(&mirror("    replication_policy: { kind: identity, sep: x }\n")),
@@ -1055,6 +1055,7 @@ fn a_minimal_config_takes_every_default_from_the_defaults_module() {
         defaults::SYNC_TOPIC_CONFIGS_INTERVAL
     );
     assert_eq!(m.sync_topic_acls, defaults::SYNC_TOPIC_ACLS);
+    assert_eq!(m.offset_map_memory, defaults::OFFSET_MAP_MEMORY);
     assert_eq!(
         m.sync_topic_acls_interval,
         defaults::SYNC_TOPIC_ACLS_INTERVAL

@@ -642,6 +642,10 @@ impl Validator<'_> {
             raw.sync_group_offsets_interval.as_ref(),
             defaults::SYNC_GROUP_OFFSETS_INTERVAL,
         );
+        let offset_map_memory = match raw.offset_map_memory.as_ref() {
+            None => Some(defaults::OFFSET_MAP_MEMORY),
+            Some(s) => self.size(&format!("{path}.offset_map_memory"), s),
+        };
         let emit_heartbeats_interval = self.duration(
             &format!("{path}.emit_heartbeats_interval"),
             raw.emit_heartbeats_interval.as_ref(),
@@ -675,6 +679,7 @@ impl Validator<'_> {
             sync_topic_acls: sync_topic_acls?,
             sync_topic_acls_interval: sync_topic_acls_interval?,
             on_data_gap: on_data_gap?,
+            offset_map_memory: offset_map_memory?,
         })
     }
 

@@ -424,7 +424,7 @@ fn forward_offset(u: i64, stored: &Stored) -> (Option<i64>, Exactness, String) {
                 stored.next_offset
             ),
         ),
-        None => (None, Exactness::NoData, no_data(stored.map.runs().is_empty())),
+        None => (None, Exactness::NoData, no_data(stored.map.is_empty())),
     }
 }
 
@@ -442,7 +442,7 @@ fn back_offset(
             Exactness::Exact,
             format!("back to the original topic through the {reverse_source}->{reverse_target} offset map"),
         ),
-        None => (None, Exactness::NoData, no_data(stored.map.runs().is_empty())),
+        None => (None, Exactness::NoData, no_data(stored.map.is_empty())),
     }
 }
 

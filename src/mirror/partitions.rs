@@ -315,6 +315,11 @@ impl Partition {
         self.track.as_mut()?.take_target_reset()
     }
 
+    /// The track, to trim its offset map when it is published.
+    pub fn track_mut(&mut self) -> Option<&mut PartitionTrack> {
+        self.track.as_mut()
+    }
+
     /// Whether fetched records are copied.
     pub fn copies(&self) -> bool {
         matches!(self.state, State::Copying | State::Isolating { .. })
@@ -739,11 +744,10 @@ impl Partition {
 fn truncated(map: &OffsetMap, from: i64) -> OffsetMap {
     OffsetMap::from_runs(
         map.runs()
-            .iter()
             .filter(|r| r.u < from)
             .map(|r| Run {
                 len: r.len.min(from - r.u),
-                ..*r
+                ..r
             })
             .collect(),
     )
@@ -1103,7 +1107,7 @@ mod tests {
         assert!(next.acknowledged(0, 101).counted);
         assert_eq!(committed(&next), 1);
         assert_eq!(
-            next.track().unwrap().map().runs(),
+            next.track().unwrap().map().runs().collect::<Vec<_>>(),
             [Run {
                 u: 0,
                 d: 101,
@@ -1188,7 +1192,7 @@ mod tests {
         );
         assert_eq!(next.fetch_from(), Some(60));
         assert_eq!(
-            next.track().unwrap().map().runs(),
+            next.track().unwrap().map().runs().collect::<Vec<_>>(),
             [Run {
                 u: 0,
                 d: 0,

@@ -4,13 +4,17 @@
 //!
 //! Record format (version 1, JSON so that operators can read it with any console consumer):
 //! key `{"source":"A","topic":"orders","partition":3}`, value
-//! `{"v":1,"next_offset":1234,"map":[{"u":0,"d":0,"len":1234}],"topic_id":"3vTcYpnZS0mt0XEi0V2ZTA"}`,
-//! where `next_offset` is the first source offset not yet known to be on the target, `map` the
-//! partition's exact upstream→downstream offset runs up to it (see `offset_map`; absent in older
-//! records) and `topic_id` the Kafka topic id of the source topic the position was taken in
-//! (absent in older records, and when the source does not report ids: identity unknown). A
-//! position is only meaningful in the log it was taken in: a topic deleted and created again
-//! under the same name has a new id, and the stored position says nothing about its log.
+//! `{"v":1,"next_offset":1234,"runs":[0,0,1230,1,0,3],"topic_id":"3vTcYpnZS0mt0XEi0V2ZTA"}`,
+//! where `next_offset` is the first source offset not yet known to be on the target, `runs` the
+//! partition's exact upstream→downstream offset runs up to it, delta-encoded
+//! (`OffsetMap::to_deltas`: per run the upstream and downstream offsets relative to the end of
+//! the run before, and the length; here 0..1230 went to 0..1230, a marker at 1230, 1231..1234 to
+//! 1230..1233; records of older versions have `map`, the runs as `{"u","d","len"}` objects, or
+//! neither; both still load) and `topic_id` the Kafka topic id of the source topic the position
+//! was taken in (absent in older records, and when the source does not report ids: identity
+//! unknown). A position is only meaningful in the log it was taken in: a topic deleted and
+//! created again under the same name has a new id, and the stored position says nothing about
+//! its log.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -49,8 +53,12 @@ struct Key<'a> {
 struct Value {
     v: u16,
     next_offset: i64,
-    #[serde(default)]
+    /// Older records: the runs as objects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     map: Vec<Run>,
+    /// The runs, delta-encoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    runs: Option<Vec<i64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     topic_id: Option<String>,
 }
@@ -72,7 +80,8 @@ pub fn encode(
     let value = serde_json::to_vec(&Value {
         v: 1,
         next_offset,
-        map: map.runs().to_vec(),
+        map: Vec::new(),
+        runs: Some(map.to_deltas()),
         topic_id: topic_id.map(|id| id.as_str().to_string()),
     })
     .expect("serializable");
@@ -107,9 +116,18 @@ pub fn decode(source: &str, key: &[u8], value: Option<&[u8]>) -> Option<((String
         );
         return None;
     }
+    let map = match value.runs {
+        None => OffsetMap::from_runs(value.map),
+        Some(deltas) => OffsetMap::from_deltas(&deltas).unwrap_or_else(|e| {
+            // The position stands; without a map, older offsets translate to nothing.
+            tracing::warn!(topic = key.topic, partition = key.partition, error = %e,
+                "ignoring the unreadable offset map of a progress record");
+            OffsetMap::default()
+        }),
+    };
     let stored = Stored {
         next_offset: value.next_offset,
-        map: OffsetMap::from_runs(value.map),
+        map,
         topic_id: value.topic_id.as_deref().and_then(TopicId::parse),
     };
     Some(((key.topic.to_string(), key.partition), stored))
@@ -141,13 +159,15 @@ impl Written {
 pub fn offset_syncs(map: &OffsetMap, synced: i64) -> Vec<(i64, i64)> {
     // Zero-length runs mark offsets without records before a first copied record; MM2's
     // readers would take a sync there as a record and translate the next offsets one past it.
-    let runs: Vec<&Run> = map.runs().iter().filter(|r| r.len > 0).collect();
-    let mut pairs: Vec<(i64, i64)> = runs
-        .iter()
-        .filter(|r| r.u > synced)
-        .map(|r| (r.u, r.d))
-        .collect();
-    if let Some(last) = runs.last() {
+    let mut pairs: Vec<(i64, i64)> = Vec::new();
+    let mut last = None;
+    for r in map.runs().filter(|r| r.len > 0) {
+        if r.u > synced {
+            pairs.push((r.u, r.d));
+        }
+        last = Some(r);
+    }
+    if let Some(last) = last {
         let end = (last.u + last.len - 1, last.d + last.len - 1);
         if end.0 > synced && pairs.last() != Some(&end) {
             pairs.push(end);
@@ -212,7 +232,7 @@ mod tests {
         );
         assert_eq!(
             std::str::from_utf8(&v).unwrap(),
-            r#"{"v":1,"next_offset":1234,"map":[{"u":0,"d":7,"len":1234}],"topic_id":"3vTcYpnZS0mt0XEi0V2ZTA"}"#
+            r#"{"v":1,"next_offset":1234,"runs":[0,7,1234],"topic_id":"3vTcYpnZS0mt0XEi0V2ZTA"}"#
         );
         let stored = Stored {
             next_offset: 1234,
@@ -227,7 +247,7 @@ mod tests {
         let (_, v) = encode("A", "orders", 3, 1234, &map, None);
         assert_eq!(
             std::str::from_utf8(&v).unwrap(),
-            r#"{"v":1,"next_offset":1234,"map":[{"u":0,"d":7,"len":1234}]}"#
+            r#"{"v":1,"next_offset":1234,"runs":[0,7,1234]}"#
         );
         // Records written before the map and the id existed still load: identity unknown.
         let old = decode("A", &k, Some(br#"{"v":1,"next_offset":5}"#)).unwrap();
@@ -236,6 +256,14 @@ mod tests {
         assert_eq!(old.1.topic_id, None);
         let old = decode("A", &k, Some(br#"{"v":1,"next_offset":5,"map":[]}"#)).unwrap();
         assert_eq!(old.1.topic_id, None);
+        // And those with the runs as objects.
+        let objects =
+            br#"{"v":1,"next_offset":9,"map":[{"u":0,"d":7,"len":3},{"u":4,"d":10,"len":5}]}"#;
+        let old = decode("A", &k, Some(objects)).unwrap();
+        assert_eq!(old.1.map.to_deltas(), [0, 7, 3, 1, 0, 5]);
+        // An unreadable map leaves the position standing, without translations.
+        let bad = decode("A", &k, Some(br#"{"v":1,"next_offset":9,"runs":[0,7]}"#)).unwrap();
+        assert_eq!((bad.1.next_offset, bad.1.map), (9, OffsetMap::default()));
     }
 
     #[test]

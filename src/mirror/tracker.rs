@@ -63,6 +63,11 @@ impl PartitionTrack {
         &self.map
     }
 
+    /// The map, to drop history no one needs (`flow::OffsetMaps::publish`).
+    pub fn map_mut(&mut self) -> &mut OffsetMap {
+        &mut self.map
+    }
+
     pub fn next_fetch(&self) -> i64 {
         self.next_fetch
     }
@@ -107,7 +112,7 @@ impl PartitionTrack {
             // written below what the map reached means that log was deleted and re-created,
             // or truncated. The old map describes records that are gone; it is forgotten so
             // that no offset is translated into the new log through it.
-            let end = self.map.runs().last().map(|r| r.d + r.len);
+            let end = self.map.last().map(|r| r.d + r.len);
             if let Some(end) = end.filter(|&end| d < end) {
                 self.target_reset = Some((end, d));
                 self.map = OffsetMap::default();
@@ -216,7 +221,7 @@ mod tests {
         assert!(t.acked(12, 2));
         assert_eq!(t.take_target_reset(), None);
         assert_eq!(
-            t.map().runs(),
+            t.map().runs().collect::<Vec<_>>(),
             [crate::offset_map::Run {
                 u: 10,
                 d: 0,

@@ -50,6 +50,10 @@ pub struct MirrorTelemetry {
     /// Source topic -> the id of its last re-creation counted, so that one re-creation seen by
     /// every partition of the topic (and by both topic sync and the record path) counts once.
     recreations: std::sync::Mutex<std::collections::HashMap<String, TopicId>>,
+    offset_map_runs: IntGauge,
+    offset_map_bytes: IntGauge,
+    offset_map_dropped_memory: IntCounter,
+    offset_map_dropped_record: IntCounter,
 }
 
 impl MirrorTelemetry {
@@ -76,6 +80,14 @@ impl MirrorTelemetry {
             offset_syncs_logged_ms: AtomicI64::new(0),
             backpressure_warned: AtomicBool::new(false),
             recreations: Default::default(),
+            offset_map_runs: m.offset_map_runs.with_label_values(&l),
+            offset_map_bytes: m.offset_map_bytes.with_label_values(&l),
+            offset_map_dropped_memory: m
+                .offset_map_runs_dropped
+                .with_label_values(&[name, "memory"]),
+            offset_map_dropped_record: m
+                .offset_map_runs_dropped
+                .with_label_values(&[name, "record_size"]),
         })
     }
 
@@ -939,13 +951,17 @@ impl Event for CheckpointWritten<'_> {
     }
 }
 
-/// A group's checkpoints are current as of now (written, or unchanged); `replay` records would
-/// be read again by a failover from checkpoints had the source died just before this round.
+/// A group's checkpoints are current as of now: every replicated partition it has a committed
+/// offset for is checkpointed at that offset's translation (written this round, or already
+/// there). Only then does its checkpoint age go back to 0. `replay` records would be read again
+/// by a failover from checkpoints had the source died just before this round. `recovered`: the
+/// last round could not translate some of its offsets.
 pub struct GroupCheckpointed<'a> {
     pub mirror: &'a MirrorTelemetry,
     pub group: &'a str,
     pub partitions: usize,
     pub replay: i64,
+    pub recovered: bool,
 }
 
 impl Event for GroupCheckpointed<'_> {
@@ -955,6 +971,13 @@ impl Event for GroupCheckpointed<'_> {
         let l = [&*self.mirror.name, self.group];
         m.checkpoint_last.with_label_values(&l).set(now);
         m.failover_replay.with_label_values(&l).set(self.replay);
+        m.checkpoint_untranslatable.with_label_values(&l).set(0);
+        if self.recovered {
+            tracing::info!(
+                group = self.group,
+                "every committed offset of the group translates again; its checkpoints are current"
+            );
+        }
         self.mirror
             .health
             .groups
@@ -964,6 +987,134 @@ impl Event for GroupCheckpointed<'_> {
                 self.group.to_string(),
                 ((now * 1000.0) as i64, self.partitions),
             );
+    }
+}
+
+/// One partition of a group whose committed offset has no translation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Untranslatable {
+    pub topic: String,
+    pub partition: i32,
+    pub committed: i64,
+    /// The first upstream offset the partition's map translates.
+    pub map_from: Option<i64>,
+    /// The map had the history once and dropped it for lack of room (`offset_map_memory`).
+    pub dropped: bool,
+}
+
+/// Some of a group's committed offsets are older than the offset map: those partitions get no
+/// checkpoint, and the group's checkpoint age is not refreshed, so that its alert fires.
+/// `since` (Unix seconds) starts the age of a group this process has not seen current yet: its
+/// latest checkpoint in the topic, or now. `changed`: other partitions than the last round.
+pub struct GroupNotCheckpointed<'a> {
+    pub mirror: &'a MirrorTelemetry,
+    pub group: &'a str,
+    pub partitions: usize,
+    pub untranslatable: &'a [Untranslatable],
+    pub since: Option<f64>,
+    pub changed: bool,
+}
+
+impl Event for GroupNotCheckpointed<'_> {
+    fn emit(self) {
+        let m = metrics();
+        let l = [&*self.mirror.name, self.group];
+        m.checkpoint_untranslatable
+            .with_label_values(&l)
+            .set(self.untranslatable.len() as i64);
+        if let Some(since) = self.since {
+            m.checkpoint_last.with_label_values(&l).set(since);
+            self.mirror
+                .health
+                .groups
+                .lock()
+                .expect("status lock")
+                .insert(
+                    self.group.to_string(),
+                    ((since * 1000.0) as i64, self.partitions),
+                );
+        }
+        let detail = |u: &Untranslatable| {
+            let from = u.map_from.map_or("nothing".to_string(), |f| f.to_string());
+            let why = if u.dropped {
+                "dropped for lack of room (offset_map_memory)"
+            } else {
+                "not kept"
+            };
+            format!(
+                "{}:{} at {} (the map starts at {from}; older history {why})",
+                u.topic, u.partition, u.committed
+            )
+        };
+        let partitions: Vec<String> = self.untranslatable.iter().take(10).map(detail).collect();
+        if self.changed {
+            tracing::warn!(
+                group = self.group,
+                count = self.untranslatable.len(),
+                partitions = %partitions.join(", "),
+                "committed offsets older than the offset map: no checkpoint for these partitions \
+                 until the group reaches the map, so a failover would fall back to \
+                 auto.offset.reset there; the group's checkpoint age keeps growing"
+            );
+        } else {
+            tracing::debug!(
+                group = self.group,
+                count = self.untranslatable.len(),
+                "committed offsets still older than the offset map"
+            );
+        }
+    }
+}
+
+// ---- offset maps --------------------------------------------------------------------------
+
+/// A partition's offset map was published for checkpoints, after dropping the history no group
+/// needs and what does not fit ([`crate::flow::OffsetMaps::publish`]).
+pub struct OffsetMapKept<'a> {
+    pub mirror: &'a MirrorTelemetry,
+    pub topic: &'a str,
+    pub partition: i32,
+    pub kept: &'a crate::flow::Kept,
+}
+
+impl Event for OffsetMapKept<'_> {
+    fn emit(self) {
+        let k = self.kept;
+        let mirror = self.mirror;
+        mirror.offset_map_runs.set(k.total_runs as i64);
+        mirror.offset_map_bytes.set(k.total_bytes as i64);
+        mirror
+            .offset_map_dropped_memory
+            .inc_by(k.over_memory as u64);
+        mirror
+            .offset_map_dropped_record
+            .inc_by(k.over_record as u64);
+        let dropped = k.over_memory + k.over_record;
+        if dropped == 0 {
+            return;
+        }
+        let reason = if k.over_memory > 0 {
+            "the mirror's maps fill offset_map_memory"
+        } else {
+            "a progress record holds no more"
+        };
+        let groups: Vec<&str> = k.lost_groups.iter().take(20).map(|g| &**g).collect();
+        if k.changed {
+            tracing::warn!(
+                topic = self.topic,
+                partition = self.partition,
+                dropped,
+                map_from = ?k.first,
+                lost_groups = k.lost_groups.len(),
+                groups = %groups.join(", "),
+                "offset map history dropped for lack of room ({reason}): committed offsets below \
+                 map_from no longer translate, so the groups named get no checkpoint there until \
+                 they catch up; raise offset_map_memory"
+            );
+        } else {
+            tracing::debug!(topic = self.topic, partition = self.partition, dropped,
+                map_from = ?k.first, "offset map history dropped for lack of room");
+        }
     }
 }
 

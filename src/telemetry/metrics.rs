@@ -45,6 +45,10 @@ pub struct Metrics {
     pub checkpoint_last: GaugeVec,
     pub checkpoint_age: GaugeVec,
     pub failover_replay: IntGaugeVec,
+    pub checkpoint_untranslatable: IntGaugeVec,
+    pub offset_map_runs: IntGaugeVec,
+    pub offset_map_bytes: IntGaugeVec,
+    pub offset_map_runs_dropped: IntCounterVec,
     pub group_sync_skipped: IntGaugeVec,
     pub client_queue_messages: IntGaugeVec,
     pub client_queue_bytes: IntGaugeVec,
@@ -94,9 +98,13 @@ impl Metrics {
             heartbeat_last: reg(&r, GaugeVec::new(Opts::new("strait_heartbeat_last_timestamp_seconds", "Unix time of the last heartbeat written"), mirror).unwrap()),
             checkpoints: reg(&r, IntCounterVec::new(Opts::new("strait_checkpoints_total", "Checkpoint records written"), mirror).unwrap()),
             checkpoint_latency: reg(&r, HistogramVec::new(HistogramOpts::new("strait_checkpoint_latency_seconds", "From the start of a checkpoint round to the checkpoint's acknowledgement").buckets(LATENCY_BUCKETS.to_vec()), mirror).unwrap()),
-            checkpoint_last: reg(&r, GaugeVec::new(Opts::new("strait_checkpoint_last_timestamp_seconds", "Unix time of the last checkpoint written for the group"), group).unwrap()),
-            checkpoint_age: reg(&r, GaugeVec::new(Opts::new("strait_checkpoint_age_seconds", "Seconds since the last checkpoint written for the group"), group).unwrap()),
+            checkpoint_last: reg(&r, GaugeVec::new(Opts::new("strait_checkpoint_last_timestamp_seconds", "Unix time the group's checkpoints were last current: every partition of the group checkpointed at its committed offset's translation (written, or already there)"), group).unwrap()),
+            checkpoint_age: reg(&r, GaugeVec::new(Opts::new("strait_checkpoint_age_seconds", "Seconds since the group's checkpoints were last current (grows while a committed offset cannot be translated)"), group).unwrap()),
             failover_replay: reg(&r, IntGaugeVec::new(Opts::new("strait_failover_replay_records", "Records the group committed on the source since its previous checkpoint: what a failover from checkpoints would replay"), group).unwrap()),
+            checkpoint_untranslatable: reg(&r, IntGaugeVec::new(Opts::new("strait_checkpoint_untranslatable_partitions", "Partitions of the group whose committed offset is older than the offset map: no checkpoint for them, and the group's checkpoint age grows"), group).unwrap()),
+            offset_map_runs: reg(&r, IntGaugeVec::new(Opts::new("strait_offset_map_runs", "Runs in the mirror's offset maps (one per gap in the source offsets, e.g. per transaction)"), mirror).unwrap()),
+            offset_map_bytes: reg(&r, IntGaugeVec::new(Opts::new("strait_offset_map_bytes", "Heap bytes of the mirror's offset maps, held to offset_map_memory"), mirror).unwrap()),
+            offset_map_runs_dropped: reg(&r, IntCounterVec::new(Opts::new("strait_offset_map_runs_dropped_total", "Offset map runs dropped for lack of room although a group might need them, by reason (memory: offset_map_memory; record_size: more than a progress record holds)"), &["mirror", "reason"]).unwrap()),
             group_sync_skipped: reg(&r, IntGaugeVec::new(Opts::new("strait_group_offset_sync_skipped", "1 while group offset sync skips the group because it has active members on the target"), group).unwrap()),
             client_queue_messages: reg(&r, IntGaugeVec::new(Opts::new("strait_client_queue_messages", "Messages waiting in the librdkafka producer's queues (0 for consumers)"), &["client"]).unwrap()),
             client_queue_bytes: reg(&r, IntGaugeVec::new(Opts::new("strait_client_queue_bytes", "Bytes waiting in the librdkafka producer's queues (0 for consumers)"), &["client"]).unwrap()),
@@ -161,6 +169,7 @@ impl Metrics {
         let _ = self.checkpoint_last.remove_label_values(&labels);
         let _ = self.checkpoint_age.remove_label_values(&labels);
         let _ = self.failover_replay.remove_label_values(&labels);
+        let _ = self.checkpoint_untranslatable.remove_label_values(&labels);
         let _ = self.group_sync_skipped.remove_label_values(&labels);
     }
 

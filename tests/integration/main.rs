@@ -33,3 +33,4 @@ mod restart;
 mod supervision;
 mod target_loss;
 mod topic_sync;
+mod transactions;

@@ -1,6 +1,7 @@
 //! The exact offset map (issue: offset syncs, exact translation, checkpoints): strait persists,
 //! per source partition, the runs `(u, d, len)` of upstream offsets `u..u+len` written at
-//! downstream offsets `d..d+len`, in its progress topic on the target. Checked here against the
+//! downstream offsets `d..d+len`, in its progress topic on the target (delta-encoded: per run
+//! `u` and `d` relative to the end of the run before, then `len`). Checked here against the
 //! real data on both clusters, with gaps made by aborted transactions.
 
 use std::collections::BTreeMap;
@@ -18,10 +19,34 @@ struct Run {
     len: i64,
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug)]
 struct Stored {
     next_offset: i64,
     map: Vec<Run>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct StoredValue {
+    next_offset: i64,
+    runs: Vec<i64>,
+}
+
+/// The runs of the delta encoding, decoded here (independently of strait).
+fn decode_runs(deltas: &[i64]) -> Vec<Run> {
+    assert_eq!(deltas.len() % 3, 0, "three numbers a run: {deltas:?}");
+    let (mut pu, mut pd) = (0, 0);
+    deltas
+        .chunks(3)
+        .map(|t| {
+            let run = Run {
+                u: pu + t[0],
+                d: pd + t[1],
+                len: t[2],
+            };
+            (pu, pd) = (run.u + run.len, run.d + run.len);
+            run
+        })
+        .collect()
 }
 
 /// Reads the latest stored value for (topic, partition) from `strait-offsets.A.internal`.
@@ -33,7 +58,12 @@ fn stored(b: &KafkaCluster, topic: &str, partition: i32) -> Stored {
         .rev()
         .find(|r| r.key.as_deref() == Some(key.as_bytes()))
         .unwrap_or_else(|| panic!("no stored position for {key}"));
-    serde_json::from_slice(last.value.as_deref().expect("a value")).expect("progress JSON")
+    let value: StoredValue =
+        serde_json::from_slice(last.value.as_deref().expect("a value")).expect("progress JSON");
+    Stored {
+        next_offset: value.next_offset,
+        map: decode_runs(&value.runs),
+    }
 }
 
 /// Committed, aborted, committed, aborted, committed transactions on one partition: the map has

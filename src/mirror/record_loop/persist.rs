@@ -9,23 +9,34 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use super::{Core, Slot};
-use crate::flow::{OffsetMaps, PartitionMap};
+use crate::flow::OffsetMaps;
 use crate::mirror::delivery::{DeliveryContext, Sent};
 use crate::mirror::partitions::Partition;
 use crate::mirror::progress;
-use crate::mirror::tracker::PartitionTrack;
 use crate::records::OffsetSync;
-use crate::telemetry::events::{Event, OffsetSyncNotWritten, ProgressNotWritten};
+use crate::telemetry::events::{
+    Event, MirrorTelemetry, OffsetMapKept, OffsetSyncNotWritten, ProgressNotWritten,
+};
 
-/// Publishes a partition's acknowledged offset map for checkpoints.
-pub(super) fn publish_map(maps: &OffsetMaps, part: &Partition, track: &PartitionTrack) {
-    maps.write().expect("maps lock").insert(
-        (part.source_topic.to_string(), part.partition),
-        PartitionMap {
-            remote_topic: Arc::clone(&part.remote_topic),
-            map: track.map().clone(),
-        },
+/// Publishes a partition's acknowledged offset map for checkpoints, after dropping the history
+/// no group needs or that does not fit (`OffsetMaps::publish`).
+pub(super) fn publish_map(maps: &OffsetMaps, mirror: &MirrorTelemetry, part: &mut Partition) {
+    let (topic, remote) = (
+        Arc::clone(&part.source_topic),
+        Arc::clone(&part.remote_topic),
     );
+    let partition = part.partition;
+    let Some(track) = part.track_mut() else {
+        return;
+    };
+    let kept = maps.publish(&topic, partition, &remote, track.map_mut());
+    OffsetMapKept {
+        mirror,
+        topic: &topic,
+        partition,
+        kept: &kept,
+    }
+    .emit();
 }
 
 impl Core {
@@ -35,13 +46,14 @@ impl Core {
     /// nothing is lost.
     pub(super) fn write_progress(&mut self) {
         for s in &mut self.slots {
-            let Some(track) = s.part.track() else {
+            let Some(committed) = s.part.track().map(|t| t.committed()) else {
                 continue;
             };
-            let committed = track.committed();
             if committed == s.written.position {
                 continue;
             }
+            publish_map(&self.spec.maps, &self.telemetry, &mut s.part);
+            let track = s.part.track().expect("a tracked partition");
             let (key, value) = progress::encode(
                 &self.spec.source.alias,
                 &s.part.source_topic,
@@ -55,7 +67,6 @@ impl Core {
                     .partition(0)
                     .key(&key)
                     .payload(&value);
-            publish_map(&self.spec.maps, &s.part, track);
             if let Err((error, _)) = self.producer.send(record) {
                 ProgressNotWritten {
                     topic: &self.spec.progress_topic,

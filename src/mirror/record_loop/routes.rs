@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::announce::announce;
 use super::persist::publish_map;
 use super::{Core, Slot};
-use crate::flow::{OffsetMaps, Route, RouteSet};
+use crate::flow::{Route, RouteSet};
 use crate::mirror::assignment::Held;
 use crate::mirror::partitions::{Outcome, Partition};
 use crate::mirror::progress::Written;
@@ -140,11 +140,12 @@ impl Core {
 
     /// Adds a slot for `part`, publishing its offset map for checkpoints (or withdrawing a map
     /// of an earlier incarnation of the topic: checkpoints never translate through it).
-    fn push_slot(&mut self, part: Partition, written: Written) -> usize {
-        match part.track() {
+    fn push_slot(&mut self, mut part: Partition, written: Written) -> usize {
+        if part.track().is_some() {
             // Translation works from the start, before any new record is copied.
-            Some(t) => publish_map(&self.spec.maps, &part, t),
-            None => withdraw_map(&self.spec.maps, &part),
+            publish_map(&self.spec.maps, &self.telemetry, &mut part);
+        } else {
+            self.spec.maps.withdraw(&part.source_topic, part.partition);
         }
         let telemetry =
             PartitionTelemetry::new(&self.telemetry.name, &part.source_topic, part.partition);
@@ -158,11 +159,4 @@ impl Core {
         self.dirty = true;
         self.slots.len() - 1
     }
-}
-
-/// Withdraws the published offset map of `part`'s source partition.
-fn withdraw_map(maps: &OffsetMaps, part: &Partition) {
-    maps.write()
-        .expect("maps lock")
-        .remove(&(part.source_topic.to_string(), part.partition));
 }

@@ -399,6 +399,64 @@ pub fn produce_transactions(
     collect_deliveries(&producer, topic)
 }
 
+/// Produces each batch in its own committed transaction, with `producers` transactional
+/// producers at once (transaction `t` by producer `t % producers`; the records are not flushed
+/// before each commit, which waits for the coordinator anyway). Returns the `(partition,
+/// offset)` of every record in input order. For many small transactions: every commit leaves a
+/// marker in the log, so each transaction ends in a gap in the offsets; concurrent producers
+/// interleave their transactions.
+pub fn produce_committed_transactions(
+    bootstrap: &str,
+    topic: &str,
+    transactions: &[Vec<OutRecord>],
+    producers: usize,
+) -> Vec<(i32, i64)> {
+    let per_producer: Vec<Vec<(i32, i64)>> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..producers)
+            .map(|p| {
+                scope.spawn(move || {
+                    let mine: Vec<&Vec<OutRecord>> =
+                        transactions.iter().skip(p).step_by(producers).collect();
+                    let total = mine.iter().map(|t| t.len()).sum();
+                    let id = format!("strait-it-{:016x}", random_u64());
+                    let producer = producer(bootstrap, total, Some(&id));
+                    producer
+                        .init_transactions(ADMIN_TIMEOUT)
+                        .unwrap_or_else(|e| panic!("init transactions: {e}"));
+                    let mut index = 0;
+                    for records in mine {
+                        producer.begin_transaction().expect("begin transaction");
+                        send_all(&producer, topic, records, index);
+                        index += records.len();
+                        producer
+                            .commit_transaction(ADMIN_TIMEOUT)
+                            .expect("commit transaction");
+                    }
+                    collect_deliveries(&producer, topic)
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("producer thread"))
+            .collect()
+    });
+    // Back to input order: producer p holds transactions p, p + producers, ...
+    let mut next: Vec<std::vec::IntoIter<(i32, i64)>> =
+        per_producer.into_iter().map(Vec::into_iter).collect();
+    transactions
+        .iter()
+        .enumerate()
+        .flat_map(|(t, records)| {
+            let from = &mut next[t % producers];
+            records
+                .iter()
+                .map(|_| from.next().expect("a delivery per record"))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// A record as read back from a cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rec {
