@@ -542,8 +542,9 @@ impl BrokerJvm {
             if Instant::now() >= deadline {
                 self.kill();
                 return Err(format!(
-                    "no '{STARTED_LINE}' in {} before the deadline",
-                    server_log.display()
+                    "no '{STARTED_LINE}' in {} before the deadline; its last lines:\n{}",
+                    server_log.display(),
+                    tail_of(&server_log, 15)
                 ));
             }
             std::thread::sleep(Duration::from_millis(100));

@@ -111,6 +111,8 @@ pub struct StreamSummary {
 pub struct RecordStream {
     topic: String,
     partitions: i32,
+    /// Records to produce at most.
+    total: u64,
     sent: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     deliveries: Arc<Deliveries>,
@@ -121,6 +123,18 @@ pub struct RecordStream {
 impl RecordStream {
     /// Starts producing `rate` records per second to partitions `0..partitions` of `topic`.
     pub fn start(bootstrap: &str, topic: &str, partitions: i32, rate: u64) -> RecordStream {
+        RecordStream::start_bounded(bootstrap, topic, partitions, rate, u64::MAX)
+    }
+
+    /// As [`RecordStream::start`], but stops producing after `total` records (the stream is
+    /// [`RecordStream::done`] then; [`RecordStream::finish`] still waits for the acks).
+    pub fn start_bounded(
+        bootstrap: &str,
+        topic: &str,
+        partitions: i32,
+        rate: u64,
+        total: u64,
+    ) -> RecordStream {
         let sent = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let deliveries = Arc::new(Deliveries::default());
@@ -137,12 +151,13 @@ impl RecordStream {
         let thread = {
             let (topic, sent, stop) = (topic.to_string(), sent.clone(), stop.clone());
             std::thread::spawn(move || {
-                produce_loop(&producer, &topic, partitions, rate, &sent, &stop)
+                produce_loop(&producer, &topic, partitions, rate, total, &sent, &stop)
             })
         };
         RecordStream {
             topic: topic.to_string(),
             partitions,
+            total,
             sent,
             stop,
             deliveries,
@@ -159,6 +174,11 @@ impl RecordStream {
     /// Records handed to the producer so far, per partition (acknowledged or not yet).
     pub fn sent_per_partition(&self) -> Vec<u64> {
         per_partition(self.sent.load(Ordering::SeqCst), self.partitions)
+    }
+
+    /// Whether every record of a bounded stream was handed to the producer.
+    pub fn done(&self) -> bool {
+        self.sent.load(Ordering::SeqCst) >= self.total
     }
 
     /// Records the source acknowledged so far.
@@ -230,13 +250,14 @@ fn produce_loop(
     topic: &str,
     partitions: i32,
     rate: u64,
+    total: u64,
     sent: &AtomicU64,
     stop: &AtomicBool,
 ) -> Result<(), String> {
     let started = Instant::now();
     let mut i: u64 = 0;
-    while !stop.load(Ordering::SeqCst) {
-        let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
+    while !stop.load(Ordering::SeqCst) && i < total {
+        let due = ((started.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
         while i < due && !stop.load(Ordering::SeqCst) {
             let p = (i % partitions as u64) as i32;
             let seq = i / partitions as u64;
