@@ -17,6 +17,7 @@ mod auto_create;
 mod checkpoints;
 mod cli;
 mod dr;
+mod faults;
 mod filters;
 mod heartbeats;
 mod identity;

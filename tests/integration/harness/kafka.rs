@@ -15,9 +15,9 @@ use super::process::{read_from, tail_of, ChildProcess, Launch};
 use super::util::{random_u64, remove_stale_dirs, repo_root, scratch_dir};
 
 /// How long a broker may take to log "Kafka Server started" (3 JVMs on 2 cores can be slow).
-const START_TIMEOUT: Duration = Duration::from_secs(90);
+pub(super) const START_TIMEOUT: Duration = Duration::from_secs(90);
 /// SIGTERM grace period before SIGKILL, as in `harness/kafka.sh stop`.
-const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time limit of `harness/kafka.sh resolve` (a cold cache downloads the jars with Maven).
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(900);
 /// Time limit of `StorageTool format` (a short-lived JVM).
@@ -71,11 +71,11 @@ pub fn kafka_libs() -> &'static Path {
     })
 }
 
-fn conf_file(name: &str) -> PathBuf {
+pub(super) fn conf_file(name: &str) -> PathBuf {
     repo_root().join("harness/conf").join(name)
 }
 
-fn classpath() -> String {
+pub(super) fn classpath() -> String {
     format!("{}/*", kafka_libs().display())
 }
 
@@ -197,7 +197,7 @@ pub struct KafkaCluster {
     controller_port: u16,
     dir: PathBuf,
     scratch: Mutex<Option<tempfile::TempDir>>,
-    jvm: Mutex<Option<ChildProcess>>,
+    node: BrokerJvm,
 }
 
 impl KafkaCluster {
@@ -214,16 +214,21 @@ impl KafkaCluster {
         for attempt in 1..=START_ATTEMPTS {
             let (port, controller_port) = pick_port_pair();
             let scratch = scratch_dir(&format!("kafka-{name}"));
+            let dir = scratch.path().to_path_buf();
             let cluster = KafkaCluster {
                 spec: spec.clone(),
                 port,
                 controller_port,
-                dir: scratch.path().to_path_buf(),
+                node: BrokerJvm::new(
+                    &format!("kafka cluster {name}"),
+                    &dir,
+                    [SINGLE_NODE_HEAP.as_slice(), JVM_PERF].concat(),
+                ),
+                dir,
                 scratch: Mutex::new(Some(scratch)),
-                jvm: Mutex::new(None),
             };
             cluster.write_properties();
-            cluster.format();
+            cluster.node.format(&new_cluster_id());
             match cluster.spawn_and_wait() {
                 Ok(()) => {
                     eprintln!(
@@ -269,25 +274,17 @@ impl KafkaCluster {
 
     /// The broker's own log (`logs/server.log`).
     pub fn server_log(&self) -> PathBuf {
-        self.dir.join("logs/server.log")
+        self.node.server_log()
     }
 
     /// SIGTERM (controlled shutdown), SIGKILL after 30 s.
     pub fn stop(&self) {
-        if let Some(mut jvm) = self.jvm.lock().unwrap().take() {
-            jvm.stop(STOP_TIMEOUT);
-        }
+        self.node.stop();
     }
 
     /// SIGKILL, no shutdown at all.
     pub fn kill(&self) {
-        // try_lock: this also runs from the atexit handler, where a test thread may have died
-        // holding the lock; the watchdog covers that case.
-        if let Ok(mut guard) = self.jvm.try_lock() {
-            if let Some(mut jvm) = guard.take() {
-                jvm.kill();
-            }
-        }
+        self.node.kill();
     }
 
     /// Stops the broker cleanly and starts it again on the same ports and data directory.
@@ -309,116 +306,35 @@ impl KafkaCluster {
     fn write_properties(&self) {
         // The shared settings are harness/conf/broker-base.properties, as for harness/kafka.sh,
         // except auto-creation, which is the spec's choice.
-        const BASE: &str = include_str!("../../../harness/conf/broker-base.properties");
-        const AUTO_CREATE: &str = "auto.create.topics.enable=";
-        assert!(
-            BASE.lines().any(|l| l == "auto.create.topics.enable=false"),
-            "broker-base.properties no longer sets auto.create.topics.enable=false: adapt ClusterSpec"
-        );
-        let base: String = BASE
-            .lines()
-            .filter(|l| !l.starts_with(AUTO_CREATE))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        let props = format!(
-            "{base}controller.quorum.voters=1@127.0.0.1:{cport}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
-log.dirs={data}
-{AUTO_CREATE}{auto_create}
-# The KRaft authorizer, so that ACL sync meets real ACLs. Every client of the tests connects
-# without authentication (User:ANONYMOUS) and is a super user, so nothing else is restricted.
-authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
-super.users=User:ANONYMOUS
-",
-            port = self.port,
-            cport = self.controller_port,
-            data = self.dir.join("data").display(),
-            auto_create = self.spec.auto_create_topics,
-        );
-        std::fs::create_dir_all(self.dir.join("logs")).expect("create logs dir");
-        std::fs::write(self.dir.join("server.properties"), props).expect("write server.properties");
-    }
-
-    /// `kafka.tools.StorageTool format` with a fresh cluster id (writes meta.properties and the
-    /// bootstrap checkpoint into `data/`).
-    fn format(&self) {
-        let out = Launch::new("StorageTool", "java")
-            .args(["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
-            .arg(format!(
-                "-Dlog4j2.configurationFile={}",
-                conf_file("tools-log4j2.xml").display()
-            ))
-            .arg("-cp")
-            .arg(classpath())
-            .args(["kafka.tools.StorageTool", "format", "--config"])
-            .arg(self.dir.join("server.properties"))
-            .arg("--cluster-id")
-            .arg(new_cluster_id())
-            .run(FORMAT_TIMEOUT)
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert!(
-            out.status.success(),
-            "StorageTool format of {} failed: {}{}",
-            self.dir.display(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn launch(&self) -> Launch {
-        Launch::new(&format!("kafka cluster {}", self.name()), "java")
-            .args(["-Xms256m", "-Xmx768m"])
-            .args(JVM_PERF)
-            .arg(format!(
-                "-Dkafka.logs.dir={}",
-                self.dir.join("logs").display()
-            ))
-            .arg(format!(
-                "-Dlog4j2.configurationFile={}",
-                conf_file("broker-log4j2.xml").display()
-            ))
-            .arg("-cp")
-            .arg(classpath())
-            .arg("kafka.Kafka")
-            .arg(self.dir.join("server.properties"))
+        let props = broker_properties(&[
+            (
+                "controller.quorum.voters",
+                format!("1@127.0.0.1:{}", self.controller_port),
+            ),
+            (
+                "listeners",
+                format!(
+                    "PLAINTEXT://127.0.0.1:{},CONTROLLER://127.0.0.1:{}",
+                    self.port, self.controller_port
+                ),
+            ),
+            (
+                "advertised.listeners",
+                format!("PLAINTEXT://127.0.0.1:{}", self.port),
+            ),
+            ("log.dirs", self.dir.join("data").display().to_string()),
+            (
+                "auto.create.topics.enable",
+                self.spec.auto_create_topics.to_string(),
+            ),
+        ]);
+        self.node.write_properties(&props);
     }
 
     fn spawn_and_wait(&self) -> Result<(), String> {
-        let server_log = self.server_log();
-        // server.log appends across restarts: only look at what this start writes.
-        let log_offset = std::fs::metadata(&server_log).map(|m| m.len()).unwrap_or(0);
-        let stdout_log = self.dir.join("stdout.log");
-        let jvm = self
-            .launch()
-            .spawn(&stdout_log)
-            .map_err(|e| format!("cannot spawn java: {e}"))?;
-        let mut guard = self.jvm.lock().unwrap();
-        let jvm = guard.insert(jvm);
-
+        let log_offset = self.node.spawn()?;
         let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(status) = jvm.exited() {
-                let tail = tail_of(&stdout_log, 20) + &tail_of(&server_log, 20);
-                *guard = None;
-                return Err(format!(
-                    "broker exited ({status}) before it was ready:\n{tail}"
-                ));
-            }
-            if read_from(&server_log, log_offset).contains(STARTED_LINE) {
-                break;
-            }
-            if Instant::now() >= deadline {
-                drop(guard);
-                self.kill();
-                return Err(format!(
-                    "no '{STARTED_LINE}' in {} after {START_TIMEOUT:?}",
-                    server_log.display()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        drop(guard);
+        self.node.wait_started(log_offset, deadline)?;
         self.probe_metadata(deadline)
     }
 
@@ -460,6 +376,219 @@ impl Drop for KafkaCluster {
     }
 }
 
+/// Heap of a single-node cluster's JVM (its other flags are [`JVM_PERF`]).
+const SINGLE_NODE_HEAP: [&str; 2] = ["-Xms256m", "-Xmx768m"];
+
+/// harness/conf/broker-base.properties with the keys of `overrides` replaced (or added): every
+/// base line that sets one of them is dropped, and the overrides are appended, followed by the
+/// authorizer settings every test cluster uses.
+pub(super) fn broker_properties(overrides: &[(&str, String)]) -> String {
+    const BASE: &str = include_str!("../../../harness/conf/broker-base.properties");
+    for (key, _) in overrides {
+        assert!(
+            !key.contains('='),
+            "override key {key:?} must be a bare property name"
+        );
+    }
+    assert!(
+        BASE.lines().any(|l| l == "auto.create.topics.enable=false"),
+        "broker-base.properties no longer sets auto.create.topics.enable=false: adapt ClusterSpec"
+    );
+    let mut props: String = BASE
+        .lines()
+        .filter(|l| {
+            let key = l.split_once('=').map(|(k, _)| k.trim());
+            !overrides.iter().any(|(k, _)| Some(*k) == key)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for (k, v) in overrides {
+        props.push_str(&format!("{k}={v}\n"));
+    }
+    props.push_str(
+        "# The KRaft authorizer, so that ACL sync meets real ACLs. Every client of the tests connects
+# without authentication (User:ANONYMOUS) and is a super user, so nothing else is restricted.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS
+",
+    );
+    props
+}
+
+/// One Kafka JVM (a KRaft node, broker and controller) and its directory: `server.properties`,
+/// `data/`, `logs/server.log`, `stdout.log`. Single-node clusters have one, multi-node clusters
+/// (`harness::multi`) one per node. All methods take `&self`; the process sits behind a mutex.
+pub(super) struct BrokerJvm {
+    label: String,
+    dir: PathBuf,
+    jvm_flags: Vec<&'static str>,
+    jvm: Mutex<Option<ChildProcess>>,
+}
+
+impl BrokerJvm {
+    /// A node in `dir` (created by the caller), not started, run with `jvm_flags` (heap, GC,
+    /// JIT). `label` names it in messages.
+    pub(super) fn new(label: &str, dir: &Path, jvm_flags: Vec<&'static str>) -> BrokerJvm {
+        BrokerJvm {
+            label: label.to_string(),
+            dir: dir.to_path_buf(),
+            jvm_flags,
+            jvm: Mutex::new(None),
+        }
+    }
+
+    pub(super) fn label(&self) -> &str {
+        &self.label
+    }
+
+    pub(super) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The node's own log (`logs/server.log`, appended across restarts).
+    pub(super) fn server_log(&self) -> PathBuf {
+        self.dir.join("logs/server.log")
+    }
+
+    /// Writes `server.properties` (and creates `logs/`).
+    pub(super) fn write_properties(&self, props: &str) {
+        std::fs::create_dir_all(self.dir.join("logs")).expect("create logs dir");
+        std::fs::write(self.dir.join("server.properties"), props).expect("write server.properties");
+    }
+
+    /// `kafka.tools.StorageTool format` with `cluster_id` (writes meta.properties and the
+    /// bootstrap checkpoint into `data/`).
+    pub(super) fn format(&self, cluster_id: &str) {
+        let out = Launch::new("StorageTool", "java")
+            .args(["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
+            .arg(format!(
+                "-Dlog4j2.configurationFile={}",
+                conf_file("tools-log4j2.xml").display()
+            ))
+            .arg("-cp")
+            .arg(classpath())
+            .args(["kafka.tools.StorageTool", "format", "--config"])
+            .arg(self.dir.join("server.properties"))
+            .arg("--cluster-id")
+            .arg(cluster_id)
+            .run(FORMAT_TIMEOUT)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            out.status.success(),
+            "StorageTool format of {} failed: {}{}",
+            self.dir.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn launch(&self) -> Launch {
+        Launch::new(&self.label, "java")
+            .args(&self.jvm_flags)
+            .arg(format!(
+                "-Dkafka.logs.dir={}",
+                self.dir.join("logs").display()
+            ))
+            .arg(format!(
+                "-Dlog4j2.configurationFile={}",
+                conf_file("broker-log4j2.xml").display()
+            ))
+            .arg("-cp")
+            .arg(classpath())
+            .arg("kafka.Kafka")
+            .arg(self.dir.join("server.properties"))
+    }
+
+    /// Starts the JVM; returns the length of `server.log` before it, for
+    /// [`BrokerJvm::wait_started`]. Panics if the node runs already.
+    pub(super) fn spawn(&self) -> Result<u64, String> {
+        let mut guard = self.jvm.lock().unwrap();
+        assert!(guard.is_none(), "{} is running already", self.label);
+        // server.log appends across restarts: only look at what this start writes.
+        let log_offset = std::fs::metadata(self.server_log())
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let jvm = self
+            .launch()
+            .spawn(&self.dir.join("stdout.log"))
+            .map_err(|e| format!("cannot spawn java: {e}"))?;
+        *guard = Some(jvm);
+        Ok(log_offset)
+    }
+
+    /// Waits until the start of [`BrokerJvm::spawn`] logged "Kafka Server started" (the broker
+    /// is unfenced and serving). On failure the JVM is gone (exited, or killed at the deadline).
+    pub(super) fn wait_started(&self, log_offset: u64, deadline: Instant) -> Result<(), String> {
+        let server_log = self.server_log();
+        loop {
+            {
+                let mut guard = self.jvm.lock().unwrap();
+                let Some(jvm) = guard.as_mut() else {
+                    return Err(format!("{} was stopped while starting", self.label));
+                };
+                if let Some(status) = jvm.exited() {
+                    let tail =
+                        tail_of(&self.dir.join("stdout.log"), 20) + &tail_of(&server_log, 20);
+                    *guard = None;
+                    return Err(format!(
+                        "{} exited ({status}) before it was ready:\n{tail}",
+                        self.label
+                    ));
+                }
+            }
+            if read_from(&server_log, log_offset).contains(STARTED_LINE) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                self.kill();
+                return Err(format!(
+                    "no '{STARTED_LINE}' in {} before the deadline; its last lines:\n{}",
+                    server_log.display(),
+                    tail_of(&server_log, 15)
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Whether the JVM was started and has not exited.
+    pub(super) fn is_running(&self) -> bool {
+        let mut guard = self.jvm.lock().unwrap();
+        let exited = guard.as_mut().map(|jvm| jvm.exited().is_some());
+        if exited == Some(true) {
+            *guard = None;
+        }
+        exited == Some(false)
+    }
+
+    /// SIGTERM (controlled shutdown), SIGKILL after 30 s.
+    pub(super) fn stop(&self) {
+        let jvm = self.jvm.lock().unwrap().take();
+        if let Some(mut jvm) = jvm {
+            jvm.stop(STOP_TIMEOUT);
+        }
+    }
+
+    /// SIGTERM without waiting; [`BrokerJvm::stop`] then waits for the exit. For stopping
+    /// several nodes at once.
+    pub(super) fn sigterm(&self) {
+        if let Some(jvm) = self.jvm.lock().unwrap().as_mut() {
+            jvm.sigterm();
+        }
+    }
+
+    /// SIGKILL, no shutdown at all.
+    pub(super) fn kill(&self) {
+        // try_lock: this also runs from the atexit handler, where a test thread may have died
+        // holding the lock; the watchdog covers that case.
+        if let Ok(mut guard) = self.jvm.try_lock() {
+            if let Some(mut jvm) = guard.take() {
+                jvm.kill();
+            }
+        }
+    }
+}
+
 /// Two consecutive free ports (client, controller) in [`PORT_RANGE`].
 fn pick_port_pair() -> (u16, u16) {
     let span = u64::from(PORT_RANGE.end - PORT_RANGE.start - 1);
@@ -475,7 +604,7 @@ fn pick_port_pair() -> (u16, u16) {
 
 /// A Kafka `Uuid` string: URL-safe base64 of 16 random bytes, no padding, not starting with
 /// '-' (Kafka's own generator avoids that too, it would read as a command-line flag).
-fn new_cluster_id() -> String {
+pub(super) fn new_cluster_id() -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     loop {
         let bytes = super::util::random_bytes::<16>();

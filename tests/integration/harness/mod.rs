@@ -14,6 +14,11 @@
 //!   commands), [`validate`].
 //! - [`mm2`]: [`Mm2Properties`] (MirrorMaker 2's properties, built in one place) and
 //!   [`Mm2Process`].
+//! - [`multi`]: [`MultiCluster`], three-node clusters (replication factor 3,
+//!   `min.insync.replicas=2`) with per-node kill/stop/restart, rolling restarts and a
+//!   [`toxiproxy`] in front of every node for strait; [`fault_clusters`], the pair the fault
+//!   tests share one at a time. [`stream`]: records streaming into a source topic during a
+//!   fault ([`RecordStream`]) and the exact check of the copy ([`check_copy`]).
 //! - [`client`], [`java`], [`util`]: topics, producing and reading records, group offsets;
 //!   Kafka's Java tools; names, deadlines, scratch directories.
 //! - [`prometheus`]: a real Prometheus server scraping strait with alert rules.
@@ -29,9 +34,12 @@ pub mod http;
 pub mod java;
 pub mod kafka;
 pub mod mm2;
+pub mod multi;
 pub mod process;
 pub mod prometheus;
 pub mod strait;
+pub mod stream;
+pub mod toxiproxy;
 pub mod util;
 
 // Re-exported for every test module, whether or not one uses it yet.
@@ -47,6 +55,12 @@ pub use kafka::{
 };
 pub use mm2::{Mm2Process, Mm2Properties};
 #[allow(unused_imports)]
+pub use multi::{fault_clusters, FaultClusters, MultiCluster};
+#[allow(unused_imports)]
 pub use process::{ChildProcess, Exited, Launch};
 pub use strait::*;
+#[allow(unused_imports)]
+pub use stream::{check_copy, CopyReport, Follower, RecordStream, StreamSummary};
+#[allow(unused_imports)]
+pub use toxiproxy::Toxiproxy;
 pub use util::*;

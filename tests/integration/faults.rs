@@ -1,0 +1,435 @@
+//! Faults of three-node clusters and of the network while records stream through strait.
+//!
+//! Every test takes a pair of three-node clusters ([`fault_clusters`]: source `A`, target `B`,
+//! replication factor 3, `min.insync.replicas=2`) for itself; the pairs are shared between the
+//! tests one after the other (at most two pairs, one per test thread). strait
+//! reaches both clusters only through toxiproxy (the clusters' `EXTERNAL` listeners), the
+//! harness's producer and readers use the direct listeners. A test creates its own topic
+//! ([`PARTITIONS`] partitions), starts strait on it, streams [`RATE`] records per second into it
+//! ([`RecordStream`]), waits until strait copies, injects the fault, ends it, and measures the
+//! time to resume: from the fault's end until the target holds every record the producer had
+//! sent by then. The stream then stops, strait stops with SIGTERM, and [`check_copy`] compares
+//! the target with the source record by record: every source record there at least once, the
+//! first copies in source order per partition, key, value, headers and timestamp unaltered.
+//! Duplicates are counted and reported; each test prints one `[fault-report]` line.
+//!
+//! What strait's health endpoints say during the fault is sampled and reported, not asserted
+//! (a long target outage fills the producer queue; how `/healthz` behaves then is issue 14's
+//! item 3, fixed elsewhere): these tests assert the data.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::Timestamp;
+
+use crate::harness::*;
+
+const PARTITIONS: i32 = 6;
+/// Records per second into the source (about 70 bytes each).
+const RATE: u64 = 2000;
+/// Records streamed (and copied) before the fault starts.
+const WARM_UP_RECORDS: u64 = 3 * RATE;
+/// How long a whole cluster is down, or the network to it cut.
+const OUTAGE: Duration = Duration::from_secs(60);
+/// Added latency, and how long it stays before the catch-up under it is measured.
+const LATENCY_MS: u64 = 200;
+const LATENCY_HOLD: Duration = Duration::from_secs(20);
+/// Limit for the first records to arrive (strait starts, creates the remote topic).
+const FIRST_COPY_TIMEOUT: Duration = Duration::from_secs(120);
+/// Limit for strait to catch up after a fault (a stall that never recovers fails here).
+const RESUME_TIMEOUT: Duration = Duration::from_secs(240);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Source,
+    Target,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// Each node restarted in turn, waiting for full replication in between.
+    RollingRestart(Side),
+    /// SIGKILL of the node leading partition 0 (of the source topic, or of its copy on the
+    /// target); the node stays down until the copy is checked, then rejoins.
+    KillLeader(Side),
+    /// Every node stopped, [`OUTAGE`], every node started.
+    ClusterDown(Side),
+    /// Every proxy of the cluster disabled for [`OUTAGE`].
+    NetworkCut(Side),
+    /// [`LATENCY_MS`] on every answer of both clusters to strait.
+    Latency,
+}
+
+impl Fault {
+    fn describe(self) -> String {
+        let side = |s: Side| match s {
+            Side::Source => "source",
+            Side::Target => "target",
+        };
+        match self {
+            Fault::RollingRestart(s) => format!("rolling restart of the {} cluster", side(s)),
+            Fault::KillLeader(s) => format!("SIGKILL of a {} partition leader", side(s)),
+            Fault::ClusterDown(s) => format!("{} cluster down for {OUTAGE:?}", side(s)),
+            Fault::NetworkCut(s) => format!("network to the {} cut for {OUTAGE:?}", side(s)),
+            Fault::Latency => format!("{LATENCY_MS} ms latency to both clusters"),
+        }
+    }
+}
+
+/// What one fault test measured.
+#[derive(Debug)]
+struct FaultReport {
+    copy: CopyReport,
+    /// From the fault's end to the target holding everything sent until then.
+    resume: Duration,
+    /// The same measure before the fault: strait's steady-state lag.
+    baseline: Duration,
+    /// How strait's health endpoints answered during the fault, and what it logged.
+    observed: Vec<String>,
+}
+
+/// `/healthz` and `/readyz` status codes now, e.g. `healthz 200, readyz 503`.
+fn health(addr: &str) -> String {
+    let code = |path: &str| match curl(&format!("http://{addr}{path}"), &[]).status {
+        0 => "no answer".to_string(),
+        s => s.to_string(),
+    };
+    format!("healthz {}, readyz {}", code("/healthz"), code("/readyz"))
+}
+
+/// Lets the fault last `duration`, sampling strait's health endpoints at its start, middle and
+/// end.
+fn hold(duration: Duration, http: &str, observed: &mut Vec<String>) {
+    let t0 = Instant::now();
+    for at in [duration / 6, duration / 2, duration * 9 / 10] {
+        std::thread::sleep(at.saturating_sub(t0.elapsed()));
+        observed.push(format!(
+            "at {:.0}s: {}",
+            t0.elapsed().as_secs_f64(),
+            health(http)
+        ));
+    }
+    std::thread::sleep(duration.saturating_sub(t0.elapsed()));
+}
+
+/// Warnings and errors strait logged in `log[from..]`: counts and the first error line.
+fn log_summary(log: &str, from: usize) -> String {
+    let new = log.get(from..).unwrap_or_default();
+    let warns = new.lines().filter(|l| l.contains(" WARN ")).count();
+    let errors: Vec<&str> = new.lines().filter(|l| l.contains(" ERROR ")).collect();
+    let mut s = format!("logged {warns} warnings, {} errors", errors.len());
+    if let Some(first) = errors.first() {
+        s.push_str(&format!(" (first: {})", first.trim()));
+    }
+    s
+}
+
+/// Where a test's time went: `name Ns` per phase.
+struct Phases(Vec<String>, Instant);
+
+impl Phases {
+    fn start() -> Phases {
+        Phases(Vec::new(), Instant::now())
+    }
+
+    /// Ends the phase `name`, which began where the last one ended.
+    fn end(&mut self, name: &str) {
+        let began = std::mem::replace(&mut self.1, Instant::now());
+        self.0
+            .push(format!("{name} {:.0}s", began.elapsed().as_secs_f64()));
+    }
+}
+
+fn run_fault(test: &str, fault: Fault) -> FaultReport {
+    let t0 = Instant::now();
+    let mut phases = Phases::start();
+    let pair = fault_clusters();
+    phases.end("clusters");
+    let (src, dst) = (pair.source(), pair.target());
+    let topic = unique_name(test);
+    let remote = format!("A.{topic}");
+
+    // strait through the proxies of both clusters; the target's default replication factor
+    // (min(3, brokers)) for the remote topic.
+    let config = StraitConfig::new()
+        .cluster("A", ClusterConfig::new(&src.proxied_bootstrap()))
+        .cluster("B", ClusterConfig::new(&dst.proxied_bootstrap()))
+        .mirror(MirrorConfig::a_to_b(&[&topic]).remove("replication_factor"))
+        .shutdown_timeout("30s");
+    src.create_topic(&topic, PARTITIONS);
+    phases.end("topic");
+    let mut strait = StraitProcess::start(&config);
+    let http = strait.http_addr();
+    let stream = RecordStream::start(&src.bootstrap(), &topic, PARTITIONS, RATE);
+    let mut follower = Follower::new(&dst.bootstrap(), &remote, PARTITIONS);
+
+    // Before the fault: strait copies the stream's first records (after its start and the
+    // remote topic's creation), then catches up with the backlog of that start; the time of
+    // one more catch-up is its steady-state lag.
+    while stream.sent_per_partition().iter().sum::<u64>() < WARM_UP_RECORDS {
+        follower.advance();
+    }
+    for what in [
+        "the stream's first records",
+        "the backlog of strait's start",
+    ] {
+        let counts = stream.sent_per_partition();
+        follower.wait_covers(&counts, FIRST_COPY_TIMEOUT, what);
+    }
+    let counts = stream.sent_per_partition();
+    let baseline = follower.wait_covers(&counts, FIRST_COPY_TIMEOUT, "the stream before the fault");
+    eprintln!(
+        "{test}: strait copies (first records after {:.1}s of streaming, steady-state lag {:.2}s)",
+        stream.started().elapsed().as_secs_f64(),
+        baseline.as_secs_f64()
+    );
+
+    let name = fault.describe();
+    phases.end("warm-up");
+    eprintln!("{test}: {name} begins");
+    let log_before = strait.log_contents().len();
+    let mut observed = Vec::new();
+    let cluster = |side: Side| match side {
+        Side::Source => src,
+        Side::Target => dst,
+    };
+    let mut killed = None;
+    match fault {
+        Fault::RollingRestart(side) => {
+            cluster(side).rolling_restart();
+            observed.push(format!("after: {}", health(&http)));
+        }
+        Fault::KillLeader(side) => {
+            let (c, t) = match side {
+                Side::Source => (src, topic.as_str()),
+                Side::Target => (dst, remote.as_str()),
+            };
+            let leader = c
+                .leader_of(t, 0)
+                .unwrap_or_else(|| panic!("{t}/0 has no leader on {}", c.name()));
+            c.kill(leader);
+            killed = Some((c, leader));
+        }
+        Fault::ClusterDown(side) => {
+            cluster(side).stop_all();
+            hold(OUTAGE, &http, &mut observed);
+            cluster(side).start_all();
+        }
+        Fault::NetworkCut(side) => {
+            let c = cluster(side);
+            c.cut();
+            // The cut is real for strait's way in, and only for it.
+            let through_proxy = c.proxied_metadata(Duration::from_secs(3));
+            assert!(
+                through_proxy.is_err(),
+                "{}: metadata through the cut proxies answered",
+                c.name()
+            );
+            c.metadata()
+                .unwrap_or_else(|e| panic!("direct listener during the cut: {e}"));
+            hold(OUTAGE, &http, &mut observed);
+            c.heal();
+        }
+        Fault::Latency => {
+            let before = [src.proxied_round_trip(), dst.proxied_round_trip()];
+            src.add_latency(LATENCY_MS);
+            dst.add_latency(LATENCY_MS);
+            let during = [src.proxied_round_trip(), dst.proxied_round_trip()];
+            for (b, d) in before.iter().zip(&during) {
+                assert!(
+                    *d >= Duration::from_millis(LATENCY_MS),
+                    "a round trip through the proxies took {d:?} with {LATENCY_MS} ms latency"
+                );
+                observed.push(format!(
+                    "round trip {b:.0?} before, {d:.0?} with the latency"
+                ));
+            }
+            hold(LATENCY_HOLD, &http, &mut observed);
+        }
+    }
+    phases.end("fault");
+    // The fault is over (for a killed leader: it happened; for latency: it is still on):
+    // everything sent so far must arrive.
+    let counts = stream.sent_per_partition();
+    let resume = follower.wait_covers(
+        &counts,
+        RESUME_TIMEOUT,
+        &format!("strait to catch up after the {name}"),
+    );
+    eprintln!(
+        "{test}: caught up {:.1}s after the fault's end ({} records sent)",
+        resume.as_secs_f64(),
+        counts.iter().sum::<u64>()
+    );
+    strait.assert_running();
+    observed.push(format!("caught up: {}", health(&http)));
+    if let Fault::Latency = fault {
+        src.remove_latency();
+        dst.remove_latency();
+    }
+    observed.push(log_summary(&strait.log_contents(), log_before));
+
+    phases.end("catch-up");
+    let summary = stream.finish();
+    follower.wait_covers(
+        &summary.per_partition,
+        RESUME_TIMEOUT,
+        "the whole stream on the target",
+    );
+    phases.end("stream end");
+    strait.assert_running();
+    strait.sigterm();
+    let exit = strait.wait_exit(Duration::from_secs(60));
+    assert_eq!(exit.code(), Some(0), "strait's exit status after SIGTERM");
+
+    phases.end("strait stop");
+    let checking = Instant::now();
+    let source = read_all(&src.bootstrap(), &topic, Duration::from_secs(120));
+    let target = follower.read_to_end(Duration::from_secs(120));
+    let copy = check_copy(&source, &target, &summary.per_partition);
+    eprintln!(
+        "{test}: {} source and {} target records read and compared in {:.1}s",
+        source.len(),
+        target.len(),
+        checking.elapsed().as_secs_f64()
+    );
+    // The killed node rejoins, for the next test (strait has shown it copies without it).
+    if let Some((c, node)) = killed {
+        c.start_node(node);
+        c.wait_fully_replicated(Duration::from_secs(120));
+    }
+    phases.end("check");
+    let report = FaultReport {
+        copy,
+        resume,
+        baseline,
+        observed,
+    };
+    eprintln!(
+        "[fault-report] {name} | source records {} | target records {} | lost {} | \
+         duplicates {} | resumed {:.1}s after the fault (steady state {:.1}s) | strait: {} | \
+         test took {:.0}s ({})",
+        copy.source_records,
+        copy.target_records,
+        copy.lost,
+        copy.duplicates,
+        report.resume.as_secs_f64(),
+        report.baseline.as_secs_f64(),
+        report.observed.join("; "),
+        t0.elapsed().as_secs_f64(),
+        phases.0.join(", ")
+    );
+    report
+}
+
+#[test]
+fn rolling_restart_of_the_source_cluster() {
+    let r = run_fault("rolling-source", Fault::RollingRestart(Side::Source));
+    assert_eq!(r.copy.lost, 0);
+}
+
+#[test]
+fn rolling_restart_of_the_target_cluster() {
+    let r = run_fault("rolling-target", Fault::RollingRestart(Side::Target));
+    assert_eq!(r.copy.lost, 0);
+}
+
+#[test]
+fn sigkill_of_a_source_partition_leader() {
+    let r = run_fault("kill-source-leader", Fault::KillLeader(Side::Source));
+    assert_eq!(r.copy.lost, 0);
+}
+
+#[test]
+fn sigkill_of_a_target_partition_leader() {
+    let r = run_fault("kill-target-leader", Fault::KillLeader(Side::Target));
+    assert_eq!(r.copy.lost, 0);
+}
+
+#[test]
+fn source_cluster_down_for_60s() {
+    let r = run_fault("source-down", Fault::ClusterDown(Side::Source));
+    assert_eq!(r.copy.lost, 0);
+}
+
+#[test]
+fn target_cluster_down_for_60s() {
+    let r = run_fault("target-down", Fault::ClusterDown(Side::Target));
+    assert_eq!(r.copy.lost, 0);
+}
+
+#[test]
+fn network_to_the_source_cut_for_60s() {
+    let r = run_fault("source-cut", Fault::NetworkCut(Side::Source));
+    assert_eq!(r.copy.lost, 0);
+}
+
+#[test]
+fn network_to_the_target_cut_for_60s() {
+    let r = run_fault("target-cut", Fault::NetworkCut(Side::Target));
+    assert_eq!(r.copy.lost, 0);
+}
+
+#[test]
+fn latency_of_200ms_to_both_clusters() {
+    let r = run_fault("latency", Fault::Latency);
+    assert_eq!(r.copy.lost, 0);
+}
+
+/// The check itself, without Kafka: a stream copied with a duplicate passes and counts it; a
+/// lost record, two records swapped, an altered value, header or timestamp each fail it.
+#[test]
+fn check_copy_catches_loss_reorder_and_alteration() {
+    let rec = |p: i32, offset: i64, seq: u64| Rec {
+        topic: "t".to_string(),
+        partition: p,
+        offset,
+        key: Some(stream::stream_key(p, seq).into_bytes()),
+        value: Some(stream::stream_value(p, seq)),
+        headers: stream::stream_headers(p, seq),
+        timestamp: Timestamp::CreateTime(1_000 + seq as i64),
+    };
+    let source: Vec<Rec> = (0..2)
+        .flat_map(|p| (0..10).map(move |s| rec(p, s as i64, s)))
+        .collect();
+    let expected = [10, 10];
+    // A copy with sequence 4 of partition 1 repeated after 6 (a re-sent batch).
+    let mut copy = source.clone();
+    copy.insert(17, rec(1, 0, 4));
+    let report = check_copy(&source, &copy, &expected);
+    assert_eq!(
+        report,
+        CopyReport {
+            source_records: 20,
+            target_records: 21,
+            duplicates: 1,
+            lost: 0
+        }
+    );
+
+    let fails = |target: Vec<Rec>| {
+        let source = source.clone();
+        std::panic::catch_unwind(move || check_copy(&source, &target, &expected))
+            .expect_err("the check passed a wrong copy")
+    };
+    let message =
+        |e: Box<dyn std::any::Any + Send>| e.downcast_ref::<String>().cloned().unwrap_or_default();
+    let mut lost = source.clone();
+    lost.remove(13);
+    assert!(message(fails(lost)).contains("sequence 4 before 3"));
+    let mut lost_at_end = source.clone();
+    lost_at_end.pop();
+    assert!(message(fails(lost_at_end)).contains("first missing: sequence 9"));
+    let mut swapped = source.clone();
+    swapped.swap(2, 3);
+    assert!(message(fails(swapped)).contains("sequence 3 before 2"));
+    let mut value = source.clone();
+    value[5].value.as_mut().unwrap()[12] ^= 1;
+    assert!(message(fails(value)).contains("value of sequence 5"));
+    let mut header = source.clone();
+    header[7].headers.pop();
+    assert!(message(fails(header)).contains("headers of sequence 7"));
+    let mut timestamp = source.clone();
+    timestamp[8].timestamp = Timestamp::LogAppendTime(1_008);
+    assert!(message(fails(timestamp)).contains("timestamp of sequence 8"));
+}
+
