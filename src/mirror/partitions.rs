@@ -430,6 +430,9 @@ impl Partition {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::offset_map::OffsetMap;
