@@ -18,7 +18,6 @@ use std::time::Duration;
 use rdkafka::admin::AdminClient;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
@@ -26,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::ClusterConfig;
 use crate::flow::OffsetMaps;
 use crate::kafka::groups::{self, GroupInfo};
-use crate::kafka::read::{read_to_end, ReadError};
+use crate::kafka::read::{read_to_end, LogEnds, ReadError, Trust};
 use crate::kafka::{self, ClientError, LogContext, ADMIN_TIMEOUT};
 use crate::policy::TopicFilter;
 use crate::records::{Checkpoint, EncodeError};
@@ -142,19 +141,21 @@ impl CheckpointEmitter {
         }
     }
 
-    /// The latest checkpoint per key already in the topic (for monotonicity across restarts).
+    /// The latest trusted checkpoint per key already in the topic (for monotonicity across
+    /// restarts). A record not to trust is skipped, logged and counted
+    /// (`kafka::read::checkpoint`): one pointing past the end of its remote partition would
+    /// otherwise hold back every later checkpoint of its group and partition.
     async fn load(&self) -> Result<HashMap<Key, i64>, CheckpointError> {
         let target = self.target.clone();
         let topic = self.topic.clone();
         let name = format!("{}|checkpoint-reader", self.telemetry.name);
         runtime::blocking(move || {
             let consumer = kafka::reader_consumer(&target, &name)?;
+            let mut ends = LogEnds::new(&consumer);
             let mut last = HashMap::new();
             read_to_end(&consumer, &topic, Duration::from_secs(60), |m| {
-                if let (Some(k), Some(v)) = (m.key(), m.payload()) {
-                    if let Ok(c) = Checkpoint::decode(k, v) {
-                        last.insert((c.group, c.topic, c.partition), c.downstream_offset);
-                    }
+                if let Trust::Trusted(c) = kafka::read::checkpoint(m, &mut ends, |_| true) {
+                    last.insert((c.group, c.topic, c.partition), c.downstream_offset);
                 }
             })?;
             Ok(last)

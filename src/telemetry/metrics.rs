@@ -50,6 +50,7 @@ pub struct Metrics {
     pub build_info: IntGaugeVec,
     pub remote_topic_drift: IntGaugeVec,
     pub remote_topic_changes: IntCounterVec,
+    pub internal_records_rejected: IntCounterVec,
     pub ready: IntGauge,
     /// Source end offsets (last stable offset) per (topic, partition) from the record
     /// consumers' librdkafka statistics, keyed by client name.
@@ -98,6 +99,7 @@ impl Metrics {
             build_info: reg(&r, IntGaugeVec::new(Opts::new("strait_build_info", "strait's version"), &["version"]).unwrap()),
             remote_topic_drift: reg(&r, IntGaugeVec::new(Opts::new("strait_remote_topic_drift", "Differences between source topics and their remote topics found by the last sync round, by kind (config entries, missing ACLs, topics with more partitions on the target); left after enforcing"), &["mirror", "kind"]).unwrap()),
             remote_topic_changes: reg(&r, IntCounterVec::new(Opts::new("strait_remote_topic_changes_total", "Changes made to remote topics to match their source, by kind (config entries set or reset, ACLs created)"), &["mirror", "kind"]).unwrap()),
+            internal_records_rejected: reg(&r, IntCounterVec::new(Opts::new("strait_internal_records_rejected_total", "Records of strait's and MM2's internal topics (progress, checkpoints, heartbeats) skipped when read because they do not decode or hold impossible values, by topic and reason"), &["topic", "reason"]).unwrap()),
             ready: reg(&r, IntGauge::new("strait_ready", "1 when /readyz answers 200").unwrap()),
             source_ends: Mutex::new(HashMap::new()),
             registry: r,
