@@ -327,7 +327,9 @@ mod tests {
     fn untrusted_records_are_rejected_with_their_reason() {
         let key = br#"{"source":"A","topic":"orders","partition":0}"#;
         let value = |v: &str| Some(v.as_bytes().to_vec());
-        let cases: Vec<(Option<&[u8]>, Option<Vec<u8>>, Rejection, &str)> = vec![
+        // (key, value, reason, detail)
+        type Case<'a> = (Option<&'a [u8]>, Option<Vec<u8>>, Rejection, &'a str);
+        let cases: Vec<Case<'_>> = vec![
             (
                 None,
                 value("{}"),

@@ -19,6 +19,7 @@ mod cli;
 mod dr;
 mod filters;
 mod heartbeats;
+mod hostile;
 mod loops;
 mod metrics;
 mod mm2_formats;
