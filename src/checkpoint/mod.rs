@@ -18,7 +18,6 @@ use std::time::Duration;
 use rdkafka::admin::AdminClient;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
@@ -26,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::ClusterConfig;
 use crate::flow::{GroupOffsets, OffsetMaps, PartitionKey};
 use crate::kafka::groups::{self, GroupInfo};
-use crate::kafka::read::{read_to_end, ReadError};
+use crate::kafka::read::{read_to_end, LogEnds, ReadError, Trust};
 use crate::kafka::{self, ClientError, LogContext, ADMIN_TIMEOUT};
 use crate::policy::TopicFilter;
 use crate::records::{Checkpoint, EncodeError};
@@ -181,17 +180,16 @@ impl CheckpointEmitter {
         let name = format!("{}|checkpoint-reader", self.telemetry.name);
         runtime::blocking(move || {
             let consumer = kafka::reader_consumer(&target, &name)?;
+            let mut ends = LogEnds::new(&consumer);
             let mut last = HashMap::new();
             let mut written_ms: HashMap<String, i64> = HashMap::new();
             read_to_end(&consumer, &topic, Duration::from_secs(60), |m| {
-                if let (Some(k), Some(v)) = (m.key(), m.payload()) {
-                    if let Ok(c) = Checkpoint::decode(k, v) {
-                        if let Some(ts) = m.timestamp().to_millis() {
-                            let at = written_ms.entry(c.group.clone()).or_insert(ts);
-                            *at = (*at).max(ts);
-                        }
-                        last.insert((c.group, c.topic, c.partition), c.downstream_offset);
+                if let Trust::Trusted(c) = kafka::read::checkpoint(m, &mut ends, |_| true) {
+                    if let Some(ts) = rdkafka::Message::timestamp(m).to_millis() {
+                        let at = written_ms.entry(c.group.clone()).or_insert(ts);
+                        *at = (*at).max(ts);
                     }
+                    last.insert((c.group, c.topic, c.partition), c.downstream_offset);
                 }
             })?;
             Ok((last, written_ms))

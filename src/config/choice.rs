@@ -54,7 +54,8 @@ pub(super) trait Choice: Copy + 'static {
         Self::SPELLINGS.iter().map(|s| s.name).collect()
     }
 
-    /// `unknown <what> "<text>"; expected a, b or c`, quoting `text` as written.
+    /// `unknown <what> "<text>"; expected a, b or c`, quoting `text` as written, with a
+    /// `did you mean` when one spelling is close.
     fn unknown(text: &str) -> String {
         let items: Vec<String> = Self::SPELLINGS
             .iter()
@@ -68,7 +69,11 @@ pub(super) trait Choice: Copy + 'static {
             Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
             None => String::new(),
         };
-        format!("unknown {} \"{text}\"; expected {expected}", Self::WHAT)
+        let hint = super::suggest::did_you_mean(text, Self::SPELLINGS.iter().map(|s| s.name));
+        format!(
+            "unknown {} \"{text}\"{hint}; expected {expected}",
+            Self::WHAT
+        )
     }
 }
 
@@ -210,6 +215,10 @@ mod tests {
         assert_eq!(
             SyncMode::unknown("x"),
             "unknown mode \"x\"; expected enforce, report or off"
+        );
+        assert_eq!(
+            SyncMode::unknown("Report"),
+            "unknown mode \"Report\" (did you mean `report`?); expected enforce, report or off"
         );
     }
 

@@ -7,6 +7,8 @@ use std::io;
 pub(super) struct Resolver<'a> {
     pub env: &'a dyn Fn(&str) -> Option<String>,
     pub read_file: &'a dyn Fn(&str) -> io::Result<String>,
+    /// Whether a file named by a path key (`ca_file`, `http.tls.cert_file`, ...) can be read.
+    pub check_file: &'a dyn Fn(&str) -> io::Result<()>,
 }
 
 impl Resolver<'_> {
@@ -16,6 +18,7 @@ impl Resolver<'_> {
         Resolver {
             env: &|name| std::env::var(name).ok(),
             read_file: &|path| std::fs::read_to_string(path),
+            check_file: &readable_file,
         }
     }
 
@@ -58,6 +61,11 @@ impl Resolver<'_> {
         }
     }
 
+    /// `path` names a readable file, or why not (naming the path, never its content).
+    pub fn file(&self, path: &str) -> Result<(), String> {
+        (self.check_file)(path).map_err(|e| format!("cannot read file `{path}`: {e}"))
+    }
+
     fn resolve(&self, reference: &str) -> Result<String, String> {
         match reference.split_once(':') {
             Some(("env", name)) => {
@@ -93,6 +101,14 @@ impl Resolver<'_> {
     }
 }
 
+/// A regular file that can be opened for reading.
+fn readable_file(path: &str) -> io::Result<()> {
+    if std::fs::metadata(path)?.is_dir() {
+        return Err(io::Error::other("it is a directory"));
+    }
+    std::fs::File::open(path).map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +137,7 @@ mod tests {
         Resolver {
             env: &env,
             read_file: &read_file,
+            check_file: &|_| Ok(()),
         }
     }
 

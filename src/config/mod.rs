@@ -17,7 +17,9 @@ pub mod defaults;
 mod error;
 pub mod forced;
 mod interpolate;
+pub mod librdkafka;
 mod raw;
+mod suggest;
 mod units;
 mod validate;
 
@@ -92,40 +94,185 @@ fn from_str_with(yaml: &str, origin: &str, resolver: &Resolver<'_>) -> Result<Co
 fn parse(yaml: &str, origin: &str) -> Result<raw::RawConfig, ConfigError> {
     let deserializer = serde_yaml::Deserializer::from_str(yaml);
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        // Syntax errors can stop inside a key that was not read yet: `clusters.A.?`.
-        let path = path.trim_end_matches(".?").trim_end_matches('?');
-        let path = if path == "." {
-            String::new()
-        } else {
-            path.to_owned()
-        };
+        let dotted = e.path().to_string();
+        let mut path = key_path(e.path());
         let inner = e.into_inner();
         let mut message = inner.to_string();
         // serde_yaml writes `<its path>: <message> at line L column C`, where its path is ours
         // or (for an unknown key) our path's parent; keep only the message.
         if let Some((prefix, rest)) = message.split_once(": ") {
-            if !prefix.is_empty() && !prefix.contains(' ') && path.starts_with(prefix) {
+            if !prefix.is_empty() && !prefix.contains(' ') && dotted.starts_with(prefix) {
                 message = rest.to_owned();
             }
         }
-        if let Some(location) = inner.location() {
-            let suffix = format!(" at line {} column {}", location.line(), location.column());
+        let location = inner.location();
+        if let Some(l) = &location {
+            let suffix = format!(" at line {} column {}", l.line(), l.column());
             if let Some(at) = message.find(&suffix) {
                 message.replace_range(at..at + suffix.len(), "");
             }
-            message = format!(
-                "{message} (line {}, column {})",
-                location.line(),
-                location.column()
-            );
         }
         if message.starts_with("EOF while parsing") {
             message = "the file has no settings; see config/strait.example.yaml".to_owned();
         }
-        let message = message.replacen("unknown field", "unknown key", 1);
+        let mut separator = None;
+        if message.starts_with("deserializing from YAML containing more than one document") {
+            message = "the file holds more than one YAML document; strait reads one, so remove \
+                       the `---` or `...` line that starts another"
+                .to_owned();
+            separator = document_separator(yaml);
+        }
+        if let Some(field) = quoted_after(&message, "duplicate field `") {
+            // serde names the mapping, not the key written twice.
+            path = if path.is_empty() {
+                field.to_owned()
+            } else {
+                format!("{path}.{field}")
+            };
+            message = format!("duplicate key `{field}`; each key is set once");
+        }
+        if let Some(field) = quoted_after(&message, "unknown field `") {
+            let expected = message
+                .split_once(", expected ")
+                .map(|(_, e)| e)
+                .unwrap_or_default();
+            let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+            let hint = suggest::did_you_mean(field, candidates);
+            let unknown = format!("unknown field `{field}`");
+            message = message.replacen(&unknown, &format!("unknown key `{field}`{hint}"), 1);
+        }
+        if message.starts_with("invalid type:") && message.ends_with("expected a sequence") {
+            message.push_str("; write a list: `[a, b]`, or one `- ` line per item");
+        }
+        if path.is_empty() && message.starts_with("invalid type:") {
+            message.push_str(
+                "; the file is a mapping of settings (`clusters:`, `mirrors:`, ...), \
+                 see config/strait.example.yaml",
+            );
+        }
+        if let Some(plain) = plain_syntax_error(&message, yaml, location.as_ref()) {
+            message = plain;
+        }
+        if let Some(l) = &location {
+            message = format!("{message} (line {}, column {})", l.line(), l.column());
+        } else if let Some(line) = separator {
+            message = format!("{message} (line {line}, column 1)");
+        }
         ConfigError::single(origin, path, message)
     })
+}
+
+/// serde's path in the validator's notation: `clusters.A.consumer["fetch.max.bytes"]` for a
+/// pass-through property (whose names contain dots), `mirrors[0].topics`; a segment not read
+/// yet (a syntax error inside a key) is left out.
+fn key_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = path.iter().collect();
+    let name = |i: usize| match segments.get(i) {
+        Some(Segment::Map { key }) => Some(key.as_str()),
+        _ => None,
+    };
+    let mut out = String::new();
+    for (i, segment) in segments.iter().enumerate() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                let property = i == 3
+                    && name(0) == Some("clusters")
+                    && name(2).is_some_and(|s| forced::Section::ALL.iter().any(|x| x.key() == s));
+                if property {
+                    out.push_str(&format!("[\"{key}\"]"));
+                } else {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(key);
+                }
+            }
+            Segment::Unknown => break,
+        }
+    }
+    out
+}
+
+/// libyaml's syntax errors in the words of someone writing the file: what is missing or wrong,
+/// and where it started (the location of the error itself is appended by the caller).
+fn plain_syntax_error(
+    message: &str,
+    yaml: &str,
+    location: Option<&serde_yaml::Location>,
+) -> Option<String> {
+    let started = |context: &str| {
+        let (_, at) = message.split_once(context)?;
+        let at = at.trim_start().strip_prefix("at ")?;
+        let (line, column) = at.trim().split_once(" column ")?;
+        Some(format!("{} column {column}", line.trim()))
+    };
+    if message.starts_with("did not find expected ',' or '}'") {
+        let at = started("while parsing a flow mapping")?;
+        return Some(format!(
+            "the `{{` at {at} is not closed: a `}}` is missing, or a `,` between its entries"
+        ));
+    }
+    if message.starts_with("did not find expected ',' or ']'") {
+        let at = started("while parsing a flow sequence")?;
+        return Some(format!(
+            "the `[` at {at} is not closed: a `]` is missing, or a `,` between its items"
+        ));
+    }
+    if message.starts_with("did not find expected key") {
+        let at = started("while parsing a block mapping")?;
+        return Some(format!(
+            "this line does not line up with the keys of the mapping at {at}: the keys of one \
+             mapping start in the same column (YAML nests by indentation, with spaces)"
+        ));
+    }
+    if message.starts_with("found unexpected end of stream") {
+        let at = started("while scanning a quoted scalar")?;
+        return Some(format!(
+            "the quoted string that starts at {at} is not closed"
+        ));
+    }
+    if message.starts_with("mapping values are not allowed in this context") {
+        return Some("a `: ` where no key can start; quote a value that contains `: `".to_owned());
+    }
+    if message.starts_with("found character that cannot start any token") {
+        let l = location?;
+        let c = yaml
+            .lines()
+            .nth(l.line().checked_sub(1)?)?
+            .chars()
+            .nth(l.column().checked_sub(1)?)?;
+        return Some(if c == '\t' {
+            "a tab character: YAML indents with spaces only".to_owned()
+        } else {
+            format!("`{c}` cannot start a value here; quote the value")
+        });
+    }
+    None
+}
+
+/// The line (1-based) of the first `---` or `...` that follows content: where a second
+/// document starts.
+fn document_separator(yaml: &str) -> Option<usize> {
+    let mut content = false;
+    for (i, line) in yaml.lines().enumerate() {
+        let marker = line.starts_with("---") || line.starts_with("...");
+        if marker && content {
+            return Some(i + 1);
+        }
+        let trimmed = line.trim();
+        if !marker && !trimmed.is_empty() && !trimmed.starts_with('#') && !trimmed.starts_with('%')
+        {
+            content = true;
+        }
+    }
+    None
+}
+
+/// The text between `prefix` and the next backtick in `message`, if `message` starts so.
+fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
+    message.strip_prefix(prefix)?.split('`').next()
 }
 
 /// A value that must never be printed: passwords, key passphrases, pass-through properties whose
@@ -366,5 +513,7 @@ pub struct HttpTls {
 
 #[cfg(test)]
 mod key_paths;
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

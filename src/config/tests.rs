@@ -27,6 +27,8 @@ fn load_env(yaml: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
     let resolver = Resolver {
         env: &lookup,
         read_file: &no_file,
+        // Path keys (`ca_file`, ...) name files that exist: `bad_configs` has the missing ones.
+        check_file: &|_| Ok(()),
     };
     from_str_with(yaml, "test.yaml", &resolver)
 }
@@ -390,7 +392,7 @@ clusters:
       cert_file: c.pem
       key_password: key-pass-1234
       sasl: { mechanism: PLAIN, username: mirror, password: "${env:PW}" }
-    client: { "sasl.oauthbearer.client.secret": "client-secret-5678" }
+    client: { "ssl.keystore.password": "client-secret-5678" }
   B: { bootstrap_servers: b:9092 }
 mirrors: [{ source: A, target: B }]
 "#;
@@ -507,11 +509,11 @@ fn unreadable_config_file() {
 fn unknown_keys_name_key_and_path() {
     assert_eq!(
         problems("clusters:\n  A:\n    bootstrap: x\n"),
-        ["clusters.A.bootstrap: unknown key `bootstrap`, expected one of `bootstrap_servers`, `security`, `client`, `consumer`, `producer`, `admin` (line 3, column 5)"]
+        ["clusters.A.bootstrap: unknown key `bootstrap` (did you mean `bootstrap_servers`?), expected one of `bootstrap_servers`, `security`, `client`, `consumer`, `producer`, `admin` (line 3, column 5)"]
     );
     assert_eq!(
         problems(&mirror("    topic: [x]\n")),
-        ["mirrors[0].topic: unknown key `topic`, expected one of `source`, `target`, `topics`, `topics_exclude`, `groups`, `groups_exclude`, `replication_policy`, `replication_factor`, `refresh_topics_interval`, `throttle`, `emit_heartbeats`, `emit_heartbeats_interval`, `emit_checkpoints`, `emit_checkpoints_interval`, `sync_group_offsets`, `sync_group_offsets_interval`, `emit_offset_syncs`, `offset_syncs_location`, `provenance_header`, `sync_topic_configs`, `sync_topic_configs_interval`, `topic_configs_exclude`, `sync_topic_acls`, `sync_topic_acls_interval`, `on_data_gap`, `offset_map_memory` (line 8, column 5)"]
+        ["mirrors[0].topic: unknown key `topic` (did you mean `topics`?), expected one of `source`, `target`, `topics`, `topics_exclude`, `groups`, `groups_exclude`, `replication_policy`, `replication_factor`, `refresh_topics_interval`, `throttle`, `emit_heartbeats`, `emit_heartbeats_interval`, `emit_checkpoints`, `emit_checkpoints_interval`, `sync_group_offsets`, `sync_group_offsets_interval`, `emit_offset_syncs`, `offset_syncs_location`, `provenance_header`, `sync_topic_configs`, `sync_topic_configs_interval`, `topic_configs_exclude`, `sync_topic_acls`, `sync_topic_acls_interval`, `on_data_gap`, `offset_map_memory` (line 8, column 5)"]
     );
     assert_eq!(
         problems(&mirror("    replication_policy: { kind: identity, sep: x }\n")),
@@ -527,7 +529,7 @@ fn unknown_keys_name_key_and_path() {
     );
     assert_eq!(
         problems(&cluster_a("    security: { protocol: ssl, ca: x }\n")),
-        ["clusters.A.security.ca: unknown key `ca`, expected one of `protocol`, `ca_file`, `cert_file`, `key_file`, `key_password`, `sasl` (line 4, column 32)"]
+        ["clusters.A.security.ca: unknown key `ca` (did you mean `ca_file`?), expected one of `protocol`, `ca_file`, `cert_file`, `key_file`, `key_password`, `sasl` (line 4, column 32)"]
     );
 }
 
@@ -543,7 +545,7 @@ fn duplicate_keys_are_rejected() {
     );
     assert_eq!(
         problems("clusters: {}\nclusters: {}\n"),
-        ["duplicate field `clusters` (line 1, column 1)"]
+        ["clusters: duplicate key `clusters`; each key is set once (line 1, column 1)"]
     );
 }
 
@@ -551,23 +553,23 @@ fn duplicate_keys_are_rejected() {
 fn wrong_shapes_and_syntax() {
     assert_eq!(
         problems(&mirror("    topics: orders\n")),
-        ["mirrors[0].topics: invalid type: string \"orders\", expected a sequence (line 8, column 13)"]
+        ["mirrors[0].topics: invalid type: string \"orders\", expected a sequence; write a list: `[a, b]`, or one `- ` line per item (line 8, column 13)"]
     );
     assert_eq!(
         problems(&cluster_a("    consumer: { \"a\": [1] }\n")),
-        ["clusters.A.consumer.a: invalid type: sequence, expected a string, number or boolean (line 4, column 22)"]
+        ["clusters.A.consumer[\"a\"]: invalid type: sequence, expected a string, number or boolean (line 4, column 22)"]
     );
     assert_eq!(
         problems("clusters:\n  A: { bootstrap_servers: x\n"),
-        ["clusters.A: did not find expected ',' or '}', while parsing a flow mapping at line 2 column 6 (line 3, column 1)"]
+        ["clusters.A: the `{` at line 2 column 6 is not closed: a `}` is missing, or a `,` between its entries (line 3, column 1)"]
     );
     assert_eq!(
         problems("clusters:\n\tA: {}\n"),
-        ["clusters: found character that cannot start any token, while scanning for the next token (line 2, column 1)"]
+        ["clusters: a tab character: YAML indents with spaces only (line 2, column 1)"]
     );
     assert_eq!(
         problems("- 1\n"),
-        ["invalid type: sequence, expected a mapping (line 1, column 1)"]
+        ["invalid type: sequence, expected a mapping; the file is a mapping of settings (`clusters:`, `mirrors:`, ...), see config/strait.example.yaml (line 1, column 1)"]
     );
     assert_eq!(
         problems("clusters:\n  A: 5\n"),
@@ -706,7 +708,7 @@ fn security_checks() {
             "    security: { protocol: sasl_plaintext, sasl: { mechanism: GSSAPI, password: \"\" } }\n"
         )),
         [
-            "clusters.A.security.sasl.mechanism: unknown SASL mechanism \"GSSAPI\"; expected PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+            "clusters.A.security.sasl.mechanism: SASL mechanism \"GSSAPI\" is not supported: strait authenticates with a user name and password (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)",
             "clusters.A.security.sasl.username: missing: the SASL user name",
             "clusters.A.security.sasl.password: is empty: the SASL password",
         ]
@@ -793,7 +795,7 @@ fn durations_sizes_and_numbers() {
         problems(&yaml),
         [
             "mirrors[0].replication_factor: must be between 1 and 32767, got 40000; leave the key out for min(3, number of target brokers)",
-            "mirrors[0].refresh_topics_interval: invalid duration `5 minutes`; expected a duration such as `500ms`, `5s`, `10m` or `1h`",
+            "mirrors[0].refresh_topics_interval: invalid duration `5 minutes`: the unit follows the number without a space (`5m`, not `5 m` or `5 minutes`); expected a duration such as `500ms`, `5s`, `10m` or `1h`",
             "mirrors[0].throttle.bytes_per_second: must be greater than 0; leave the key out for no limit",
             "mirrors[0].throttle.records_per_second: expected a whole number, got `1.5`",
             "shutdown_timeout: expected a duration such as `500ms`, `5s`, `10m` or `1h`",
@@ -888,10 +890,27 @@ fn refusing_sections(key: &str) -> Vec<forced::Section> {
         .collect()
 }
 
+/// A value librdkafka accepts for `key` where it has one of these (validation hands every
+/// property that is not refused to librdkafka).
+fn valid_value(key: &str) -> &'static str {
+    [
+        "some-value",
+        "true",
+        "5",
+        "all",
+        "earliest",
+        "read_committed",
+    ]
+    .into_iter()
+    .find(|v| librdkafka::check(key, v).is_ok())
+    .unwrap_or("some-value")
+}
+
 fn one_property(section: forced::Section, key: &str) -> String {
     cluster_a(&format!(
-        "    {}: {{ \"{key}\": some-value }}\n",
-        section.key()
+        "    {}: {{ \"{key}\": {} }}\n",
+        section.key(),
+        valid_value(key)
     ))
 }
 
@@ -940,7 +959,7 @@ fn forced_properties_pass_in_sections_that_do_not_reach_their_clients() {
                 if refusing.contains(&section) {
                     continue;
                 }
-                assert_eq!(loaded_property(section, name), "some-value", "{name}");
+                assert_eq!(loaded_property(section, name), valid_value(name), "{name}");
                 checked += 1;
             }
         }
@@ -966,13 +985,17 @@ fn the_two_defects_of_the_issue_are_refused() {
 
 #[test]
 fn unforced_properties_pass_in_every_section() {
-    // librdkafka matches names exactly, so a differently cased name is not the forced one
-    // (librdkafka itself rejects it when the client is built).
-    for key in ["linger.ms", "fetch.max.bytes", "client.rack", "Acks"] {
+    for key in ["linger.ms", "fetch.max.bytes", "client.rack"] {
         for section in forced::Section::ALL {
-            assert_eq!(loaded_property(section, key), "some-value", "{key}");
+            assert_eq!(loaded_property(section, key), valid_value(key), "{key}");
         }
     }
+    // librdkafka matches names exactly, so a differently cased name is not the forced one;
+    // librdkafka has no such property, which the loader reports with the name it has.
+    assert_eq!(
+        problems(&cluster_a("    producer: { \"Acks\": all }\n")),
+        ["clusters.A.producer[\"Acks\"]: librdkafka has no property `Acks` (did you mean `acks`?)"]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -987,7 +1010,7 @@ fn enum_valued_keys_share_one_message_shape() {
         [
             "mirrors[0].offset_syncs_location: unknown location \"middle\"; expected source or target",
             "mirrors[0].provenance_header: unknown mode \"sometimes\"; expected auto, always or never",
-            "mirrors[0].sync_topic_acls: unknown mode \"Enforce\"; expected enforce, report or off",
+            "mirrors[0].sync_topic_acls: unknown mode \"Enforce\" (did you mean `enforce`?); expected enforce, report or off",
         ]
     );
     let config = load_env(
@@ -1087,4 +1110,70 @@ fn forced_values_from_the_cluster_name_real_keys() {
             );
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// tests/bad_configs: one broken file per case, each with the exact problems it must produce
+
+/// The files of `tests/bad_configs`, sorted, as paths relative to the crate root (the working
+/// directory of `cargo test`, which their relative file references are resolved against).
+fn bad_config_files() -> Vec<std::path::PathBuf> {
+    let dir = Path::new("tests/bad_configs");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The values after `# <tag>: ` at the start of lines of `text`.
+fn tagged<'a>(text: &'a str, tag: &str) -> Vec<&'a str> {
+    let prefix = format!("# {tag}: ");
+    text.lines()
+        .filter_map(|l| l.strip_prefix(prefix.as_str()))
+        .collect()
+}
+
+/// Each file's `# expect: ` lines are exactly its problems, in order, as `path: message`; no
+/// `# secret: ` value of the file occurs in any of them. `STRAIT_BAD_CONFIGS_PRINT=1` prints
+/// what each file produces (for writing a new case).
+#[test]
+fn bad_config_files_produce_exactly_their_expected_problems() {
+    let files = bad_config_files();
+    assert!(files.len() >= 50, "{} bad config files", files.len());
+    let print = std::env::var_os("STRAIT_BAD_CONFIGS_PRINT").is_some();
+    let mut failures = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        let want = tagged(&text, "expect");
+        let got: Vec<String> = match load(path) {
+            Ok(_) => vec!["<loads without problems>".to_owned()],
+            Err(e) => {
+                assert_eq!(e.origin, path.display().to_string());
+                e.problems.iter().map(ToString::to_string).collect()
+            }
+        };
+        if print {
+            println!("== {}", path.display());
+            for line in &got {
+                println!("# expect: {line}");
+            }
+        }
+        if want.is_empty() || got != want {
+            failures.push(format!(
+                "{}:\n  want: {want:#?}\n  got:  {got:#?}",
+                path.display()
+            ));
+        }
+        for secret in tagged(&text, "secret") {
+            for line in &got {
+                if line.contains(secret) {
+                    failures.push(format!("{}: `{secret}` shown in {line}", path.display()));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }

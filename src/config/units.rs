@@ -12,6 +12,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if text.is_empty() {
         return Err(format!("empty value; {EXPECTED}"));
     }
+    if text.starts_with('-') {
+        return Err(format!(
+            "invalid duration `{text}`: a duration cannot be negative; {EXPECTED}"
+        ));
+    }
     let mut rest = text;
     let mut total = Duration::ZERO;
     while !rest.is_empty() {
@@ -31,7 +36,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         let unit = &rest[..unit_end];
         if unit.is_empty() && unit_end < rest.len() {
             // `1.5s`, `5 s`: something other than a unit follows the number.
-            return Err(format!("invalid duration `{text}`; {EXPECTED}"));
+            let why = if rest.starts_with(['.', ',']) {
+                ": a duration is a whole number of a unit (`1500ms`, not `1.5s`)"
+            } else if rest.starts_with(char::is_whitespace) {
+                ": the unit follows the number without a space (`5m`, not `5 m` or `5 minutes`)"
+            } else {
+                ""
+            };
+            return Err(format!("invalid duration `{text}`{why}; {EXPECTED}"));
         }
         rest = rest[unit_end..].trim_start();
         let part = match unit {
@@ -64,6 +76,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 pub fn parse_size(text: &str) -> Result<u64, String> {
     const EXPECTED: &str = "expected a size such as `50MiB`, `10MB` or `1048576` (bytes)";
     let text = text.trim();
+    if text.starts_with('-') {
+        return Err(format!(
+            "invalid size `{text}`: a size cannot be negative; {EXPECTED}"
+        ));
+    }
     let digits_end = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());

@@ -9,9 +9,11 @@ use super::defaults;
 use super::error::Problem;
 use super::forced::{self, Section};
 use super::interpolate::Resolver;
+use super::librdkafka;
 use super::raw::{
     RawCluster, RawConfig, RawHttp, RawMirror, RawPolicy, RawSasl, RawSecurity, RawThrottle, Scalar,
 };
+use super::suggest;
 use super::units::{parse_duration, parse_size};
 use super::{
     ClusterConfig, Config, HttpConfig, HttpTls, MirrorConfig, Sasl, Secret, Security,
@@ -87,6 +89,14 @@ impl Validator<'_> {
         Some(value)
     }
 
+    /// A path key's file exists and can be read (checked at load: a client would fail later
+    /// with librdkafka's words and without the key path).
+    fn readable(&mut self, path: &str, file: &str) {
+        if let Err(message) = self.resolver.file(file) {
+            self.problem(path, message);
+        }
+    }
+
     /// An enum-valued key: `default` when absent, otherwise one of `T`'s spellings.
     fn choice<T: Choice>(&mut self, path: &str, raw: Option<&str>, default: T) -> Option<T> {
         let Some(raw) = raw else {
@@ -129,6 +139,9 @@ impl Validator<'_> {
             return Some(default);
         };
         let parsed = match scalar {
+            Scalar::Int(n) if *n < 0 => Err(format!(
+                "invalid duration `{n}`: a duration cannot be negative; write for example `5s` or `500ms`"
+            )),
             Scalar::Int(n) => Err(format!(
                 "`{n}` has no unit; write for example `{n}s` or `{n}ms`"
             )),
@@ -154,7 +167,13 @@ impl Validator<'_> {
     /// A positive byte size (`50MiB`, or a plain number of bytes).
     fn size(&mut self, path: &str, scalar: &Scalar) -> Option<u64> {
         let parsed = match scalar {
-            Scalar::Int(n) => u64::try_from(*n).map_err(|_| format!("invalid size `{n}`")),
+            Scalar::Int(n) => u64::try_from(*n).map_err(|_| {
+                if *n < 0 {
+                    format!("invalid size `{n}`: a size cannot be negative")
+                } else {
+                    format!("size `{n}` is too large")
+                }
+            }),
             Scalar::Str(_) => parse_size(&self.scalar_text(path, scalar)?),
             _ => Err("expected a size such as `50MiB`, `10MB` or `1048576` (bytes)".to_owned()),
         };
@@ -274,10 +293,7 @@ impl Validator<'_> {
         let listen = listen_text.and_then(|l| match l.parse::<std::net::SocketAddr>() {
             Ok(a) => Some(a),
             Err(_) => {
-                self.problem(
-                    "http.listen",
-                    format!("invalid address `{l}`; expected `ip:port` such as `0.0.0.0:9464`"),
-                );
+                self.problem("http.listen", listen_problem(&l));
                 None
             }
         });
@@ -286,6 +302,15 @@ impl Validator<'_> {
             let cert = self.required("http.tls.cert_file", t.cert_file, what);
             let key = self.required("http.tls.key_file", t.key_file, what);
             let ca = self.optional("http.tls.client_ca_file", t.client_ca_file, what);
+            for (path, file) in [
+                ("http.tls.cert_file", &cert),
+                ("http.tls.key_file", &key),
+                ("http.tls.client_ca_file", &ca),
+            ] {
+                if let Some(file) = file {
+                    self.readable(path, file);
+                }
+            }
             Some(HttpTls {
                 cert_file: cert?,
                 key_file: key?,
@@ -303,7 +328,10 @@ impl Validator<'_> {
                 .and_then(|n| match u64::try_from(n) {
                     Ok(n) => Some(n),
                     Err(_) => {
-                        self.problem("http.ready_max_lag_records", "must be 0 or more");
+                        self.problem(
+                            "http.ready_max_lag_records",
+                            format!("must be 0 or more, got {n}"),
+                        );
                         None
                     }
                 })
@@ -378,6 +406,17 @@ impl Validator<'_> {
 
         if let Some(protocol) = protocol {
             let tls = matches!(protocol, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl);
+            if tls {
+                for (key, file) in [
+                    (&ca_path, &ca_file),
+                    (&cert_path, &cert_file),
+                    (&key_path, &key_file),
+                ] {
+                    if let Some(file) = file {
+                        self.readable(key, file);
+                    }
+                }
+            }
             if !tls {
                 let given = [
                     (&ca_path, ca_file.is_some()),
@@ -455,7 +494,20 @@ impl Validator<'_> {
                 raw.mechanism,
                 &format!("the SASL mechanism, one of {supported}"),
             )
-            .and_then(|m| self.choice_text::<SaslMechanism>(&mechanism_path, &m));
+            .and_then(|m| {
+                if ["GSSAPI", "OAUTHBEARER"].contains(&m.trim().to_ascii_uppercase().as_str()) {
+                    self.problem(
+                        &mechanism_path,
+                        format!(
+                            "SASL mechanism \"{m}\" is not supported: strait authenticates with \
+                             a user name and password ({})",
+                            SaslMechanism::names().join(", ")
+                        ),
+                    );
+                    return None;
+                }
+                self.choice_text::<SaslMechanism>(&mechanism_path, &m)
+            });
         let username = self.required(
             &format!("{path}.username"),
             raw.username,
@@ -491,9 +543,16 @@ impl Validator<'_> {
                 self.problem(&path, format!("not allowed: {}", row.reason));
                 continue;
             }
-            if let Some(value) = self.scalar_text(&path, &value) {
-                out.insert(key, Secret::new(value));
+            let Some(value) = self.scalar_text(&path, &value) else {
+                continue;
+            };
+            // Checked by librdkafka itself, so that a name or value it refuses is reported here
+            // with its key path (never quoting the value) instead of when a client is built.
+            if let Err(message) = librdkafka::check(&key, &value) {
+                self.problem(&path, message);
+                continue;
             }
+            out.insert(key, Secret::new(value));
         }
         out
     }
@@ -508,7 +567,11 @@ impl Validator<'_> {
         } else {
             format!("defined: {}", defined.join(", "))
         };
-        self.problem(path, format!("unknown cluster alias \"{alias}\"; {known}"));
+        let hint = suggest::did_you_mean(&alias, defined.iter().map(String::as_str));
+        self.problem(
+            path,
+            format!("unknown cluster alias \"{alias}\"{hint}; {known}"),
+        );
         None
     }
 
@@ -844,6 +907,27 @@ impl Validator<'_> {
             records_per_second,
         })
     }
+}
+
+/// Why `text` is not an `ip:port` address.
+fn listen_problem(text: &str) -> String {
+    const EXPECTED: &str = "expected `ip:port` such as `0.0.0.0:9464` or `127.0.0.1:9464`";
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return format!("invalid address `{text}`: no port; {EXPECTED}");
+    };
+    if port.parse::<u16>().is_err() {
+        return format!(
+            "invalid address `{text}`: port `{port}` is not a number from 0 to 65535; {EXPECTED}"
+        );
+    }
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.parse::<std::net::IpAddr>().is_err() {
+        return format!(
+            "invalid address `{text}`: `{host}` is not an IP address (host names are not resolved \
+             here); {EXPECTED}"
+        );
+    }
+    format!("invalid address `{text}`; {EXPECTED} (IPv6 in brackets: `[::1]:9464`)")
 }
 
 /// Aliases become topic-name prefixes and metric labels: keep them to `[A-Za-z0-9_-]+`.

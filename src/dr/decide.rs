@@ -209,7 +209,10 @@ fn unreadable_check(unreadable: usize) -> Option<Check> {
         Check::new(
             CheckName::CheckpointsReadable,
             Status::Warn,
-            format!("{unreadable} checkpoint records could not be decoded and were ignored"),
+            format!(
+                "{unreadable} checkpoint records could not be decoded or held impossible \
+                 offsets, and were ignored"
+            ),
         )
     })
 }
@@ -656,7 +659,7 @@ mod tests {
         assert_eq!(c.status, Status::Warn);
         assert_eq!(
             c.detail,
-            "2 checkpoint records could not be decoded and were ignored"
+            "2 checkpoint records could not be decoded or held impossible offsets, and were ignored"
         );
     }
 

@@ -198,15 +198,19 @@ fn read_source(
     let reader = read::reader(source, "status")?;
     let mut ends = HashMap::new();
     for (topic, partition) in positions.keys() {
-        let (_, high) = reader
-            .fetch_watermarks(topic, *partition, Duration::from_secs(10))
-            .map_err(|e| {
-                DrError::kafka(
+        let high = match reader.fetch_watermarks(topic, *partition, Duration::from_secs(10)) {
+            Ok((_, high)) => high,
+            // A position of a partition the source does not have (any more, or ever: anyone
+            // can write to the progress topic): no end, no lag, and the others still count.
+            Err(e) if gone(&e) => continue,
+            Err(e) => {
+                return Err(DrError::kafka(
                     &m.source,
                     format!("reading the end offset of `{topic}` partition {partition}"),
                     e,
-                )
-            })?;
+                ))
+            }
+        };
         ends.insert((topic.clone(), *partition), high);
     }
     let lagging: Vec<(String, i32, i64)> = positions
@@ -216,6 +220,15 @@ fn read_source(
         .collect();
     let oldest = oldest_uncopied(&reader, &lagging);
     Ok(SourceReads { ends, oldest })
+}
+
+/// The partition (or its topic) does not exist on the cluster.
+fn gone(e: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as C;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(C::UnknownPartition | C::UnknownTopicOrPartition | C::UnknownTopic)
+    )
 }
 
 /// Per group, the age of its newest checkpoint and how many partitions it has checkpoints for.

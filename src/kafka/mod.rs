@@ -23,7 +23,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, FutureProducer, ProducerContext};
 
 use crate::config::forced::ClientKind;
-use crate::config::ClusterConfig;
+use crate::config::{librdkafka, ClusterConfig, Secret};
 
 /// Timeout for metadata and admin requests made on behalf of the control plane.
 pub const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -228,22 +228,42 @@ const RECORD_PRODUCER_DEFAULTS: [(&str, &str); 6] = [
     ("statistics.interval.ms", "5000"),
 ];
 
+/// Why librdkafka would not build a client, in words without any value the user gave: its
+/// error text quotes a refused property's value (and rust-rdkafka's `ClientConfig` error adds
+/// it again), and every pass-through value may be a secret.
 fn create_error(cluster: &ClusterConfig, role: Role, e: KafkaError) -> ClientError {
     ClientError {
         cluster: cluster.alias.clone(),
         role: role.as_str(),
-        source: e,
+        reason: librdkafka::refusal(&e, &user_values(cluster)),
     }
 }
 
-/// A client could not be built (bad pass-through property, unreadable certificate, ...).
+/// Every value of the cluster's pass-through sections and its secrets.
+fn user_values(cluster: &ClusterConfig) -> Vec<&str> {
+    let sections = [
+        &cluster.client,
+        &cluster.consumer,
+        &cluster.producer,
+        &cluster.admin,
+    ];
+    let mut values: Vec<&str> = sections
+        .iter()
+        .flat_map(|s| s.values().map(Secret::expose))
+        .collect();
+    values.extend(cluster.security.key_password.as_ref().map(Secret::expose));
+    values.extend(cluster.security.sasl.as_ref().map(|s| s.password.expose()));
+    values
+}
+
+/// A client could not be built (bad pass-through property, unreadable certificate, ...). The
+/// reason names the property and what librdkafka objects to, never a value.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot create the {role} client for cluster `{cluster}`")]
+#[error("cannot create the {role} client for cluster `{cluster}`: {reason}")]
 pub struct ClientError {
     pub cluster: String,
     pub role: &'static str,
-    #[source]
-    pub source: KafkaError,
+    pub reason: String,
 }
 
 fn consumer(
@@ -526,6 +546,57 @@ mod tests {
             .insert("linger.ms".to_owned(), Secret::new("20"));
         let cfg = build(&cluster, ClientKind::RecordProducer);
         assert_eq!(cfg.get("linger.ms"), Some("20"));
+    }
+
+    /// A value librdkafka refuses, a property it does not know and key material it cannot
+    /// read: the error names the property and the reason, and none of the values (nor any
+    /// part of the key) appears in its text or its debug form.
+    #[test]
+    fn client_errors_never_carry_a_value() {
+        const SECRET: &str = "s3cr3t-Value-Never-Shown";
+        let mut base = cluster();
+        base.security = Security::default();
+        base.client.clear();
+        base.consumer.clear();
+        base.admin.clear();
+        let cases: [(&str, String, &str); 3] = [
+            (
+                "compression.type",
+                SECRET.to_owned(),
+                "cannot create the producer client for cluster `A`: librdkafka refuses the value of `compression.type`: Invalid value \"***\" for configuration property \"compression.codec\"",
+            ),
+            (
+                "sasl.oauthbearer.secret",
+                SECRET.to_owned(),
+                "cannot create the producer client for cluster `A`: librdkafka has no property `sasl.oauthbearer.secret`; see librdkafka's CONFIGURATION.md for the names",
+            ),
+            (
+                "ssl.key.pem",
+                format!("-----BEGIN PRIVATE KEY-----\n{SECRET}\n-----END PRIVATE KEY-----\n"),
+                "",
+            ),
+        ];
+        for (key, value, want) in cases {
+            let mut c = base.clone();
+            if key == "ssl.key.pem" {
+                c.security.protocol = SecurityProtocol::Ssl;
+            }
+            c.producer = BTreeMap::from([(key.to_owned(), Secret::new(value.clone()))]);
+            let Err(e) = control_producer(&c, "test") else {
+                panic!("{key}: librdkafka took the value");
+            };
+            let text = crate::telemetry::error_chain(&e);
+            let debug = format!("{e:?}");
+            for shown in [&text, &debug] {
+                assert!(!shown.contains(SECRET), "{key}: {shown}");
+                assert!(!shown.contains("PRIVATE KEY"), "{key}: {shown}");
+            }
+            if want.is_empty() {
+                assert!(text.contains("ssl.key"), "{key}: {text}");
+            } else {
+                assert_eq!(text, want, "{key}");
+            }
+        }
     }
 
     #[test]

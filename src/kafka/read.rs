@@ -2,6 +2,7 @@
 //! reading began: strait's progress topic, checkpoints, heartbeats and offset syncs, whether
 //! strait or MirrorMaker 2 wrote them.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -11,6 +12,8 @@ use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::{LogContext, ADMIN_TIMEOUT};
+use crate::records::{Checkpoint, DecodeError};
+use crate::telemetry::events::{Event, InternalRecordRejected};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -153,6 +156,183 @@ fn read_range(
     }
     consumer.unassign().map_err(kerr)?;
     Ok(true)
+}
+
+// ---- records that are not trusted -----------------------------------------------------------
+//
+// Anything can write to these topics: an operator's console producer, a bug, another tool. A
+// reader takes what decodes and makes sense, and skips the rest with a warning and a count
+// (`strait_internal_records_rejected_total`), so that the latest trusted record of each key
+// stands: a garbage record never becomes a position, a checkpoint or a heartbeat.
+
+/// Why a record of an internal topic is not trusted: the `reason` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Not the topic's record format.
+    Undecodable,
+    /// A format version this strait does not read.
+    UnsupportedVersion,
+    /// A value without a key.
+    NoKey,
+    /// A negative offset, partition or timestamp.
+    Negative,
+    /// Fields that contradict each other (an offset map that overlaps itself or runs past its
+    /// position).
+    Inconsistent,
+    /// An offset past the end of the partition it points into.
+    BeyondLogEnd,
+    /// A time too far ahead of this host's clock.
+    Future,
+}
+
+impl Rejection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rejection::Undecodable => "undecodable",
+            Rejection::UnsupportedVersion => "unsupported_version",
+            Rejection::NoKey => "no_key",
+            Rejection::Negative => "negative",
+            Rejection::Inconsistent => "inconsistent",
+            Rejection::BeyondLogEnd => "beyond_log_end",
+            Rejection::Future => "future",
+        }
+    }
+
+    /// The rejection of an MM2 record that does not decode.
+    pub fn of(e: &DecodeError) -> Rejection {
+        match e {
+            DecodeError::UnsupportedVersion { .. } => Rejection::UnsupportedVersion,
+            _ => Rejection::Undecodable,
+        }
+    }
+}
+
+/// Skips `m`: logged at `warn` with its topic, partition and offset, and counted. `detail` must
+/// not quote the record's bytes, nor names decoded from them (anyone may have written them).
+pub fn reject(m: &BorrowedMessage<'_>, why: Rejection, detail: &str) {
+    InternalRecordRejected {
+        topic: m.topic(),
+        partition: m.partition(),
+        offset: m.offset(),
+        reason: why.as_str(),
+        detail,
+    }
+    .emit();
+}
+
+/// The end offsets (high watermarks) of a cluster's partitions, each asked once, for checking
+/// that an offset a record points to exists. One metadata request first tells which partitions
+/// exist, so that a record naming a topic that does not exist costs no request.
+pub struct LogEnds<'a> {
+    consumer: &'a BaseConsumer<LogContext>,
+    /// Topic -> partition count; `None` until asked.
+    partitions: Option<HashMap<String, usize>>,
+    ends: HashMap<(String, i32), Option<i64>>,
+}
+
+impl<'a> LogEnds<'a> {
+    pub fn new(consumer: &'a BaseConsumer<LogContext>) -> Self {
+        LogEnds {
+            consumer,
+            partitions: None,
+            ends: HashMap::new(),
+        }
+    }
+
+    /// The high watermark of `topic`/`partition` now; `None` when the partition does not exist
+    /// or its end cannot be read (then nothing can be checked against it).
+    pub fn high(&mut self, topic: &str, partition: i32) -> Option<i64> {
+        let consumer = self.consumer;
+        let partitions = self.partitions.get_or_insert_with(|| {
+            match consumer.fetch_metadata(None, ADMIN_TIMEOUT) {
+                Ok(md) => md
+                    .topics()
+                    .iter()
+                    .filter(|t| t.error().is_none())
+                    .map(|t| (t.name().to_owned(), t.partitions().len()))
+                    .collect(),
+                Err(e) => {
+                    tracing::debug!(error = %e, "no metadata: offsets in records are not checked against log ends");
+                    HashMap::new()
+                }
+            }
+        });
+        let exists = partitions
+            .get(topic)
+            .is_some_and(|&n| usize::try_from(partition).is_ok_and(|p| p < n));
+        if !exists {
+            return None;
+        }
+        *self
+            .ends
+            .entry((topic.to_owned(), partition))
+            .or_insert_with(|| {
+                consumer
+                    .fetch_watermarks(topic, partition, ADMIN_TIMEOUT)
+                    .map(|(_, high)| high)
+                    .ok()
+            })
+    }
+}
+
+/// What a reader makes of one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trust<T> {
+    Trusted(T),
+    /// Nothing to take: a tombstone, or a record the reader does not want.
+    Skipped,
+    /// Rejected (logged and counted).
+    Rejected,
+}
+
+/// The checkpoint `m` holds, if it is one to trust: decodes, its group passes `keep`, its
+/// offsets and partition are not negative, and its downstream offset is not past the end of
+/// its remote partition (`ends`, on the cluster the checkpoints are on). Anything else but a
+/// tombstone (or a group not kept) is rejected.
+pub fn checkpoint(
+    m: &BorrowedMessage<'_>,
+    ends: &mut LogEnds<'_>,
+    keep: impl Fn(&str) -> bool,
+) -> Trust<Checkpoint> {
+    let (key, value) = match (m.key(), m.payload()) {
+        (_, None) => return Trust::Skipped, // a tombstone, or nothing at all
+        (None, Some(_)) => {
+            reject(m, Rejection::NoKey, "a checkpoint value without a key");
+            return Trust::Rejected;
+        }
+        (Some(k), Some(v)) => (k, v),
+    };
+    let c = match Checkpoint::decode(key, value) {
+        Ok(c) => c,
+        Err(e) => {
+            reject(m, Rejection::of(&e), &e.to_string());
+            return Trust::Rejected;
+        }
+    };
+    if !keep(&c.group) {
+        return Trust::Skipped;
+    }
+    if c.partition < 0 || c.upstream_offset < 0 || c.downstream_offset < 0 {
+        let detail = format!(
+            "a checkpoint with a negative partition or offset (partition {}, upstream offset \
+             {}, downstream offset {})",
+            c.partition, c.upstream_offset, c.downstream_offset
+        );
+        reject(m, Rejection::Negative, &detail);
+        return Trust::Rejected;
+    }
+    if let Some(high) = ends.high(&c.topic, c.partition) {
+        if c.downstream_offset > high {
+            let detail = format!(
+                "a checkpoint pointing at offset {} of partition {} of its remote topic, whose \
+                 log ends at {high}",
+                c.downstream_offset, c.partition
+            );
+            reject(m, Rejection::BeyondLogEnd, &detail);
+            return Trust::Rejected;
+        }
+    }
+    Trust::Trusted(c)
 }
 
 #[cfg(test)]

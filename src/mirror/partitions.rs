@@ -754,6 +754,9 @@ fn truncated(map: &OffsetMap, from: i64) -> OffsetMap {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::offset_map::OffsetMap;

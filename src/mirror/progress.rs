@@ -24,7 +24,7 @@ use rdkafka::message::Message;
 use serde::{Deserialize, Serialize};
 
 use crate::flow::TopicId;
-use crate::kafka::read::{read_to_end, ReadError};
+use crate::kafka::read::{read_to_end, reject, ReadError, Rejection};
 use crate::kafka::LogContext;
 use crate::offset_map::{OffsetMap, Run};
 
@@ -88,33 +88,54 @@ pub fn encode(
     (key, value)
 }
 
-/// Decodes one progress record; `None` for records of another source alias, tombstones, or
-/// records this version cannot read (logged).
-pub fn decode(source: &str, key: &[u8], value: Option<&[u8]>) -> Option<((String, i32), Stored)> {
+/// What one record of the progress topic says for a source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Read {
+    /// The position of one partition of the source.
+    Position((String, i32), Stored),
+    /// A tombstone for one partition of the source: its position is forgotten.
+    Forgotten((String, i32)),
+    /// Nothing for this source: another source's record, or a tombstone without a key.
+    Ignored,
+    /// A record that cannot be trusted, and why (never quoting its bytes).
+    Rejected(Rejection, String),
+}
+
+/// Reads one progress record (`key` and `value` as the consumer returned them).
+pub fn read(source: &str, key: Option<&[u8]>, value: Option<&[u8]>) -> Read {
+    let key = match (key, value) {
+        (Some(k), _) => k,
+        (None, None) => return Read::Ignored,
+        (None, Some(_)) => {
+            return Read::Rejected(Rejection::NoKey, "a progress value without a key".into())
+        }
+    };
     let key: Key<'_> = match serde_json::from_slice(key) {
         Ok(k) => k,
-        Err(e) => {
-            tracing::warn!(error = %e, "ignoring unreadable progress record key");
-            return None;
-        }
+        Err(e) => return Read::Rejected(Rejection::Undecodable, json_problem("key", &e)),
     };
     if key.source != source {
-        return None;
+        return Read::Ignored;
     }
-    let value: Value = match serde_json::from_slice(value?) {
+    let Some(value) = value else {
+        // A tombstone: the partition's position was deleted.
+        return Read::Forgotten((key.topic.to_string(), key.partition));
+    };
+    let value: Value = match serde_json::from_slice(value) {
         Ok(v) => v,
-        Err(e) => {
-            tracing::warn!(topic = key.topic, partition = key.partition, error = %e,
-                "ignoring unreadable progress record value");
-            return None;
-        }
+        Err(e) => return Read::Rejected(Rejection::Undecodable, json_problem("value", &e)),
     };
     if value.v != 1 {
-        tracing::warn!(
-            version = value.v,
-            "ignoring progress record of an unknown version"
+        return Read::Rejected(
+            Rejection::UnsupportedVersion,
+            format!(
+                "progress record of version {}; this strait reads version 1",
+                value.v
+            ),
         );
-        return None;
+    }
+    if let Err((why, detail)) = plausible(key.partition, &value) {
+        return Read::Rejected(why, detail);
     }
     let map = match value.runs {
         None => OffsetMap::from_runs(value.map),
@@ -130,7 +151,81 @@ pub fn decode(source: &str, key: &[u8], value: Option<&[u8]>) -> Option<((String
         map,
         topic_id: value.topic_id.as_deref().and_then(TopicId::parse),
     };
-    Some(((key.topic.to_string(), key.partition), stored))
+    Read::Position((key.topic.to_string(), key.partition), stored)
+}
+
+/// Decodes one progress record: `Some` only for a position of `source` that can be trusted.
+pub fn decode(source: &str, key: &[u8], value: Option<&[u8]>) -> Option<((String, i32), Stored)> {
+    match read(source, Some(key), value) {
+        Read::Position(tp, stored) => Some((tp, stored)),
+        Read::Forgotten(_) | Read::Ignored | Read::Rejected(..) => None,
+    }
+}
+
+/// What strait writes can be true: a partition and a position of at least 0, and an offset map
+/// of runs in upstream order, none negative, overlapping the one before or reaching past the
+/// position. (A position past the source log's end is not judged here: the record path finds
+/// it out of range and starts again at the log start.)
+fn plausible(partition: i32, value: &Value) -> Result<(), (Rejection, String)> {
+    if partition < 0 {
+        return Err((Rejection::Negative, format!("partition {partition}")));
+    }
+    if value.next_offset < 0 {
+        return Err((
+            Rejection::Negative,
+            format!("position {} of partition {partition}", value.next_offset),
+        ));
+    }
+    let mut covered = 0_i64;
+    for (i, r) in value.map.iter().enumerate() {
+        if r.u < 0 || r.d < 0 || r.len < 0 {
+            return Err((
+                Rejection::Negative,
+                format!("run {i} of the offset map of partition {partition} has a negative field"),
+            ));
+        }
+        let (Some(end), Some(_)) = (r.u.checked_add(r.len), r.d.checked_add(r.len)) else {
+            return Err((
+                Rejection::Inconsistent,
+                format!("run {i} of the offset map of partition {partition} overflows"),
+            ));
+        };
+        if r.u < covered {
+            return Err((
+                Rejection::Inconsistent,
+                format!(
+                    "run {i} of the offset map of partition {partition} overlaps the one before"
+                ),
+            ));
+        }
+        if end > value.next_offset {
+            return Err((
+                Rejection::Inconsistent,
+                format!(
+                    "the offset map of partition {partition} reaches offset {end}, past its \
+                     position {}",
+                    value.next_offset
+                ),
+            ));
+        }
+        covered = end;
+    }
+    Ok(())
+}
+
+/// What is wrong with a JSON key or value, without quoting it (serde_json's messages can).
+fn json_problem(part: &str, e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Syntax | Category::Eof => "is not JSON",
+        Category::Data => "is JSON of another shape",
+        Category::Io => "cannot be read",
+    };
+    format!(
+        "the progress record's {part} {what} (line {}, column {})",
+        e.line(),
+        e.column()
+    )
 }
 
 /// What this run has written for one partition.
@@ -189,20 +284,17 @@ pub fn load(
     // The topic was ensured before: not finding it (a broker that has not seen it yet) is an
     // error to retry, never "nothing copied yet".
     let found = read_to_end(consumer, topic, deadline, |m| {
-        if let Some(key) = m.key() {
-            if m.payload().is_none() {
-                // A tombstone forgets the partition's position (the runbook's way to copy a
-                // partition again from the log start).
-                if let Ok(k) = serde_json::from_slice::<Key<'_>>(key) {
-                    if k.source == source {
-                        positions.remove(&(k.topic.to_string(), k.partition));
-                    }
-                }
-            } else if let Some((tp, next)) = decode(source, key, m.payload()) {
-                positions.insert(tp, next);
+        match read(source, m.key(), m.payload()) {
+            Read::Position(tp, stored) => {
+                positions.insert(tp, stored);
             }
-        } else if m.payload().is_some() {
-            tracing::warn!(offset = m.offset(), "ignoring progress record without key");
+            // A tombstone forgets the partition's position (the runbook's way to copy a
+            // partition again from the log start).
+            Read::Forgotten(tp) => {
+                positions.remove(&tp);
+            }
+            Read::Ignored => {}
+            Read::Rejected(why, detail) => reject(m, why, &detail),
         }
     })?;
     if !found {
@@ -294,5 +386,103 @@ mod tests {
         assert_eq!(decode("A", &k, None), None);
         assert_eq!(decode("A", b"nope", Some(&v)), None);
         assert_eq!(decode("A", &k, Some(br#"{"v":2,"next_offset":5}"#)), None);
+    }
+
+    /// Garbage and impossible values are rejected with a reason, and the reason never quotes
+    /// the record.
+    #[test]
+    fn untrusted_records_are_rejected_with_their_reason() {
+        let key = br#"{"source":"A","topic":"orders","partition":0}"#;
+        let value = |v: &str| Some(v.as_bytes().to_vec());
+        // (key, value, reason, detail)
+        type Case<'a> = (Option<&'a [u8]>, Option<Vec<u8>>, Rejection, &'a str);
+        let cases: Vec<Case<'_>> = vec![
+            (
+                None,
+                value("{}"),
+                Rejection::NoKey,
+                "a progress value without a key",
+            ),
+            (
+                Some(b"\x00\xff SECRET-BYTES"),
+                value("{}"),
+                Rejection::Undecodable,
+                "the progress record's key is not JSON (line 1, column 1)",
+            ),
+            (
+                Some(br#"{"source":"A","topic":"orders","partition":"SECRET-BYTES"}"#),
+                value("{}"),
+                Rejection::Undecodable,
+                "the progress record's key is JSON of another shape (line 1, column 57)",
+            ),
+            (
+                Some(key),
+                value(r#"{"v":1,"next_offset":"SECRET-BYTES"}"#),
+                Rejection::Undecodable,
+                "the progress record's value is JSON of another shape (line 1, column 35)",
+            ),
+            (
+                Some(key),
+                value(r#"{"v":7,"next_offset":5}"#),
+                Rejection::UnsupportedVersion,
+                "progress record of version 7; this strait reads version 1",
+            ),
+            (
+                Some(br#"{"source":"A","topic":"orders","partition":-1}"#),
+                value(r#"{"v":1,"next_offset":5}"#),
+                Rejection::Negative,
+                "partition -1",
+            ),
+            (
+                Some(key),
+                value(r#"{"v":1,"next_offset":-1}"#),
+                Rejection::Negative,
+                "position -1 of partition 0",
+            ),
+            (
+                Some(key),
+                value(r#"{"v":1,"next_offset":10,"map":[{"u":0,"d":-4,"len":3}]}"#),
+                Rejection::Negative,
+                "run 0 of the offset map of partition 0 has a negative field",
+            ),
+            (
+                Some(key),
+                value(
+                    r#"{"v":1,"next_offset":9223372036854775807,"map":[{"u":5,"d":0,"len":9223372036854775807}]}"#,
+                ),
+                Rejection::Inconsistent,
+                "run 0 of the offset map of partition 0 overflows",
+            ),
+            (
+                Some(key),
+                value(
+                    r#"{"v":1,"next_offset":10,"map":[{"u":0,"d":0,"len":5},{"u":3,"d":9,"len":2}]}"#,
+                ),
+                Rejection::Inconsistent,
+                "run 1 of the offset map of partition 0 overlaps the one before",
+            ),
+            (
+                Some(key),
+                value(r#"{"v":1,"next_offset":4,"map":[{"u":0,"d":0,"len":5}]}"#),
+                Rejection::Inconsistent,
+                "the offset map of partition 0 reaches offset 5, past its position 4",
+            ),
+        ];
+        for (k, v, why, detail) in cases {
+            let got = read("A", k, v.as_deref());
+            assert_eq!(got, Read::Rejected(why, detail.to_owned()), "{v:?}");
+        }
+        // Plausible values load, a position past the log end included (the record path judges
+        // that), and so does a position without a map or with a zero-length first run.
+        for v in [
+            r#"{"v":1,"next_offset":9223372036854775807}"#,
+            r#"{"v":1,"next_offset":10,"map":[{"u":0,"d":4,"len":0},{"u":2,"d":4,"len":8}]}"#,
+        ] {
+            assert!(
+                matches!(read("A", Some(key), Some(v.as_bytes())), Read::Position(..)),
+                "{v}"
+            );
+        }
+        assert_eq!(read("A", None, None), Read::Ignored);
     }
 }

@@ -38,6 +38,8 @@ mod offset_sync;
 mod wire;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 pub use checkpoint::Checkpoint;

@@ -934,6 +934,36 @@ impl Event for SourceProbed<'_> {
     }
 }
 
+// ---- internal topics ----------------------------------------------------------------------
+
+/// A record of an internal topic strait reads (its progress topic, checkpoints, heartbeats)
+/// was skipped: it does not decode, or holds values that cannot be true (`reason`, a fixed
+/// label; `detail` says which, never quoting the record's bytes).
+pub struct InternalRecordRejected<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub offset: i64,
+    pub reason: &'static str,
+    pub detail: &'a str,
+}
+
+impl Event for InternalRecordRejected<'_> {
+    fn emit(self) {
+        tracing::warn!(
+            topic = self.topic,
+            partition = self.partition,
+            offset = self.offset,
+            reason = self.reason,
+            "skipping a record of an internal topic: {}",
+            self.detail
+        );
+        metrics()
+            .internal_records_rejected
+            .with_label_values(&[self.topic, self.reason])
+            .inc();
+    }
+}
+
 // ---- checkpoints --------------------------------------------------------------------------
 
 /// A checkpoint record was acknowledged, `latency` after its round started.

@@ -432,4 +432,3 @@ fn check_copy_catches_loss_reorder_and_alteration() {
     timestamp[8].timestamp = Timestamp::LogAppendTime(1_008);
     assert!(message(fails(timestamp)).contains("timestamp of sequence 8"));
 }
-

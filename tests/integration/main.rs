@@ -20,6 +20,7 @@ mod dr;
 mod faults;
 mod filters;
 mod heartbeats;
+mod hostile;
 mod identity;
 mod loops;
 mod metrics;
