@@ -9,19 +9,6 @@
 //!       replicators). Prints `latency <count> <missing> <p50_ms> <p99_ms> <max_ms>`, and on
 //!       stderr the seconds of the measured stream with records over 250 ms.
 //!
-//!   workloads stream SRC TOPIC RATE RECORDS PARTITIONS
-//!       produce RECORDS records at RATE records/s round-robin over PARTITIONS; each value names
-//!       its partition and sequence number. Prints `stream <sent>`.
-//!
-//!   workloads verify SRC TOPIC DST REMOTE WAIT_SECONDS
-//!       wait (up to WAIT_SECONDS) until REMOTE on DST holds as many records as TOPIC on SRC,
-//!       then compare per partition. Prints `verify <source_records> <lost> <duplicates>
-//!       <out_of_order> <altered>` (out of order: first copies not in source order; altered:
-//!       target records that are no source record).
-//!
-//!   workloads ends BOOTSTRAP TOPIC
-//!       prints the sum of TOPIC's end offsets (0 while it does not exist).
-//!
 //!   workloads replay SRC TOPIC DST REMOTE GROUP RATE SECONDS PARTITIONS
 //!       produce RATE records/s for SECONDS (each value is its own source offset); halfway, the
 //!       consumer group GROUP reads TOPIC on SRC from the start to the current end and commits.
@@ -57,48 +44,6 @@ enum Cli {
     Latency(LatencyArgs),
     /// Records replayed or skipped by a group resumed at its translated offsets.
     Replay(ReplayArgs),
-    /// A steady stream whose values name their partition and sequence number.
-    Stream(StreamArgs),
-    /// Every source record on the target? Counts lost, duplicated and out-of-order records.
-    Verify(VerifyArgs),
-    /// The sum of a topic's end offsets (0 when it does not exist yet).
-    Ends(EndsArgs),
-}
-
-#[derive(Args)]
-struct EndsArgs {
-    /// Bootstrap servers.
-    bootstrap: String,
-    /// The topic.
-    topic: String,
-}
-
-#[derive(Args)]
-struct StreamArgs {
-    /// Bootstrap servers of the source cluster.
-    src: String,
-    /// Topic produced to.
-    topic: String,
-    /// Records per second.
-    rate: u64,
-    /// Records in all.
-    records: u64,
-    /// Partitions of the topic (records go round-robin).
-    partitions: i32,
-}
-
-#[derive(Args)]
-struct VerifyArgs {
-    /// Bootstrap servers of the source cluster.
-    src: String,
-    /// Topic on the source.
-    topic: String,
-    /// Bootstrap servers of the target cluster.
-    dst: String,
-    /// The replicated topic on the target.
-    remote: String,
-    /// Seconds to wait for the target to hold every source record.
-    wait_seconds: u64,
 }
 
 #[derive(Args)]
@@ -482,131 +427,9 @@ fn replay(args: ReplayArgs) {
     println!("replay {replayed} {skipped} {max_replayed} {untranslated}");
 }
 
-/// `p:<partition>:<sequence>`, padded to 100 bytes.
-fn stream_value(partition: i32, n: i64) -> Vec<u8> {
-    let mut v = format!("p:{partition}:{n:012}:").into_bytes();
-    v.resize(100, b'.');
-    v
-}
-
-fn stream(a: StreamArgs) {
-    let seconds = a.records.div_ceil(a.rate.max(1));
-    let sent = produce_steady(
-        &a.src,
-        &a.topic,
-        a.rate,
-        seconds,
-        a.partitions,
-        stream_value,
-        || {},
-    );
-    println!("stream {sent}");
-}
-
-/// Every record of `topic` per partition (offset order), read from the start to the end
-/// offsets seen at the start.
-fn read_all(bootstrap: &str, topic: &str) -> BTreeMap<i32, Vec<Vec<u8>>> {
-    let c = consumer(bootstrap, "bench-verify");
-    let md = c
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .expect("metadata");
-    let parts: Vec<i32> = md.topics()[0].partitions().iter().map(|p| p.id()).collect();
-    let mut ends = BTreeMap::new();
-    for &p in &parts {
-        let (_, high) = c
-            .fetch_watermarks(topic, p, Duration::from_secs(10))
-            .expect("watermarks");
-        ends.insert(p, high);
-    }
-    c.assign(&partition_list(
-        topic,
-        parts.iter().map(|&p| (p, Offset::Beginning)),
-    ))
-    .expect("assign");
-    let mut out: BTreeMap<i32, Vec<Vec<u8>>> = parts.iter().map(|&p| (p, Vec::new())).collect();
-    let mut done: BTreeMap<i32, bool> = ends.iter().map(|(&p, &e)| (p, e == 0)).collect();
-    let started = Instant::now();
-    while done.values().any(|d| !d) {
-        assert!(
-            started.elapsed() < Duration::from_secs(600),
-            "reading {topic} took too long"
-        );
-        let Some(m) = c.poll(Duration::from_millis(500)) else {
-            continue;
-        };
-        let m = m.expect("consume");
-        out.get_mut(&m.partition())
-            .unwrap()
-            .push(m.payload().unwrap_or_default().to_vec());
-        if m.offset() + 1 >= ends[&m.partition()] {
-            done.insert(m.partition(), true);
-        }
-    }
-    out
-}
-
-fn ends(a: EndsArgs) {
-    let c = consumer(&a.bootstrap, "bench-ends");
-    let total: i64 = match c.fetch_metadata(Some(&a.topic), Duration::from_secs(10)) {
-        Ok(md) if md.topics().first().is_some_and(|t| t.error().is_none()) => md.topics()[0]
-            .partitions()
-            .iter()
-            .map(|p| {
-                c.fetch_watermarks(&a.topic, p.id(), Duration::from_secs(10))
-                    .map_or(0, |(_, high)| high)
-            })
-            .sum(),
-        _ => 0,
-    };
-    println!("{total}");
-}
-
-fn verify(a: VerifyArgs) {
-    let source = read_all(&a.src, &a.topic);
-    let want: usize = source.values().map(Vec::len).sum();
-    // Wait until the target holds as many records (it may hold more: duplicates).
-    let started = Instant::now();
-    let mut target = read_all(&a.dst, &a.remote);
-    while target.values().map(Vec::len).sum::<usize>() < want
-        && started.elapsed() < Duration::from_secs(a.wait_seconds)
-    {
-        std::thread::sleep(Duration::from_secs(2));
-        target = read_all(&a.dst, &a.remote);
-    }
-    let (mut lost, mut duplicates, mut out_of_order, mut altered) =
-        (0usize, 0usize, 0usize, 0usize);
-    for (p, want) in &source {
-        let got = target.get(p).map(Vec::as_slice).unwrap_or_default();
-        let wanted: std::collections::HashSet<&Vec<u8>> = want.iter().collect();
-        let mut seen = std::collections::HashSet::new();
-        let mut firsts = Vec::new();
-        for v in got {
-            if !wanted.contains(v) {
-                altered += 1;
-            } else if seen.insert(v) {
-                firsts.push(v);
-            } else {
-                duplicates += 1;
-            }
-        }
-        lost += want.len() - firsts.len();
-        // First copies must follow the source order.
-        let order: std::collections::HashMap<&Vec<u8>, usize> =
-            want.iter().enumerate().map(|(i, v)| (v, i)).collect();
-        out_of_order += firsts
-            .windows(2)
-            .filter(|w| order[w[0]] > order[w[1]])
-            .count();
-    }
-    println!("verify {want} {lost} {duplicates} {out_of_order} {altered}");
-}
-
 fn main() {
     match Cli::parse() {
         Cli::Latency(args) => latency(args),
         Cli::Replay(args) => replay(args),
-        Cli::Stream(args) => stream(args),
-        Cli::Verify(args) => verify(args),
-        Cli::Ends(args) => ends(args),
     }
 }
