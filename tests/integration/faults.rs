@@ -432,3 +432,197 @@ fn check_copy_catches_loss_reorder_and_alteration() {
     timestamp[8].timestamp = Timestamp::LogAppendTime(1_008);
     assert!(message(fails(timestamp)).contains("timestamp of sequence 8"));
 }
+
+/// A replicator the kill loop kills and restarts.
+enum Replicator {
+    Strait(StraitProcess),
+    Mm2(Mm2Process, Mm2Properties),
+}
+
+impl Replicator {
+    fn name(&self) -> &'static str {
+        match self {
+            Replicator::Strait(_) => "strait",
+            Replicator::Mm2(..) => "MirrorMaker 2",
+        }
+    }
+
+    fn kill9_and_restart(&mut self) {
+        match self {
+            Replicator::Strait(s) => {
+                s.kill9();
+                s.restart();
+            }
+            Replicator::Mm2(m, props) => {
+                // SAFETY: kill(2) on the pid of our own child, which has not been reaped.
+                unsafe {
+                    libc::kill(m.pid() as i32, libc::SIGKILL);
+                }
+                wait_until(
+                    Duration::from_secs(30),
+                    "MirrorMaker 2 to die of SIGKILL",
+                    || m.exited().is_some(),
+                );
+                *m = Mm2Process::start(props);
+            }
+        }
+    }
+
+    fn assert_running(&mut self) {
+        match self {
+            Replicator::Strait(s) => s.assert_running(),
+            Replicator::Mm2(m, _) => m.assert_running(),
+        }
+    }
+
+    fn stop(&mut self) {
+        match self {
+            Replicator::Strait(s) => {
+                s.sigterm();
+                s.wait_exit(Duration::from_secs(60));
+            }
+            Replicator::Mm2(m, _) => {
+                m.stop();
+            }
+        }
+    }
+}
+
+/// xorshift64*: the kill loop's moments from its seed.
+fn next_random(state: &mut u64) -> u64 {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+}
+
+fn env_u64(key: &str, default: u64) -> u64 {
+    std::env::var(key)
+        .ok()
+        .map(|v| v.parse().unwrap_or_else(|e| panic!("{key}={v}: {e}")))
+        .unwrap_or(default)
+}
+
+/// One kill loop: `records` stream at `rate` into a fresh topic of `a` while the replicator
+/// copies them to `b` and gets `kill -9` (then an immediate restart) up to `kills` times, each a
+/// seeded random 1-6 s after it copies again. Afterwards the exact check.
+fn kill_loop(
+    a: &KafkaCluster,
+    b: &KafkaCluster,
+    mm2: bool,
+    seed: u64,
+    kills: u64,
+    records: u64,
+    rate: u64,
+) -> CopyReport {
+    const P: i32 = 8;
+    let topic = unique_name(if mm2 {
+        "kill-loop-mm2"
+    } else {
+        "kill-loop-strait"
+    });
+    let remote = format!("A.{topic}");
+    create_topic(&a.bootstrap(), &topic, P, &[]);
+    let mut replicator = if mm2 {
+        let props = Mm2Properties::one_way(("A", a), ("B", b))
+            .flow("A", "B", "topics", &topic)
+            .flow("A", "B", "groups", "none-such");
+        Replicator::Mm2(Mm2Process::start(&props), props)
+    } else {
+        Replicator::Strait(StraitProcess::start(&StraitConfig::a_to_b(a, b, &[&topic])))
+    };
+    let name = replicator.name();
+    let mut state = seed.max(1);
+    eprintln!("{name}: {records} records at {rate}/s into {topic}, {kills} kills -9 (seed {seed})");
+    let stream = RecordStream::start_bounded(&a.bootstrap(), &topic, P, rate, records);
+    let mut follower = Follower::new(&b.bootstrap(), &remote, P);
+    let mut copied_at_kills = Vec::new();
+    let mut restarted_with = 0i64;
+    // Each kill comes a seeded 1-6 s after the (re)started replicator has copied again (the
+    // target grew), so that every kill interrupts copying however long the replicator takes to
+    // start (MirrorMaker 2's Connect runtime takes seconds); none once everything is copied.
+    let written = || end_offsets(&b.bootstrap(), &remote).iter().sum::<i64>();
+    let copied = |f: &Follower| f.covered().iter().sum::<u64>();
+    while copied_at_kills.len() < kills as usize {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while written() <= restarted_with && copied(&follower) < records {
+            assert!(
+                Instant::now() < deadline,
+                "{name} copied nothing for 300 s after its restart"
+            );
+            follower.advance();
+        }
+        let delay = Duration::from_millis(1_000 + next_random(&mut state) % 5_000);
+        let at = Instant::now() + delay;
+        while Instant::now() < at {
+            follower.advance();
+        }
+        if copied(&follower) >= records {
+            break;
+        }
+        replicator.assert_running();
+        replicator.kill9_and_restart();
+        // What the killed replicator had written: the restarted one copies again once the
+        // target's end offsets pass it.
+        restarted_with = written();
+        copied_at_kills.push(restarted_with);
+    }
+    let kills_made = copied_at_kills.len();
+    // The producer may be behind its schedule on a busy machine: the whole stream, not less.
+    while !stream.done() {
+        follower.advance();
+    }
+    let summary = stream.finish();
+    assert_eq!(summary.total, records, "records produced");
+    let after_last_kill = Instant::now();
+    follower.wait_covers(
+        &summary.per_partition,
+        Duration::from_secs(900),
+        &format!("{name} to copy all {records} records after the last kill"),
+    );
+    eprintln!(
+        "{name}: every record on the target {:.1}s after the stream ended ({kills_made} kills; \
+         target end offsets at each: {copied_at_kills:?})",
+        after_last_kill.elapsed().as_secs_f64()
+    );
+    replicator.assert_running();
+    replicator.stop();
+    let source = read_all(&a.bootstrap(), &topic, Duration::from_secs(300));
+    let target = follower.read_to_end(Duration::from_secs(300));
+    let copy = check_copy(&source, &target, &summary.per_partition);
+    eprintln!(
+        "[kill-loop] {name} | seed {seed} | kills {kills_made} | records {} | target records {} \
+         | lost {} | duplicates {} ({:.0} per kill)",
+        copy.source_records,
+        copy.target_records,
+        copy.lost,
+        copy.duplicates,
+        copy.duplicates as f64 / kills_made.max(1) as f64
+    );
+    copy
+}
+
+/// Issue 14's kill -9 loop (`bench/kill_loop.sh`, not CI: minutes of streaming): strait, then
+/// MirrorMaker 2 on the same clusters, each killed `KILL_LOOP_KILLS` (20) times at moments drawn
+/// from `KILL_LOOP_SEED` while `KILL_LOOP_RECORDS` (1,000,000) records stream at
+/// `KILL_LOOP_RATE` (2,000) per second. Nothing may be lost; duplicates are reported.
+/// `KILL_LOOP_REPLICATORS` (`strait,mm2`) picks which run.
+#[test]
+#[ignore = "bench/kill_loop.sh runs it (minutes of streaming)"]
+fn kill9_loop() {
+    let seed = env_u64("KILL_LOOP_SEED", 14);
+    let kills = env_u64("KILL_LOOP_KILLS", 20);
+    let records = env_u64("KILL_LOOP_RECORDS", 1_000_000);
+    let rate = env_u64("KILL_LOOP_RATE", 2_000);
+    let which = std::env::var("KILL_LOOP_REPLICATORS").unwrap_or_else(|_| "strait,mm2".into());
+    let [a, b] = clusters(["kill-A", "kill-B"]);
+    for replicator in which.split(',') {
+        let mm2 = match replicator.trim() {
+            "strait" => false,
+            "mm2" => true,
+            other => panic!("KILL_LOOP_REPLICATORS: unknown replicator {other:?} (strait, mm2)"),
+        };
+        let copy = kill_loop(&a, &b, mm2, seed, kills, records, rate);
+        assert_eq!(copy.lost, 0);
+    }
+}
