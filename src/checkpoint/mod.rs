@@ -302,17 +302,32 @@ impl CheckpointEmitter {
         }
         results.sort_by(|x, y| x.0.cmp(&y.0));
         // Every selected group's committed offset per partition asked about, for the record
-        // path to keep the history they need: only from a round that read them all.
+        // path to keep the history they need: only from a round that read them all, and before
+        // translating (the runs those offsets need stay, so nothing this round needs goes).
         let mut offsets: HashMap<PartitionKey, GroupOffsets> = partitions
             .iter()
             .map(|k| (k.clone(), GroupOffsets::new()))
             .collect();
         let mut complete = true;
+        for (group, committed) in &results {
+            let Ok(committed) = committed else {
+                complete = false;
+                continue;
+            };
+            let name: Arc<str> = Arc::from(group.as_str());
+            for (topic, partition, upstream, _) in committed {
+                if let Some(o) = offsets.get_mut(&(topic.clone(), *partition)) {
+                    o.push((*upstream, Arc::clone(&name)));
+                }
+            }
+        }
+        if complete {
+            self.maps.set_group_offsets(offsets);
+        }
         for (group, committed) in results {
             let committed = match committed {
                 Ok(c) => c,
                 Err(source) => {
-                    complete = false;
                     let e = CheckpointError::Committed {
                         group: group.clone(),
                         side: "source",
@@ -322,12 +337,6 @@ impl CheckpointEmitter {
                     continue;
                 }
             };
-            let name: Arc<str> = Arc::from(group.as_str());
-            for (topic, partition, upstream, _) in &committed {
-                if let Some(o) = offsets.get_mut(&(topic.clone(), *partition)) {
-                    o.push((*upstream, Arc::clone(&name)));
-                }
-            }
             // Translated under the lock, written after it.
             let translated: Vec<Translated> = self.maps.with(|maps| {
                 committed
@@ -430,9 +439,6 @@ impl CheckpointEmitter {
                     tracing::warn!(group, error = %error_chain(&e), "group offset sync failed; retrying at the next interval");
                 }
             }
-        }
-        if complete {
-            self.maps.set_group_offsets(offsets);
         }
         if written > 0 {
             tracing::debug!(written, "checkpoints written");

@@ -89,10 +89,10 @@ impl Source {
     }
 }
 
-/// The runs of the latest progress record of `topic`-0: (first run's upstream offset, number
-/// of runs holding records, bytes of the encoded runs). Decoded here, independently of strait.
-/// (A restart may add a run of no records, where copying resumed.)
-fn stored_runs(b: &KafkaCluster, topic: &str) -> Option<(i64, usize, usize)> {
+/// The latest progress record of `topic`-0: (stored position, first run's upstream offset,
+/// number of runs holding records, bytes of the encoded runs). Decoded here, independently of
+/// strait. (A restart may add a run of no records, where copying resumed.)
+fn stored_runs(b: &KafkaCluster, topic: &str) -> Option<(i64, i64, usize, usize)> {
     let key = format!(r#"{{"source":"A","topic":"{topic}","partition":0}}"#);
     let records = read_all(&b.bootstrap(), "strait-offsets.A.internal", DEADLINE);
     let last = records
@@ -106,25 +106,40 @@ fn stored_runs(b: &KafkaCluster, topic: &str) -> Option<(i64, usize, usize)> {
     assert_eq!(numbers.len() % 3, 0, "three numbers a run");
     let bytes = serde_json::to_string(&value["runs"]).unwrap().len();
     let with_records = numbers.chunks(3).filter(|r| r[2] > 0).count();
+    let position = value["next_offset"].as_i64().expect("a position");
     // The first run's upstream offset is relative to 0.
-    Some((*numbers.first()?, with_records, bytes))
+    Some((position, *numbers.first()?, with_records, bytes))
 }
 
-/// The latest checkpoint of `group` for `remote`-0 whose upstream offset is `upstream`.
-fn checkpoint_at(b: &KafkaCluster, group: &str, remote: &str, upstream: i64) -> Checkpoint {
+/// The latest checkpoint of `group` for `remote`-0, once it is for upstream offset `upstream`
+/// and has reached downstream offset `exact`. Checkpoints written while replication had not
+/// reached the group's offset yet stop at the end of what was copied (nothing skipped); the
+/// next round after the copy passed it must write the exact offset (or one beyond, which the
+/// caller's assertion rejects).
+fn checkpoint_at(
+    b: &KafkaCluster,
+    group: &str,
+    remote: &str,
+    upstream: i64,
+    exact: i64,
+) -> Checkpoint {
     let mut reader = TopicReader::new(&b.bootstrap(), "A.checkpoints.internal");
-    let ours = |recs: &[Rec]| -> Option<Checkpoint> {
+    let latest = |recs: &[Rec]| -> Option<Checkpoint> {
         recs.iter()
             .filter_map(|r| Checkpoint::decode(r.key.as_deref()?, r.value.as_deref()?).ok())
-            .filter(|c| c.group == group && c.topic == remote && c.partition == 0)
-            .find(|c| c.upstream_offset == upstream)
+            .rfind(|c| c.group == group && c.topic == remote && c.partition == 0)
     };
     reader.wait_until(
         DEADLINE,
-        &format!("a checkpoint of {group} at upstream offset {upstream}"),
-        |recs| ours(recs).is_some(),
+        &format!(
+            "the checkpoint of {group} at upstream offset {upstream} to reach downstream {exact}"
+        ),
+        |recs| {
+            latest(recs)
+                .is_some_and(|c| c.upstream_offset == upstream && c.downstream_offset >= exact)
+        },
     );
-    ours(reader.records()).expect("the checkpoint")
+    latest(reader.records()).expect("the checkpoint")
 }
 
 /// The target offset of the record whose value is `value`.
@@ -176,11 +191,10 @@ fn a_group_thousands_of_transactions_behind_keeps_an_exact_checkpoint() {
     target.wait_for_count(source.values.len(), DEADLINE);
 
     // Exact: the target offset of the first record the group has not read.
-    let c = checkpoint_at(b, &group, &remote, lagging);
-    let first_unread = source.first_from(lagging);
+    let exact = target_offset(&target, source.first_from(lagging));
+    let c = checkpoint_at(b, &group, &remote, lagging, exact);
     assert_eq!(
-        c.downstream_offset,
-        target_offset(&target, first_unread),
+        c.downstream_offset, exact,
         "checkpoint of a group {BEHIND} transactions behind"
     );
 
@@ -195,9 +209,8 @@ fn a_group_thousands_of_transactions_behind_keeps_an_exact_checkpoint() {
     source.add(&more, &offsets);
     let mut strait = StraitProcess::start(&config);
     target.wait_for_count(source.values.len(), DEADLINE);
-    let c = checkpoint_at(b, &group, &remote, moved);
-    let first_unread = source.first_from(moved);
-    let translated = target_offset(&target, first_unread);
+    let translated = target_offset(&target, source.first_from(moved));
+    let c = checkpoint_at(b, &group, &remote, moved, translated);
     assert_eq!(
         c.downstream_offset, translated,
         "checkpoint after a restart"
@@ -216,13 +229,15 @@ fn a_group_thousands_of_transactions_behind_keeps_an_exact_checkpoint() {
         .rposition(|s| s.0 <= moved)
         .expect("a stretch at or before the group's offset");
     let want_first = stretches[kept_from].0;
-    let (_, runs, bytes) = wait_for(
+    // Progress is written once a second: wait for the record past the last source record.
+    let end = *source.values.keys().next_back().expect("records");
+    let (_, _, runs, bytes) = wait_for(
         DEADLINE,
         &format!(
             "the stored map to start at {want_first}, the run that translates the group's \
-             offset {moved}"
+             offset {moved}, with the position past {end}"
         ),
-        || stored_runs(b, &topic).filter(|(u, _, _)| *u == want_first),
+        || stored_runs(b, &topic).filter(|&(p, u, _, _)| u == want_first && p > end),
     );
     assert_eq!(
         runs,
