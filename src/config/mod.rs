@@ -327,6 +327,23 @@ pub struct ClusterConfig {
     pub admin: BTreeMap<String, Secret>,
 }
 
+#[cfg(test)]
+impl ClusterConfig {
+    /// A plaintext cluster at `bootstrap` with no pass-through properties (unit tests against
+    /// librdkafka's mock cluster).
+    pub fn plaintext(alias: &str, bootstrap: &str) -> ClusterConfig {
+        ClusterConfig {
+            alias: alias.to_owned(),
+            bootstrap_servers: bootstrap.to_owned(),
+            security: Security::default(),
+            client: BTreeMap::new(),
+            consumer: BTreeMap::new(),
+            producer: BTreeMap::new(),
+            admin: BTreeMap::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SecurityProtocol {
     #[default]

@@ -345,15 +345,7 @@ mod tests {
     use crate::config::ClusterConfig;
 
     fn reader(bootstrap: &str) -> BaseConsumer<LogContext> {
-        let cluster = ClusterConfig {
-            alias: "A".to_owned(),
-            bootstrap_servers: bootstrap.to_owned(),
-            security: Default::default(),
-            client: Default::default(),
-            consumer: Default::default(),
-            producer: Default::default(),
-            admin: Default::default(),
-        };
+        let cluster = ClusterConfig::plaintext("A", bootstrap);
         super::super::reader_consumer(&cluster, "test|reader").expect("reader")
     }
 

@@ -323,15 +323,7 @@ mod tests {
     use crate::kafka;
 
     fn cluster(bootstrap: &str) -> ClusterConfig {
-        ClusterConfig {
-            alias: "A".to_owned(),
-            bootstrap_servers: bootstrap.to_owned(),
-            security: Default::default(),
-            client: Default::default(),
-            consumer: Default::default(),
-            producer: Default::default(),
-            admin: Default::default(),
-        }
+        ClusterConfig::plaintext("A", bootstrap)
     }
 
     /// librdkafka's mock cluster, for what a real broker does not do on demand: refusing the
