@@ -147,15 +147,10 @@ fn mirror_status(config: &Config, m: &MirrorConfig) -> MirrorStatus {
     };
     let reads = source.as_ref().unwrap_or(&empty);
     st.partitions = partition_statuses(m, &target, reads, now);
+    let lag = MirrorLag::of(m, &st.partitions);
     if source.is_ok() {
-        st.lag_records = Some(st.partitions.iter().filter_map(|p| p.lag_records).sum());
-        st.lag_seconds = st
-            .partitions
-            .iter()
-            .filter_map(|p| p.lag_seconds)
-            .fold(None, |acc: Option<f64>, s| {
-                Some(acc.map_or(s, |a| a.max(s)))
-            });
+        st.lag_records = Some(lag.records);
+        st.lag_seconds = lag.seconds;
     }
     (st.state, st.detail) = match &source {
         Err(e) => failed(e, &m.source, &m.target),
@@ -163,11 +158,49 @@ fn mirror_status(config: &Config, m: &MirrorConfig) -> MirrorStatus {
             source: &m.source,
             heartbeat_interval: m.emit_heartbeats.then_some(m.emit_heartbeats_interval),
             heartbeat_age_ms: st.heartbeat_age_ms,
-            lag_records: st.lag_records.unwrap_or(0),
-            newest_progress_age_ms: st.partitions.iter().filter_map(|p| p.progress_age_ms).min(),
+            lag_records: lag.records,
+            newest_progress_age_ms: lag.newest_progress_age_ms,
         }),
     };
     st
+}
+
+/// A mirror's lag, over its data partitions: heartbeat topics are left out, since a heartbeat
+/// is written every interval and its copy is stored up to a progress interval later, so their
+/// lag is rarely 0 on a healthy mirror (the heartbeat age says how fresh they are).
+#[derive(Debug, PartialEq)]
+struct MirrorLag {
+    records: i64,
+    /// The oldest uncopied record's age, over the partitions that lag.
+    seconds: Option<f64>,
+    /// Of the lagging partition whose position was written last: whether they move.
+    newest_progress_age_ms: Option<i64>,
+}
+
+impl MirrorLag {
+    fn of(m: &MirrorConfig, partitions: &[PartitionStatus]) -> Self {
+        let data = partitions
+            .iter()
+            .filter(|p| !m.replication_policy.is_heartbeats_topic(&p.topic));
+        let mut lag = MirrorLag {
+            records: 0,
+            seconds: None,
+            newest_progress_age_ms: None,
+        };
+        for p in data {
+            lag.records += p.lag_records.unwrap_or(0);
+            if let Some(s) = p.lag_seconds {
+                lag.seconds = Some(lag.seconds.map_or(s, |a: f64| a.max(s)));
+            }
+            if p.lag_records.is_some_and(|l| l > 0) {
+                if let Some(age) = p.progress_age_ms {
+                    lag.newest_progress_age_ms =
+                        Some(lag.newest_progress_age_ms.map_or(age, |a| a.min(age)));
+                }
+            }
+        }
+        lag
+    }
 }
 
 fn read_target(config: &Config, m: &MirrorConfig, now: i64) -> Result<TargetReads, DrError> {
@@ -393,6 +426,58 @@ mod tests {
     use super::*;
     use crate::kafka::read::ReadError;
     use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+
+    fn partition(topic: &str, lag: i64, lag_seconds: f64, progress_age_ms: i64) -> PartitionStatus {
+        PartitionStatus {
+            topic: topic.into(),
+            partition: 0,
+            remote_topic: format!("A.{topic}"),
+            copied_to: 100,
+            source_end: Some(100 + lag),
+            lag_records: Some(lag),
+            lag_seconds: Some(lag_seconds),
+            progress_age_ms: Some(progress_age_ms),
+            stopped: None,
+        }
+    }
+
+    /// The heartbeat topics (written every second, stored a progress interval after) are not
+    /// the mirror's lag; whether it moves is judged on the partitions that lag.
+    #[test]
+    fn mirror_lag_leaves_heartbeats_out() {
+        let yaml = "clusters:\n  A: { bootstrap_servers: a:9092 }\n  B: { bootstrap_servers: b:9092 }\nmirrors: [{ source: A, target: B }]\n";
+        let config = crate::config::from_str(yaml, "test").unwrap();
+        let m = &config.mirrors[0];
+        let caught_up = [
+            partition("heartbeats", 2, 0.3, 200),
+            partition("C.heartbeats", 1, 0.2, 100),
+            partition("orders", 0, 0.0, 90_000),
+        ];
+        assert_eq!(
+            MirrorLag::of(m, &caught_up),
+            MirrorLag {
+                records: 0,
+                seconds: Some(0.0),
+                newest_progress_age_ms: None,
+            }
+        );
+        let behind = [
+            partition("heartbeats", 2, 0.3, 200),
+            partition("orders", 5, 4.0, 40_000),
+            partition("payments", 7, 9.0, 35_000),
+            partition("refunds", 0, 0.0, 1_000),
+        ];
+        assert_eq!(
+            MirrorLag::of(m, &behind),
+            MirrorLag {
+                records: 12,
+                seconds: Some(9.0),
+                newest_progress_age_ms: Some(35_000),
+            }
+        );
+        let stalled = verdict(&v(Some(500), 12, Some(35_000)));
+        assert_eq!(stalled.0, State::Stalled, "{}", stalled.1);
+    }
 
     fn v(heartbeat_age_ms: Option<i64>, lag: i64, progress: Option<i64>) -> Verdict<'static> {
         Verdict {

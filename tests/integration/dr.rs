@@ -41,6 +41,18 @@ fn dr_config(
     config.shutdown_timeout("10s")
 }
 
+/// The partitions of `topic` in a mirror's `strait status`: a mirror also copies its source's
+/// `heartbeats` topic once another test's mirror has written one to that (shared) cluster.
+fn topic_partitions(mirror: &Value, topic: &str) -> Vec<Value> {
+    mirror["partitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["topic"] == topic)
+        .cloned()
+        .collect()
+}
+
 /// Runs a strait command on `config` and parses its JSON output; panics with stderr unless the
 /// exit code is `want`.
 fn json_cli(config: &Path, args: &[&str], want: i32) -> Value {
@@ -188,10 +200,7 @@ fn translate_status_and_an_interrupted_failover_finish_exactly() {
     // mirror reports every partition copied (what an operator checks before translating).
     wait_until(ARRIVAL, "status: every partition copied", || {
         let out = json_cli(&config, &["status"], 0);
-        let parts = out["mirrors"][0]["partitions"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
+        let parts = topic_partitions(&out["mirrors"][0], &topic);
         parts.len() == 2 && parts.iter().all(|p| p["copied_to"] == 60)
     });
 
@@ -224,7 +233,7 @@ fn translate_status_and_an_interrupted_failover_finish_exactly() {
         (m["state"] == "replicating" && m["lag_records"] == 0).then_some(m)
     });
     assert_eq!(st["mirror"], format!("{x}->{y}"));
-    let parts = st["partitions"].as_array().unwrap();
+    let parts = topic_partitions(&st, &topic);
     assert_eq!(parts.len(), 2, "{st}");
     for p in parts {
         assert_eq!(p["copied_to"], 60, "{p}");
@@ -258,7 +267,7 @@ fn translate_status_and_an_interrupted_failover_finish_exactly() {
     let out = json_cli(&config, &["status"], 0);
     let m = &out["mirrors"][0];
     assert_eq!(m["lag_records"], 7, "{m}");
-    let p0 = &m["partitions"][0];
+    let p0 = &topic_partitions(m, &topic)[0];
     assert_eq!(
         (p0["partition"].as_i64(), p0["lag_records"].as_i64()),
         (Some(0), Some(7))
@@ -614,13 +623,17 @@ fn dr_drill_failover_with_the_source_lost_then_failback() {
     let mut copied_back = TopicReader::new(&a.bootstrap(), &back);
     copied_back.wait_for_count(50, ARRIVAL);
     // The runbook's step before failing back: the reverse mirror has caught up.
-    wait_until(ARRIVAL, "B->A caught up in `strait status`", || {
+    wait_seen(ARRIVAL, "B->A caught up in `strait status`", || {
         let out = json_cli(&config, &["status"], 0);
-        out["mirrors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|m| m["mirror"] == "B->A" && m["state"] == "replicating" && m["lag_records"] == 0)
+        let caught_up =
+            out["mirrors"].as_array().unwrap().iter().any(|m| {
+                m["mirror"] == "B->A" && m["state"] == "replicating" && m["lag_records"] == 0
+            });
+        if caught_up {
+            Ok(())
+        } else {
+            Err(out.to_string())
+        }
     });
 
     let failback = json_cli(

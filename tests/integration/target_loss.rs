@@ -10,9 +10,6 @@ use crate::harness::http::samples;
 use crate::harness::*;
 
 const ARRIVAL: Duration = Duration::from_secs(120);
-/// For the first metrics of a new mirror while the rest of the suite loads the shared
-/// clusters (seen to take over 120 s in a full run on two cores).
-const FIRST_MEASURED: Duration = Duration::from_secs(300);
 
 #[test]
 fn a_remote_topic_deleted_on_the_target_is_reported_and_the_runbook_copies_it_again() {
@@ -41,11 +38,21 @@ fn a_remote_topic_deleted_on_the_target_is_reported_and_the_runbook_copies_it_ag
         stored_position(b, &topic) == Some(FIRST as i64)
     });
 
-    delete_topic(&b.bootstrap(), &remote);
-    // strait's topic sync creates it again (empty); new records land at offset 0.
-    wait_until(ARRIVAL, "the remote topic created again", || {
-        partition_count(&b.bootstrap(), &remote) == Some(1)
+    // strait's topic sync creates it again (empty), within a refresh interval: too soon, at
+    // times, for a metadata poll to see it gone; the second creation in strait's log is what
+    // says that the deletion happened.
+    request_topic_deletion(&b.bootstrap(), &remote);
+    let created = |log: &str| {
+        log.lines()
+            .filter(|l| {
+                l.contains("created remote topic") && l.contains(&format!("remote={remote} "))
+            })
+            .count()
+    };
+    wait_until(ARRIVAL, "the remote topic created again by strait", || {
+        created(&strait.log_contents()) == 2
     });
+    // The new records land in the new log from offset 0.
     produce(&a.bootstrap(), &topic, &batch(FIRST, FIRST + AFTER));
     let mut target = TopicReader::new(&b.bootstrap(), &remote);
     target.wait_for_count(AFTER, ARRIVAL);
@@ -120,8 +127,6 @@ fn stored_position(b: &KafkaCluster, topic: &str) -> Option<i64> {
 /// A source topic deleted while strait runs: its partitions are released (no longer assigned,
 /// no metric series left), the other topic of the mirror goes on.
 #[test]
-#[ignore = "times out waiting for the new mirror's first metrics when run in the full suite \
-            (passes alone); under investigation, see the issue 14 closing note"]
 fn a_deleted_source_topic_releases_its_partitions_and_their_metric_series() {
     let (a, b) = shared_clusters();
     let gone = unique_name("src_deleted");
@@ -146,22 +151,17 @@ fn a_deleted_source_topic_releases_its_partitions_and_their_metric_series() {
         )
         .len()
     };
-    wait_until(
-        FIRST_MEASURED,
-        "three partitions assigned and measured",
-        || {
-            let text = get_ok(&addr, "/metrics");
-            sample(&text, "strait_partitions_assigned", &[("mirror", "A->B")]) == Some(3.0)
-                && series(&text, &gone) == 2
-        },
-    );
+    // Per topic, not the mirror's total: the mirror also copies A's `heartbeats` topic once
+    // another test's mirror to A has written it.
+    wait_until(ARRIVAL, "three partitions measured", || {
+        let text = get_ok(&addr, "/metrics");
+        series(&text, &gone) == 2 && series(&text, &kept) == 1
+    });
 
     delete_topic(&a.bootstrap(), &gone);
     wait_until(ARRIVAL, "the deleted topic's partitions released", || {
         let text = get_ok(&addr, "/metrics");
-        sample(&text, "strait_partitions_assigned", &[("mirror", "A->B")]) == Some(1.0)
-            && series(&text, &gone) == 0
-            && series(&text, &kept) == 1
+        series(&text, &gone) == 0 && series(&text, &kept) == 1
     });
     let log = strait.log_contents();
     let released = log

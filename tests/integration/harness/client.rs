@@ -65,13 +65,20 @@ pub fn create_topic(bootstrap: &str, topic: &str, partitions: i32, configs: &[(&
     );
 }
 
-/// Deletes `topic` and waits until the metadata no longer shows it.
-pub fn delete_topic(bootstrap: &str, topic: &str) {
+/// Deletes `topic` (the controller accepted it) without waiting until the metadata no longer
+/// shows it: for a topic that something else (strait's topic sync) may create again at once,
+/// where the window in which it is gone can be too short to see.
+pub fn request_topic_deletion(bootstrap: &str, topic: &str) {
     let results = block_on(admin(bootstrap).delete_topics(&[topic], &admin_options()))
         .unwrap_or_else(|e| panic!("delete topic {topic}: {e}"));
     for r in results {
         r.unwrap_or_else(|(t, e)| panic!("delete topic {t} on {bootstrap}: {e}"));
     }
+}
+
+/// Deletes `topic` and waits until the metadata no longer shows it.
+pub fn delete_topic(bootstrap: &str, topic: &str) {
+    request_topic_deletion(bootstrap, topic);
     wait_for(ADMIN_TIMEOUT, &format!("{topic} gone"), || {
         partition_count(bootstrap, topic).is_none().then_some(())
     });

@@ -49,6 +49,27 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut probe: impl FnMut() -> Opt
     }
 }
 
+/// Polls `probe` until it returns `Ok`; panics with `what` and the last `Err` (what was seen
+/// instead) once `timeout` has passed.
+pub fn wait_seen<T>(
+    timeout: Duration,
+    what: &str,
+    mut probe: impl FnMut() -> Result<T, String>,
+) -> T {
+    let mut seen;
+    let deadline = Instant::now() + timeout;
+    loop {
+        match probe() {
+            Ok(v) => return v,
+            Err(e) => seen = e,
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}; last seen:\n{seen}");
+        }
+        std::thread::sleep(POLL_EVERY.min(deadline.saturating_duration_since(Instant::now())));
+    }
+}
+
 /// The crate root (where `harness/kafka.sh` lives).
 pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
