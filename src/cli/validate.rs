@@ -53,10 +53,22 @@ async fn plan_all(config: &Config) -> Exit {
                 admins.insert(alias.clone(), client);
             }
             Err(e) => {
+                let said = client.inner().context().last_error().or_else(|| {
+                    kafka::diagnose_connection(cluster, std::time::Duration::from_secs(2))
+                });
+                let hint = said
+                    .as_deref()
+                    .and_then(kafka::connection_hint)
+                    .map(|h| format!("{h} (clusters.{alias}.security)"))
+                    .unwrap_or_else(|| {
+                        format!("check clusters.{alias}.bootstrap_servers and its security settings")
+                    });
                 eprintln!(
-                    "error: cannot reach cluster `{alias}` at {}: {}\nhint: check clusters.{alias}.bootstrap_servers and its security settings",
+                    "error: cannot reach cluster `{alias}` at {}: {}{}\nhint: {hint}",
                     cluster.bootstrap_servers,
-                    error_chain(&e)
+                    error_chain(&e),
+                    said.map(|s| format!("\n  the client's last error: {s}"))
+                        .unwrap_or_default(),
                 );
                 return Exit::Unreachable;
             }

@@ -88,13 +88,14 @@ impl Choice for SecurityProtocol {
     ];
 }
 
-/// The SASL mechanisms that work with a user name and password (`Sasl::mechanism` holds the
-/// spelling, which is also librdkafka's).
+/// The SASL mechanisms strait supports (`Sasl::mechanism` holds the spelling, which is also
+/// librdkafka's): a user name and password, or OAUTHBEARER tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum SaslMechanism {
     Plain,
     ScramSha256,
     ScramSha512,
+    OAuthBearer,
 }
 
 impl SaslMechanism {
@@ -103,6 +104,7 @@ impl SaslMechanism {
             SaslMechanism::Plain => "PLAIN",
             SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
             SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+            SaslMechanism::OAuthBearer => "OAUTHBEARER",
         }
     }
 }
@@ -114,6 +116,7 @@ impl Choice for SaslMechanism {
         spelling("PLAIN", SaslMechanism::Plain),
         spelling("SCRAM-SHA-256", SaslMechanism::ScramSha256),
         spelling("SCRAM-SHA-512", SaslMechanism::ScramSha512),
+        spelling("OAUTHBEARER", SaslMechanism::OAuthBearer),
     ];
 }
 

@@ -7,7 +7,7 @@
 //! The table lives here rather than in `kafka/` because `kafka/` imports `config/`, not the
 //! other way round.
 
-use super::{ClusterConfig, Secret};
+use super::{ClusterConfig, SaslCredentials, Secret};
 
 /// Each kind of client strait builds; each takes its pass-through properties from one section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -179,6 +179,27 @@ fn sasl(cluster: &ClusterConfig) -> Option<&super::Sasl> {
     cluster.security.sasl.as_ref()
 }
 
+fn oidc(cluster: &ClusterConfig) -> Option<(&str, &str, &Secret, Option<&str>)> {
+    match &sasl(cluster)?.credentials {
+        SaslCredentials::Oidc {
+            token_endpoint_url,
+            client_id,
+            client_secret,
+            scope,
+        } => Some((token_endpoint_url, client_id, client_secret, scope.as_deref())),
+        _ => None,
+    }
+}
+
+fn unsecured_jwt(cluster: &ClusterConfig) -> Option<&str> {
+    match &sasl(cluster)?.credentials {
+        SaslCredentials::UnsecuredJwt {
+            librdkafka_config, ..
+        } => Some(librdkafka_config),
+        _ => None,
+    }
+}
+
 /// The table. Values are the ones librdkafka must hold for strait's guarantees; the comment on
 /// a row says why where the reason does not.
 pub static FORCED: &[Forced] = &[
@@ -260,7 +281,7 @@ pub static FORCED: &[Forced] = &[
         aliases: &[],
         value: Value::Cluster {
             key: "security.sasl.username",
-            get: |c| sasl(c).map(|s| s.username.as_str()),
+            get: |c| sasl(c)?.username(),
         },
         reason: SASL,
     },
@@ -270,7 +291,80 @@ pub static FORCED: &[Forced] = &[
         aliases: &[],
         value: Value::Cluster {
             key: "security.sasl.password",
-            get: |c| sasl(c).map(|s| s.password.expose()),
+            get: |c| match &sasl(c)?.credentials {
+                SaslCredentials::Password { password, .. } => Some(password.expose()),
+                _ => None,
+            },
+        },
+        reason: SASL,
+    },
+    Forced {
+        kinds: ALL,
+        key: "sasl.oauthbearer.method",
+        aliases: &[],
+        value: Value::Cluster {
+            key: "security.sasl.oidc.token_endpoint_url",
+            get: |c| oidc(c).map(|_| "oidc"),
+        },
+        reason: SASL,
+    },
+    Forced {
+        kinds: ALL,
+        key: "sasl.oauthbearer.token.endpoint.url",
+        aliases: &[],
+        value: Value::Cluster {
+            key: "security.sasl.oidc.token_endpoint_url",
+            get: |c| oidc(c).map(|o| o.0),
+        },
+        reason: SASL,
+    },
+    Forced {
+        kinds: ALL,
+        key: "sasl.oauthbearer.client.id",
+        aliases: &[],
+        value: Value::Cluster {
+            key: "security.sasl.oidc.client_id",
+            get: |c| oidc(c).map(|o| o.1),
+        },
+        reason: SASL,
+    },
+    Forced {
+        kinds: ALL,
+        key: "sasl.oauthbearer.client.secret",
+        aliases: &[],
+        value: Value::Cluster {
+            key: "security.sasl.oidc.client_secret",
+            get: |c| oidc(c).map(|o| o.2.expose()),
+        },
+        reason: SASL,
+    },
+    Forced {
+        kinds: ALL,
+        key: "sasl.oauthbearer.scope",
+        aliases: &[],
+        value: Value::Cluster {
+            key: "security.sasl.oidc.scope",
+            get: |c| oidc(c).and_then(|o| o.3),
+        },
+        reason: SASL,
+    },
+    Forced {
+        kinds: ALL,
+        key: "enable.sasl.oauthbearer.unsecure.jwt",
+        aliases: &[],
+        value: Value::Cluster {
+            key: "security.sasl.unsecured_jwt.principal",
+            get: |c| unsecured_jwt(c).map(|_| "true"),
+        },
+        reason: SASL,
+    },
+    Forced {
+        kinds: ALL,
+        key: "sasl.oauthbearer.config",
+        aliases: &[],
+        value: Value::Cluster {
+            key: "security.sasl.unsecured_jwt.principal",
+            get: unsecured_jwt,
         },
         reason: SASL,
     },

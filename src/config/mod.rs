@@ -379,10 +379,60 @@ pub struct Security {
 
 #[derive(Debug, Clone)]
 pub struct Sasl {
-    /// `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`.
+    /// `PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512` or `OAUTHBEARER` (librdkafka's spelling).
     pub mechanism: String,
-    pub username: String,
-    pub password: Secret,
+    pub credentials: SaslCredentials,
+}
+
+/// How strait proves who it is over SASL.
+#[derive(Debug, Clone)]
+pub enum SaslCredentials {
+    /// PLAIN and SCRAM.
+    Password { username: String, password: Secret },
+    /// OAUTHBEARER with tokens from an OpenID Connect provider (client credentials grant,
+    /// librdkafka `sasl.oauthbearer.method=oidc`).
+    Oidc {
+        token_endpoint_url: String,
+        client_id: String,
+        client_secret: Secret,
+        scope: Option<String>,
+    },
+    /// OAUTHBEARER with librdkafka's unsigned JWT for `principal`: only for brokers that run
+    /// Kafka's unsecured validator (tests, development).
+    UnsecuredJwt {
+        principal: String,
+        /// librdkafka `sasl.oauthbearer.config`: `principal=<principal>`.
+        librdkafka_config: String,
+    },
+}
+
+impl Sasl {
+    /// The user name of PLAIN and SCRAM.
+    pub fn username(&self) -> Option<&str> {
+        match &self.credentials {
+            SaslCredentials::Password { username, .. } => Some(username),
+            _ => None,
+        }
+    }
+
+    /// The secret strait holds: the password, or the OIDC client secret.
+    pub fn secret(&self) -> Option<&Secret> {
+        match &self.credentials {
+            SaslCredentials::Password { password, .. } => Some(password),
+            SaslCredentials::Oidc { client_secret, .. } => Some(client_secret),
+            SaslCredentials::UnsecuredJwt { .. } => None,
+        }
+    }
+
+    /// The Kafka principal the broker sees, where strait can know it: `User:<name>` for PLAIN,
+    /// SCRAM and an unsecured JWT (the broker's own principal builder may map it otherwise).
+    pub fn principal(&self) -> Option<String> {
+        match &self.credentials {
+            SaslCredentials::Password { username, .. } => Some(format!("User:{username}")),
+            SaslCredentials::UnsecuredJwt { principal, .. } => Some(format!("User:{principal}")),
+            SaslCredentials::Oidc { .. } => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

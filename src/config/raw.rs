@@ -89,6 +89,30 @@ pub(super) struct RawSasl {
     pub username: Option<String>,
     #[serde(default)]
     pub password: Option<String>,
+    #[serde(default)]
+    pub oidc: Option<RawOidc>,
+    #[serde(default)]
+    pub unsecured_jwt: Option<RawUnsecuredJwt>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+pub(super) struct RawOidc {
+    #[serde(default)]
+    pub token_endpoint_url: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+pub(super) struct RawUnsecuredJwt {
+    #[serde(default)]
+    pub principal: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -225,8 +225,8 @@ shutdown_timeout: 500ms
     assert_eq!(sec.key_password.as_ref().map(Secret::expose), Some("kp"));
     let sasl = sec.sasl.as_ref().unwrap();
     assert_eq!(sasl.mechanism, "SCRAM-SHA-512");
-    assert_eq!(sasl.username, "mirror");
-    assert_eq!(sasl.password.expose(), "sp");
+    assert_eq!(sasl.username(), Some("mirror"));
+    assert_eq!(sasl.secret().map(Secret::expose), Some("sp"));
     let exposed = |m: &BTreeMap<String, Secret>| -> Vec<(String, String)> {
         m.iter()
             .map(|(k, v)| (k.clone(), v.expose().to_owned()))
@@ -306,8 +306,13 @@ fn example_config_loads() {
     let primary = &config.clusters["primary"];
     assert_eq!(primary.security.protocol, SecurityProtocol::SaslSsl);
     assert_eq!(
-        primary.security.sasl.as_ref().unwrap().password.expose(),
-        "example-secret"
+        primary
+            .security
+            .sasl
+            .as_ref()
+            .and_then(|s| s.secret())
+            .map(Secret::expose),
+        Some("example-secret")
     );
     let m = &config.mirrors[0];
     assert_eq!(m.name(), "primary->backup");
@@ -485,7 +490,7 @@ mirrors: [{{ source: A, target: B }}]
     std::fs::write(&path, yaml).unwrap();
     let config = load(&path).unwrap();
     let sasl = config.clusters["A"].security.sasl.as_ref().unwrap();
-    assert_eq!(sasl.password.expose(), "file-secret-3456");
+    assert_eq!(sasl.secret().map(Secret::expose), Some("file-secret-3456"));
 }
 
 #[test]
@@ -708,7 +713,7 @@ fn security_checks() {
             "    security: { protocol: sasl_plaintext, sasl: { mechanism: GSSAPI, password: \"\" } }\n"
         )),
         [
-            "clusters.A.security.sasl.mechanism: SASL mechanism \"GSSAPI\" is not supported: strait authenticates with a user name and password (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)",
+            "clusters.A.security.sasl.mechanism: SASL mechanism \"GSSAPI\" is not supported: strait authenticates with a user name and password or with OAUTHBEARER tokens (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER)",
             "clusters.A.security.sasl.username: missing: the SASL user name",
             "clusters.A.security.sasl.password: is empty: the SASL password",
         ]

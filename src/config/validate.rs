@@ -11,12 +11,12 @@ use super::forced::{self, Section};
 use super::interpolate::Resolver;
 use super::librdkafka;
 use super::raw::{
-    RawCluster, RawConfig, RawHttp, RawMirror, RawPolicy, RawSasl, RawSecurity, RawThrottle, Scalar,
+    RawCluster, RawConfig, RawHttp, RawMirror, RawOidc, RawPolicy, RawSasl, RawSecurity, RawThrottle, Scalar,
 };
 use super::suggest;
 use super::units::{parse_duration, parse_size};
 use super::{
-    ClusterConfig, Config, HttpConfig, HttpTls, MirrorConfig, Sasl, Secret, Security,
+    ClusterConfig, Config, HttpConfig, HttpTls, MirrorConfig, Sasl, SaslCredentials, Secret, Security,
     SecurityProtocol, Throttle,
 };
 use crate::policy::{
@@ -495,34 +495,127 @@ impl Validator<'_> {
                 &format!("the SASL mechanism, one of {supported}"),
             )
             .and_then(|m| {
-                if ["GSSAPI", "OAUTHBEARER"].contains(&m.trim().to_ascii_uppercase().as_str()) {
+                if m.trim().eq_ignore_ascii_case("GSSAPI") {
                     self.problem(
                         &mechanism_path,
                         format!(
                             "SASL mechanism \"{m}\" is not supported: strait authenticates with \
-                             a user name and password ({})",
-                            SaslMechanism::names().join(", ")
+                             a user name and password or with OAUTHBEARER tokens ({supported})"
                         ),
                     );
                     return None;
                 }
                 self.choice_text::<SaslMechanism>(&mechanism_path, &m)
             });
-        let username = self.required(
-            &format!("{path}.username"),
-            raw.username,
-            "the SASL user name",
-        );
-        // Never quote the password itself.
-        let password = self.required(
-            &format!("{path}.password"),
-            raw.password,
-            "the SASL password",
-        );
+        let credentials = if mechanism == Some(SaslMechanism::OAuthBearer) {
+            for (key, given) in [
+                ("username", raw.username.is_some()),
+                ("password", raw.password.is_some()),
+            ] {
+                if given {
+                    self.problem(
+                        &format!("{path}.{key}"),
+                        "is set, but OAUTHBEARER authenticates with tokens: set `oidc` (an \
+                         OpenID Connect provider) or `unsecured_jwt` instead",
+                    );
+                }
+            }
+            match (raw.oidc, raw.unsecured_jwt) {
+                (Some(oidc), None) => self.oidc(&format!("{path}.oidc"), oidc),
+                (None, Some(jwt)) => {
+                    let principal = self.required(
+                        &format!("{path}.unsecured_jwt.principal"),
+                        jwt.principal,
+                        "the principal the unsigned token names (its `sub`)",
+                    )?;
+                    Some(SaslCredentials::UnsecuredJwt {
+                        librdkafka_config: format!("principal={principal}"),
+                        principal,
+                    })
+                }
+                (None, None) => {
+                    self.problem(
+                        path,
+                        "missing: OAUTHBEARER needs `oidc: { token_endpoint_url, client_id, \
+                         client_secret }` (or, for a broker with Kafka's unsecured validator, \
+                         `unsecured_jwt: { principal }`)",
+                    );
+                    None
+                }
+                (Some(_), Some(_)) => {
+                    self.problem(
+                        &format!("{path}.unsecured_jwt"),
+                        "is set together with `oidc`; set one of them",
+                    );
+                    None
+                }
+            }
+        } else {
+            for (key, given) in [
+                ("oidc", raw.oidc.is_some()),
+                ("unsecured_jwt", raw.unsecured_jwt.is_some()),
+            ] {
+                if given {
+                    self.problem(
+                        &format!("{path}.{key}"),
+                        format!(
+                            "is set, but mechanism {} authenticates with `username` and \
+                             `password`; `{key}` goes with mechanism OAUTHBEARER",
+                            mechanism.map_or("(unknown)", SaslMechanism::as_str)
+                        ),
+                    );
+                }
+            }
+            let username = self.required(
+                &format!("{path}.username"),
+                raw.username,
+                "the SASL user name",
+            );
+            // Never quote the password itself.
+            let password = self.required(
+                &format!("{path}.password"),
+                raw.password,
+                "the SASL password",
+            );
+            Some(SaslCredentials::Password {
+                username: username?,
+                password: Secret::new(password?),
+            })
+        };
         Some(Sasl {
             mechanism: mechanism?.as_str().to_owned(),
-            username: username?,
-            password: Secret::new(password?),
+            credentials: credentials?,
+        })
+    }
+
+    fn oidc(&mut self, path: &str, raw: RawOidc) -> Option<SaslCredentials> {
+        let url_path = format!("{path}.token_endpoint_url");
+        let url = self.required(
+            &url_path,
+            raw.token_endpoint_url,
+            "the OIDC provider's token endpoint (https://...)",
+        );
+        if let Some(u) = &url {
+            if !u.starts_with("https://") && !u.starts_with("http://") {
+                self.problem(&url_path, "is not an http(s) URL");
+            }
+        }
+        let client_id = self.required(
+            &format!("{path}.client_id"),
+            raw.client_id,
+            "the OIDC client id",
+        );
+        let client_secret = self.required(
+            &format!("{path}.client_secret"),
+            raw.client_secret,
+            "the OIDC client secret",
+        );
+        let scope = self.optional(&format!("{path}.scope"), raw.scope, "the OIDC scope");
+        Some(SaslCredentials::Oidc {
+            token_endpoint_url: url?,
+            client_id: client_id?,
+            client_secret: Secret::new(client_secret?),
+            scope,
         })
     }
 

@@ -13,6 +13,7 @@ pub mod groups;
 pub mod native_admin;
 pub mod read;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::admin::AdminClient;
@@ -53,6 +54,12 @@ impl Role {
 pub struct LogContext {
     pub client_name: String,
     span: tracing::Span,
+    /// The reason of the client's last client-level error (a refused TLS handshake, a failed
+    /// authentication): what a request that only says "transport failure" failed of.
+    last_error: Arc<Mutex<Option<String>>>,
+    /// Keeps errors for [`LogContext::last_error`] without logging anything (a diagnosis
+    /// that reports what it found itself).
+    quiet: bool,
 }
 
 impl LogContext {
@@ -61,19 +68,75 @@ impl LogContext {
         LogContext {
             client_name: client_name.into(),
             span: tracing::Span::current(),
+            last_error: Arc::default(),
+            quiet: false,
         }
+    }
+
+    /// Keeps `reason` as the last error, unless it only says "disconnected" and the one kept
+    /// says why (a TLS or SASL failure is followed by the disconnection it causes).
+    fn note_error(&self, reason: &str) {
+        let telling = |r: &str| {
+            let r = r.to_ascii_lowercase();
+            r.contains("failed") || r.contains("authentication") || r.contains("certificate")
+        };
+        if let Ok(mut last) = self.last_error.lock() {
+            if telling(reason) || !last.as_deref().is_some_and(telling) {
+                *last = Some(reason.to_owned());
+            }
+        }
+    }
+
+    /// The reason librdkafka gave for the client's last client-level error, if any.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().ok()?.clone()
+    }
+}
+
+/// What an operator should check, for a connection failure librdkafka explained with `reason`.
+pub fn connection_hint(reason: &str) -> Option<&'static str> {
+    let r = reason.to_ascii_lowercase();
+    if r.contains("hostname mismatch") || r.contains("certificate verify failed") && r.contains("host") {
+        Some("the broker's certificate was issued for another host name: connect with a name \
+              the certificate lists (its subject alternative names), or have the broker's \
+              certificate reissued")
+    } else if r.contains("certificate verify failed") {
+        Some("the broker's certificate is not signed by a CA strait trusts: set the cluster's \
+              security.ca_file to the CA that issued it")
+    } else if r.contains("authentication failed") || r.contains("invalid credentials") {
+        Some("the broker refused strait's credentials: check the cluster's security.sasl \
+              (mechanism, username, password) and that the user exists for that mechanism")
+    } else if r.contains("ssl handshake failed") || r.contains("handshake failure") {
+        Some("the TLS handshake failed: check that the listener speaks the cluster's \
+              security.protocol, and the client certificate if the broker requires one")
+    } else if r.contains("disconnected while requesting apiversion")
+        || r.contains("sasl") && r.contains("handshake")
+    {
+        Some("the broker closed the connection during set-up: the listener may expect another \
+              security.protocol or SASL mechanism")
+    } else {
+        None
     }
 }
 
 impl ClientContext for LogContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
         let _in = self.span.enter();
-        log_librdkafka(&self.client_name, level, fac, log_message);
+        if !self.quiet {
+            log_librdkafka(&self.client_name, level, fac, log_message);
+        }
+        // A broker connection failed, with librdkafka's reason (TLS, SASL, refused, ...).
+        if fac == "FAIL" && (level as i32) <= RDKafkaLogLevel::Warning as i32 {
+            self.note_error(log_message);
+        }
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
         let _in = self.span.enter();
-        log_client_error(&self.client_name, &error, reason);
+        if !self.quiet {
+            log_client_error(&self.client_name, &error, reason);
+        }
+        self.note_error(reason);
     }
 
     /// librdkafka statistics (only for clients with `statistics.interval.ms` set) → metrics.
@@ -252,7 +315,14 @@ fn user_values(cluster: &ClusterConfig) -> Vec<&str> {
         .flat_map(|s| s.values().map(Secret::expose))
         .collect();
     values.extend(cluster.security.key_password.as_ref().map(Secret::expose));
-    values.extend(cluster.security.sasl.as_ref().map(|s| s.password.expose()));
+    values.extend(
+        cluster
+            .security
+            .sasl
+            .as_ref()
+            .and_then(|s| s.secret())
+            .map(Secret::expose),
+    );
     values
 }
 
@@ -310,6 +380,35 @@ pub fn reader_consumer(
     consumer(cluster, ClientKind::ReaderConsumer, client_name, None)
 }
 
+/// Why a connection to `cluster` fails, in librdkafka's words (a refused TLS handshake, a
+/// failed authentication), or `None` if it connects or says nothing. A consumer makes one
+/// metadata request and is then polled briefly: its log lines and client errors arrive through
+/// its queue (an admin client's never do). Blocking, at most about `timeout` plus a second.
+pub fn diagnose_connection(cluster: &ClusterConfig, timeout: Duration) -> Option<String> {
+    use rdkafka::consumer::Consumer;
+    let name = format!("{}|diagnose", cluster.alias);
+    let ctx = LogContext {
+        quiet: true,
+        ..LogContext::new(name.as_str())
+    };
+    let consumer: BaseConsumer<LogContext> =
+        client_config(cluster, ClientKind::ReaderConsumer, &name, None)
+            .create_with_context(ctx)
+            .ok()?;
+    if consumer.fetch_metadata(None, timeout).is_ok() {
+        // It connects now: nothing to explain.
+        return None;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    while std::time::Instant::now() < deadline {
+        let _ = consumer.poll(Duration::from_millis(100));
+        if consumer.context().last_error().is_some() {
+            break;
+        }
+    }
+    consumer.context().last_error()
+}
+
 /// The target producer of a mirror's record path, with the caller's delivery context.
 pub fn record_producer<C: ProducerContext>(
     cluster: &ClusterConfig,
@@ -364,7 +463,7 @@ mod tests {
 
     use super::*;
     use crate::config::forced::{Value, FORCED};
-    use crate::config::{Sasl, Secret, Security, SecurityProtocol};
+    use crate::config::{Sasl, SaslCredentials, Secret, Security, SecurityProtocol};
 
     const GROUP: &str = "orders-app";
 
@@ -388,8 +487,10 @@ mod tests {
                 key_password: Some(Secret::new("key-pass")),
                 sasl: Some(Sasl {
                     mechanism: "SCRAM-SHA-512".to_owned(),
-                    username: "mirror".to_owned(),
-                    password: Secret::new("sasl-pass"),
+                    credentials: SaslCredentials::Password {
+                        username: "mirror".to_owned(),
+                        password: Secret::new("sasl-pass"),
+                    },
                 }),
             },
             client: tries.clone(),
@@ -414,9 +515,8 @@ mod tests {
                 let want = match row.value {
                     Value::Fixed(value) => Some(value),
                     Value::Group => Some(GROUP),
-                    Value::Cluster { get, .. } => {
-                        Some(get(&cluster).expect("the test cluster sets every key"))
-                    }
+                    // The OAUTHBEARER rows are unset with a password: the user's value goes.
+                    Value::Cluster { get, .. } => get(&cluster),
                     Value::Unset => None,
                 };
                 assert_eq!(cfg.get(row.key), want, "{kind:?} {}", row.key);
@@ -510,6 +610,60 @@ mod tests {
             Some("user-value")
         );
         assert_eq!(get(Admin, "acks").as_deref(), Some("user-value"));
+    }
+
+    /// OAUTHBEARER: the OIDC client credentials, or librdkafka's unsecured JWT; never a
+    /// user name or password.
+    #[test]
+    fn oauthbearer_credentials_become_librdkafka_properties() {
+        let mut cluster = cluster();
+        let with = |cluster: &mut ClusterConfig, credentials| {
+            cluster.security.sasl = Some(Sasl {
+                mechanism: "OAUTHBEARER".to_owned(),
+                credentials,
+            });
+        };
+        with(
+            &mut cluster,
+            SaslCredentials::Oidc {
+                token_endpoint_url: "https://idp.example/token".to_owned(),
+                client_id: "strait".to_owned(),
+                client_secret: Secret::new("oidc-secret"),
+                scope: Some("kafka".to_owned()),
+            },
+        );
+        let cfg = build(&cluster, ClientKind::Admin);
+        for (key, want) in [
+            ("sasl.mechanisms", Some("OAUTHBEARER")),
+            ("sasl.oauthbearer.method", Some("oidc")),
+            ("sasl.oauthbearer.token.endpoint.url", Some("https://idp.example/token")),
+            ("sasl.oauthbearer.client.id", Some("strait")),
+            ("sasl.oauthbearer.client.secret", Some("oidc-secret")),
+            ("sasl.oauthbearer.scope", Some("kafka")),
+            ("enable.sasl.oauthbearer.unsecure.jwt", None),
+            ("sasl.oauthbearer.config", None),
+            ("sasl.username", None),
+            ("sasl.password", None),
+        ] {
+            assert_eq!(cfg.get(key), want, "oidc {key}");
+        }
+        with(
+            &mut cluster,
+            SaslCredentials::UnsecuredJwt {
+                principal: "mirror".to_owned(),
+                librdkafka_config: "principal=mirror".to_owned(),
+            },
+        );
+        let cfg = build(&cluster, ClientKind::RecordConsumer);
+        for (key, want) in [
+            ("enable.sasl.oauthbearer.unsecure.jwt", Some("true")),
+            ("sasl.oauthbearer.config", Some("principal=mirror")),
+            ("sasl.oauthbearer.method", None),
+            ("sasl.oauthbearer.client.secret", None),
+            ("sasl.password", None),
+        ] {
+            assert_eq!(cfg.get(key), want, "unsecured {key}");
+        }
     }
 
     #[test]

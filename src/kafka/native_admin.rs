@@ -258,77 +258,193 @@ pub async fn describe_topic_acls(
     .expect("DescribeAcls task panicked")
 }
 
-/// Creates ACL bindings (idempotent on the broker: an existing binding is not duplicated).
-/// Returns one result per binding, in order.
+/// Creates ACL bindings on topics (idempotent on the broker: an existing binding is not
+/// duplicated). Returns one result per binding, in order.
 pub async fn create_topic_acls(
     admin: &Arc<AdminClient<LogContext>>,
     acls: Vec<TopicAcl>,
 ) -> Result<Vec<Result<(), String>>, NativeAdminError> {
-    if acls.is_empty() {
-        return Ok(Vec::new());
-    }
     let admin = Arc::clone(admin);
     tokio::task::spawn_blocking(move || {
-        let rk = admin.inner().native_ptr();
-        // SAFETY: as in `describe_topic_acls`; the bindings are owned by guards until the end.
-        unsafe {
-            let options = Options::new(rk, b::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_CREATEACLS)?;
-            let mut bindings = Vec::with_capacity(acls.len());
-            for acl in &acls {
-                let arg = |s: &str| {
-                    CString::new(s).map_err(|_| NativeAdminError::Argument {
-                        request: "CreateAcls",
-                        message: format!("NUL byte in `{s}`"),
-                    })
-                };
-                let (name, principal, host) =
-                    (arg(&acl.topic)?, arg(&acl.principal)?, arg(&acl.host)?);
-                let mut errstr = [0 as c_char; 512];
-                let binding = b::rd_kafka_AclBinding_new(
-                    b::rd_kafka_ResourceType_t::RD_KAFKA_RESOURCE_TOPIC,
-                    name.as_ptr(),
-                    acl.pattern.to_c(),
-                    principal.as_ptr(),
-                    host.as_ptr(),
-                    acl.operation.to_c(),
-                    acl.permission.to_c(),
-                    errstr.as_mut_ptr(),
-                    errstr.len(),
-                );
-                if binding.is_null() {
-                    return Err(NativeAdminError::Argument {
-                        request: "CreateAcls",
-                        message: format!("{acl}: {}", cstr(errstr.as_ptr())),
-                    });
-                }
-                bindings.push(Binding(binding));
-            }
-            let mut raw: Vec<*mut b::rd_kafka_AclBinding_t> =
-                bindings.iter().map(|b| b.0).collect();
-            let queue = Queue::new(rk);
-            b::rd_kafka_CreateAcls(rk, raw.as_mut_ptr(), raw.len(), options.0, queue.0);
-            let event = queue.wait("CreateAcls")?;
-            let res = b::rd_kafka_event_CreateAcls_result(event.0);
-            let mut cnt = 0usize;
-            let results = b::rd_kafka_CreateAcls_result_acls(res, &mut cnt);
-            let mut out = Vec::with_capacity(cnt);
-            for i in 0..cnt {
-                let err = b::rd_kafka_acl_result_error(*results.add(i));
-                if err.is_null() {
-                    out.push(Ok(()));
-                } else {
-                    out.push(Err(format!(
-                        "{}: {}",
-                        RDKafkaErrorCode::from(b::rd_kafka_error_code(err)),
-                        cstr(b::rd_kafka_error_string(err))
-                    )));
-                }
-            }
-            Ok(out)
-        }
+        let bindings: Vec<AclBinding> = acls.into_iter().map(AclBinding::from).collect();
+        create_acls(&admin, &bindings)
     })
     .await
     .expect("CreateAcls task panicked")
+}
+
+/// The resource of an ACL binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AclResource {
+    Topic,
+    Group,
+    /// The cluster itself (its name is `kafka-cluster`).
+    Cluster,
+    TransactionalId,
+}
+
+impl AclResource {
+    fn to_c(self) -> b::rd_kafka_ResourceType_t {
+        use b::rd_kafka_ResourceType_t::*;
+        match self {
+            AclResource::Topic => RD_KAFKA_RESOURCE_TOPIC,
+            AclResource::Group => RD_KAFKA_RESOURCE_GROUP,
+            AclResource::Cluster => RD_KAFKA_RESOURCE_BROKER,
+            AclResource::TransactionalId => RD_KAFKA_RESOURCE_TRANSACTIONAL_ID,
+        }
+    }
+}
+
+/// One ACL binding on any resource (the admin tools of the tests and `TopicAcl` for ACL sync).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AclBinding {
+    pub resource: AclResource,
+    pub name: String,
+    pub pattern: PatternType,
+    pub principal: String,
+    pub host: String,
+    pub operation: AclOperation,
+    pub permission: AclPermission,
+}
+
+impl From<TopicAcl> for AclBinding {
+    fn from(a: TopicAcl) -> Self {
+        AclBinding {
+            resource: AclResource::Topic,
+            name: a.topic,
+            pattern: a.pattern,
+            principal: a.principal,
+            host: a.host,
+            operation: a.operation,
+            permission: a.permission,
+        }
+    }
+}
+
+impl AclBinding {
+    /// The binding (`filter`: an exact-match filter for DeleteAcls).
+    ///
+    /// # Safety
+    /// Plain FFI constructors; the result is owned by the guard.
+    unsafe fn to_c(&self, request: &'static str, filter: bool) -> Result<Binding, NativeAdminError> {
+        let arg = |s: &str| {
+            CString::new(s).map_err(|_| NativeAdminError::Argument {
+                request,
+                message: format!("NUL byte in `{s}`"),
+            })
+        };
+        let (name, principal, host) = (arg(&self.name)?, arg(&self.principal)?, arg(&self.host)?);
+        let mut errstr = [0 as c_char; 512];
+        let new = if filter {
+            b::rd_kafka_AclBindingFilter_new
+        } else {
+            b::rd_kafka_AclBinding_new
+        };
+        let binding = new(
+            self.resource.to_c(),
+            name.as_ptr(),
+            self.pattern.to_c(),
+            principal.as_ptr(),
+            host.as_ptr(),
+            self.operation.to_c(),
+            self.permission.to_c(),
+            errstr.as_mut_ptr(),
+            errstr.len(),
+        );
+        if binding.is_null() {
+            return Err(NativeAdminError::Argument {
+                request,
+                message: format!("{self:?}: {}", cstr(errstr.as_ptr())),
+            });
+        }
+        Ok(Binding(binding))
+    }
+}
+
+/// Creates ACL bindings (idempotent on the broker). One result per binding, in order. Blocking.
+pub fn create_acls<C: ClientContext>(
+    admin: &AdminClient<C>,
+    acls: &[AclBinding],
+) -> Result<Vec<Result<(), String>>, NativeAdminError> {
+    if acls.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rk = admin.inner().native_ptr();
+    // SAFETY: `rk` stays valid while `admin` is borrowed; the bindings are owned by guards
+    // until the end, the result by the event guard.
+    unsafe {
+        let options = Options::new(rk, b::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_CREATEACLS)?;
+        let bindings = acls
+            .iter()
+            .map(|a| a.to_c("CreateAcls", false))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut raw: Vec<*mut b::rd_kafka_AclBinding_t> = bindings.iter().map(|b| b.0).collect();
+        let queue = Queue::new(rk);
+        b::rd_kafka_CreateAcls(rk, raw.as_mut_ptr(), raw.len(), options.0, queue.0);
+        let event = queue.wait("CreateAcls")?;
+        let res = b::rd_kafka_event_CreateAcls_result(event.0);
+        let mut cnt = 0usize;
+        let results = b::rd_kafka_CreateAcls_result_acls(res, &mut cnt);
+        let mut out = Vec::with_capacity(cnt);
+        for i in 0..cnt {
+            out.push(error_of(b::rd_kafka_acl_result_error(*results.add(i))));
+        }
+        Ok(out)
+    }
+}
+
+/// Deletes exactly the given bindings. Per binding, how many matched, in order. Blocking.
+pub fn delete_acls<C: ClientContext>(
+    admin: &AdminClient<C>,
+    acls: &[AclBinding],
+) -> Result<Vec<Result<usize, String>>, NativeAdminError> {
+    if acls.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rk = admin.inner().native_ptr();
+    // SAFETY: as in `create_acls`.
+    unsafe {
+        let options = Options::new(rk, b::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DELETEACLS)?;
+        let filters = acls
+            .iter()
+            .map(|a| a.to_c("DeleteAcls", true))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut raw: Vec<*mut b::rd_kafka_AclBinding_t> = filters.iter().map(|b| b.0).collect();
+        let queue = Queue::new(rk);
+        b::rd_kafka_DeleteAcls(rk, raw.as_mut_ptr(), raw.len(), options.0, queue.0);
+        let event = queue.wait("DeleteAcls")?;
+        let res = b::rd_kafka_event_DeleteAcls_result(event.0);
+        let mut cnt = 0usize;
+        let responses = b::rd_kafka_DeleteAcls_result_responses(res, &mut cnt);
+        let mut out = Vec::with_capacity(cnt);
+        for i in 0..cnt {
+            let response = *responses.add(i);
+            out.push(
+                error_of(b::rd_kafka_DeleteAcls_result_response_error(response)).map(|()| {
+                    let mut matching = 0usize;
+                    b::rd_kafka_DeleteAcls_result_response_matching_acls(response, &mut matching);
+                    matching
+                }),
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// `Ok` for a null error, else its code and message.
+///
+/// # Safety
+/// `err` is null or a live error object owned by a result.
+unsafe fn error_of(err: *const b::rd_kafka_error_t) -> Result<(), String> {
+    if err.is_null() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}: {}",
+            RDKafkaErrorCode::from(b::rd_kafka_error_code(err)),
+            cstr(b::rd_kafka_error_string(err))
+        ))
+    }
 }
 
 /// Applies incremental config changes to one topic (IncrementalAlterConfigs: the topic's other

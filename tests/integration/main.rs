@@ -32,6 +32,7 @@ mod prometheus;
 mod remote_cluster_utils;
 mod replication;
 mod restart;
+mod secured;
 mod supervision;
 mod target_loss;
 mod topic_sync;

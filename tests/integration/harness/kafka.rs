@@ -12,6 +12,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 
 use super::process::{read_from, tail_of, ChildProcess, Launch};
+use super::secure::{Secured, LISTENERS};
 use super::util::{random_u64, remove_stale_dirs, repo_root, scratch_dir};
 
 /// How long a broker may take to log "Kafka Server started" (3 JVMs on 2 cores can be slow).
@@ -84,6 +85,7 @@ pub(super) fn classpath() -> String {
 pub struct ClusterSpec {
     name: String,
     auto_create_topics: bool,
+    secured: bool,
 }
 
 impl ClusterSpec {
@@ -92,7 +94,15 @@ impl ClusterSpec {
         ClusterSpec {
             name: name.to_string(),
             auto_create_topics: false,
+            secured: false,
         }
+    }
+
+    /// Secured listeners besides the plaintext one, with the authorizer denying what no ACL
+    /// allows (see `harness::secure`).
+    pub fn secured(mut self) -> ClusterSpec {
+        self.secured = true;
+        self
     }
 
     /// `auto.create.topics.enable` (Kafka's default is true; harness/conf/broker-base.properties
@@ -156,6 +166,18 @@ pub fn shared_auto_create_clusters() -> &'static (KafkaCluster, KafkaCluster) {
     })
 }
 
+/// A shared secured pair, `SA` and `SB` (see `harness::secure`): the tests of strait on
+/// secured clusters share it (unique topic, group and alias names; ACLs for their own names).
+pub fn shared_secure_clusters() -> &'static (KafkaCluster, KafkaCluster) {
+    static SHARED: OnceLock<(KafkaCluster, KafkaCluster)> = OnceLock::new();
+    shared(&SHARED, || {
+        start_clusters([
+            ClusterSpec::new("SA").secured(),
+            ClusterSpec::new("SB").secured(),
+        ])
+    })
+}
+
 /// Every shared cluster started so far, for the exit handler.
 static SHARED_STARTED: Mutex<Vec<&'static KafkaCluster>> = Mutex::new(Vec::new());
 
@@ -198,6 +220,8 @@ pub struct KafkaCluster {
     dir: PathBuf,
     scratch: Mutex<Option<tempfile::TempDir>>,
     node: BrokerJvm,
+    /// The secured listeners of a secured cluster.
+    pub(super) secure: Option<Secured>,
 }
 
 impl KafkaCluster {
@@ -215,7 +239,12 @@ impl KafkaCluster {
             let (port, controller_port) = pick_port_pair();
             let scratch = scratch_dir(&format!("kafka-{name}"));
             let dir = scratch.path().to_path_buf();
+            let secure = spec.secured.then(|| {
+                let ports = pick_ports::<4>(&[port, controller_port]);
+                Secured::generate(&dir, ports)
+            });
             let cluster = KafkaCluster {
+                secure,
                 spec: spec.clone(),
                 port,
                 controller_port,
@@ -228,7 +257,12 @@ impl KafkaCluster {
                 scratch: Mutex::new(Some(scratch)),
             };
             cluster.write_properties();
-            cluster.node.format(&new_cluster_id());
+            let scram = cluster
+                .secure
+                .as_ref()
+                .map(Secured::format_args)
+                .unwrap_or_default();
+            cluster.node.format_with(&new_cluster_id(), &scram);
             match cluster.spawn_and_wait() {
                 Ok(()) => {
                     eprintln!(
@@ -306,7 +340,15 @@ impl KafkaCluster {
     fn write_properties(&self) {
         // The shared settings are harness/conf/broker-base.properties, as for harness/kafka.sh,
         // except auto-creation, which is the spec's choice.
-        let props = broker_properties(&[
+        let mut listeners = vec![format!("PLAINTEXT://127.0.0.1:{}", self.port)];
+        let mut protocols = vec!["CONTROLLER:PLAINTEXT".to_string(), "PLAINTEXT:PLAINTEXT".into()];
+        if let Some(secure) = &self.secure {
+            for ((name, protocol), port) in LISTENERS.iter().zip(secure.ports) {
+                listeners.push(format!("{name}://127.0.0.1:{port}"));
+                protocols.push(format!("{name}:{protocol}"));
+            }
+        }
+        let mut overrides = vec![
             (
                 "controller.quorum.voters",
                 format!("1@127.0.0.1:{}", self.controller_port),
@@ -314,20 +356,23 @@ impl KafkaCluster {
             (
                 "listeners",
                 format!(
-                    "PLAINTEXT://127.0.0.1:{},CONTROLLER://127.0.0.1:{}",
-                    self.port, self.controller_port
+                    "{},CONTROLLER://127.0.0.1:{}",
+                    listeners.join(","),
+                    self.controller_port
                 ),
             ),
-            (
-                "advertised.listeners",
-                format!("PLAINTEXT://127.0.0.1:{}", self.port),
-            ),
+            ("advertised.listeners", listeners.join(",")),
+            ("listener.security.protocol.map", protocols.join(",")),
             ("log.dirs", self.dir.join("data").display().to_string()),
             (
                 "auto.create.topics.enable",
                 self.spec.auto_create_topics.to_string(),
             ),
-        ]);
+        ];
+        if let Some(secure) = &self.secure {
+            overrides.extend(secure.properties());
+        }
+        let props = broker_properties(&overrides);
         self.node.write_properties(&props);
     }
 
@@ -459,6 +504,11 @@ impl BrokerJvm {
     /// `kafka.tools.StorageTool format` with `cluster_id` (writes meta.properties and the
     /// bootstrap checkpoint into `data/`).
     pub(super) fn format(&self, cluster_id: &str) {
+        self.format_with(cluster_id, &[]);
+    }
+
+    /// [`BrokerJvm::format`] with more `StorageTool format` arguments (`--add-scram ...`).
+    pub(super) fn format_with(&self, cluster_id: &str, extra: &[String]) {
         let out = Launch::new("StorageTool", "java")
             .args(["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
             .arg(format!(
@@ -471,6 +521,7 @@ impl BrokerJvm {
             .arg(self.dir.join("server.properties"))
             .arg("--cluster-id")
             .arg(cluster_id)
+            .args(extra)
             .run(FORMAT_TIMEOUT)
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(
@@ -600,6 +651,27 @@ fn pick_port_pair() -> (u16, u16) {
         }
     }
     panic!("no two consecutive free ports in {PORT_RANGE:?} on 127.0.0.1");
+}
+
+/// `N` free ports in [`PORT_RANGE`], none of them in `taken`.
+fn pick_ports<const N: usize>(taken: &[u16]) -> [u16; N] {
+    let span = u64::from(PORT_RANGE.end - PORT_RANGE.start);
+    let mut out = [0u16; N];
+    let mut found = 0;
+    for _ in 0..1000 {
+        let port = PORT_RANGE.start + (random_u64() % span) as u16;
+        if taken.contains(&port) || out[..found].contains(&port) {
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            out[found] = port;
+            found += 1;
+            if found == N {
+                return out;
+            }
+        }
+    }
+    panic!("no {N} free ports in {PORT_RANGE:?} on 127.0.0.1");
 }
 
 /// A Kafka `Uuid` string: URL-safe base64 of 16 random bytes, no padding, not starting with

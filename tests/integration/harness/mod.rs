@@ -37,6 +37,7 @@ pub mod mm2;
 pub mod multi;
 pub mod process;
 pub mod prometheus;
+pub mod secure;
 pub mod strait;
 pub mod stream;
 pub mod toxiproxy;
@@ -50,14 +51,16 @@ pub use http::{curl, get_ok, sample};
 pub use java::{java_formatted, java_formatted_partition, java_tool, JavaMain};
 #[allow(unused_imports)]
 pub use kafka::{
-    clusters, shared_auto_create_clusters, shared_clusters, start_clusters, ClusterSpec,
-    KafkaCluster,
+    clusters, shared_auto_create_clusters, shared_clusters, shared_secure_clusters,
+    start_clusters, ClusterSpec, KafkaCluster,
 };
 pub use mm2::{Mm2Process, Mm2Properties};
 #[allow(unused_imports)]
 pub use multi::{fault_clusters, FaultClusters, MultiCluster};
 #[allow(unused_imports)]
 pub use process::{ChildProcess, Exited, Launch};
+#[allow(unused_imports)]
+pub use secure::{Listener, Secured};
 pub use strait::*;
 #[allow(unused_imports)]
 pub use stream::{check_copy, CopyReport, Follower, RecordStream, StreamSummary};
