@@ -99,3 +99,12 @@ pub const HTTP_ENABLED: bool = true;
 pub const HTTP_LISTEN: &str = "0.0.0.0:9464";
 /// `http.ready_max_lag_records`: `/readyz` fails beyond 100,000 records of lag.
 pub const HTTP_READY_MAX_LAG_RECORDS: u64 = 100_000;
+/// `http.header_read_timeout`: 10s for a client's TLS handshake and then for each request's
+/// headers (hyper's own default is 30s); a client that sends nothing, or its headers a byte at a
+/// time, is disconnected then.
+pub const HTTP_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// `http.max_connections`: 64 connections at once; more are closed as soon as they are accepted
+/// (and counted in `strait_http_connections_refused_total`).
+pub const HTTP_MAX_CONNECTIONS: usize = 64;
+/// The largest `http.max_connections` accepted.
+pub const HTTP_MAX_CONNECTIONS_LIMIT: usize = 1_000_000;

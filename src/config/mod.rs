@@ -568,6 +568,11 @@ pub struct HttpConfig {
     pub bearer_token: Option<Secret>,
     /// `/readyz` fails while a mirror lags more than this many records.
     pub ready_max_lag_records: u64,
+    /// The time a client has for its TLS handshake, and then for each request's headers,
+    /// before it is disconnected.
+    pub header_read_timeout: Duration,
+    /// Connections served at once; more are closed as soon as they are accepted.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone)]

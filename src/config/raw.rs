@@ -33,6 +33,10 @@ pub(super) struct RawHttp {
     pub bearer_token: Option<String>,
     #[serde(default)]
     pub ready_max_lag_records: Option<Scalar>,
+    #[serde(default)]
+    pub header_read_timeout: Option<Scalar>,
+    #[serde(default)]
+    pub max_connections: Option<Scalar>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -530,7 +530,7 @@ fn unknown_keys_name_key_and_path() {
     );
     assert_eq!(
         problems(&mirror("http: { listen: nowhere, tls: { cert_file: c.pem }, ready_max_lag_records: -1, port: 1 }\n")),
-        ["http.port: unknown key `port`, expected one of `enabled`, `listen`, `tls`, `bearer_token`, `ready_max_lag_records` (line 8, column 80)"]
+        ["http.port: unknown key `port`, expected one of `enabled`, `listen`, `tls`, `bearer_token`, `ready_max_lag_records`, `header_read_timeout`, `max_connections` (line 8, column 80)"]
     );
     assert_eq!(
         problems(&cluster_a("    security: { protocol: ssl, ca: x }\n")),
@@ -863,10 +863,21 @@ fn http_endpoint_defaults_and_errors() {
     assert_eq!(http.listen.to_string(), "0.0.0.0:9464");
     assert!(http.tls.is_none() && http.bearer_token.is_none());
     assert_eq!(http.ready_max_lag_records, 100_000);
+    assert_eq!(http.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(http.max_connections, 64);
+    let set = from_str(
+        &format!("{base}http: {{ header_read_timeout: 1500ms, max_connections: \"2\" }}\n"),
+        "test",
+    )
+    .unwrap()
+    .http
+    .unwrap();
+    assert_eq!(set.header_read_timeout, Duration::from_millis(1500));
+    assert_eq!(set.max_connections, 2);
     let off = from_str(&format!("{base}http: {{ enabled: false }}\n"), "test").unwrap();
     assert!(off.http.is_none());
     let e = from_str(
-        &format!("{base}http: {{ listen: nowhere, tls: {{ cert_file: c.pem }}, ready_max_lag_records: -1 }}\n"),
+        &format!("{base}http: {{ listen: nowhere, tls: {{ cert_file: c.pem }}, ready_max_lag_records: -1, header_read_timeout: 0s, max_connections: 0 }}\n"),
         "test",
     )
     .unwrap_err()
@@ -875,6 +886,8 @@ fn http_endpoint_defaults_and_errors() {
         "http.listen: invalid address `nowhere`",
         "http.tls.key_file: missing",
         "http.ready_max_lag_records: must be 0 or more",
+        "http.header_read_timeout: must be greater than 0",
+        "http.max_connections: must be between 1 and 1000000, got 0",
     ] {
         assert!(e.contains(want), "{want} in {e}");
     }
@@ -1095,6 +1108,8 @@ fn a_minimal_config_takes_every_default_from_the_defaults_module() {
         http.ready_max_lag_records,
         defaults::HTTP_READY_MAX_LAG_RECORDS
     );
+    assert_eq!(http.header_read_timeout, defaults::HTTP_HEADER_READ_TIMEOUT);
+    assert_eq!(http.max_connections, defaults::HTTP_MAX_CONNECTIONS);
 }
 
 #[test]

@@ -337,6 +337,32 @@ impl Validator<'_> {
                 })
                 .unwrap_or(defaults::HTTP_READY_MAX_LAG_RECORDS),
         };
+        let header_read_timeout = self
+            .duration(
+                "http.header_read_timeout",
+                raw.header_read_timeout.as_ref(),
+                defaults::HTTP_HEADER_READ_TIMEOUT,
+            )
+            .unwrap_or(defaults::HTTP_HEADER_READ_TIMEOUT);
+        let max_connections = match raw.max_connections.as_ref() {
+            None => defaults::HTTP_MAX_CONNECTIONS,
+            Some(s) => self
+                .integer("http.max_connections", s)
+                .and_then(|n| match usize::try_from(n) {
+                    Ok(n) if (1..=defaults::HTTP_MAX_CONNECTIONS_LIMIT).contains(&n) => Some(n),
+                    _ => {
+                        self.problem(
+                            "http.max_connections",
+                            format!(
+                                "must be between 1 and {}, got {n}",
+                                defaults::HTTP_MAX_CONNECTIONS_LIMIT
+                            ),
+                        );
+                        None
+                    }
+                })
+                .unwrap_or(defaults::HTTP_MAX_CONNECTIONS),
+        };
         if !raw.enabled.unwrap_or(defaults::HTTP_ENABLED) {
             return None;
         }
@@ -345,6 +371,8 @@ impl Validator<'_> {
             tls,
             bearer_token,
             ready_max_lag_records,
+            header_read_timeout,
+            max_connections,
         })
     }
 

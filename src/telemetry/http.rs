@@ -4,16 +4,26 @@
 //! HTTP by default; TLS through rustls with an optional client CA
 //! (mutual TLS); an optional bearer token guards `/metrics` and `/status` (the probes stay open
 //! for orchestrators).
+//!
+//! Hardened for a listener that may face an untrusted network: at most `http.max_connections`
+//! connections at once (more are closed as soon as they are accepted, and counted); each client
+//! has `http.header_read_timeout` for its TLS handshake and then for each request's headers; only
+//! `GET` and `HEAD` without a body are answered (a body is refused unread); the token is
+//! compared through SHA-256 digests in constant time, so the time an answer takes tells nothing
+//! about the token's bytes or length.
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
+use hyper::body::{Body as _, Bytes, Incoming};
+use hyper::header::{HeaderValue, ALLOW, AUTHORIZATION, CONNECTION, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -23,6 +33,9 @@ use tokio_util::sync::CancellationToken;
 use super::health;
 use super::metrics::metrics;
 use crate::config::{Config, HttpConfig, HttpTls};
+
+/// While connections are being refused, a warning at most this often.
+const REFUSED_WARNING_INTERVAL: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -41,11 +54,23 @@ pub struct Endpoint {
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     state: Arc<State>,
+    /// One permit per connection being served (`http.max_connections`).
+    connections: Arc<Semaphore>,
 }
 
 struct State {
     config: Arc<Config>,
     http: HttpConfig,
+    /// SHA-256 of `http.bearer_token`.
+    token_digest: Option<TokenDigest>,
+}
+
+type TokenDigest = [u8; 32];
+
+fn sha256(bytes: &[u8]) -> TokenDigest {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref());
+    out
 }
 
 impl Endpoint {
@@ -62,10 +87,20 @@ impl Endpoint {
                 addr: http.listen,
                 source,
             })?;
+        let token_digest = http
+            .bearer_token
+            .as_ref()
+            .map(|t| sha256(t.expose().as_bytes()));
+        let connections = Arc::new(Semaphore::new(http.max_connections));
         Ok(Endpoint {
             listener,
             tls,
-            state: Arc::new(State { config, http }),
+            state: Arc::new(State {
+                config,
+                http,
+                token_digest,
+            }),
+            connections,
         })
     }
 
@@ -77,6 +112,8 @@ impl Endpoint {
     pub async fn serve(self, cancel: CancellationToken) {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         tracing::info!(address = %self.local_addr(), scheme, "http endpoint listening (/metrics, /healthz, /readyz, /status)");
+        let mut refused_since_warning: u64 = 0;
+        let mut last_warning: Option<Instant> = None;
         loop {
             let (stream, peer) = tokio::select! {
                 _ = cancel.cancelled() => return,
@@ -88,33 +125,72 @@ impl Endpoint {
                     }
                 },
             };
+            let Ok(permit) = Arc::clone(&self.connections).try_acquire_owned() else {
+                // Closed at once, before a byte is read or written.
+                drop(stream);
+                metrics().http_connections_refused.inc();
+                refused_since_warning += 1;
+                if last_warning.is_none_or(|at| at.elapsed() >= REFUSED_WARNING_INTERVAL) {
+                    tracing::warn!(
+                        %peer,
+                        refused_since_last_warning = refused_since_warning,
+                        max_connections = self.state.http.max_connections,
+                        "http endpoint refusing connections: all http.max_connections are in \
+                         use (strait_http_connections_refused_total counts the refused; raise \
+                         http.max_connections if these clients are legitimate)"
+                    );
+                    refused_since_warning = 0;
+                    last_warning = Some(Instant::now());
+                }
+                continue;
+            };
             let state = Arc::clone(&self.state);
             let tls = self.tls.clone();
             crate::runtime::spawn_detached("http connection", async move {
-                let service = hyper::service::service_fn(move |req| {
-                    let state = Arc::clone(&state);
-                    async move { Ok::<_, Infallible>(handle(&state, req).await) }
-                });
-                let builder = hyper::server::conn::http1::Builder::new();
-                let result = match tls {
-                    Some(acceptor) => match acceptor.accept(stream).await {
-                        Ok(s) => builder.serve_connection(TokioIo::new(s), service).await,
-                        Err(e) => {
-                            tracing::debug!(%peer, error = %e, "tls handshake failed");
-                            return;
-                        }
-                    },
-                    None => {
-                        builder
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await
-                    }
-                };
-                if let Err(e) = result {
-                    tracing::debug!(%peer, error = %e, "http connection ended with an error");
-                }
+                let _permit = permit; // released when the connection ends
+                serve_connection(state, tls, stream, peer).await;
             });
         }
+    }
+}
+
+/// One connection: the TLS handshake and the request headers each within
+/// `http.header_read_timeout`.
+async fn serve_connection(
+    state: Arc<State>,
+    tls: Option<TlsAcceptor>,
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+) {
+    let timeout = state.http.header_read_timeout;
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeout);
+    let service = hyper::service::service_fn(move |req| {
+        let state = Arc::clone(&state);
+        async move { Ok::<_, Infallible>(handle(&state, req).await) }
+    });
+    let result = match tls {
+        Some(acceptor) => match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+            Ok(Ok(s)) => builder.serve_connection(TokioIo::new(s), service).await,
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "tls handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, ?timeout, "tls handshake not done within http.header_read_timeout");
+                return;
+            }
+        },
+        None => {
+            builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, error = %e, "http connection ended with an error");
     }
 }
 
@@ -132,22 +208,51 @@ fn json(status: StatusCode, value: &serde_json::Value) -> Response<Full<Bytes>> 
 }
 
 fn authorized(state: &State, req: &Request<Incoming>) -> bool {
-    let Some(token) = &state.http.bearer_token else {
+    let Some(expected) = &state.token_digest else {
         return true;
     };
-    let expected = format!("Bearer {}", token.expose());
     req.headers()
         .get(AUTHORIZATION)
-        .is_some_and(|v| constant_time_eq(v.as_bytes(), expected.as_bytes()))
+        .is_some_and(|v| bearer_matches(expected, v.as_bytes()))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Whether an `Authorization` header's value is `Bearer <token>` (the scheme in any case, as
+/// RFC 6750 allows) with the token whose SHA-256 is `expected`. The presented token is hashed and
+/// the two digests, always 32 bytes, compared in constant time: neither how much of the token
+/// matched nor how long it is shows in the time taken.
+fn bearer_matches(expected: &TokenDigest, header: &[u8]) -> bool {
+    let Some(at) = header.iter().position(|&b| b == b' ') else {
+        return false;
+    };
+    let (scheme, rest) = header.split_at(at);
+    if !scheme.eq_ignore_ascii_case(b"Bearer") {
+        return false;
+    }
+    let token = rest.trim_ascii_start();
+    bool::from(sha256(token).ct_eq(expected))
+}
+
+/// A refusal that also closes the connection, so that nothing the client still sends is read.
+fn refuse(status: StatusCode, message: &'static str) -> Response<Full<Bytes>> {
+    let mut r = text(status, "text/plain", message);
+    r.headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    r
 }
 
 async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    // A body (`Content-Length` above 0, or any `Transfer-Encoding`) is never read.
+    if !req.body().is_end_stream() {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request bodies are not accepted\n",
+        );
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return text(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "GET only\n");
+        let mut r = refuse(StatusCode::METHOD_NOT_ALLOWED, "GET or HEAD only\n");
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
     }
     match req.uri().path() {
         "/metrics" | "/status" if !authorized(state, &req) => {
@@ -158,7 +263,7 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
             );
             r.headers_mut().insert(
                 hyper::header::WWW_AUTHENTICATE,
-                hyper::header::HeaderValue::from_static("Bearer"),
+                HeaderValue::from_static("Bearer"),
             );
             r
         }
@@ -273,4 +378,45 @@ fn tls_config(t: &HttpTls) -> Result<rustls::ServerConfig, HttpError> {
     builder
         .with_single_cert(chain, private_key)
         .map_err(|e| HttpError::Tls(format!("certificate and key do not fit: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_token_matches_only_itself() {
+        let expected = sha256(b"s3cret");
+        assert!(bearer_matches(&expected, b"Bearer s3cret"));
+        // The scheme in any case, and more than one space before the token (RFC 6750 `1*SP`).
+        assert!(bearer_matches(&expected, b"bearer s3cret"));
+        assert!(bearer_matches(&expected, b"BEARER   s3cret"));
+        for wrong in [
+            &b"Bearer s3creT"[..], // same length, last byte differs
+            b"Bearer x3cret",      // same length, first byte differs
+            b"Bearer s3cre",       // a prefix
+            b"Bearer s3crets",     // longer
+            b"Bearer ",
+            b"Bearer",
+            b"",
+            b"Basic s3cret",
+            b"s3cret",
+            b"Bearers3cret",
+            b"Bearer s3cret ", // a trailing space is part of what was sent
+        ] {
+            assert!(
+                !bearer_matches(&expected, wrong),
+                "{:?} accepted",
+                String::from_utf8_lossy(wrong)
+            );
+        }
+    }
+
+    #[test]
+    fn token_digest_is_sha256() {
+        // FIPS 180-2 test vector: SHA-256("abc").
+        let want = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let got: String = sha256(b"abc").iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(got, want);
+    }
 }

@@ -7,8 +7,8 @@ use std::sync::{LazyLock, Mutex};
 
 use prometheus::core::Collector;
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Seconds buckets for replication and checkpoint latency: 1 ms .. ~2 min.
@@ -58,6 +58,7 @@ pub struct Metrics {
     pub remote_topic_changes: IntCounterVec,
     pub internal_records_rejected: IntCounterVec,
     pub ready: IntGauge,
+    pub http_connections_refused: IntCounter,
     pub offset_syncs_failed: IntCounterVec,
     pub target_log_resets: IntCounterVec,
     /// Source end offsets (last stable offset) per (topic, partition) from the record
@@ -115,6 +116,7 @@ impl Metrics {
             remote_topic_changes: reg(&r, IntCounterVec::new(Opts::new("strait_remote_topic_changes_total", "Changes made to remote topics to match their source, by kind (config entries set or reset, ACLs created)"), &["mirror", "kind"]).unwrap()),
             internal_records_rejected: reg(&r, IntCounterVec::new(Opts::new("strait_internal_records_rejected_total", "Records of strait's and MM2's internal topics (progress, checkpoints, heartbeats) skipped when read because they do not decode or hold impossible values, by topic and reason"), &["topic", "reason"]).unwrap()),
             ready: reg(&r, IntGauge::new("strait_ready", "1 when /readyz answers 200").unwrap()),
+            http_connections_refused: reg(&r, IntCounter::new("strait_http_connections_refused_total", "Connections to the HTTP endpoint closed as soon as accepted because http.max_connections were already open").unwrap()),
             offset_syncs_failed: reg(&r, IntCounterVec::new(Opts::new("strait_offset_syncs_failed_total", "MM2 offset syncs that could not be written (records are copied regardless)"), &["mirror"]).unwrap()),
             target_log_resets: reg(&r, IntCounterVec::new(Opts::new("strait_target_log_resets_total", "Times a remote partition's log on the target went back below what strait had written (remote topic deleted and re-created, or truncated): replicated records were lost on the target"), &["mirror", "topic"]).unwrap()),
             source_ends: Mutex::new(HashMap::new()),

@@ -51,6 +51,12 @@ pub fn samples(text: &str, name: &str, labels: &[(&str, &str)]) -> BTreeMap<Stri
         .collect()
 }
 
+/// The value of the sample of `name` without labels (`name 3`).
+pub fn unlabeled_sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
 pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     let found = samples(text, name, labels);
     assert!(
