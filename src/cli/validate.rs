@@ -61,7 +61,9 @@ async fn plan_all(config: &Config) -> Exit {
                     .and_then(kafka::connection_hint)
                     .map(|h| format!("{h} (clusters.{alias}.security)"))
                     .unwrap_or_else(|| {
-                        format!("check clusters.{alias}.bootstrap_servers and its security settings")
+                        format!(
+                            "check clusters.{alias}.bootstrap_servers and its security settings"
+                        )
                     });
                 eprintln!(
                     "error: cannot reach cluster `{alias}` at {}: {}{}\nhint: {hint}",

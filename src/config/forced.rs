@@ -186,7 +186,12 @@ fn oidc(cluster: &ClusterConfig) -> Option<(&str, &str, &Secret, Option<&str>)> 
             client_id,
             client_secret,
             scope,
-        } => Some((token_endpoint_url, client_id, client_secret, scope.as_deref())),
+        } => Some((
+            token_endpoint_url,
+            client_id,
+            client_secret,
+            scope.as_deref(),
+        )),
         _ => None,
     }
 }

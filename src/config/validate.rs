@@ -11,13 +11,14 @@ use super::forced::{self, Section};
 use super::interpolate::Resolver;
 use super::librdkafka;
 use super::raw::{
-    RawCluster, RawConfig, RawHttp, RawMirror, RawOidc, RawPolicy, RawSasl, RawSecurity, RawThrottle, Scalar,
+    RawCluster, RawConfig, RawHttp, RawMirror, RawOidc, RawPolicy, RawSasl, RawSecurity,
+    RawThrottle, Scalar,
 };
 use super::suggest;
 use super::units::{parse_duration, parse_size};
 use super::{
-    ClusterConfig, Config, HttpConfig, HttpTls, MirrorConfig, Sasl, SaslCredentials, Secret, Security,
-    SecurityProtocol, Throttle,
+    ClusterConfig, Config, HttpConfig, HttpTls, MirrorConfig, Sasl, SaslCredentials, Secret,
+    Security, SecurityProtocol, Throttle,
 };
 use crate::policy::{
     PatternList, ReplicationPolicy, TopicFilter, DEFAULT_CONFIG_EXCLUDES, DEFAULT_GROUP_EXCLUDES,
@@ -542,7 +543,7 @@ impl Validator<'_> {
             ] {
                 if given {
                     self.problem(
-                        &format!("{path}.{key}"),
+                        format!("{path}.{key}"),
                         "is set, but OAUTHBEARER authenticates with tokens: set `oidc` (an \
                          OpenID Connect provider) or `unsecured_jwt` instead",
                     );
@@ -572,7 +573,7 @@ impl Validator<'_> {
                 }
                 (Some(_), Some(_)) => {
                     self.problem(
-                        &format!("{path}.unsecured_jwt"),
+                        format!("{path}.unsecured_jwt"),
                         "is set together with `oidc`; set one of them",
                     );
                     None
@@ -585,7 +586,7 @@ impl Validator<'_> {
             ] {
                 if given {
                     self.problem(
-                        &format!("{path}.{key}"),
+                        format!("{path}.{key}"),
                         format!(
                             "is set, but mechanism {} authenticates with `username` and \
                              `password`; `{key}` goes with mechanism OAUTHBEARER",

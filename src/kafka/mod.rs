@@ -96,24 +96,36 @@ impl LogContext {
 /// What an operator should check, for a connection failure librdkafka explained with `reason`.
 pub fn connection_hint(reason: &str) -> Option<&'static str> {
     let r = reason.to_ascii_lowercase();
-    if r.contains("hostname mismatch") || r.contains("certificate verify failed") && r.contains("host") {
-        Some("the broker's certificate was issued for another host name: connect with a name \
+    if r.contains("hostname mismatch")
+        || r.contains("certificate verify failed") && r.contains("host")
+    {
+        Some(
+            "the broker's certificate was issued for another host name: connect with a name \
               the certificate lists (its subject alternative names), or have the broker's \
-              certificate reissued")
+              certificate reissued",
+        )
     } else if r.contains("certificate verify failed") {
-        Some("the broker's certificate is not signed by a CA strait trusts: set the cluster's \
-              security.ca_file to the CA that issued it")
+        Some(
+            "the broker's certificate is not signed by a CA strait trusts: set the cluster's \
+              security.ca_file to the CA that issued it",
+        )
     } else if r.contains("authentication failed") || r.contains("invalid credentials") {
-        Some("the broker refused strait's credentials: check the cluster's security.sasl \
-              (mechanism, username, password) and that the user exists for that mechanism")
+        Some(
+            "the broker refused strait's credentials: check the cluster's security.sasl \
+              (mechanism, username, password) and that the user exists for that mechanism",
+        )
     } else if r.contains("ssl handshake failed") || r.contains("handshake failure") {
-        Some("the TLS handshake failed: check that the listener speaks the cluster's \
-              security.protocol, and the client certificate if the broker requires one")
+        Some(
+            "the TLS handshake failed: check that the listener speaks the cluster's \
+              security.protocol, and the client certificate if the broker requires one",
+        )
     } else if r.contains("disconnected while requesting apiversion")
         || r.contains("sasl") && r.contains("handshake")
     {
-        Some("the broker closed the connection during set-up: the listener may expect another \
-              security.protocol or SASL mechanism")
+        Some(
+            "the broker closed the connection during set-up: the listener may expect another \
+              security.protocol or SASL mechanism",
+        )
     } else {
         None
     }
@@ -636,7 +648,10 @@ mod tests {
         for (key, want) in [
             ("sasl.mechanisms", Some("OAUTHBEARER")),
             ("sasl.oauthbearer.method", Some("oidc")),
-            ("sasl.oauthbearer.token.endpoint.url", Some("https://idp.example/token")),
+            (
+                "sasl.oauthbearer.token.endpoint.url",
+                Some("https://idp.example/token"),
+            ),
             ("sasl.oauthbearer.client.id", Some("strait")),
             ("sasl.oauthbearer.client.secret", Some("oidc-secret")),
             ("sasl.oauthbearer.scope", Some("kafka")),

@@ -326,7 +326,11 @@ impl AclBinding {
     ///
     /// # Safety
     /// Plain FFI constructors; the result is owned by the guard.
-    unsafe fn to_c(&self, request: &'static str, filter: bool) -> Result<Binding, NativeAdminError> {
+    unsafe fn to_c(
+        &self,
+        request: &'static str,
+        filter: bool,
+    ) -> Result<Binding, NativeAdminError> {
         let arg = |s: &str| {
             CString::new(s).map_err(|_| NativeAdminError::Argument {
                 request,

@@ -22,6 +22,7 @@ mod filters;
 mod heartbeats;
 mod hostile;
 mod identity;
+mod least_privilege;
 mod loops;
 mod metrics;
 mod mm2_formats;

@@ -227,7 +227,10 @@ fn remote_topics_keep_their_cleanup_policy_whatever_the_config_sync_mode() {
 
 /// `(principal, host, operation, permission)` of the LITERAL ACLs on `topic`, as Kafka's
 /// AclCommand lists them.
-pub(crate) fn acls_listed(bootstrap: &str, topic: &str) -> BTreeSet<(String, String, String, String)> {
+pub(crate) fn acls_listed(
+    bootstrap: &str,
+    topic: &str,
+) -> BTreeSet<(String, String, String, String)> {
     let out = java_tool(
         JavaMain::Class("org.apache.kafka.tools.AclCommand"),
         &["--bootstrap-server", bootstrap, "--list", "--topic", topic],

@@ -341,7 +341,10 @@ impl KafkaCluster {
         // The shared settings are harness/conf/broker-base.properties, as for harness/kafka.sh,
         // except auto-creation, which is the spec's choice.
         let mut listeners = vec![format!("PLAINTEXT://127.0.0.1:{}", self.port)];
-        let mut protocols = vec!["CONTROLLER:PLAINTEXT".to_string(), "PLAINTEXT:PLAINTEXT".into()];
+        let mut protocols = vec![
+            "CONTROLLER:PLAINTEXT".to_string(),
+            "PLAINTEXT:PLAINTEXT".into(),
+        ];
         if let Some(secure) = &self.secure {
             for ((name, protocol), port) in LISTENERS.iter().zip(secure.ports) {
                 listeners.push(format!("{name}://127.0.0.1:{port}"));

@@ -51,8 +51,8 @@ pub use http::{curl, get_ok, sample, unlabeled_sample};
 pub use java::{java_formatted, java_formatted_partition, java_tool, JavaMain};
 #[allow(unused_imports)]
 pub use kafka::{
-    clusters, shared_auto_create_clusters, shared_clusters, shared_secure_clusters,
-    start_clusters, ClusterSpec, KafkaCluster,
+    clusters, shared_auto_create_clusters, shared_clusters, shared_secure_clusters, start_clusters,
+    ClusterSpec, KafkaCluster,
 };
 pub use mm2::{Mm2Process, Mm2Properties};
 #[allow(unused_imports)]

@@ -246,8 +246,16 @@ impl ClusterConfig {
                 assert_eq!(user, "mirror", "the client certificate is CN=mirror");
                 put(&mut security, "protocol", "ssl".into());
                 put(&mut security, "ca_file", format!("{certs}/ca.crt").into());
-                put(&mut security, "cert_file", format!("{certs}/mirror.crt").into());
-                put(&mut security, "key_file", format!("{certs}/mirror.key").into());
+                put(
+                    &mut security,
+                    "cert_file",
+                    format!("{certs}/mirror.crt").into(),
+                );
+                put(
+                    &mut security,
+                    "key_file",
+                    format!("{certs}/mirror.key").into(),
+                );
             }
             Listener::ScramSha256 => {
                 put(&mut security, "protocol", "sasl_plaintext".into());
@@ -291,7 +299,9 @@ pub fn allow(
     }
 }
 
-fn super_admin(cluster: &KafkaCluster) -> rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> {
+fn super_admin(
+    cluster: &KafkaCluster,
+) -> rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> {
     rdkafka::ClientConfig::new()
         .set("bootstrap.servers", cluster.bootstrap())
         .create()
@@ -314,6 +324,11 @@ pub fn revoke(cluster: &KafkaCluster, acls: &[AclBinding]) {
         .unwrap_or_else(|e| panic!("DeleteAcls on {}: {e}", cluster.name()));
     for (acl, r) in acls.iter().zip(results) {
         let n = r.unwrap_or_else(|e| panic!("DeleteAcls {acl:?} on {}: {e}", cluster.name()));
-        assert_eq!(n, 1, "DeleteAcls {acl:?} on {}: {n} matched", cluster.name());
+        assert_eq!(
+            n,
+            1,
+            "DeleteAcls {acl:?} on {}: {n} matched",
+            cluster.name()
+        );
     }
 }
