@@ -201,6 +201,10 @@ impl Mirror {
             mirror: self.config.clone(),
             source_admin: Arc::clone(&self.source_admin),
             target_admin: Arc::clone(&self.target_admin),
+            permissions: topics::permissions::Permissions::new(
+                &self.spec.source,
+                &self.spec.target,
+            ),
         };
         let t = token.clone();
         tasks.spawn(

@@ -327,6 +327,25 @@ pub struct ClusterConfig {
     pub admin: BTreeMap<String, Secret>,
 }
 
+impl ClusterConfig {
+    /// The principal the brokers see for strait, as far as strait can tell: `User:<name>` with
+    /// PLAIN, SCRAM or an unsecured JWT, the client certificate's with mutual TLS (the
+    /// broker's `ssl.principal.mapping.rules` decide its name), `User:ANONYMOUS` without
+    /// authentication.
+    pub fn principal(&self) -> String {
+        if let Some(p) = self.security.sasl.as_ref().and_then(Sasl::principal) {
+            return p;
+        }
+        if self.security.sasl.is_some() {
+            return "strait's OAUTHBEARER principal".to_string();
+        }
+        match &self.security.cert_file {
+            Some(cert) => format!("the principal of client certificate {cert}"),
+            None => "User:ANONYMOUS".to_string(),
+        }
+    }
+}
+
 #[cfg(test)]
 impl ClusterConfig {
     /// A plaintext cluster at `bootstrap` with no pass-through properties (unit tests against

@@ -535,15 +535,34 @@ pub async fn alter_topic_configs(
     .expect("IncrementalAlterConfigs task panicked")
 }
 
-/// The topic id of each of `topics` (DescribeTopics: a Metadata request naming the topics, which
-/// never creates one). A topic the cluster describes with an error (deleted meanwhile, not
-/// authorized) is left out; one with Kafka's zero id (a broker without topic ids) maps to
-/// `None`. Blocking; works on any client handle (librdkafka's admin calls do), so the record
-/// path's control plane asks on its source consumer.
+/// The Kafka ids of `topics` (DescribeTopics); a topic that does not exist (or that the
+/// principal may not describe) is absent. Blocking.
 pub fn describe_topic_ids<C: ClientContext>(
     client: &Client<C>,
     topics: &[String],
 ) -> Result<HashMap<String, Option<TopicId>>, NativeAdminError> {
+    Ok(describe_topics(client, topics, false)?
+        .into_iter()
+        .filter_map(|(name, d)| d.ok().map(|d| (name, d.id)))
+        .collect())
+}
+
+/// What DescribeTopics tells of one topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicFacts {
+    pub id: Option<TopicId>,
+    /// The operations strait's principal may perform on it (when asked for).
+    pub authorized: Option<Vec<AclOperation>>,
+}
+
+/// DescribeTopics for `topics`, with the principal's authorized operations per topic if
+/// `authorized_operations`. Per topic the facts, or the error code the broker gave for it (an
+/// unknown topic, or one the principal may not describe). Blocking.
+pub fn describe_topics<C: ClientContext>(
+    client: &Client<C>,
+    topics: &[String],
+    authorized_operations: bool,
+) -> Result<HashMap<String, Result<TopicFacts, RDKafkaErrorCode>>, NativeAdminError> {
     let mut out = HashMap::with_capacity(topics.len());
     if topics.is_empty() {
         return Ok(out);
@@ -564,6 +583,9 @@ pub fn describe_topic_ids<C: ClientContext>(
     // it; what the result points to lives as long as `event`, which outlives the loop.
     unsafe {
         let options = Options::new(rk, b::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBETOPICS)?;
+        if authorized_operations {
+            options.include_authorized_operations("DescribeTopics")?;
+        }
         let collection = Collection(b::rd_kafka_TopicCollection_of_topic_names(
             raw.as_mut_ptr(),
             raw.len(),
@@ -576,10 +598,15 @@ pub fn describe_topic_ids<C: ClientContext>(
         let descriptions = b::rd_kafka_DescribeTopics_result_topics(res, &mut cnt);
         for i in 0..cnt {
             let desc = *descriptions.add(i);
+            let name = cstr(b::rd_kafka_TopicDescription_name(desc));
             let err = b::rd_kafka_TopicDescription_error(desc);
             if !err.is_null()
                 && b::rd_kafka_error_code(err) != b::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
             {
+                out.insert(
+                    name,
+                    Err(RDKafkaErrorCode::from(b::rd_kafka_error_code(err))),
+                );
                 continue;
             }
             let uuid = b::rd_kafka_TopicDescription_topic_id(desc);
@@ -591,21 +618,47 @@ pub fn describe_topic_ids<C: ClientContext>(
                     b::rd_kafka_Uuid_least_significant_bits(uuid),
                 )
             };
-            out.insert(cstr(b::rd_kafka_TopicDescription_name(desc)), id);
+            let authorized = authorized_operations.then(|| {
+                let mut n = 0usize;
+                let ops = b::rd_kafka_TopicDescription_authorized_operations(desc, &mut n);
+                operations(ops, n)
+            });
+            out.insert(name, Ok(TopicFacts { id, authorized }));
         }
         Ok(out)
     }
 }
 
-/// [`describe_topic_ids`] on an admin client, off the async threads.
-pub async fn describe_admin_topic_ids(
-    admin: &Arc<AdminClient<LogContext>>,
-    topics: Vec<String>,
-) -> Result<HashMap<String, Option<TopicId>>, NativeAdminError> {
-    let admin = Arc::clone(admin);
-    tokio::task::spawn_blocking(move || describe_topic_ids(admin.inner(), &topics))
-        .await
-        .expect("DescribeTopics task panicked")
+/// The operations strait's principal may perform on the cluster itself (DescribeCluster).
+/// Blocking.
+pub fn cluster_operations<C: ClientContext>(
+    client: &Client<C>,
+) -> Result<Vec<AclOperation>, NativeAdminError> {
+    let rk = client.native_ptr();
+    // SAFETY: as in `describe_topics`; the result lives as long as `event`.
+    unsafe {
+        let options = Options::new(
+            rk,
+            b::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBECLUSTER,
+        )?;
+        options.include_authorized_operations("DescribeCluster")?;
+        let queue = Queue::new(rk);
+        b::rd_kafka_DescribeCluster(rk, options.0, queue.0);
+        let event = queue.wait("DescribeCluster")?;
+        let res = b::rd_kafka_event_DescribeCluster_result(event.0);
+        let mut n = 0usize;
+        let ops = b::rd_kafka_DescribeCluster_result_authorized_operations(res, &mut n);
+        Ok(operations(ops, n))
+    }
+}
+
+/// # Safety
+/// `ops` points to `n` operations (or is null).
+unsafe fn operations(ops: *const b::rd_kafka_AclOperation_t, n: usize) -> Vec<AclOperation> {
+    if ops.is_null() {
+        return Vec::new();
+    }
+    (0..n).map(|i| AclOperation::from_c(*ops.add(i))).collect()
 }
 
 /// Copies a C string (NULL → empty).
@@ -644,6 +697,23 @@ impl Options {
             });
         }
         Ok(options)
+    }
+
+    /// Asks for the principal's authorized operations in the result.
+    ///
+    /// # Safety
+    /// The options are live (owned by `self`).
+    unsafe fn include_authorized_operations(
+        &self,
+        request: &'static str,
+    ) -> Result<(), NativeAdminError> {
+        let err = b::rd_kafka_AdminOptions_set_include_authorized_operations(self.0, 1);
+        if err.is_null() {
+            return Ok(());
+        }
+        let message = cstr(b::rd_kafka_error_string(err));
+        b::rd_kafka_error_destroy(err);
+        Err(NativeAdminError::Argument { request, message })
     }
 }
 

@@ -1216,3 +1216,81 @@ impl Event for GroupOffsetsSynced<'_> {
         );
     }
 }
+
+/// strait's principal lacks a permission one of its features needs (logged once per cause;
+/// `strait_permission_missing` is 1 until it is granted).
+pub struct PermissionMissing<'a> {
+    pub mirror: &'a str,
+    pub principal: &'a str,
+    pub cluster: &'a str,
+    pub operation: &'a str,
+    pub resource_type: &'a str,
+    pub resource: &'a str,
+    pub needed_for: &'a str,
+    /// The command that grants it.
+    pub grant: &'a str,
+}
+
+impl Event for PermissionMissing<'_> {
+    fn emit(self) {
+        metrics()
+            .permission_missing
+            .with_label_values(&[
+                self.mirror,
+                self.cluster,
+                self.operation,
+                self.resource_type,
+                self.resource,
+            ])
+            .set(1);
+        let what = if self.resource_type == "cluster" {
+            format!("cluster {}", self.cluster)
+        } else {
+            format!(
+                "{} {} on cluster {}",
+                self.resource_type, self.resource, self.cluster
+            )
+        };
+        tracing::error!(
+            principal = self.principal,
+            cluster = self.cluster,
+            operation = self.operation,
+            resource_type = self.resource_type,
+            resource = self.resource,
+            needed_for = self.needed_for,
+            "{} may not {} {what} ({} needs it): grant it, for example `{}`",
+            self.principal,
+            self.operation,
+            self.needed_for,
+            self.grant
+        );
+    }
+}
+
+/// A permission reported missing is there now.
+pub struct PermissionGranted<'a> {
+    pub mirror: &'a str,
+    pub cluster: &'a str,
+    pub operation: &'a str,
+    pub resource_type: &'a str,
+    pub resource: &'a str,
+}
+
+impl Event for PermissionGranted<'_> {
+    fn emit(self) {
+        let _ = metrics().permission_missing.remove_label_values(&[
+            self.mirror,
+            self.cluster,
+            self.operation,
+            self.resource_type,
+            self.resource,
+        ]);
+        tracing::info!(
+            cluster = self.cluster,
+            operation = self.operation,
+            resource_type = self.resource_type,
+            resource = self.resource,
+            "permission granted now"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 //! source's partition count, grow partitions, and publish the resulting routes to the record path.
 //! Runs at start and then every `refresh_topics_interval`.
 
+pub mod permissions;
 pub mod sync;
 
 use std::collections::HashMap;
@@ -53,6 +54,8 @@ pub struct TopicSync {
     pub mirror: MirrorConfig,
     pub source_admin: Arc<AdminClient<LogContext>>,
     pub target_admin: Arc<AdminClient<LogContext>>,
+    /// What strait's principal may do, checked every round.
+    pub permissions: permissions::Permissions,
 }
 
 /// What one refresh round did.
@@ -81,7 +84,7 @@ enum RoundError {
 
 impl TopicSync {
     /// Runs refresh rounds until cancelled, publishing routes whenever they change.
-    pub async fn run(self, routes: watch::Sender<RouteSet>, cancel: CancellationToken) {
+    pub async fn run(mut self, routes: watch::Sender<RouteSet>, cancel: CancellationToken) {
         let mut skipped_logged = std::collections::BTreeSet::new();
         let mut wait = Duration::ZERO;
         loop {
@@ -123,7 +126,7 @@ impl TopicSync {
     }
 
     async fn round(
-        &self,
+        &mut self,
         skipped_logged: &mut std::collections::BTreeSet<String>,
     ) -> Result<Round, RoundError> {
         let source = admin::cluster_metadata(&self.source_admin).await?;
@@ -138,7 +141,13 @@ impl TopicSync {
             .filter(|p| matches!(p.decision, TopicDecision::Replicate { .. }))
             .map(|p| p.source_topic.clone())
             .collect();
-        let ids = self.topic_ids(replicated, skipped_logged).await?;
+        let facts = self.topic_facts(replicated, skipped_logged).await?;
+        let ids: Option<HashMap<String, Option<TopicId>>> = facts.as_ref().map(|f| {
+            f.iter()
+                .map(|(name, facts)| (name.clone(), facts.id.clone()))
+                .collect()
+        });
+        let mirror_name = self.mirror.name();
         let mut round = Round::default();
         for planned in planned_topics {
             let remote = match planned.decision {
@@ -187,8 +196,23 @@ impl TopicSync {
                                 partitions = want, replication_factor = rf, configs = configs.len(),
                                 "created remote topic");
                             round.created += 1;
+                            self.permissions.created(&mirror_name, &remote);
                         }
                         Ok(Ensured::Existed) => {}
+                        Err(AdminError::CreateTopic {
+                            code: rdkafka::types::RDKafkaErrorCode::TopicAuthorizationFailed,
+                            ..
+                        }) => {
+                            let lack = self.permissions.lack(
+                                false,
+                                native_admin::AclOperation::Create,
+                                "topic",
+                                &remote,
+                                "creating remote topics",
+                            );
+                            self.permissions.refused(&mirror_name, lack);
+                            round.failed += 1;
+                        }
                         Err(e) => {
                             tracing::error!(topic = %planned.source_topic, remote = %remote,
                                 error = %e, "cannot create remote topic; its records are not copied until this succeeds");
@@ -235,18 +259,48 @@ impl TopicSync {
                 topic_id,
             });
         }
+        let remote: Vec<String> = round
+            .routes
+            .iter()
+            .map(|r| r.remote_topic.to_string())
+            .collect();
+        if let Some(facts) = &facts {
+            let source_facts: std::collections::BTreeMap<String, native_admin::TopicFacts> =
+                facts.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            self.permissions
+                .check(
+                    &self.mirror,
+                    &mirror_name,
+                    &source_facts,
+                    remote,
+                    &self.source_admin,
+                    &self.target_admin,
+                )
+                .await;
+        }
         Ok(round)
     }
 
-    /// The ids of the replicated source topics; `None` when the source cannot tell them (a
-    /// cluster older than Kafka 2.8, said once).
-    async fn topic_ids(
+    /// The ids of the replicated source topics and the principal's operations on them; `None`
+    /// when the source cannot tell them (a cluster older than Kafka 2.8, said once).
+    async fn topic_facts(
         &self,
         topics: Vec<String>,
         logged: &mut std::collections::BTreeSet<String>,
-    ) -> Result<Option<HashMap<String, Option<TopicId>>>, RoundError> {
-        match native_admin::describe_admin_topic_ids(&self.source_admin, topics).await {
-            Ok(ids) => Ok(Some(ids)),
+    ) -> Result<Option<HashMap<String, native_admin::TopicFacts>>, RoundError> {
+        let admin = Arc::clone(&self.source_admin);
+        let described = crate::runtime::blocking(move || {
+            native_admin::describe_topics(admin.inner(), &topics, true)
+        })
+        .await
+        .expect("DescribeTopics task panicked");
+        match described {
+            Ok(facts) => Ok(Some(
+                facts
+                    .into_iter()
+                    .filter_map(|(name, f)| f.ok().map(|f| (name, f)))
+                    .collect(),
+            )),
             Err(NativeAdminError::Request {
                 code: rdkafka::types::RDKafkaErrorCode::UnsupportedFeature,
                 ..

@@ -1,0 +1,365 @@
+//! What strait's principal may do, checked every topic refresh from what the brokers say
+//! (DescribeTopics and DescribeCluster with the principal's authorized operations), against
+//! what the mirror's features need (the table of `docs/security.md`). A missing permission is
+//! logged once, with the principal, the operation, the resource, the cluster and how to grant
+//! it, and shows in `strait_permission_missing` until it is granted.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use rdkafka::admin::AdminClient;
+
+use crate::config::{ClusterConfig, MirrorConfig, SyncMode};
+use crate::kafka::native_admin::{self, AclOperation, TopicFacts};
+use crate::kafka::LogContext;
+use crate::telemetry::events::{Event, PermissionGranted, PermissionMissing};
+
+/// One permission strait lacks.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Lack {
+    /// The cluster's alias.
+    pub cluster: String,
+    pub operation: AclOperation,
+    /// `topic` or `cluster`.
+    pub resource_type: &'static str,
+    pub resource: String,
+    pub needed_for: &'static str,
+}
+
+/// Who strait is on each cluster of a mirror, and which permissions it lacks now.
+pub struct Permissions {
+    source: Side,
+    target: Side,
+    missing: BTreeSet<Lack>,
+}
+
+struct Side {
+    alias: String,
+    principal: String,
+    bootstrap: String,
+}
+
+impl Side {
+    fn of(cluster: &ClusterConfig) -> Side {
+        Side {
+            alias: cluster.alias.clone(),
+            principal: cluster.principal(),
+            bootstrap: cluster.bootstrap_servers.clone(),
+        }
+    }
+}
+
+const READ_SOURCE: &[(AclOperation, &str)] = &[
+    (AclOperation::Read, "record copy"),
+    (
+        AclOperation::DescribeConfigs,
+        "topic creation and config sync",
+    ),
+];
+
+impl Permissions {
+    pub fn new(source: &ClusterConfig, target: &ClusterConfig) -> Permissions {
+        Permissions {
+            source: Side::of(source),
+            target: Side::of(target),
+            missing: BTreeSet::new(),
+        }
+    }
+
+    /// What the operations on each topic and cluster say against what `mirror` needs; logs and
+    /// counts what changed since the last check. `source_topics` are the replicated topics
+    /// (with their facts from DescribeTopics), `remote` the remote topics the target has.
+    pub async fn check(
+        &mut self,
+        mirror: &MirrorConfig,
+        mirror_name: &str,
+        source_topics: &BTreeMap<String, TopicFacts>,
+        remote: Vec<String>,
+        source_admin: &Arc<AdminClient<LogContext>>,
+        target_admin: &Arc<AdminClient<LogContext>>,
+    ) {
+        let mut now = BTreeSet::new();
+        for (topic, facts) in source_topics {
+            if let Some(ops) = &facts.authorized {
+                for &(op, why) in READ_SOURCE {
+                    if !ops.contains(&op) {
+                        now.insert(self.lack(true, op, "topic", topic, why));
+                    }
+                }
+            }
+        }
+        let mut target_needs: Vec<(AclOperation, &'static str)> = vec![
+            (AclOperation::Write, "record copy"),
+            (AclOperation::Describe, "record copy"),
+        ];
+        if mirror.sync_group_offsets {
+            target_needs.push((AclOperation::Read, "group offset sync"));
+        }
+        if mirror.sync_topic_configs != SyncMode::Off {
+            target_needs.push((AclOperation::DescribeConfigs, "config sync"));
+        }
+        if mirror.sync_topic_configs == SyncMode::Enforce {
+            target_needs.push((AclOperation::AlterConfigs, "config sync"));
+        }
+        let admin = Arc::clone(target_admin);
+        let described = crate::runtime::blocking(move || {
+            native_admin::describe_topics(admin.inner(), &remote, true)
+        })
+        .await
+        .expect("DescribeTopics task panicked");
+        if let Ok(described) = described {
+            for (topic, facts) in described {
+                match facts {
+                    Ok(TopicFacts {
+                        authorized: Some(ops),
+                        ..
+                    }) => {
+                        for &(op, why) in &target_needs {
+                            if !ops.contains(&op) {
+                                now.insert(self.lack(false, op, "topic", &topic, why));
+                            }
+                        }
+                    }
+                    Err(rdkafka::types::RDKafkaErrorCode::TopicAuthorizationFailed) => {
+                        now.insert(self.lack(
+                            false,
+                            AclOperation::Describe,
+                            "topic",
+                            &topic,
+                            "record copy",
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if mirror.sync_topic_acls != SyncMode::Off {
+            let cluster_needs = [
+                (true, AclOperation::Describe, "ACL sync"),
+                (false, AclOperation::Describe, "ACL sync"),
+            ]
+            .into_iter()
+            .chain((mirror.sync_topic_acls == SyncMode::Enforce).then_some((
+                false,
+                AclOperation::Alter,
+                "ACL sync",
+            )));
+            let (src, tgt) = (Arc::clone(source_admin), Arc::clone(target_admin));
+            let ops = crate::runtime::blocking(move || {
+                (
+                    native_admin::cluster_operations(src.inner()).ok(),
+                    native_admin::cluster_operations(tgt.inner()).ok(),
+                )
+            })
+            .await
+            .expect("DescribeCluster task panicked");
+            for (on_source, op, why) in cluster_needs {
+                let known = if on_source { &ops.0 } else { &ops.1 };
+                if known.as_ref().is_some_and(|ops| !ops.contains(&op)) {
+                    now.insert(self.lack(on_source, op, "cluster", "kafka-cluster", why));
+                }
+            }
+        }
+        self.report(mirror_name, now);
+    }
+
+    /// A permission strait lacks, found by a request the broker refused (topic creation).
+    pub fn refused(&mut self, mirror_name: &str, lack: Lack) {
+        if self.missing.insert(lack.clone()) {
+            self.emit_missing(mirror_name, &lack);
+        }
+    }
+
+    /// The lack of `op` on a topic or the cluster, on the source or the target.
+    pub fn lack(
+        &self,
+        on_source: bool,
+        operation: AclOperation,
+        resource_type: &'static str,
+        resource: &str,
+        needed_for: &'static str,
+    ) -> Lack {
+        let side = if on_source {
+            &self.source
+        } else {
+            &self.target
+        };
+        Lack {
+            cluster: side.alias.clone(),
+            operation,
+            resource_type,
+            resource: resource.to_string(),
+            needed_for,
+        }
+    }
+
+    fn report(&mut self, mirror_name: &str, now: BTreeSet<Lack>) {
+        // Refusals found by requests (CREATE) are kept until a check clears their kind.
+        let (kept, checked): (BTreeSet<Lack>, BTreeSet<Lack>) = std::mem::take(&mut self.missing)
+            .into_iter()
+            .partition(|l| l.operation == AclOperation::Create);
+        for lack in now.difference(&checked) {
+            self.emit_missing(mirror_name, lack);
+        }
+        for lack in checked.difference(&now) {
+            PermissionGranted {
+                mirror: mirror_name,
+                cluster: &lack.cluster,
+                operation: op_name(lack.operation),
+                resource_type: lack.resource_type,
+                resource: &lack.resource,
+            }
+            .emit();
+        }
+        self.missing = now.into_iter().chain(kept).collect();
+    }
+
+    /// A CREATE refusal is over (the topic exists now).
+    pub fn created(&mut self, mirror_name: &str, remote: &str) {
+        let done: Vec<Lack> = self
+            .missing
+            .iter()
+            .filter(|l| l.operation == AclOperation::Create && l.resource == remote)
+            .cloned()
+            .collect();
+        for lack in done {
+            self.missing.remove(&lack);
+            PermissionGranted {
+                mirror: mirror_name,
+                cluster: &lack.cluster,
+                operation: op_name(lack.operation),
+                resource_type: lack.resource_type,
+                resource: &lack.resource,
+            }
+            .emit();
+        }
+    }
+
+    fn emit_missing(&self, mirror_name: &str, lack: &Lack) {
+        let side = if lack.cluster == self.source.alias {
+            &self.source
+        } else {
+            &self.target
+        };
+        let op = op_name(lack.operation);
+        let resource_flag = match lack.resource_type {
+            "cluster" => "--cluster".to_string(),
+            _ => format!("--topic {}", lack.resource),
+        };
+        let grant = format!(
+            "kafka-acls --bootstrap-server {} --add --allow-principal {} --operation {} {resource_flag}",
+            side.bootstrap,
+            side.principal,
+            acl_tool_name(lack.operation),
+        );
+        PermissionMissing {
+            mirror: mirror_name,
+            principal: &side.principal,
+            cluster: &lack.cluster,
+            operation: op,
+            resource_type: lack.resource_type,
+            resource: &lack.resource,
+            needed_for: lack.needed_for,
+            grant: &grant,
+        }
+        .emit();
+    }
+}
+
+/// The operation as Kafka's tools print it (`READ`, `DESCRIBE_CONFIGS`).
+pub fn op_name(op: AclOperation) -> &'static str {
+    match op {
+        AclOperation::All => "ALL",
+        AclOperation::Read => "READ",
+        AclOperation::Write => "WRITE",
+        AclOperation::Create => "CREATE",
+        AclOperation::Delete => "DELETE",
+        AclOperation::Alter => "ALTER",
+        AclOperation::Describe => "DESCRIBE",
+        AclOperation::ClusterAction => "CLUSTER_ACTION",
+        AclOperation::DescribeConfigs => "DESCRIBE_CONFIGS",
+        AclOperation::AlterConfigs => "ALTER_CONFIGS",
+        AclOperation::IdempotentWrite => "IDEMPOTENT_WRITE",
+        AclOperation::Unknown => "UNKNOWN",
+    }
+}
+
+/// The operation as `kafka-acls --operation` takes it.
+fn acl_tool_name(op: AclOperation) -> &'static str {
+    match op {
+        AclOperation::DescribeConfigs => "DescribeConfigs",
+        AclOperation::AlterConfigs => "AlterConfigs",
+        AclOperation::ClusterAction => "ClusterAction",
+        AclOperation::IdempotentWrite => "IdempotentWrite",
+        AclOperation::Read => "Read",
+        AclOperation::Write => "Write",
+        AclOperation::Create => "Create",
+        AclOperation::Delete => "Delete",
+        AclOperation::Alter => "Alter",
+        AclOperation::Describe => "Describe",
+        AclOperation::All => "All",
+        AclOperation::Unknown => "Unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::metrics::metrics;
+
+    /// The series' value in the exposition, if the series is there.
+    fn gauge(mirror: &str, cluster: &str, op: &str, kind: &str, resource: &str) -> Option<i64> {
+        let labels = [
+            format!("cluster=\"{cluster}\""),
+            format!("mirror=\"{mirror}\""),
+            format!("operation=\"{op}\""),
+            format!("resource=\"{resource}\""),
+            format!("resource_type=\"{kind}\""),
+        ];
+        metrics()
+            .render()
+            .lines()
+            .find(|l| {
+                l.starts_with("strait_permission_missing{") && labels.iter().all(|x| l.contains(x))
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    }
+
+    /// A lack is reported when it appears, cleared when a check no longer finds it; a refused
+    /// CREATE stays until the topic is created.
+    #[test]
+    fn lacks_come_and_go_with_the_checks() {
+        let mut p = Permissions::new(
+            &ClusterConfig::plaintext("A", "a:9092"),
+            &ClusterConfig::plaintext("B", "b:9092"),
+        );
+        let m = "A->B|perm-test";
+        let read = p.lack(
+            true,
+            AclOperation::Read,
+            "topic",
+            "perm-orders",
+            "record copy",
+        );
+        let create = p.lack(
+            false,
+            AclOperation::Create,
+            "topic",
+            "A.perm-new",
+            "creating",
+        );
+        p.report(m, BTreeSet::from([read.clone()]));
+        p.refused(m, create.clone());
+        assert_eq!(gauge(m, "A", "READ", "topic", "perm-orders"), Some(1));
+        assert_eq!(gauge(m, "B", "CREATE", "topic", "A.perm-new"), Some(1));
+        assert_eq!(p.missing, BTreeSet::from([read.clone(), create.clone()]));
+        // Checked again: READ is there now; CREATE is not a check's to clear.
+        p.report(m, BTreeSet::new());
+        assert_eq!(p.missing, BTreeSet::from([create]));
+        assert_eq!(gauge(m, "A", "READ", "topic", "perm-orders"), None);
+        p.created(m, "A.perm-new");
+        assert!(p.missing.is_empty());
+        assert_eq!(gauge(m, "B", "CREATE", "topic", "A.perm-new"), None);
+        assert_eq!(p.source.principal, "User:ANONYMOUS");
+    }
+}
