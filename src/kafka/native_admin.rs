@@ -618,22 +618,26 @@ pub fn describe_topics<C: ClientContext>(
                     b::rd_kafka_Uuid_least_significant_bits(uuid),
                 )
             };
-            let authorized = authorized_operations.then(|| {
-                let mut n = 0usize;
-                let ops = b::rd_kafka_TopicDescription_authorized_operations(desc, &mut n);
-                operations(ops, n)
-            });
+            // None when not asked for, or when the broker did not say (an empty list: a
+            // principal that may do nothing could not have described the topic).
+            let authorized = authorized_operations
+                .then(|| {
+                    let mut n = 0usize;
+                    let ops = b::rd_kafka_TopicDescription_authorized_operations(desc, &mut n);
+                    operations(ops, n)
+                })
+                .filter(|ops| !ops.is_empty());
             out.insert(name, Ok(TopicFacts { id, authorized }));
         }
         Ok(out)
     }
 }
 
-/// The operations strait's principal may perform on the cluster itself (DescribeCluster).
-/// Blocking.
+/// The operations strait's principal may perform on the cluster itself (DescribeCluster);
+/// `None` when the broker does not say. Blocking.
 pub fn cluster_operations<C: ClientContext>(
     client: &Client<C>,
-) -> Result<Vec<AclOperation>, NativeAdminError> {
+) -> Result<Option<Vec<AclOperation>>, NativeAdminError> {
     let rk = client.native_ptr();
     // SAFETY: as in `describe_topics`; the result lives as long as `event`.
     unsafe {
@@ -648,7 +652,8 @@ pub fn cluster_operations<C: ClientContext>(
         let res = b::rd_kafka_event_DescribeCluster_result(event.0);
         let mut n = 0usize;
         let ops = b::rd_kafka_DescribeCluster_result_authorized_operations(res, &mut n);
-        Ok(operations(ops, n))
+        let ops = operations(ops, n);
+        Ok((!ops.is_empty()).then_some(ops))
     }
 }
 

@@ -147,8 +147,8 @@ impl Permissions {
             let (src, tgt) = (Arc::clone(source_admin), Arc::clone(target_admin));
             let ops = crate::runtime::blocking(move || {
                 (
-                    native_admin::cluster_operations(src.inner()).ok(),
-                    native_admin::cluster_operations(tgt.inner()).ok(),
+                    native_admin::cluster_operations(src.inner()).ok().flatten(),
+                    native_admin::cluster_operations(tgt.inner()).ok().flatten(),
                 )
             })
             .await
