@@ -618,15 +618,14 @@ pub fn describe_topics<C: ClientContext>(
                     b::rd_kafka_Uuid_least_significant_bits(uuid),
                 )
             };
-            // None when not asked for, or when the broker did not say (an empty list: a
-            // principal that may do nothing could not have described the topic).
-            let authorized = authorized_operations
-                .then(|| {
-                    let mut n = 0usize;
-                    let ops = b::rd_kafka_TopicDescription_authorized_operations(desc, &mut n);
-                    operations(ops, n)
-                })
-                .filter(|ops| !ops.is_empty());
+            // None when not asked for, or when the broker did not say.
+            let authorized = if authorized_operations {
+                let mut n = 0usize;
+                let ops = b::rd_kafka_TopicDescription_authorized_operations(desc, &mut n);
+                operations(ops, n)
+            } else {
+                None
+            };
             out.insert(name, Ok(TopicFacts { id, authorized }));
         }
         Ok(out)
@@ -652,18 +651,24 @@ pub fn cluster_operations<C: ClientContext>(
         let res = b::rd_kafka_event_DescribeCluster_result(event.0);
         let mut n = 0usize;
         let ops = b::rd_kafka_DescribeCluster_result_authorized_operations(res, &mut n);
-        let ops = operations(ops, n);
-        Ok((!ops.is_empty()).then_some(ops))
+        Ok(operations(ops, n))
     }
 }
 
+/// The authorized operations librdkafka parsed: `None` for a null pointer (not asked for, or
+/// the broker did not say); a principal that may do nothing gets an empty list (librdkafka
+/// returns a non-null pointer with no entries then).
+///
 /// # Safety
-/// `ops` points to `n` operations (or is null).
-unsafe fn operations(ops: *const b::rd_kafka_AclOperation_t, n: usize) -> Vec<AclOperation> {
+/// `ops` points to `n` operations, or is null.
+unsafe fn operations(
+    ops: *const b::rd_kafka_AclOperation_t,
+    n: usize,
+) -> Option<Vec<AclOperation>> {
     if ops.is_null() {
-        return Vec::new();
+        return None;
     }
-    (0..n).map(|i| AclOperation::from_c(*ops.add(i))).collect()
+    Some((0..n).map(|i| AclOperation::from_c(*ops.add(i))).collect())
 }
 
 /// Copies a C string (NULL → empty).

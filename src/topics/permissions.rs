@@ -79,6 +79,10 @@ impl Permissions {
         target_admin: &Arc<AdminClient<LogContext>>,
     ) {
         let mut now = BTreeSet::new();
+        // What this check could see (cluster, resource type): a lack of a part it could not
+        // see (a request failed) stands as it was.
+        let mut seen: BTreeSet<(String, &'static str)> = BTreeSet::new();
+        seen.insert((self.source.alias.clone(), "topic"));
         for (topic, facts) in source_topics {
             if let Some(ops) = &facts.authorized {
                 for &(op, why) in READ_SOURCE {
@@ -108,6 +112,7 @@ impl Permissions {
         .await
         .expect("DescribeTopics task panicked");
         if let Ok(described) = described {
+            seen.insert((self.target.alias.clone(), "topic"));
             for (topic, facts) in described {
                 match facts {
                     Ok(TopicFacts {
@@ -155,12 +160,20 @@ impl Permissions {
             .expect("DescribeCluster task panicked");
             for (on_source, op, why) in cluster_needs {
                 let known = if on_source { &ops.0 } else { &ops.1 };
+                if known.is_some() {
+                    let side = if on_source {
+                        &self.source
+                    } else {
+                        &self.target
+                    };
+                    seen.insert((side.alias.clone(), "cluster"));
+                }
                 if known.as_ref().is_some_and(|ops| !ops.contains(&op)) {
                     now.insert(self.lack(on_source, op, "cluster", "kafka-cluster", why));
                 }
             }
         }
-        self.report(mirror_name, now);
+        self.report(mirror_name, now, &seen);
     }
 
     /// A permission strait lacks, found by a request the broker refused (topic creation).
@@ -193,11 +206,20 @@ impl Permissions {
         }
     }
 
-    fn report(&mut self, mirror_name: &str, now: BTreeSet<Lack>) {
-        // Refusals found by requests (CREATE) are kept until a check clears their kind.
+    fn report(
+        &mut self,
+        mirror_name: &str,
+        now: BTreeSet<Lack>,
+        seen: &BTreeSet<(String, &'static str)>,
+    ) {
+        // Refusals found by requests (CREATE) are kept until the topic is created; lacks of
+        // what this check could not see stand.
         let (kept, checked): (BTreeSet<Lack>, BTreeSet<Lack>) = std::mem::take(&mut self.missing)
             .into_iter()
-            .partition(|l| l.operation == AclOperation::Create);
+            .partition(|l| {
+                l.operation == AclOperation::Create
+                    || !seen.contains(&(l.cluster.clone(), l.resource_type))
+            });
         for lack in now.difference(&checked) {
             self.emit_missing(mirror_name, lack);
         }
@@ -348,13 +370,21 @@ mod tests {
             "A.perm-new",
             "creating",
         );
-        p.report(m, BTreeSet::from([read.clone()]));
+        let seen = BTreeSet::from([("A".to_string(), "topic"), ("B".to_string(), "topic")]);
+        p.report(m, BTreeSet::from([read.clone()]), &seen);
         p.refused(m, create.clone());
         assert_eq!(gauge(m, "A", "READ", "topic", "perm-orders"), Some(1));
         assert_eq!(gauge(m, "B", "CREATE", "topic", "A.perm-new"), Some(1));
         assert_eq!(p.missing, BTreeSet::from([read.clone(), create.clone()]));
+        // A check that could not see the source's topics leaves READ as it was.
+        p.report(
+            m,
+            BTreeSet::new(),
+            &BTreeSet::from([("B".to_string(), "topic")]),
+        );
+        assert_eq!(gauge(m, "A", "READ", "topic", "perm-orders"), Some(1));
         // Checked again: READ is there now; CREATE is not a check's to clear.
-        p.report(m, BTreeSet::new());
+        p.report(m, BTreeSet::new(), &seen);
         assert_eq!(p.missing, BTreeSet::from([create]));
         assert_eq!(gauge(m, "A", "READ", "topic", "perm-orders"), None);
         p.created(m, "A.perm-new");
