@@ -266,8 +266,11 @@ fn pattern_name(p: PatternType) -> &'static str {
 /// permission is not checked this way yet.)
 #[test]
 fn a_missing_permission_is_named_once_with_the_grant_that_fixes_it() {
+    // A principal of its own: the cluster, `strait` group and `heartbeats` bindings are the
+    // same for every test's principal, and the other test's grants would put back what this
+    // one takes away.
     let (a, b) = shared_secure_clusters();
-    let principal = "User:least";
+    let principal = "User:lacking";
     // A prefix of topics, so that a topic created later is replicated too.
     let prefix = unique_name("lp");
     let names = Names {
@@ -296,8 +299,14 @@ fn a_missing_permission_is_named_once_with_the_grant_that_fixes_it() {
     grant(a, &on_a);
     grant(b, &on_b);
     let config = StraitConfig::new()
-        .cluster(x, ClusterConfig::secured(a, Listener::ScramSha512, "least"))
-        .cluster(y, ClusterConfig::secured(b, Listener::ScramSha256, "least"))
+        .cluster(
+            x,
+            ClusterConfig::secured(a, Listener::ScramSha512, "lacking"),
+        )
+        .cluster(
+            y,
+            ClusterConfig::secured(b, Listener::ScramSha256, "lacking"),
+        )
         .mirror(
             MirrorConfig::new(x, y)
                 .topics(&[&format!("{prefix}-.*")])

@@ -329,7 +329,7 @@ pub(crate) fn every_feature(
         .cluster(y, ClusterConfig::secured(b, target, user))
         .mirror(mirror(x, y))
         .mirror(mirror(y, x))
-        .shutdown_timeout("10s");
+        .shutdown_timeout("30s");
     let checked = validate(&config.to_yaml(), true);
     assert_eq!(
         checked.code,
@@ -424,6 +424,14 @@ pub(crate) fn every_feature(
     assert_eq!(back["result"], "dry-run", "{back}");
     strait.assert_running();
     strait.sigterm();
-    assert_eq!(strait.wait_exit(Duration::from_secs(60)).code(), Some(0));
-    strait.log_contents()
+    let exit = strait.wait_exit(Duration::from_secs(90));
+    let log = strait.log_contents();
+    let tail: Vec<&str> = log.lines().rev().take(30).collect();
+    assert_eq!(
+        exit.code(),
+        Some(0),
+        "strait's exit after SIGTERM; its last lines:\n{}",
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    );
+    log
 }

@@ -10,8 +10,8 @@
 //! | `WRONGHOST` | SSL | a certificate for `wrong.example`: clients that verify host names refuse it |
 //! | `PLAINTEXT` | PLAINTEXT | none: `User:ANONYMOUS`, a super user, for the tests' own clients |
 //!
-//! SCRAM (both hashes) and PLAIN know two users, `mirror` and `least`, each with a password made
-//! for the run. `User:ANONYMOUS` must be a super user anyway (the CONTROLLER listener is
+//! SCRAM (both hashes) and PLAIN know three users, `mirror`, `least` and `lacking`, each with a
+//! password made for the run. `User:ANONYMOUS` must be a super user anyway (the CONTROLLER listener is
 //! PLAINTEXT); the tests' helpers (`produce`, `TopicReader`, ...) use the PLAINTEXT listener, so
 //! only strait meets the authorizer. Re-authentication is on: `connections.max.reauth.ms` is
 //! [`REAUTH_MS`], so every SASL connection re-authenticates every few seconds.
@@ -30,7 +30,7 @@ use super::util::{random_u64, repo_root};
 pub const REAUTH_MS: u64 = 10_000;
 
 /// The users SCRAM and PLAIN know (their passwords are [`Secured::password`]).
-pub const USERS: [&str; 2] = ["mirror", "least"];
+pub const USERS: [&str; 3] = ["mirror", "least", "lacking"];
 
 /// One way to reach a secured cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
