@@ -224,14 +224,7 @@ impl Permissions {
             self.emit_missing(mirror_name, lack);
         }
         for lack in checked.difference(&now) {
-            PermissionGranted {
-                mirror: mirror_name,
-                cluster: &lack.cluster,
-                operation: op_name(lack.operation),
-                resource_type: lack.resource_type,
-                resource: &lack.resource,
-            }
-            .emit();
+            emit_granted(mirror_name, lack);
         }
         self.missing = now.into_iter().chain(kept).collect();
     }
@@ -246,14 +239,7 @@ impl Permissions {
             .collect();
         for lack in done {
             self.missing.remove(&lack);
-            PermissionGranted {
-                mirror: mirror_name,
-                cluster: &lack.cluster,
-                operation: op_name(lack.operation),
-                resource_type: lack.resource_type,
-                resource: &lack.resource,
-            }
-            .emit();
+            emit_granted(mirror_name, &lack);
         }
     }
 
@@ -286,6 +272,17 @@ impl Permissions {
         }
         .emit();
     }
+}
+
+fn emit_granted(mirror_name: &str, lack: &Lack) {
+    PermissionGranted {
+        mirror: mirror_name,
+        cluster: &lack.cluster,
+        operation: op_name(lack.operation),
+        resource_type: lack.resource_type,
+        resource: &lack.resource,
+    }
+    .emit();
 }
 
 /// The operation as Kafka's tools print it (`READ`, `DESCRIBE_CONFIGS`).

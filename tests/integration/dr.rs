@@ -55,7 +55,7 @@ fn topic_partitions(mirror: &Value, topic: &str) -> Vec<Value> {
 
 /// Runs a strait command on `config` and parses its JSON output; panics with stderr unless the
 /// exit code is `want`.
-fn json_cli(config: &Path, args: &[&str], want: i32) -> Value {
+pub(crate) fn json_cli(config: &Path, args: &[&str], want: i32) -> Value {
     let config = config.to_string_lossy().into_owned();
     let mut full: Vec<&str> = args.to_vec();
     full.extend(["--config", config.as_str(), "--output", "json"]);

@@ -10,13 +10,13 @@ use std::collections::BTreeMap;
 use std::sync::Once;
 use std::time::Duration;
 
+use crate::dr::json_cli;
 use crate::harness::secure::{
     self, allow, grant, AclOperation as Op, AclResource as Res, PatternType,
 };
 use crate::harness::*;
 
 const ARRIVAL: Duration = Duration::from_secs(120);
-const CLI: Duration = Duration::from_secs(90);
 
 /// `User:mirror` may do anything on both secured clusters (a super user by ACLs, not by
 /// `super.users`: the authorizer still runs for every request).
@@ -226,24 +226,6 @@ fn a_broker_certificate_for_another_host_is_refused() {
         text.contains("certificate") && text.contains("127.0.0.1"),
         "the refusal names the certificate and the host: {text}"
     );
-}
-
-/// Runs a strait command with `--output json` and parses it; panics unless the exit code is
-/// `want`.
-fn json_cli(config: &std::path::Path, args: &[&str], want: i32) -> serde_json::Value {
-    let config = config.to_string_lossy().into_owned();
-    let mut full: Vec<&str> = args.to_vec();
-    full.extend(["--config", config.as_str(), "--output", "json"]);
-    let out = strait_cli(&full, CLI);
-    assert_eq!(
-        out.code,
-        Some(want),
-        "`strait {}`:\n{}\n{}",
-        full.join(" "),
-        out.stdout,
-        out.stderr
-    );
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
 }
 
 /// Every feature and every operator command with the source over SASL_SSL (SCRAM-SHA-512) and
