@@ -8,6 +8,7 @@
 //! exponential backoff. Shutdown flows through one cancellation token.
 
 use std::hash::{BuildHasher, RandomState};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,9 +23,11 @@ use crate::kafka::admin::AdminError;
 use crate::kafka::{self, ClientError, LogContext};
 use crate::mirror::{self, MirrorError, OffsetSyncsSpec, RecordPathSpec};
 use crate::runtime::{self, Exit, TaskSet};
+use crate::secret_files::{ClusterSettings, SecretFiles};
 use crate::telemetry::error_chain;
 use crate::telemetry::events::{
-    Event, MirrorFailed, MirrorTelemetry, OffsetSyncsTopicUnavailable, ProgressNotRead,
+    Event, MirrorFailed, MirrorReconnectFailed, MirrorReconnecting, MirrorTelemetry,
+    OffsetSyncsTopicUnavailable, ProgressNotRead,
 };
 use crate::telemetry::http::{Endpoint, HttpError};
 use crate::topics::{self, TopicSync};
@@ -69,21 +72,35 @@ pub enum TaskError {
 }
 
 /// Runs every mirror (and the HTTP endpoint) until `cancel` fires, then waits for the mirrors
-/// to drain.
-pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppError> {
+/// to drain. With `config_path` (where `config` was loaded from) the files the config reads are
+/// watched, and the mirrors of a cluster whose settings they change reconnect
+/// ([`crate::secret_files`]).
+pub async fn run(
+    config: Config,
+    config_path: Option<PathBuf>,
+    cancel: CancellationToken,
+) -> Result<(), AppError> {
     let config = Arc::new(config);
     let mut tasks: TaskSet<()> = TaskSet::default();
     if let Some(http) = config.http.clone() {
         let endpoint = Endpoint::bind(Arc::clone(&config), http).await?;
         tasks.spawn("http endpoint", endpoint.serve(cancel.clone()));
     }
+    let (watcher, settings) = SecretFiles::new(&config, config_path);
+    if let Some(watcher) = watcher {
+        tasks.spawn("secret files", watcher.run(cancel.clone()));
+    }
     for mirror in &config.mirrors {
         let m = Mirror::new(&config, mirror)?;
         let span = m.telemetry.span().clone();
         let _in = span.enter();
+        let watches = Settings {
+            source: settings[&mirror.source].clone(),
+            target: settings[&mirror.target].clone(),
+        };
         tasks.spawn(
             format!("mirror {}", mirror.name()),
-            m.supervise(cancel.clone()),
+            m.supervise(watches, cancel.clone()),
         );
     }
     tracing::info!(mirrors = config.mirrors.len(), "strait running");
@@ -158,12 +175,36 @@ impl Mirror {
         })
     }
 
-    /// Runs the mirror until `cancel` fires, restarting it after every failure.
-    async fn supervise(self, cancel: CancellationToken) {
+    /// Runs the mirror until `cancel` fires, restarting it after every failure, and on new
+    /// clients whenever its clusters' `settings` change.
+    async fn supervise(mut self, mut settings: Settings, cancel: CancellationToken) {
         let mut failures = 0;
         loop {
             let started = Instant::now();
-            let Some((task, error)) = self.run_once(&cancel).await else {
+            let this_run = cancel.child_token();
+            let outcome = {
+                let run = self.run_once(&this_run);
+                tokio::pin!(run);
+                tokio::select! {
+                    outcome = &mut run => Some(outcome),
+                    changed = settings.changed() => {
+                        MirrorReconnecting { mirror: &self.telemetry, clusters: &changed }.emit();
+                        this_run.cancel();
+                        if let Some((task, error)) = run.await {
+                            tracing::warn!(task, error = %error_chain(&error), "a task failed while the mirror stopped to reconnect");
+                        }
+                        None
+                    }
+                }
+            };
+            let Some(outcome) = outcome else {
+                if cancel.is_cancelled() {
+                    return;
+                }
+                self.reconnect(&mut settings);
+                continue;
+            };
+            let Some((task, error)) = outcome else {
                 return; // stopped on request
             };
             if cancel.is_cancelled() {
@@ -185,7 +226,35 @@ impl Mirror {
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}
+                changed = settings.changed() => {
+                    MirrorReconnecting { mirror: &self.telemetry, clusters: &changed }.emit();
+                    self.reconnect(&mut settings);
+                }
             }
+        }
+    }
+
+    /// New admin clients and record path settings from the clusters' current `settings`; on a
+    /// failure the mirror keeps its clients.
+    fn reconnect(&mut self, settings: &mut Settings) {
+        let source = settings.source.borrow_and_update().as_ref().clone();
+        let target = settings.target.borrow_and_update().as_ref().clone();
+        let name = &self.spec.name;
+        let admins = kafka::admin_client(&source, &format!("{name}|source-admin")).and_then(
+            |s| Ok((s, kafka::admin_client(&target, &format!("{name}|target-admin"))?)),
+        );
+        match admins {
+            Ok((source_admin, target_admin)) => {
+                self.source_admin = Arc::new(source_admin);
+                self.target_admin = Arc::new(target_admin);
+                self.spec.source = source;
+                self.spec.target = target;
+            }
+            Err(e) => MirrorReconnectFailed {
+                mirror: &self.telemetry,
+                error: &e,
+            }
+            .emit(),
         }
     }
 
@@ -415,6 +484,33 @@ impl Mirror {
                 Err(e) => return Err(TaskError::from(e)),
             }
         }
+    }
+}
+
+/// The settings of a mirror's two clusters.
+struct Settings {
+    source: ClusterSettings,
+    target: ClusterSettings,
+}
+
+impl Settings {
+    /// Waits until the settings of either cluster change; returns the aliases of those that did.
+    /// Never returns when they cannot change (no watcher).
+    async fn changed(&mut self) -> Vec<&'static str> {
+        let (source, target) = (&mut self.source, &mut self.target);
+        let which = tokio::select! {
+            Ok(()) = source.changed() => "source",
+            Ok(()) = target.changed() => "target",
+            else => std::future::pending().await,
+        };
+        let mut changed = vec![which];
+        // Both may have changed in one reload.
+        for (name, rx) in [("source", &self.source), ("target", &self.target)] {
+            if name != which && rx.has_changed().unwrap_or(false) {
+                changed.push(name);
+            }
+        }
+        changed
     }
 }
 

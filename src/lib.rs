@@ -23,7 +23,8 @@
 //! - [`mirror`]: the record path, ack tracking and progress.
 //! - [`checkpoint`]: group offsets translated into MM2-format checkpoints.
 //! - [`heartbeat`]: MM2-format heartbeats to the target.
-//! - [`app`]: composition root, supervision, shutdown.
+//! - [`app`]: composition root, supervision, shutdown; [`secret_files`]: rotated secrets and
+//!   certificates picked up by reconnecting the mirrors that use them.
 //! - [`cli`], [`telemetry`], [`runtime`]: the edges.
 
 // Only kafka::native_admin (librdkafka's C admin API) opts out.
@@ -46,4 +47,5 @@ pub mod offset_map;
 pub mod app;
 pub mod cli;
 pub mod runtime;
+pub mod secret_files;
 pub mod telemetry;

@@ -18,7 +18,7 @@ pub fn run(path: &Path) -> Exit {
     let result = rt.block_on(async move {
         let cancel = CancellationToken::new();
         crate::runtime::cancel_on_signals(cancel.clone(), shutdown_timeout);
-        crate::app::run(config, cancel).await
+        crate::app::run(config, Some(path.to_path_buf()), cancel).await
     });
     // Blocking calls still running (a metadata request to a cluster that went away) hold
     // nothing that must be finished: do not wait for them.

@@ -14,6 +14,11 @@ use super::{OffsetSyncsLocation, OnDataGap, ProvenanceHeader, SecurityProtocol, 
 /// `task.shutdown.graceful.timeout.ms`); strait drains and stores progress within this bound.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// `secret_files_check_interval`: 10s, inside Kafka's usual re-authentication windows and well
+/// under the minute a Kubernetes Secret takes to reach its mounted files. MM2 re-reads nothing
+/// (a worker restart picks up new secrets).
+pub const SECRET_FILES_CHECK_INTERVAL: Duration = Duration::from_secs(10);
+
 /// `clusters.<alias>.security.protocol`: plaintext, librdkafka's and Kafka's default.
 pub const SECURITY_PROTOCOL: SecurityProtocol = SecurityProtocol::Plaintext;
 

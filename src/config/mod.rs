@@ -35,12 +35,30 @@ pub use units::{parse_duration, parse_size};
 
 use interpolate::Resolver;
 
-/// Reads and validates the YAML file at `path`.
+/// Reads and validates the YAML file at `path`, noting in [`Config::files`] every other file
+/// it reads.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let origin = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::single(&origin, "", format!("cannot read the file: {e}")))?;
-    from_str(&text, &origin)
+    let files = std::cell::RefCell::new(std::collections::BTreeSet::new());
+    let system = Resolver::system();
+    let read_file = |p: &str| {
+        files.borrow_mut().insert(p.to_owned());
+        (system.read_file)(p)
+    };
+    let check_file = |p: &str| {
+        files.borrow_mut().insert(p.to_owned());
+        (system.check_file)(p)
+    };
+    let resolver = Resolver {
+        env: system.env,
+        read_file: &read_file,
+        check_file: &check_file,
+    };
+    let mut config = from_str_with(&text, &origin, &resolver)?;
+    config.files = files.into_inner().into_iter().collect();
+    Ok(config)
 }
 
 /// Validates YAML text; `origin` names it in error messages (a file path or a label).
@@ -312,9 +330,15 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// The HTTP endpoint (`/metrics`, `/healthz`, `/readyz`, `/status`); `None` when disabled.
     pub http: Option<HttpConfig>,
+    /// How often the files the config reads (`${file:}` references, certificates, keys) are
+    /// checked for changes (default 10s); `None` (`off`) never.
+    pub secret_files_check_interval: Option<Duration>,
+    /// Every file the config read besides itself, in path order: `${file:}` references and the
+    /// files named by path keys (`ca_file`, `http.tls.cert_file`, ...). Filled by [`load`].
+    pub files: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterConfig {
     pub alias: String,
     pub bootstrap_servers: String,
@@ -328,6 +352,21 @@ pub struct ClusterConfig {
 }
 
 impl ClusterConfig {
+    /// Whether a client of this cluster reads the file at `path` itself (librdkafka reads
+    /// certificates, keys and CAs when a client is created): `security`'s files and pass-through
+    /// `*.location` properties. Files read through `${file:}` show in the settings' values.
+    pub fn reads_file(&self, path: &str) -> bool {
+        let s = &self.security;
+        [&s.ca_file, &s.cert_file, &s.key_file]
+            .into_iter()
+            .flatten()
+            .any(|f| f == path)
+            || [&self.client, &self.consumer, &self.producer, &self.admin]
+                .into_iter()
+                .flat_map(|m| m.iter())
+                .any(|(k, v)| k.ends_with(".location") && v.expose() == path)
+    }
+
     /// The principal the brokers see for strait, as far as strait can tell: `User:<name>` with
     /// PLAIN, SCRAM or an unsecured JWT, the client certificate's with mutual TLS (the
     /// broker's `ssl.principal.mapping.rules` decide its name), `User:ANONYMOUS` without
@@ -384,7 +423,7 @@ impl SecurityProtocol {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Security {
     pub protocol: SecurityProtocol,
     /// PEM CA bundle to verify brokers (`ssl.ca.location`).
@@ -396,7 +435,7 @@ pub struct Security {
     pub sasl: Option<Sasl>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sasl {
     /// `PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512` or `OAUTHBEARER` (librdkafka's spelling).
     pub mechanism: String,
@@ -404,7 +443,7 @@ pub struct Sasl {
 }
 
 /// How strait proves who it is over SASL.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SaslCredentials {
     /// PLAIN and SCRAM.
     Password { username: String, password: Secret },

@@ -18,6 +18,8 @@ pub(super) struct RawConfig {
     pub shutdown_timeout: Option<Scalar>,
     #[serde(default)]
     pub http: Option<RawHttp>,
+    #[serde(default)]
+    pub secret_files_check_interval: Option<Scalar>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -75,6 +75,10 @@ fn strings(items: &[&str]) -> Vec<String> {
 fn minimal_config_gets_defaults() {
     let config = load_ok(&mirror(""));
     assert_eq!(config.shutdown_timeout, Duration::from_secs(30));
+    assert_eq!(
+        config.secret_files_check_interval,
+        Some(Duration::from_secs(10))
+    );
     assert_eq!(config.clusters.len(), 2);
     let a = &config.clusters["A"];
     assert_eq!(a.alias, "A");
@@ -212,9 +216,16 @@ mirrors:
     replication_factor: "3"
     throttle: { bytes_per_second: 1024 }
 shutdown_timeout: 500ms
+secret_files_check_interval: 2s
 "#;
     let config = load_env(yaml, &[("KEY_PASS", "kp"), ("SASL_PASS", "sp")]).unwrap();
     assert_eq!(config.shutdown_timeout, Duration::from_millis(500));
+    assert_eq!(
+        config.secret_files_check_interval,
+        Some(Duration::from_secs(2))
+    );
+    let off = load_ok(&format!("{}secret_files_check_interval: off\n", mirror("")));
+    assert_eq!(off.secret_files_check_interval, None);
     let a = &config.clusters["A"];
     assert_eq!(a.bootstrap_servers, "a1:9092,a2:9092");
     let sec = &a.security;
@@ -526,7 +537,7 @@ fn unknown_keys_name_key_and_path() {
     );
     assert_eq!(
         problems("metrics: {}\n"),
-        ["metrics: unknown key `metrics`, expected one of `clusters`, `mirrors`, `shutdown_timeout`, `http` (line 1, column 1)"]
+        ["metrics: unknown key `metrics`, expected one of `clusters`, `mirrors`, `shutdown_timeout`, `http`, `secret_files_check_interval` (line 1, column 1)"]
     );
     assert_eq!(
         problems(&mirror("http: { listen: nowhere, tls: { cert_file: c.pem }, ready_max_lag_records: -1, port: 1 }\n")),

@@ -278,11 +278,19 @@ impl Validator<'_> {
 
         let http = self.http(raw.http.unwrap_or_default());
 
+        let key = "secret_files_check_interval";
+        let secret_files_check_interval = match raw.secret_files_check_interval.as_ref() {
+            Some(Scalar::Str(s)) if s.trim() == "off" => None,
+            scalar => self.duration(key, scalar, defaults::SECRET_FILES_CHECK_INTERVAL),
+        };
+
         Config {
             clusters,
             mirrors,
             shutdown_timeout,
             http,
+            secret_files_check_interval,
+            files: Vec::new(),
         }
     }
 

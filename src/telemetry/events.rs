@@ -846,6 +846,78 @@ impl Event for MirrorFailed<'_> {
     }
 }
 
+/// The mirror stops to start again on new connections: the settings of `clusters` changed
+/// (a rotated secret or certificate).
+pub struct MirrorReconnecting<'a> {
+    pub mirror: &'a MirrorTelemetry,
+    pub clusters: &'a [&'a str],
+}
+
+impl Event for MirrorReconnecting<'_> {
+    fn emit(self) {
+        tracing::info!(clusters = ?self.clusters,
+            "cluster settings changed: stopping the mirror, storing its positions, and starting it again on new connections");
+    }
+}
+
+/// The new settings of a cluster could not be made into clients; the mirror goes on with the
+/// ones it had.
+pub struct MirrorReconnectFailed<'a> {
+    pub mirror: &'a MirrorTelemetry,
+    pub error: &'a dyn std::error::Error,
+}
+
+impl Event for MirrorReconnectFailed<'_> {
+    fn emit(self) {
+        let _ = self.mirror;
+        tracing::error!(error = %error_chain(self.error),
+            "cannot create clients with the changed cluster settings; the mirror goes on with the previous ones");
+    }
+}
+
+// ---- secret files -------------------------------------------------------------------------
+
+/// Files the config reads changed, the config was read again, and the mirrors of `clusters`
+/// (possibly none) reconnect.
+pub struct SecretFilesApplied<'a> {
+    pub files: &'a [&'a str],
+    pub clusters: &'a [&'a str],
+}
+
+impl Event for SecretFilesApplied<'_> {
+    fn emit(self) {
+        metrics()
+            .secret_file_reloads
+            .with_label_values(&["applied"])
+            .inc();
+        if self.clusters.is_empty() {
+            tracing::info!(files = ?self.files,
+                "files the config reads changed, but no cluster's settings: nothing to reconnect (the HTTP endpoint's certificate and token are read at start)");
+        } else {
+            tracing::info!(files = ?self.files, clusters = ?self.clusters,
+                "files the config reads changed: the mirrors of these clusters reconnect with the new settings");
+        }
+    }
+}
+
+/// Files the config reads changed, but the config read again did not validate: the running
+/// settings stay.
+pub struct SecretFilesRejected<'a> {
+    pub files: &'a [&'a str],
+    pub error: &'a crate::config::ConfigError,
+}
+
+impl Event for SecretFilesRejected<'_> {
+    fn emit(self) {
+        metrics()
+            .secret_file_reloads
+            .with_label_values(&["rejected"])
+            .inc();
+        tracing::error!(files = ?self.files,
+            "files the config reads changed, but the config does not validate with them; strait goes on with the running settings until it does:\n{}", self.error);
+    }
+}
+
 // ---- heartbeats ---------------------------------------------------------------------------
 
 /// A heartbeat was written at `at_ms`.

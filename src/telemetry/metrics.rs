@@ -62,6 +62,7 @@ pub struct Metrics {
     pub http_connections_refused: IntCounter,
     pub offset_syncs_failed: IntCounterVec,
     pub target_log_resets: IntCounterVec,
+    pub secret_file_reloads: IntCounterVec,
     /// Source end offsets (last stable offset) per (topic, partition) from the record
     /// consumers' librdkafka statistics, keyed by client name.
     source_ends: Mutex<HashMap<String, EndOffsets>>,
@@ -121,6 +122,7 @@ impl Metrics {
             http_connections_refused: reg(&r, IntCounter::new("strait_http_connections_refused_total", "Connections to the HTTP endpoint closed as soon as accepted because http.max_connections were already open").unwrap()),
             offset_syncs_failed: reg(&r, IntCounterVec::new(Opts::new("strait_offset_syncs_failed_total", "MM2 offset syncs that could not be written (records are copied regardless)"), &["mirror"]).unwrap()),
             target_log_resets: reg(&r, IntCounterVec::new(Opts::new("strait_target_log_resets_total", "Times a remote partition's log on the target went back below what strait had written (remote topic deleted and re-created, or truncated): replicated records were lost on the target"), &["mirror", "topic"]).unwrap()),
+            secret_file_reloads: reg(&r, IntCounterVec::new(Opts::new("strait_secret_file_reloads_total", "Times a change in a file the config reads (a secret, certificate or key) was acted on, by result (applied: the config read again and the mirrors of changed clusters reconnecting; rejected: the config read again did not validate, the running settings stay)"), &["result"]).unwrap()),
             source_ends: Mutex::new(HashMap::new()),
             registry: r,
         };

@@ -400,7 +400,13 @@ pub(crate) fn every_feature(
     assert_eq!(offsets, vec![(0, 30), (1, 20)], "{translated}");
     let dry = json_cli(&path, &["failover", "--from", x, "--to", y, "--dry-run"], 0);
     assert_eq!(dry["result"], "dry-run", "{dry}");
-    let applied = json_cli(&path, &["failover", "--from", x, "--to", y], 0);
+    // The journal in the test's own directory, not in the working directory (the checkout).
+    let journal = path.with_extension("journal").to_string_lossy().into_owned();
+    let applied = json_cli(
+        &path,
+        &["failover", "--from", x, "--to", y, "--journal", &journal],
+        0,
+    );
     assert_eq!(applied["result"], "applied", "{applied}");
     let back = json_cli(&path, &["failback", "--from", y, "--to", x, "--dry-run"], 0);
     assert_eq!(back["result"], "dry-run", "{back}");
