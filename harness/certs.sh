@@ -2,11 +2,15 @@
 # Throwaway PEM certificates for the secured test clusters (tests/integration/harness/secure.rs),
 # generated per test run with plain `openssl`:
 #
-#   harness/certs.sh DIR
+#   harness/certs.sh DIR [SAN...]
+#
+# Each SAN (`DNS:kafka-a`, `IP:10.0.0.5`) is added to the broker certificate's subject alternative
+# names, for brokers that clients reach by another name (docker-compose.secured.yml).
 #
 #   ca.crt                     the test CA
-#   broker.pem                 broker key + certificate (SAN localhost, 127.0.0.1) + CA: Kafka's
-#                              file-based PEM keystore wants key and chain in one file
+#   broker.key, broker.crt     the broker certificate (SAN localhost, 127.0.0.1 and any SAN...)
+#   broker.pem                 broker key + certificate + CA: Kafka's file-based PEM keystore
+#                              wants key and chain in one file
 #   wronghost.pem              the same for a certificate of another host (SAN wrong.example):
 #                              a client that verifies host names must refuse it
 #   mirror.key, mirror.crt     a client certificate, CN=mirror (principal User:mirror)
@@ -18,9 +22,12 @@
 # Keys are PKCS#8 ("BEGIN PRIVATE KEY"): Kafka's PEM parser reads nothing else.
 set -euo pipefail
 
-[ $# -eq 1 ] || { echo "usage: $0 DIR" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: $0 DIR [SAN...]" >&2; exit 2; }
 command -v openssl >/dev/null || { echo "[certs.sh] error: openssl not found" >&2; exit 1; }
 D=$1
+shift
+BROKER_SAN="DNS:localhost,IP:127.0.0.1"
+for san in "$@"; do BROKER_SAN="$BROKER_SAN,$san"; done
 mkdir -p "$D"
 cd "$D"
 DAYS=30
@@ -49,7 +56,7 @@ leaf() { # NAME SUBJECT EKU CA [SAN]
 
 ca ca strait-test-ca
 ca foreign-ca strait-foreign-ca
-leaf broker "/CN=localhost" "serverAuth,clientAuth" ca "DNS:localhost,IP:127.0.0.1"
+leaf broker "/CN=localhost" "serverAuth,clientAuth" ca "$BROKER_SAN"
 leaf wronghost "/CN=wrong.example" "serverAuth" ca "DNS:wrong.example"
 leaf mirror "/CN=mirror" "clientAuth" ca
 leaf foreign "/CN=mirror" "clientAuth" foreign-ca

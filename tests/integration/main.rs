@@ -16,6 +16,7 @@ mod harness_selftest;
 mod auto_create;
 mod checkpoints;
 mod cli;
+mod deploy_manifests;
 mod dr;
 mod faults;
 mod filters;
