@@ -240,9 +240,12 @@ impl Mirror {
         let source = settings.source.borrow_and_update().as_ref().clone();
         let target = settings.target.borrow_and_update().as_ref().clone();
         let name = &self.spec.name;
-        let admins = kafka::admin_client(&source, &format!("{name}|source-admin")).and_then(
-            |s| Ok((s, kafka::admin_client(&target, &format!("{name}|target-admin"))?)),
-        );
+        let admins = kafka::admin_client(&source, &format!("{name}|source-admin")).and_then(|s| {
+            Ok((
+                s,
+                kafka::admin_client(&target, &format!("{name}|target-admin"))?,
+            ))
+        });
         match admins {
             Ok((source_admin, target_admin)) => {
                 self.source_admin = Arc::new(source_admin);

@@ -626,6 +626,16 @@ impl Validator<'_> {
     }
 
     fn oidc(&mut self, path: &str, raw: RawOidc) -> Option<SaslCredentials> {
+        // librdkafka fetches the tokens itself, with libcurl; a build without it refuses the
+        // method only when a client is created, so ask it here.
+        if librdkafka::check("sasl.oauthbearer.method", "oidc").is_err() {
+            self.problem(
+                path,
+                "this build of strait cannot fetch OpenID Connect tokens (its librdkafka was \
+                 built without libcurl); use `unsecured_jwt` only against a development broker, \
+                 or SCRAM or mutual TLS (docs/security.md)",
+            );
+        }
         let url_path = format!("{path}.token_endpoint_url");
         let url = self.required(
             &url_path,

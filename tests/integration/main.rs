@@ -34,6 +34,8 @@ mod prometheus;
 mod remote_cluster_utils;
 mod replication;
 mod restart;
+mod rotation;
+mod secrets;
 mod secured;
 mod supervision;
 mod target_loss;

@@ -20,7 +20,7 @@ const ARRIVAL: Duration = Duration::from_secs(120);
 
 /// `User:mirror` may do anything on both secured clusters (a super user by ACLs, not by
 /// `super.users`: the authorizer still runs for every request).
-fn broad_grants() -> &'static (KafkaCluster, KafkaCluster) {
+pub(crate) fn broad_grants() -> &'static (KafkaCluster, KafkaCluster) {
     static GRANTED: Once = Once::new();
     let pair = shared_secure_clusters();
     GRANTED.call_once(|| {
@@ -401,7 +401,10 @@ pub(crate) fn every_feature(
     let dry = json_cli(&path, &["failover", "--from", x, "--to", y, "--dry-run"], 0);
     assert_eq!(dry["result"], "dry-run", "{dry}");
     // The journal in the test's own directory, not in the working directory (the checkout).
-    let journal = path.with_extension("journal").to_string_lossy().into_owned();
+    let journal = path
+        .with_extension("journal")
+        .to_string_lossy()
+        .into_owned();
     let applied = json_cli(
         &path,
         &["failover", "--from", x, "--to", y, "--journal", &journal],
