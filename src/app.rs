@@ -188,7 +188,7 @@ impl Mirror {
                 tokio::select! {
                     outcome = &mut run => Some(outcome),
                     changed = settings.changed() => {
-                        MirrorReconnecting { mirror: &self.telemetry, clusters: &changed }.emit();
+                        MirrorReconnecting { clusters: &changed }.emit();
                         this_run.cancel();
                         if let Some((task, error)) = run.await {
                             tracing::warn!(task, error = %error_chain(&error), "a task failed while the mirror stopped to reconnect");
@@ -227,7 +227,7 @@ impl Mirror {
                 _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}
                 changed = settings.changed() => {
-                    MirrorReconnecting { mirror: &self.telemetry, clusters: &changed }.emit();
+                    MirrorReconnecting { clusters: &changed }.emit();
                     self.reconnect(&mut settings);
                 }
             }
@@ -253,11 +253,7 @@ impl Mirror {
                 self.spec.source = source;
                 self.spec.target = target;
             }
-            Err(e) => MirrorReconnectFailed {
-                mirror: &self.telemetry,
-                error: &e,
-            }
-            .emit(),
+            Err(e) => MirrorReconnectFailed { error: &e }.emit(),
         }
     }
 

@@ -847,9 +847,8 @@ impl Event for MirrorFailed<'_> {
 }
 
 /// The mirror stops to start again on new connections: the settings of `clusters` changed
-/// (a rotated secret or certificate).
+/// (a rotated secret or certificate). Emitted in the mirror's span.
 pub struct MirrorReconnecting<'a> {
-    pub mirror: &'a MirrorTelemetry,
     pub clusters: &'a [&'a str],
 }
 
@@ -861,15 +860,13 @@ impl Event for MirrorReconnecting<'_> {
 }
 
 /// The new settings of a cluster could not be made into clients; the mirror goes on with the
-/// ones it had.
+/// ones it had. Emitted in the mirror's span.
 pub struct MirrorReconnectFailed<'a> {
-    pub mirror: &'a MirrorTelemetry,
     pub error: &'a dyn std::error::Error,
 }
 
 impl Event for MirrorReconnectFailed<'_> {
     fn emit(self) {
-        let _ = self.mirror;
         tracing::error!(error = %error_chain(self.error),
             "cannot create clients with the changed cluster settings; the mirror goes on with the previous ones");
     }

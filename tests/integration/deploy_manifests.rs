@@ -83,7 +83,7 @@ struct FileRef {
 fn every_shipped_strait_configuration_passes_validate() {
     let scratch = scratch_dir("deploy-manifests");
     let certs = scratch.path().join("certs");
-    test_certificates(&certs);
+    secure::make_certificates(&certs);
     let mut failures = Vec::new();
     for (i, shipped) in shipped_configs().iter().enumerate() {
         let dir = scratch.path().join(format!("config-{i}"));
@@ -616,19 +616,4 @@ fn stand_in(
     let local = local.to_string_lossy().into_owned();
     made.insert(container_path.to_string(), local.clone());
     local
-}
-
-/// harness/certs.sh's certificates in `dir`.
-fn test_certificates(dir: &Path) {
-    let out = Launch::new("certs.sh", "bash")
-        .arg(repo_root().join("harness/certs.sh"))
-        .arg(dir)
-        .run(Duration::from_secs(120))
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        out.status.success(),
-        "harness/certs.sh failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }

@@ -98,21 +98,26 @@ pub struct Secured {
     password: String,
 }
 
+/// harness/certs.sh's throwaway certificates in `dir`; panics if it fails.
+pub fn make_certificates(dir: &Path) {
+    let out = Launch::new("certs.sh", "bash")
+        .arg(repo_root().join("harness/certs.sh"))
+        .arg(dir)
+        .run(Duration::from_secs(120))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "harness/certs.sh failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 impl Secured {
     /// Certificates in `dir/certs` and fresh passwords; `ports` from the caller.
     pub(super) fn generate(dir: &Path, ports: [u16; 4]) -> Secured {
         let certs = dir.join("certs");
-        let out = Launch::new("certs.sh", "bash")
-            .arg(repo_root().join("harness/certs.sh"))
-            .arg(&certs)
-            .run(Duration::from_secs(120))
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert!(
-            out.status.success(),
-            "harness/certs.sh failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        make_certificates(&certs);
         Secured {
             ports,
             certs,
