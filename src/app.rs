@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::CheckpointEmitter;
-use crate::config::{Config, MirrorConfig, OffsetSyncsLocation};
+use crate::config::{Config, MirrorConfig};
 use crate::flow::{OffsetMaps, RouteSet};
 use crate::heartbeat::{HeartbeatEmitter, HeartbeatError};
 use crate::kafka::admin::AdminError;
@@ -140,19 +140,9 @@ impl Mirror {
             &format!("{name}|target-admin"),
         )?);
         let progress_topic = mirror.replication_policy.progress_topic(&mirror.source);
-        // MM2 names the offset-syncs topic after the cluster it does not live on.
-        let offset_syncs = mirror.emit_offset_syncs.then(|| {
-            let on_source = mirror.offset_syncs_location == OffsetSyncsLocation::Source;
-            let other = if on_source {
-                &mirror.target
-            } else {
-                &mirror.source
-            };
-            OffsetSyncsSpec {
-                topic: mirror.replication_policy.offset_syncs_topic(other),
-                on_source,
-            }
-        });
+        let offset_syncs = mirror
+            .offset_syncs_topic()
+            .map(|(topic, on_source)| OffsetSyncsSpec { topic, on_source });
         drop(_in);
         Ok(Mirror {
             config: mirror.clone(),
@@ -265,6 +255,7 @@ impl Mirror {
         // Topic sync first, so that remote topics are created while the start-up reads the
         // stored positions.
         let (routes_tx, routes_rx) = watch::channel::<RouteSet>(RouteSet::default());
+        let (groups_tx, groups_rx) = watch::channel::<Vec<String>>(Vec::new());
         let sync = TopicSync {
             mirror: self.config.clone(),
             source_admin: Arc::clone(&self.source_admin),
@@ -273,6 +264,7 @@ impl Mirror {
                 &self.spec.source,
                 &self.spec.target,
             ),
+            groups: groups_rx,
         };
         let t = token.clone();
         tasks.spawn(
@@ -318,7 +310,7 @@ impl Mirror {
         };
         let t = token.clone();
         tasks.spawn("control plane", async move { Ok(control.run(t).await?) });
-        match self.checkpoints() {
+        match self.checkpoints(groups_tx) {
             Ok(Some(c)) => {
                 let t = token.clone();
                 tasks.spawn(
@@ -375,7 +367,10 @@ impl Mirror {
         failure
     }
 
-    fn checkpoints(&self) -> Result<Option<CheckpointEmitter>, ClientError> {
+    fn checkpoints(
+        &self,
+        selected: watch::Sender<Vec<String>>,
+    ) -> Result<Option<CheckpointEmitter>, ClientError> {
         if !self.config.emit_checkpoints {
             return Ok(None);
         }
@@ -389,6 +384,7 @@ impl Mirror {
                 .checkpoints_topic(&self.config.source),
             interval: self.config.emit_checkpoints_interval,
             groups: self.config.groups.clone(),
+            selected,
             maps: self.spec.maps.clone(),
             source_admin: Arc::clone(&self.source_admin),
             target_admin: Arc::clone(&self.target_admin),

@@ -94,6 +94,9 @@ pub struct CheckpointEmitter {
     pub topic: String,
     pub interval: Duration,
     pub groups: TopicFilter,
+    /// Receives the groups that pass the filters, each time they change (for the permission
+    /// check).
+    pub selected: tokio::sync::watch::Sender<Vec<String>>,
     pub maps: OffsetMaps,
     pub source_admin: Arc<AdminClient<LogContext>>,
     pub target_admin: Arc<AdminClient<LogContext>>,
@@ -124,6 +127,32 @@ struct Rounds {
     untranslatable: HashMap<String, Vec<(String, i32)>>,
     consumers: HashMap<String, Arc<BaseConsumer<LogContext>>>,
     sync: GroupSync,
+    /// Per group, what failed last round (`read` its offsets, `sync` them): a failure is
+    /// logged at WARN the first round it happens, at DEBUG while it goes on (a missing
+    /// permission fails every round until granted; the permission monitor names the grant).
+    failing: std::collections::HashSet<(String, &'static str)>,
+}
+
+impl Rounds {
+    /// Whether `what` of `group` failed (`Some(error)`) or succeeded this round; logs a failure
+    /// only the first round in a row.
+    fn outcome(&mut self, group: &str, what: &'static str, error: Option<&CheckpointError>) {
+        let key = (group.to_string(), what);
+        let Some(e) = error else {
+            self.failing.remove(&key);
+            return;
+        };
+        let first = self.failing.insert(key);
+        let message = match what {
+            "read" => "no checkpoints for the group this round",
+            _ => "group offset sync failed; retrying at the next interval",
+        };
+        if first {
+            tracing::warn!(group, error = %error_chain(e), "{message} (said once until it succeeds)");
+        } else {
+            tracing::debug!(group, error = %error_chain(e), "{message}");
+        }
+    }
 }
 
 /// One committed offset of a group, translated under the maps' lock.
@@ -221,6 +250,13 @@ impl CheckpointEmitter {
             .into_iter()
             .filter(|g| self.groups.matches(g))
             .collect();
+        self.selected.send_if_modified(|known| {
+            let changed = *known != selected;
+            if changed {
+                known.clone_from(&selected);
+            }
+            changed
+        });
         // Groups gone from the source (deleted, or no longer selected): drop their reader and
         // their metric series, so that a deleted group does not look like a stale checkpoint.
         let gone: Vec<String> = state
@@ -231,6 +267,7 @@ impl CheckpointEmitter {
             .collect();
         for group in gone {
             state.consumers.remove(&group);
+            state.failing.retain(|(g, _)| *g != group);
             state.sync.skipped.remove(&group);
             state.aged.remove(&group);
             state.untranslatable.remove(&group);
@@ -326,14 +363,17 @@ impl CheckpointEmitter {
         }
         for (group, committed) in results {
             let committed = match committed {
-                Ok(c) => c,
+                Ok(c) => {
+                    state.outcome(&group, "read", None);
+                    c
+                }
                 Err(source) => {
                     let e = CheckpointError::Committed {
                         group: group.clone(),
                         side: "source",
                         source,
                     };
-                    tracing::warn!(group, error = %error_chain(&e), "no checkpoints for the group this round");
+                    state.outcome(&group, "read", Some(&e));
                     continue;
                 }
             };
@@ -435,9 +475,8 @@ impl CheckpointEmitter {
                 state.untranslatable.insert(group.clone(), now);
             }
             if sync_due && !translations.is_empty() {
-                if let Err(e) = self.sync_group(&group, translations, &mut state.sync).await {
-                    tracing::warn!(group, error = %error_chain(&e), "group offset sync failed; retrying at the next interval");
-                }
+                let synced = self.sync_group(&group, translations, &mut state.sync).await;
+                state.outcome(&group, "sync", synced.as_ref().err());
             }
         }
         if written > 0 {

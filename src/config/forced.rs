@@ -9,6 +9,11 @@
 
 use super::{ClusterConfig, SaslCredentials, Secret};
 
+/// The group name of strait's record consumers and readers of its own topics: librdkafka needs
+/// one for assign(), the group is never joined and nothing is committed for it (strait's
+/// principal needs DESCRIBE on it).
+pub const STRAIT_GROUP: &str = "strait";
+
 /// Each kind of client strait builds; each takes its pass-through properties from one section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ClientKind {
@@ -422,7 +427,7 @@ pub static FORCED: &[Forced] = &[
         kinds: &[RecordConsumer, ReaderConsumer],
         key: "group.id",
         aliases: &[],
-        value: Value::Fixed("strait"),
+        value: Value::Fixed(STRAIT_GROUP),
         reason: GROUPS,
     },
     Forced {

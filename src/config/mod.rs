@@ -616,6 +616,20 @@ impl MirrorConfig {
     pub fn name(&self) -> String {
         format!("{}->{}", self.source, self.target)
     }
+
+    /// The MM2 offset-syncs topic this mirror writes, and whether it lives on the source;
+    /// `None` without offset syncs. MM2 names it after the cluster it does not live on.
+    pub fn offset_syncs_topic(&self) -> Option<(String, bool)> {
+        self.emit_offset_syncs.then(|| {
+            let on_source = self.offset_syncs_location == OffsetSyncsLocation::Source;
+            let other = if on_source {
+                &self.target
+            } else {
+                &self.source
+            };
+            (self.replication_policy.offset_syncs_topic(other), on_source)
+        })
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -153,7 +153,9 @@ impl Refusal {
     }
 }
 
-/// Classifies a delivery error code.
+/// Classifies a delivery error code. An authorization failure is transient: the operator
+/// fixes it by granting WRITE on the remote topic (the permission monitor names the grant), and
+/// the partition copies on from its acknowledged position once granted, without a restart.
 pub fn classify(code: Option<RDKafkaErrorCode>) -> ErrorClass {
     use RDKafkaErrorCode as C;
     match code {
@@ -189,9 +191,6 @@ const TOO_LARGE_HINT: &str = "raise `max.message.bytes` of the remote topic on t
 fn permanent_error_hint(code: RDKafkaErrorCode) -> Option<&'static str> {
     use RDKafkaErrorCode as C;
     Some(match code {
-        C::TopicAuthorizationFailed | C::ClusterAuthorizationFailed => {
-            "grant strait's target principal WRITE and DESCRIBE on the remote topic"
-        }
         C::InvalidRecord | C::InvalidMessage | C::InvalidTimestamp | C::PolicyViolation => {
             "the target's topic configuration rejects this record; compare the remote topic's configs \
              with the source topic's"
@@ -221,7 +220,7 @@ mod tests {
     }
 
     #[test]
-    fn size_errors_are_too_large_authorization_is_permanent_transport_is_transient() {
+    fn size_errors_are_too_large_policy_is_permanent_authorization_and_transport_are_transient() {
         assert_eq!(
             classify(Some(C::MessageSizeTooLarge)),
             ErrorClass::TooLarge(Refusal {
@@ -236,18 +235,15 @@ mod tests {
                 hint: TOO_LARGE_HINT
             })
         );
-        for code in [
-            C::TopicAuthorizationFailed,
-            C::ClusterAuthorizationFailed,
-            C::InvalidRecord,
-            C::PolicyViolation,
-        ] {
+        for code in [C::InvalidRecord, C::InvalidTimestamp, C::PolicyViolation] {
             assert!(
                 matches!(classify(Some(code)), ErrorClass::Permanent(r) if !r.too_large),
                 "{code:?}"
             );
         }
         for code in [
+            C::TopicAuthorizationFailed,
+            C::ClusterAuthorizationFailed,
             C::BrokerTransportFailure,
             C::UnknownTopicOrPartition,
             C::NotLeaderForPartition,
@@ -260,9 +256,10 @@ mod tests {
         assert!(alone.too_large);
         assert_eq!(alone.gap_reason(), "record_too_large");
         assert_eq!(
-            refusal_of(Some(C::TopicAuthorizationFailed)).map(Refusal::gap_reason),
+            refusal_of(Some(C::PolicyViolation)).map(Refusal::gap_reason),
             Some("refused")
         );
+        assert_eq!(refusal_of(Some(C::TopicAuthorizationFailed)), None);
         assert_eq!(refusal_of(Some(C::BrokerTransportFailure)), None);
     }
 }

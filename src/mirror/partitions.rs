@@ -763,7 +763,7 @@ mod tests {
     use RDKafkaErrorCode as C;
 
     const TOO_LARGE: Option<C> = Some(C::MessageBatchTooLarge);
-    const DENIED: Option<C> = Some(C::TopicAuthorizationFailed);
+    const REFUSED: Option<C> = Some(C::PolicyViolation);
     const TRANSIENT: Option<C> = Some(C::BrokerTransportFailure);
 
     fn at(position: i64) -> Partition {
@@ -804,7 +804,7 @@ mod tests {
                 p.produced(101, 0);
             }
             "stopped" => {
-                p.delivery_failed(101, DENIED, now);
+                p.delivery_failed(101, REFUSED, now);
             }
             "retrying" => {
                 p.delivery_failed(101, TRANSIENT, now);
@@ -919,7 +919,7 @@ mod tests {
             ("copying", E::Acked(101), "copying", "-", 102, 3, false, N),
             ("copying", E::Acked(103), "copying", "-", 101, 4, false, N),
             ("copying", E::Failed(101, TOO_LARGE), "isolating", "isolating", 101, 0, false, S),
-            ("copying", E::Failed(101, DENIED), "stopped", "stopped", 101, 4, true, N),
+            ("copying", E::Failed(101, REFUSED), "stopped", "stopped", 101, 4, true, N),
             ("copying", E::Failed(101, TRANSIENT), "retrying", "retry-scheduled", 101, 4, true, N),
             ("copying", E::Failed(99, TRANSIENT), "copying", "-", 101, 4, false, N),
             ("copying", E::Refused(105, TOO_LARGE), "isolating", "isolating-before-send", 101, 0, false, S),
@@ -935,7 +935,7 @@ mod tests {
 
             ("isolating", E::Acked(101), "isolating", "-", 102, 0, false, S),
             ("isolating", E::Failed(101, TOO_LARGE), "stopped", "stopped", 101, 1, true, S),
-            ("isolating", E::Failed(101, DENIED), "stopped", "stopped", 101, 1, true, S),
+            ("isolating", E::Failed(101, REFUSED), "stopped", "stopped", 101, 1, true, S),
             ("isolating", E::Failed(101, TRANSIENT), "retrying", "retry-scheduled", 101, 1, true, S),
             ("isolating", E::Failed(103, TOO_LARGE), "isolating", "-", 101, 1, false, S),
             ("isolating", E::Refused(102, TOO_LARGE), "isolating", "isolating-before-send", 101, 0, false, S),
@@ -946,8 +946,8 @@ mod tests {
             ("isolating", E::Revoked, "removed", "revoked", -1, 0, false, N),
 
             ("stopped", E::Acked(102), "stopped", "-", 101, 4, true, N),
-            ("stopped", E::Failed(102, DENIED), "stopped", "-", 101, 4, true, N),
-            ("stopped", E::Refused(105, DENIED), "stopped", "-", 101, 4, true, N),
+            ("stopped", E::Failed(102, REFUSED), "stopped", "-", 101, 4, true, N),
+            ("stopped", E::Refused(105, REFUSED), "stopped", "-", 101, 4, true, N),
             ("stopped", E::RetryDue(s(3600)), "stopped", "-", 101, 4, true, N),
             ("stopped", E::RouteRemoved, "removed", "removed", 101, 4, false, N),
             ("stopped", E::RouteReadded, "stopped", "-", 101, 4, true, N),
@@ -1136,7 +1136,7 @@ mod tests {
             Some(&stored_at(100, Some("old"))),
         );
         p.produced(100, 0);
-        p.delivery_failed(100, DENIED, Instant::now());
+        p.delivery_failed(100, REFUSED, Instant::now());
         let (_, next) = replaced(p.topic_seen(Some(&id("new"))));
         assert_eq!(next.stopped(), None);
         // A partition without an id adopts the first one seen.
@@ -1390,7 +1390,7 @@ mod tests {
         let now = Instant::now();
         let mut p = copying();
         p.route_removed();
-        assert_eq!(p.delivery_failed(100, DENIED, now), None);
+        assert_eq!(p.delivery_failed(100, REFUSED, now), None);
         for o in 101..105 {
             assert!(p.acknowledged(o, o).counted);
         }
@@ -1475,7 +1475,7 @@ mod tests {
         // Without a stored position the record itself is the first known offset.
         let mut p = Partition::new("t".into(), 0, "A.t".into(), None);
         assert_eq!(p.fetch_from(), None);
-        p.send_refused(42, DENIED, now);
+        p.send_refused(42, REFUSED, now);
         assert_eq!(committed(&p), 42);
     }
 
@@ -1504,6 +1504,42 @@ mod tests {
                 backoff: RETRY_BACKOFF
             })
         );
+    }
+
+    #[test]
+    fn a_write_the_target_denies_is_retried_until_granted_not_stopped() {
+        // The remote topic's WRITE ACL is taken away, then granted again: the partition waits
+        // and copies on from its acknowledged position, without a restart, losing nothing.
+        let denied = Some(C::TopicAuthorizationFailed);
+        let mut now = Instant::now();
+        let mut p = at(10);
+        for o in 10..14 {
+            p.produced(o, 0);
+        }
+        p.acknowledged(10, 10);
+        assert_eq!(
+            p.delivery_failed(11, denied, now),
+            Some(Change::RetryScheduled {
+                offset: 11,
+                backoff: RETRY_BACKOFF
+            })
+        );
+        assert_eq!(p.stopped(), None);
+        // The rest of the refused batch changes nothing.
+        for o in 12..14 {
+            assert_eq!(p.delivery_failed(o, denied, now), None);
+        }
+        now += RETRY_BACKOFF;
+        assert_eq!(p.retry_due(now), Some(Change::Retrying { from: 11 }));
+        // Granted: what was refused is copied again and the position moves on.
+        for o in 11..14 {
+            p.produced(o, 0);
+        }
+        for o in 11..14 {
+            assert!(p.acknowledged(o, o).counted);
+        }
+        assert_eq!(committed(&p), 14);
+        assert_eq!(p.stopped(), None);
     }
 
     #[test]

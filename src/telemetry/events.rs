@@ -45,6 +45,8 @@ pub struct MirrorTelemetry {
     offset_syncs_failed: IntCounter,
     /// When a failed offset sync was last logged (ms since the epoch).
     offset_syncs_logged_ms: AtomicI64,
+    /// When a failed progress write was last logged (ms since the epoch).
+    progress_logged_ms: AtomicI64,
     /// A long wait for the target was logged and its end is still to be.
     backpressure_warned: AtomicBool,
     /// Source topic -> the id of its last re-creation counted, so that one re-creation seen by
@@ -78,6 +80,7 @@ impl MirrorTelemetry {
             checkpoint_latency: m.checkpoint_latency.with_label_values(&l),
             offset_syncs_failed: m.offset_syncs_failed.with_label_values(&l),
             offset_syncs_logged_ms: AtomicI64::new(0),
+            progress_logged_ms: AtomicI64::new(0),
             backpressure_warned: AtomicBool::new(false),
             recreations: Default::default(),
             offset_map_runs: m.offset_map_runs.with_label_values(&l),
@@ -520,6 +523,8 @@ pub struct RetryScheduled<'a> {
     pub offset: i64,
     pub backoff: Duration,
     pub error: &'a dyn std::fmt::Display,
+    /// The target denied the write (authorization): said once per series of retries.
+    pub denied: bool,
 }
 
 impl Event for RetryScheduled<'_> {
@@ -529,9 +534,19 @@ impl Event for RetryScheduled<'_> {
             partition,
             remote,
         } = self.at;
-        tracing::warn!(topic, partition, offset = self.offset, remote_topic = remote, error = %self.error,
-            retry_in = ?self.backoff,
-            "delivery failed; the partition will be copied again from its acknowledged position");
+        if !self.denied {
+            tracing::warn!(topic, partition, offset = self.offset, remote_topic = remote, error = %self.error,
+                retry_in = ?self.backoff,
+                "delivery failed; the partition will be copied again from its acknowledged position");
+        } else if self.backoff == crate::mirror::partitions::RETRY_BACKOFF {
+            // The permission monitor names the missing grant once; the partition waits.
+            tracing::warn!(topic, partition, offset = self.offset, remote_topic = remote, error = %self.error,
+                "the target denies strait's writes to the remote topic; the partition waits and is \
+                 copied again from its acknowledged position once WRITE is granted (no restart needed)");
+        } else {
+            tracing::debug!(topic, partition, offset = self.offset, retry_in = ?self.backoff,
+                "writes still denied; retrying");
+        }
     }
 }
 
@@ -711,8 +726,10 @@ impl Event for ProducerMetadataStale<'_> {
 }
 
 /// A progress record was not written (`deferred`: the producer queue was full; it is written
-/// at the next interval) or its delivery failed.
+/// at the next interval) or its delivery failed. A failed delivery is logged at most once a
+/// minute (each partition's record fails alike, every interval, while the target refuses them).
 pub struct ProgressNotWritten<'a> {
+    pub mirror: &'a MirrorTelemetry,
     pub topic: &'a str,
     pub error: &'a KafkaError,
     pub deferred: bool,
@@ -722,9 +739,16 @@ impl Event for ProgressNotWritten<'_> {
     fn emit(self) {
         if self.deferred {
             tracing::debug!(error = %self.error, "progress write deferred");
-        } else {
+            return;
+        }
+        let now = health::now_ms();
+        let last = self.mirror.progress_logged_ms.load(Ordering::Relaxed);
+        if now - last >= 60_000 {
+            self.mirror.progress_logged_ms.store(now, Ordering::Relaxed);
             tracing::warn!(topic = self.topic, error = %self.error,
-                "progress write failed; positions will be written again");
+                "progress write failed; positions will be written again (said at most once a minute)");
+        } else {
+            tracing::debug!(topic = self.topic, error = %self.error, "progress write failed");
         }
     }
 }

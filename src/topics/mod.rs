@@ -56,6 +56,9 @@ pub struct TopicSync {
     pub target_admin: Arc<AdminClient<LogContext>>,
     /// What strait's principal may do, checked every round.
     pub permissions: permissions::Permissions,
+    /// The groups the mirror checkpoints (from the checkpoint task's latest round), whose
+    /// permissions are checked too.
+    pub groups: watch::Receiver<Vec<String>>,
 }
 
 /// What one refresh round did.
@@ -267,12 +270,14 @@ impl TopicSync {
         if let Some(facts) = &facts {
             let source_facts: std::collections::BTreeMap<String, native_admin::TopicFacts> =
                 facts.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            let groups = self.groups.borrow().clone();
             self.permissions
                 .check(
                     &self.mirror,
                     &mirror_name,
                     &source_facts,
                     remote,
+                    &groups,
                     &self.source_admin,
                     &self.target_admin,
                 )

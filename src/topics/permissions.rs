@@ -1,5 +1,6 @@
 //! What strait's principal may do, checked every topic refresh from what the brokers say
-//! (DescribeTopics and DescribeCluster with the principal's authorized operations), against
+//! (DescribeTopics, DescribeConsumerGroups and DescribeCluster with the principal's authorized
+//! operations), against
 //! what the mirror's features need (the table of `docs/security.md`). A missing permission is
 //! logged once, with the principal, the operation, the resource, the cluster and how to grant
 //! it, and shows in `strait_permission_missing` until it is granted.
@@ -20,7 +21,7 @@ pub struct Lack {
     /// The cluster's alias.
     pub cluster: String,
     pub operation: AclOperation,
-    /// `topic` or `cluster`.
+    /// `topic`, `group` or `cluster`.
     pub resource_type: &'static str,
     pub resource: String,
     pub needed_for: &'static str,
@@ -49,6 +50,39 @@ impl Side {
     }
 }
 
+/// What strait's own topics need (CREATE only while one is missing: a refused creation is
+/// reported by the task that creates it).
+const INTERNAL: &[AclOperation] = &[
+    AclOperation::Write,
+    AclOperation::Read,
+    AclOperation::Describe,
+];
+
+/// strait's own topics of `mirror`: (topic, whether it lives on the source, what needs it).
+fn internal_topics(mirror: &MirrorConfig) -> Vec<(String, bool, &'static str)> {
+    let policy = &mirror.replication_policy;
+    let mut out = vec![(
+        policy.progress_topic(&mirror.source),
+        false,
+        "stored positions",
+    )];
+    if let Some((topic, on_source)) = mirror.offset_syncs_topic() {
+        out.push((topic, on_source, "offset syncs"));
+    }
+    if mirror.emit_checkpoints {
+        out.push((
+            policy.checkpoints_topic(&mirror.source),
+            false,
+            "checkpoints",
+        ));
+    }
+    if mirror.emit_heartbeats {
+        let topic = crate::policy::ReplicationPolicy::heartbeats_topic();
+        out.push((topic.to_string(), false, "heartbeats"));
+    }
+    out
+}
+
 const READ_SOURCE: &[(AclOperation, &str)] = &[
     (AclOperation::Read, "record copy"),
     (
@@ -66,15 +100,18 @@ impl Permissions {
         }
     }
 
-    /// What the operations on each topic and cluster say against what `mirror` needs; logs and
-    /// counts what changed since the last check. `source_topics` are the replicated topics
-    /// (with their facts from DescribeTopics), `remote` the remote topics the target has.
+    /// What the operations on each topic, group and cluster say against what `mirror` needs;
+    /// logs and counts what changed since the last check. `source_topics` are the replicated
+    /// topics (with their facts from DescribeTopics), `remote` the remote topics the target
+    /// has, `groups` the groups the mirror checkpoints (and syncs).
+    #[allow(clippy::too_many_arguments)]
     pub async fn check(
         &mut self,
         mirror: &MirrorConfig,
         mirror_name: &str,
         source_topics: &BTreeMap<String, TopicFacts>,
         remote: Vec<String>,
+        groups: &[String],
         source_admin: &Arc<AdminClient<LogContext>>,
         target_admin: &Arc<AdminClient<LogContext>>,
     ) {
@@ -92,52 +129,86 @@ impl Permissions {
                 }
             }
         }
-        let mut target_needs: Vec<(AclOperation, &'static str)> = vec![
+        let mut remote_needs: Vec<(AclOperation, &'static str)> = vec![
             (AclOperation::Write, "record copy"),
             (AclOperation::Describe, "record copy"),
         ];
         if mirror.sync_group_offsets {
-            target_needs.push((AclOperation::Read, "group offset sync"));
+            remote_needs.push((AclOperation::Read, "group offset sync"));
         }
         if mirror.sync_topic_configs != SyncMode::Off {
-            target_needs.push((AclOperation::DescribeConfigs, "config sync"));
+            remote_needs.push((AclOperation::DescribeConfigs, "config sync"));
         }
         if mirror.sync_topic_configs == SyncMode::Enforce {
-            target_needs.push((AclOperation::AlterConfigs, "config sync"));
+            remote_needs.push((AclOperation::AlterConfigs, "config sync"));
         }
-        let admin = Arc::clone(target_admin);
-        let described = crate::runtime::blocking(move || {
-            native_admin::describe_topics(admin.inner(), &remote, true)
-        })
-        .await
-        .expect("DescribeTopics task panicked");
-        if let Ok(described) = described {
-            seen.insert((self.target.alias.clone(), "topic"));
+        // Per topic asked about on each side: what it needs.
+        let mut on_target: BTreeMap<String, Vec<(AclOperation, &'static str)>> = remote
+            .into_iter()
+            .map(|t| (t, remote_needs.clone()))
+            .collect();
+        let mut on_source: BTreeMap<String, Vec<(AclOperation, &'static str)>> = BTreeMap::new();
+        for (topic, source_side, why) in internal_topics(mirror) {
+            let needs = INTERNAL.iter().map(|&op| (op, why)).collect();
+            if source_side {
+                on_source.insert(topic, needs);
+            } else {
+                on_target.insert(topic, needs);
+            }
+        }
+        for (source_side, needs) in [(false, on_target), (true, on_source)] {
+            if needs.is_empty() {
+                continue;
+            }
+            let admin = Arc::clone(if source_side {
+                source_admin
+            } else {
+                target_admin
+            });
+            let topics: Vec<String> = needs.keys().cloned().collect();
+            let described = crate::runtime::blocking(move || {
+                native_admin::describe_topics(admin.inner(), &topics, true)
+            })
+            .await
+            .expect("DescribeTopics task panicked");
+            let Ok(described) = described else { continue };
+            if !source_side {
+                seen.insert((self.target.alias.clone(), "topic"));
+            }
             for (topic, facts) in described {
-                match facts {
+                let Some(wanted) = needs.get(&topic) else {
+                    continue;
+                };
+                let missing: Vec<(AclOperation, &'static str)> = match facts {
                     Ok(TopicFacts {
                         authorized: Some(ops),
                         ..
-                    }) => {
-                        for &(op, why) in &target_needs {
-                            if !ops.contains(&op) {
-                                now.insert(self.lack(false, op, "topic", &topic, why));
-                            }
-                        }
-                    }
+                    }) => wanted
+                        .iter()
+                        .filter(|(op, _)| !ops.contains(op))
+                        .copied()
+                        .collect(),
+                    // May not even describe it: all it needs is missing (READ and WRITE imply
+                    // DESCRIBE, so they are missing too).
                     Err(rdkafka::types::RDKafkaErrorCode::TopicAuthorizationFailed) => {
-                        now.insert(self.lack(
-                            false,
-                            AclOperation::Describe,
-                            "topic",
-                            &topic,
-                            "record copy",
-                        ));
+                        wanted.clone()
                     }
-                    _ => {}
+                    _ => Vec::new(),
+                };
+                for (op, why) in missing {
+                    now.insert(self.lack(source_side, op, "topic", &topic, why));
                 }
             }
         }
+        self.check_groups(
+            mirror,
+            groups,
+            source_admin,
+            target_admin,
+            &mut now,
+            &mut seen,
+        )
+        .await;
         if mirror.sync_topic_acls != SyncMode::Off {
             let cluster_needs = [
                 (true, AclOperation::Describe, "ACL sync"),
@@ -174,6 +245,82 @@ impl Permissions {
             }
         }
         self.report(mirror_name, now, &seen);
+    }
+
+    /// The groups' part of [`Self::check`]: strait's own group name on both clusters, the
+    /// checkpointed groups on the source and, with group offset sync, on the target.
+    async fn check_groups(
+        &self,
+        mirror: &MirrorConfig,
+        groups: &[String],
+        source_admin: &Arc<AdminClient<LogContext>>,
+        target_admin: &Arc<AdminClient<LogContext>>,
+        now: &mut BTreeSet<Lack>,
+        seen: &mut BTreeSet<(String, &'static str)>,
+    ) {
+        type Needs = BTreeMap<String, Vec<(AclOperation, &'static str)>>;
+        let own = |why| -> Needs {
+            BTreeMap::from([(
+                crate::config::forced::STRAIT_GROUP.to_string(),
+                vec![(AclOperation::Describe, why)],
+            )])
+        };
+        let mut on_source = own("strait's consumers");
+        let mut on_target = own("strait's readers of its own topics");
+        if mirror.emit_checkpoints {
+            for g in groups {
+                on_source
+                    .entry(g.clone())
+                    .or_default()
+                    .push((AclOperation::Describe, "checkpoints"));
+                if mirror.sync_group_offsets {
+                    on_target.entry(g.clone()).or_default().extend([
+                        (AclOperation::Read, "group offset sync"),
+                        (AclOperation::Describe, "group offset sync"),
+                    ]);
+                }
+            }
+        }
+        for (source_side, needs) in [(true, on_source), (false, on_target)] {
+            let admin = Arc::clone(if source_side {
+                source_admin
+            } else {
+                target_admin
+            });
+            let names: Vec<String> = needs.keys().cloned().collect();
+            let described = crate::runtime::blocking(move || {
+                native_admin::group_operations(admin.inner(), &names)
+            })
+            .await
+            .expect("DescribeConsumerGroups task panicked");
+            let Ok(described) = described else { continue };
+            let side = if source_side {
+                &self.source
+            } else {
+                &self.target
+            };
+            seen.insert((side.alias.clone(), "group"));
+            for (group, ops) in described {
+                let Some(wanted) = needs.get(&group) else {
+                    continue;
+                };
+                let missing: Vec<(AclOperation, &'static str)> = match ops {
+                    Ok(Some(ops)) => wanted
+                        .iter()
+                        .filter(|(op, _)| !ops.contains(op))
+                        .copied()
+                        .collect(),
+                    // Not even DESCRIBE: READ (which implies it) is missing too.
+                    Err(rdkafka::types::RDKafkaErrorCode::GroupAuthorizationFailed) => {
+                        wanted.clone()
+                    }
+                    _ => Vec::new(),
+                };
+                for (op, why) in missing {
+                    now.insert(self.lack(source_side, op, "group", &group, why));
+                }
+            }
+        }
     }
 
     /// A permission strait lacks, found by a request the broker refused (topic creation).
@@ -252,7 +399,7 @@ impl Permissions {
         let op = op_name(lack.operation);
         let resource_flag = match lack.resource_type {
             "cluster" => "--cluster".to_string(),
-            _ => format!("--topic {}", lack.resource),
+            kind => format!("--{kind} {}", lack.resource),
         };
         let grant = format!(
             "kafka-acls --bootstrap-server {} --add --allow-principal {} --operation {} {resource_flag}",

@@ -79,7 +79,7 @@ impl Failure {
     fn code(self) -> Option<C> {
         Some(match self {
             Failure::TooLarge => C::MessageBatchTooLarge,
-            Failure::Permanent => C::TopicAuthorizationFailed,
+            Failure::Permanent => C::PolicyViolation,
             Failure::Transient => C::BrokerTransportFailure,
         })
     }

@@ -1,6 +1,7 @@
 //! A partition's changes, told to the operator as telemetry events.
 
 use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
 
 use crate::mirror::partitions::{Change, Partition};
 use crate::telemetry::events::{
@@ -23,6 +24,15 @@ pub(super) fn announce(
         partition: part.partition,
         remote: &part.remote_topic,
     };
+    let denied = error
+        .and_then(KafkaError::rdkafka_error_code)
+        .is_some_and(|c| {
+            matches!(
+                c,
+                RDKafkaErrorCode::TopicAuthorizationFailed
+                    | RDKafkaErrorCode::ClusterAuthorizationFailed
+            )
+        });
     let error: &dyn std::fmt::Display = match error {
         Some(e) => e,
         None => &"-",
@@ -56,6 +66,7 @@ pub(super) fn announce(
             offset,
             backoff,
             error,
+            denied,
         }
         .emit(),
         Change::Retrying { from } => Retrying { at, from }.emit(),

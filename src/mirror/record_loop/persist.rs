@@ -69,6 +69,7 @@ impl Core {
                     .payload(&value);
             if let Err((error, _)) = self.producer.send(record) {
                 ProgressNotWritten {
+                    mirror: &self.telemetry,
                     topic: &self.spec.progress_topic,
                     error: &error,
                     deferred: true,
@@ -123,8 +124,14 @@ impl Core {
 }
 
 /// A progress record was not written: every position is written again at the next interval.
-pub(super) fn write_failed(topic: &str, error: &KafkaError, slots: &mut [Slot]) {
+pub(super) fn write_failed(
+    mirror: &MirrorTelemetry,
+    topic: &str,
+    error: &KafkaError,
+    slots: &mut [Slot],
+) {
     ProgressNotWritten {
+        mirror,
         topic,
         error,
         deferred: false,

@@ -31,7 +31,12 @@ impl Core {
                 }
                 Sent::Progress => {
                     if let Err(e) = report.result {
-                        write_failed(&self.spec.progress_topic, &e, &mut self.slots);
+                        write_failed(
+                            &self.telemetry,
+                            &self.spec.progress_topic,
+                            &e,
+                            &mut self.slots,
+                        );
                     }
                 }
                 Sent::OffsetSync => {
