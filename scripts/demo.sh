@@ -111,6 +111,8 @@ step "1/7 resolving the Kafka 4.1.1 jars (Maven, cached after the first run)"
 "$KAFKA" resolve >/dev/null
 
 step "2/7 building strait (cargo build --release; the first build compiles librdkafka and takes a few minutes)"
+{ command -v pkg-config >/dev/null && pkg-config --exists libcurl; } ||
+  die "libcurl's headers are missing (the bundled librdkafka links libcurl for OpenID Connect): install them, e.g. apt-get install libcurl4-openssl-dev pkg-config"
 (cd "$ROOT" && cargo build --release --bin strait)
 
 step "3/7 starting Kafka clusters A ($A) and B ($B)"

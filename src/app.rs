@@ -255,16 +255,15 @@ impl Mirror {
         // Topic sync first, so that remote topics are created while the start-up reads the
         // stored positions.
         let (routes_tx, routes_rx) = watch::channel::<RouteSet>(RouteSet::default());
-        let (groups_tx, groups_rx) = watch::channel::<Vec<String>>(Vec::new());
+        let permissions = Arc::new(topics::permissions::Permissions::new(
+            &self.spec.source,
+            &self.spec.target,
+        ));
         let sync = TopicSync {
             mirror: self.config.clone(),
             source_admin: Arc::clone(&self.source_admin),
             target_admin: Arc::clone(&self.target_admin),
-            permissions: topics::permissions::Permissions::new(
-                &self.spec.source,
-                &self.spec.target,
-            ),
-            groups: groups_rx,
+            permissions: Arc::clone(&permissions),
         };
         let t = token.clone();
         tasks.spawn(
@@ -310,7 +309,7 @@ impl Mirror {
         };
         let t = token.clone();
         tasks.spawn("control plane", async move { Ok(control.run(t).await?) });
-        match self.checkpoints(groups_tx) {
+        match self.checkpoints(permissions) {
             Ok(Some(c)) => {
                 let t = token.clone();
                 tasks.spawn(
@@ -369,7 +368,7 @@ impl Mirror {
 
     fn checkpoints(
         &self,
-        selected: watch::Sender<Vec<String>>,
+        permissions: Arc<topics::permissions::Permissions>,
     ) -> Result<Option<CheckpointEmitter>, ClientError> {
         if !self.config.emit_checkpoints {
             return Ok(None);
@@ -384,7 +383,7 @@ impl Mirror {
                 .checkpoints_topic(&self.config.source),
             interval: self.config.emit_checkpoints_interval,
             groups: self.config.groups.clone(),
-            selected,
+            permissions,
             maps: self.spec.maps.clone(),
             source_admin: Arc::clone(&self.source_admin),
             target_admin: Arc::clone(&self.target_admin),

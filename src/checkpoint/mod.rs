@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::ClusterConfig;
 use crate::flow::{GroupOffsets, OffsetMaps, PartitionKey};
 use crate::kafka::groups::{self, GroupInfo};
+use crate::kafka::native_admin::AclOperation;
 use crate::kafka::read::{read_to_end, LogEnds, ReadError, Trust};
 use crate::kafka::{self, ClientError, LogContext, ADMIN_TIMEOUT};
 use crate::policy::TopicFilter;
@@ -36,6 +37,7 @@ use crate::telemetry::events::{
     GroupOffsetsSynced, GroupSyncSkipped, MirrorTelemetry, Untranslatable,
 };
 use crate::telemetry::metrics::now_seconds;
+use crate::topics::permissions::Permissions;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
@@ -76,6 +78,11 @@ pub enum CheckpointError {
     Aborted(String),
 }
 
+/// The broker refused the request for the group's permissions.
+fn denied(e: &KafkaError) -> bool {
+    e.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::GroupAuthorizationFailed)
+}
+
 fn aborted(e: tokio::task::JoinError) -> CheckpointError {
     CheckpointError::Aborted(e.to_string())
 }
@@ -94,9 +101,8 @@ pub struct CheckpointEmitter {
     pub topic: String,
     pub interval: Duration,
     pub groups: TopicFilter,
-    /// Receives the groups that pass the filters, each time they change (for the permission
-    /// check).
-    pub selected: tokio::sync::watch::Sender<Vec<String>>,
+    /// Told what the brokers refuse for a group (and when they answer again).
+    pub permissions: Arc<Permissions>,
     pub maps: OffsetMaps,
     pub source_admin: Arc<AdminClient<LogContext>>,
     pub target_admin: Arc<AdminClient<LogContext>>,
@@ -250,13 +256,6 @@ impl CheckpointEmitter {
             .into_iter()
             .filter(|g| self.groups.matches(g))
             .collect();
-        self.selected.send_if_modified(|known| {
-            let changed = *known != selected;
-            if changed {
-                known.clone_from(&selected);
-            }
-            changed
-        });
         // Groups gone from the source (deleted, or no longer selected): drop their reader and
         // their metric series, so that a deleted group does not look like a stale checkpoint.
         let gone: Vec<String> = state
@@ -268,6 +267,14 @@ impl CheckpointEmitter {
         for group in gone {
             state.consumers.remove(&group);
             state.failing.retain(|(g, _)| *g != group);
+            for on_source in [true, false] {
+                self.permissions.group_allowed(
+                    &mirror.name,
+                    on_source,
+                    &group,
+                    &[AclOperation::Read, AclOperation::Describe],
+                );
+            }
             state.sync.skipped.remove(&group);
             state.aged.remove(&group);
             state.untranslatable.remove(&group);
@@ -365,9 +372,25 @@ impl CheckpointEmitter {
             let committed = match committed {
                 Ok(c) => {
                     state.outcome(&group, "read", None);
+                    self.permissions.group_allowed(
+                        &mirror.name,
+                        true,
+                        &group,
+                        &[AclOperation::Describe],
+                    );
                     c
                 }
                 Err(source) => {
+                    if denied(&source) {
+                        let lack = self.permissions.lack(
+                            true,
+                            AclOperation::Describe,
+                            "group",
+                            &group,
+                            "checkpoints",
+                        );
+                        self.permissions.refused(&mirror.name, lack);
+                    }
                     let e = CheckpointError::Committed {
                         group: group.clone(),
                         side: "source",
@@ -477,6 +500,7 @@ impl CheckpointEmitter {
             if sync_due && !translations.is_empty() {
                 let synced = self.sync_group(&group, translations, &mut state.sync).await;
                 state.outcome(&group, "sync", synced.as_ref().err());
+                self.told_sync(&group, &synced);
             }
         }
         if written > 0 {
@@ -486,13 +510,14 @@ impl CheckpointEmitter {
     }
 
     /// Commits `translations` (remote topic, partition, offset) to `group` on the target if the
-    /// group has no active members there, never moving an offset backwards.
+    /// group has no active members there, never moving an offset backwards. Whether anything
+    /// was committed.
     async fn sync_group(
         &self,
         group: &str,
         translations: Vec<(String, i32, i64)>,
         sync: &mut GroupSync,
-    ) -> Result<(), CheckpointError> {
+    ) -> Result<bool, CheckpointError> {
         let mirror = &*self.telemetry;
         let admin = Arc::clone(&self.target_admin);
         let g = group.to_string();
@@ -511,7 +536,7 @@ impl CheckpointEmitter {
                 changed: sync.skipped.insert(group.to_string()),
             }
             .emit();
-            return Ok(());
+            return Ok(false);
         }
         GroupSyncSkipped {
             mirror,
@@ -566,7 +591,39 @@ impl CheckpointEmitter {
             }
             .emit();
         }
-        Ok(())
+        Ok(committed > 0)
+    }
+
+    /// Tells the permissions what a group offset sync of `group` showed: READ and DESCRIBE
+    /// there (something committed), DESCRIBE there, or one of them refused.
+    fn told_sync(&self, group: &str, synced: &Result<bool, CheckpointError>) {
+        let name = &self.telemetry.name;
+        let permissions = &self.permissions;
+        let refused = |op| {
+            let lack = permissions.lack(false, op, "group", group, "group offset sync");
+            permissions.refused(name, lack);
+        };
+        match synced {
+            Ok(true) => permissions.group_allowed(
+                name,
+                false,
+                group,
+                &[AclOperation::Read, AclOperation::Describe],
+            ),
+            Ok(false) => permissions.group_allowed(name, false, group, &[AclOperation::Describe]),
+            Err(CheckpointError::Commit { source, .. }) if denied(source) => {
+                refused(AclOperation::Read)
+            }
+            Err(
+                CheckpointError::Committed { source, .. }
+                | CheckpointError::Describe { source, .. },
+            ) if denied(source) => {
+                // Not even DESCRIBE: READ, which implies it, is missing too.
+                refused(AclOperation::Read);
+                refused(AclOperation::Describe);
+            }
+            Err(_) => {}
+        }
     }
 
     async fn write(&self, c: &Checkpoint) -> Result<(), CheckpointError> {

@@ -626,8 +626,9 @@ impl Validator<'_> {
     }
 
     fn oidc(&mut self, path: &str, raw: RawOidc) -> Option<SaslCredentials> {
-        // librdkafka fetches the tokens itself, with libcurl; a build without it refuses the
-        // method only when a client is created, so ask it here.
+        // librdkafka fetches the tokens itself, with libcurl (strait builds it with libcurl);
+        // a librdkafka built without it would refuse the method only when a client is
+        // created, so ask it here.
         if librdkafka::check("sasl.oauthbearer.method", "oidc").is_err() {
             self.problem(
                 path,

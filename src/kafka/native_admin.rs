@@ -632,69 +632,6 @@ pub fn describe_topics<C: ClientContext>(
     }
 }
 
-/// What DescribeConsumerGroups tells of one group: the principal's operations on it (`None`
-/// when the broker did not say), or the error code the broker gave for it.
-pub type GroupOperations = Result<Option<Vec<AclOperation>>, RDKafkaErrorCode>;
-
-/// The operations strait's principal may perform on each of `groups` (DescribeConsumerGroups
-/// with authorized operations): per group the operations (`None` when the broker did not say),
-/// or the error code the broker gave for it (`GroupAuthorizationFailed` when the principal may
-/// not describe it). A group that does not exist is described too (as `Dead`), so the rights
-/// on a group strait has not used yet are known. Blocking.
-pub fn group_operations<C: ClientContext>(
-    client: &Client<C>,
-    groups: &[String],
-) -> Result<HashMap<String, GroupOperations>, NativeAdminError> {
-    let mut out = HashMap::with_capacity(groups.len());
-    if groups.is_empty() {
-        return Ok(out);
-    }
-    let names = groups
-        .iter()
-        .map(|g| {
-            CString::new(g.as_str()).map_err(|_| NativeAdminError::Argument {
-                request: "DescribeConsumerGroups",
-                message: format!("NUL byte in `{g}`"),
-            })
-        })
-        .collect::<Result<Vec<CString>, _>>()?;
-    let mut raw: Vec<*const c_char> = names.iter().map(|n| n.as_ptr()).collect();
-    let rk = client.native_ptr();
-    // SAFETY: as in `describe_topics`: `names` outlives the call (librdkafka copies them), the
-    // options are freed by their guard, what the result points to lives as long as `event`.
-    unsafe {
-        let options = Options::new(
-            rk,
-            b::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS,
-        )?;
-        options.include_authorized_operations("DescribeConsumerGroups")?;
-        let queue = Queue::new(rk);
-        b::rd_kafka_DescribeConsumerGroups(rk, raw.as_mut_ptr(), raw.len(), options.0, queue.0);
-        let event = queue.wait("DescribeConsumerGroups")?;
-        let res = b::rd_kafka_event_DescribeConsumerGroups_result(event.0);
-        let mut cnt = 0usize;
-        let descriptions = b::rd_kafka_DescribeConsumerGroups_result_groups(res, &mut cnt);
-        for i in 0..cnt {
-            let desc = *descriptions.add(i);
-            let name = cstr(b::rd_kafka_ConsumerGroupDescription_group_id(desc));
-            let err = b::rd_kafka_ConsumerGroupDescription_error(desc);
-            if !err.is_null()
-                && b::rd_kafka_error_code(err) != b::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
-            {
-                out.insert(
-                    name,
-                    Err(RDKafkaErrorCode::from(b::rd_kafka_error_code(err))),
-                );
-                continue;
-            }
-            let mut n = 0usize;
-            let ops = b::rd_kafka_ConsumerGroupDescription_authorized_operations(desc, &mut n);
-            out.insert(name, Ok(operations(ops, n)));
-        }
-        Ok(out)
-    }
-}
-
 /// The operations strait's principal may perform on the cluster itself (DescribeCluster);
 /// `None` when the broker does not say. Blocking.
 pub fn cluster_operations<C: ClientContext>(

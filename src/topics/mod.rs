@@ -54,11 +54,9 @@ pub struct TopicSync {
     pub mirror: MirrorConfig,
     pub source_admin: Arc<AdminClient<LogContext>>,
     pub target_admin: Arc<AdminClient<LogContext>>,
-    /// What strait's principal may do, checked every round.
-    pub permissions: permissions::Permissions,
-    /// The groups the mirror checkpoints (from the checkpoint task's latest round), whose
-    /// permissions are checked too.
-    pub groups: watch::Receiver<Vec<String>>,
+    /// What strait's principal may do, checked every round (shared with the checkpoint task,
+    /// which tells what it finds refused for the groups).
+    pub permissions: Arc<permissions::Permissions>,
 }
 
 /// What one refresh round did.
@@ -270,14 +268,12 @@ impl TopicSync {
         if let Some(facts) = &facts {
             let source_facts: std::collections::BTreeMap<String, native_admin::TopicFacts> =
                 facts.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            let groups = self.groups.borrow().clone();
             self.permissions
                 .check(
                     &self.mirror,
                     &mirror_name,
                     &source_facts,
                     remote,
-                    &groups,
                     &self.source_admin,
                     &self.target_admin,
                 )

@@ -1,15 +1,19 @@
 //! What strait's principal may do, checked every topic refresh from what the brokers say
-//! (DescribeTopics, DescribeConsumerGroups and DescribeCluster with the principal's authorized
-//! operations), against
+//! (DescribeTopics and DescribeCluster with the principal's authorized operations; an OffsetFetch
+//! for strait's own group name), against
 //! what the mirror's features need (the table of `docs/security.md`). A missing permission is
 //! logged once, with the principal, the operation, the resource, the cluster and how to grant
 //! it, and shows in `strait_permission_missing` until it is granted.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rdkafka::admin::AdminClient;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::TopicPartitionList;
 
+use crate::config::forced::STRAIT_GROUP;
 use crate::config::{ClusterConfig, MirrorConfig, SyncMode};
 use crate::kafka::native_admin::{self, AclOperation, TopicFacts};
 use crate::kafka::LogContext;
@@ -25,19 +29,27 @@ pub struct Lack {
     pub resource_type: &'static str,
     pub resource: String,
     pub needed_for: &'static str,
+    /// Found by a request the broker refused (a topic creation, a group's offsets), not by the
+    /// periodic check: it stands until the task that met it says it is over.
+    pub from_request: bool,
 }
 
-/// Who strait is on each cluster of a mirror, and which permissions it lacks now.
+/// Who strait is on each cluster of a mirror, and which permissions it lacks now. Shared by
+/// the tasks that meet refusals (topic sync, checkpoints).
 pub struct Permissions {
     source: Side,
     target: Side,
-    missing: BTreeSet<Lack>,
+    missing: Mutex<BTreeSet<Lack>>,
 }
 
 struct Side {
     alias: String,
     principal: String,
     bootstrap: String,
+    cluster: ClusterConfig,
+    /// A reader in strait's own group (built at the first check), whose OffsetFetch tells
+    /// whether strait may DESCRIBE that group.
+    probe: Mutex<Option<Arc<BaseConsumer<LogContext>>>>,
 }
 
 impl Side {
@@ -46,6 +58,8 @@ impl Side {
             alias: cluster.alias.clone(),
             principal: cluster.principal(),
             bootstrap: cluster.bootstrap_servers.clone(),
+            cluster: cluster.clone(),
+            probe: Mutex::new(None),
         }
     }
 }
@@ -96,22 +110,21 @@ impl Permissions {
         Permissions {
             source: Side::of(source),
             target: Side::of(target),
-            missing: BTreeSet::new(),
+            missing: Mutex::new(BTreeSet::new()),
         }
     }
 
-    /// What the operations on each topic, group and cluster say against what `mirror` needs;
-    /// logs and counts what changed since the last check. `source_topics` are the replicated
-    /// topics (with their facts from DescribeTopics), `remote` the remote topics the target
-    /// has, `groups` the groups the mirror checkpoints (and syncs).
-    #[allow(clippy::too_many_arguments)]
+    /// What the operations on each topic and cluster, and strait's own group, say against what
+    /// `mirror` needs; logs and counts what changed since the last check. `source_topics` are
+    /// the replicated topics (with their facts from DescribeTopics), `remote` the remote topics
+    /// the target has. (The checkpointed groups' permissions are told by the checkpoint task,
+    /// from the broker's answers to its requests: [`Self::refused`], [`Self::group_allowed`].)
     pub async fn check(
-        &mut self,
+        &self,
         mirror: &MirrorConfig,
         mirror_name: &str,
         source_topics: &BTreeMap<String, TopicFacts>,
         remote: Vec<String>,
-        groups: &[String],
         source_admin: &Arc<AdminClient<LogContext>>,
         target_admin: &Arc<AdminClient<LogContext>>,
     ) {
@@ -171,7 +184,23 @@ impl Permissions {
             })
             .await
             .expect("DescribeTopics task panicked");
-            let Ok(described) = described else { continue };
+            let Ok(described) = described else {
+                // Not seen this round: what was missing on these topics stands. On the target
+                // through `seen`; on the source, whose replicated topics were seen, here.
+                if source_side {
+                    now.extend(
+                        self.missing
+                            .lock()
+                            .expect("permissions lock")
+                            .iter()
+                            .filter(|l| {
+                                l.cluster == self.source.alias && needs.contains_key(&l.resource)
+                            })
+                            .cloned(),
+                    );
+                }
+                continue;
+            };
             if !source_side {
                 seen.insert((self.target.alias.clone(), "topic"));
             }
@@ -190,9 +219,7 @@ impl Permissions {
                         .collect(),
                     // May not even describe it: all it needs is missing (READ and WRITE imply
                     // DESCRIBE, so they are missing too).
-                    Err(rdkafka::types::RDKafkaErrorCode::TopicAuthorizationFailed) => {
-                        wanted.clone()
-                    }
+                    Err(RDKafkaErrorCode::TopicAuthorizationFailed) => wanted.clone(),
                     _ => Vec::new(),
                 };
                 for (op, why) in missing {
@@ -200,15 +227,33 @@ impl Permissions {
                 }
             }
         }
-        self.check_groups(
-            mirror,
-            groups,
-            source_admin,
-            target_admin,
-            &mut now,
-            &mut seen,
-        )
-        .await;
+        let first_source_topic = source_topics.keys().next().cloned();
+        let progress = mirror.replication_policy.progress_topic(&mirror.source);
+        for (on_source, topic, why) in [
+            (true, first_source_topic, "strait's consumers"),
+            (false, Some(progress), "strait's readers of its own topics"),
+        ] {
+            let Some(topic) = topic else { continue };
+            match self.own_group_allowed(on_source, topic, mirror_name).await {
+                Some(true) => {}
+                Some(false) => {
+                    now.insert(self.lack(
+                        on_source,
+                        AclOperation::Describe,
+                        "group",
+                        STRAIT_GROUP,
+                        why,
+                    ));
+                }
+                None => continue,
+            }
+            let side = if on_source {
+                &self.source
+            } else {
+                &self.target
+            };
+            seen.insert((side.alias.clone(), "group"));
+        }
         if mirror.sync_topic_acls != SyncMode::Off {
             let cluster_needs = [
                 (true, AclOperation::Describe, "ACL sync"),
@@ -247,86 +292,101 @@ impl Permissions {
         self.report(mirror_name, now, &seen);
     }
 
-    /// The groups' part of [`Self::check`]: strait's own group name on both clusters, the
-    /// checkpointed groups on the source and, with group offset sync, on the target.
-    async fn check_groups(
+    /// Whether strait may DESCRIBE its own group on the source or the target (an OffsetFetch
+    /// of `topic`'s partition 0 in that group, which Kafka refuses as a whole without it);
+    /// `None` when the answer says neither (the cluster is unreachable, the topic is gone).
+    /// Not DescribeConsumerGroups with authorized operations: librdkafka's admin requests to a
+    /// group coordinator can abort the process when the coordinator moves (an assertion in
+    /// `rd_kafka_enq_once_del_source_return`, librdkafka issue 4605, met here during a rolling
+    /// restart of the target); a consumer's OffsetFetch takes another path.
+    async fn own_group_allowed(
         &self,
-        mirror: &MirrorConfig,
-        groups: &[String],
-        source_admin: &Arc<AdminClient<LogContext>>,
-        target_admin: &Arc<AdminClient<LogContext>>,
-        now: &mut BTreeSet<Lack>,
-        seen: &mut BTreeSet<(String, &'static str)>,
-    ) {
-        type Needs = BTreeMap<String, Vec<(AclOperation, &'static str)>>;
-        let own = |why| -> Needs {
-            BTreeMap::from([(
-                crate::config::forced::STRAIT_GROUP.to_string(),
-                vec![(AclOperation::Describe, why)],
-            )])
+        on_source: bool,
+        topic: String,
+        mirror_name: &str,
+    ) -> Option<bool> {
+        let side = if on_source {
+            &self.source
+        } else {
+            &self.target
         };
-        let mut on_source = own("strait's consumers");
-        let mut on_target = own("strait's readers of its own topics");
-        if mirror.emit_checkpoints {
-            for g in groups {
-                on_source
-                    .entry(g.clone())
-                    .or_default()
-                    .push((AclOperation::Describe, "checkpoints"));
-                if mirror.sync_group_offsets {
-                    on_target.entry(g.clone()).or_default().extend([
-                        (AclOperation::Read, "group offset sync"),
-                        (AclOperation::Describe, "group offset sync"),
-                    ]);
-                }
+        let probe = {
+            let mut probe = side.probe.lock().expect("probe lock");
+            if probe.is_none() {
+                let name = format!("{mirror_name}|permission-probe");
+                *probe = crate::kafka::reader_consumer(&side.cluster, &name)
+                    .ok()
+                    .map(Arc::new);
             }
-        }
-        for (source_side, needs) in [(true, on_source), (false, on_target)] {
-            let admin = Arc::clone(if source_side {
-                source_admin
-            } else {
-                target_admin
-            });
-            let names: Vec<String> = needs.keys().cloned().collect();
-            let described = crate::runtime::blocking(move || {
-                native_admin::group_operations(admin.inner(), &names)
-            })
-            .await
-            .expect("DescribeConsumerGroups task panicked");
-            let Ok(described) = described else { continue };
-            let side = if source_side {
-                &self.source
-            } else {
-                &self.target
-            };
-            seen.insert((side.alias.clone(), "group"));
-            for (group, ops) in described {
-                let Some(wanted) = needs.get(&group) else {
-                    continue;
-                };
-                let missing: Vec<(AclOperation, &'static str)> = match ops {
-                    Ok(Some(ops)) => wanted
-                        .iter()
-                        .filter(|(op, _)| !ops.contains(op))
-                        .copied()
-                        .collect(),
-                    // Not even DESCRIBE: READ (which implies it) is missing too.
-                    Err(rdkafka::types::RDKafkaErrorCode::GroupAuthorizationFailed) => {
-                        wanted.clone()
-                    }
-                    _ => Vec::new(),
-                };
-                for (op, why) in missing {
-                    now.insert(self.lack(source_side, op, "group", &group, why));
+            Arc::clone(probe.as_ref()?)
+        };
+        crate::runtime::blocking(move || {
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition(&topic, 0);
+            match probe.committed_offsets(tpl, crate::kafka::ADMIN_TIMEOUT) {
+                Ok(_) => Some(true),
+                Err(e)
+                    if e.rdkafka_error_code()
+                        == Some(RDKafkaErrorCode::GroupAuthorizationFailed) =>
+                {
+                    Some(false)
                 }
+                Err(_) => None,
             }
+        })
+        .await
+        .expect("OffsetFetch task panicked")
+    }
+
+    /// A permission strait lacks, found by a request the broker refused (a topic creation, a
+    /// group's offsets): named once, until the task that met it says it is over.
+    pub fn refused(&self, mirror_name: &str, mut lack: Lack) {
+        lack.from_request = true;
+        let new = self
+            .missing
+            .lock()
+            .expect("permissions lock")
+            .insert(lack.clone());
+        if new {
+            self.emit_missing(mirror_name, &lack);
         }
     }
 
-    /// A permission strait lacks, found by a request the broker refused (topic creation).
-    pub fn refused(&mut self, mirror_name: &str, lack: Lack) {
-        if self.missing.insert(lack.clone()) {
-            self.emit_missing(mirror_name, &lack);
+    /// `group` on the source (`on_source`) or the target answered a request that needs `ops`:
+    /// what a refused request found missing of them is there now.
+    pub fn group_allowed(
+        &self,
+        mirror_name: &str,
+        on_source: bool,
+        group: &str,
+        ops: &[AclOperation],
+    ) {
+        let cluster = if on_source {
+            &self.source.alias
+        } else {
+            &self.target.alias
+        };
+        self.clear(mirror_name, |l| {
+            l.from_request
+                && l.resource_type == "group"
+                && l.resource == group
+                && l.cluster == *cluster
+                && ops.contains(&l.operation)
+        });
+    }
+
+    /// Ends the refusals that `done` picks.
+    fn clear(&self, mirror_name: &str, done: impl Fn(&Lack) -> bool) {
+        let ended: Vec<Lack> = {
+            let mut missing = self.missing.lock().expect("permissions lock");
+            let ended: Vec<Lack> = missing.iter().filter(|l| done(l)).cloned().collect();
+            for l in &ended {
+                missing.remove(l);
+            }
+            ended
+        };
+        for lack in ended {
+            emit_granted(mirror_name, &lack);
         }
     }
 
@@ -350,44 +410,42 @@ impl Permissions {
             resource_type,
             resource: resource.to_string(),
             needed_for,
+            from_request: false,
         }
     }
 
     fn report(
-        &mut self,
+        &self,
         mirror_name: &str,
         now: BTreeSet<Lack>,
         seen: &BTreeSet<(String, &'static str)>,
     ) {
-        // Refusals found by requests (CREATE) are kept until the topic is created; lacks of
+        // Refusals found by requests are kept until their task says they are over; lacks of
         // what this check could not see stand.
-        let (kept, checked): (BTreeSet<Lack>, BTreeSet<Lack>) = std::mem::take(&mut self.missing)
-            .into_iter()
-            .partition(|l| {
-                l.operation == AclOperation::Create
-                    || !seen.contains(&(l.cluster.clone(), l.resource_type))
-            });
-        for lack in now.difference(&checked) {
+        let (new, gone) = {
+            let mut missing = self.missing.lock().expect("permissions lock");
+            let (kept, checked): (BTreeSet<Lack>, BTreeSet<Lack>) =
+                std::mem::take(&mut *missing).into_iter().partition(|l| {
+                    l.from_request || !seen.contains(&(l.cluster.clone(), l.resource_type))
+                });
+            let new: Vec<Lack> = now.difference(&checked).cloned().collect();
+            let gone: Vec<Lack> = checked.difference(&now).cloned().collect();
+            *missing = now.into_iter().chain(kept).collect();
+            (new, gone)
+        };
+        for lack in &new {
             self.emit_missing(mirror_name, lack);
         }
-        for lack in checked.difference(&now) {
+        for lack in &gone {
             emit_granted(mirror_name, lack);
         }
-        self.missing = now.into_iter().chain(kept).collect();
     }
 
     /// A CREATE refusal is over (the topic exists now).
-    pub fn created(&mut self, mirror_name: &str, remote: &str) {
-        let done: Vec<Lack> = self
-            .missing
-            .iter()
-            .filter(|l| l.operation == AclOperation::Create && l.resource == remote)
-            .cloned()
-            .collect();
-        for lack in done {
-            self.missing.remove(&lack);
-            emit_granted(mirror_name, &lack);
-        }
+    pub fn created(&self, mirror_name: &str, remote: &str) {
+        self.clear(mirror_name, |l| {
+            l.operation == AclOperation::Create && l.resource == remote
+        });
     }
 
     fn emit_missing(&self, mirror_name: &str, lack: &Lack) {
@@ -495,7 +553,7 @@ mod tests {
     /// CREATE stays until the topic is created.
     #[test]
     fn lacks_come_and_go_with_the_checks() {
-        let mut p = Permissions::new(
+        let p = Permissions::new(
             &ClusterConfig::plaintext("A", "a:9092"),
             &ClusterConfig::plaintext("B", "b:9092"),
         );
@@ -519,7 +577,12 @@ mod tests {
         p.refused(m, create.clone());
         assert_eq!(gauge(m, "A", "READ", "topic", "perm-orders"), Some(1));
         assert_eq!(gauge(m, "B", "CREATE", "topic", "A.perm-new"), Some(1));
-        assert_eq!(p.missing, BTreeSet::from([read.clone(), create.clone()]));
+        let created = Lack {
+            from_request: true,
+            ..create.clone()
+        };
+        let missing = || p.missing.lock().unwrap().clone();
+        assert_eq!(missing(), BTreeSet::from([read.clone(), created.clone()]));
         // A check that could not see the source's topics leaves READ as it was.
         p.report(
             m,
@@ -529,10 +592,10 @@ mod tests {
         assert_eq!(gauge(m, "A", "READ", "topic", "perm-orders"), Some(1));
         // Checked again: READ is there now; CREATE is not a check's to clear.
         p.report(m, BTreeSet::new(), &seen);
-        assert_eq!(p.missing, BTreeSet::from([create]));
+        assert_eq!(missing(), BTreeSet::from([created]));
         assert_eq!(gauge(m, "A", "READ", "topic", "perm-orders"), None);
         p.created(m, "A.perm-new");
-        assert!(p.missing.is_empty());
+        assert!(missing().is_empty());
         assert_eq!(gauge(m, "B", "CREATE", "topic", "A.perm-new"), None);
         assert_eq!(p.source.principal, "User:ANONYMOUS");
     }

@@ -432,6 +432,16 @@ fn a_missing_permission_is_named_once_with_the_grant_that_fixes_it() {
         let alias = alias.as_str();
         let line = format!("{principal} may not {op} {what} (");
         revoke(cluster, std::slice::from_ref(&acl));
+        if acl.resource == Res::Group && acl.operation == Op::Read {
+            // Group offset sync meets the refusal when it has an offset to commit: the group
+            // reads on on the source.
+            let (partition, offset) = produce(
+                &a.bootstrap(),
+                &topic,
+                &[OutRecord::to_partition(0, "group-moves")],
+            )[0];
+            commit_group_offsets(&a.bootstrap(), group, &[(&topic, partition, offset + 1)]);
+        }
         wait_until(ARRIVAL, &format!("{line} logged and counted"), || {
             series(alias, &op, &resource) == Some(1.0) && strait.log_contents().contains(&line)
         });
@@ -457,15 +467,16 @@ fn a_missing_permission_is_named_once_with_the_grant_that_fixes_it() {
             || series(alias, &op, &resource).is_none(),
         );
         if remote_write {
+            let source: Vec<String> = read_all(&a.bootstrap(), &topic, ARRIVAL)
+                .iter()
+                .map(|r| r.value_str())
+                .collect();
+            assert_eq!(source.last().map(String::as_str), Some("while-denied"));
             let mut reader = TopicReader::new(&b.bootstrap(), &remote);
-            reader.wait_for_count(2, ARRIVAL);
+            reader.wait_for_count(source.len(), ARRIVAL);
             reader.read_to_end(ARRIVAL);
             let values: Vec<String> = reader.records().iter().map(|r| r.value_str()).collect();
-            assert_eq!(
-                values,
-                ["first", "while-denied"],
-                "copied once WRITE is granted, once"
-            );
+            assert_eq!(values, source, "copied once WRITE is granted, once");
         }
         let log = strait.log_contents();
         let times = log.lines().filter(|l| l.contains(&line)).count();

@@ -29,6 +29,7 @@ mod metrics;
 mod mm2_formats;
 mod mm2_interop;
 mod offset_map;
+mod oidc;
 mod outages;
 mod prometheus;
 mod remote_cluster_utils;

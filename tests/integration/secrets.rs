@@ -1,9 +1,7 @@
 //! No secret leaves strait: every secret of a config is a unique marker, strait runs at `debug`
 //! with librdkafka's own debug output on (`debug: all`) through failures — a wrong password, an
 //! unreachable cluster, a property librdkafka refuses — and the operator commands and the HTTP
-//! endpoint are used; no marker (nor its base64) is in anything strait wrote or served. (The OIDC
-//! client secret is refused at load in this build, without being shown:
-//! `tests/bad_configs/95-oidc-not-in-this-build.yaml`.)
+//! endpoint are used; no marker (nor its base64) is in anything strait wrote or served.
 
 use std::time::Duration;
 
@@ -13,15 +11,8 @@ use crate::secured::broad_grants;
 /// Standard base64 of `bytes` without its padding (how HTTP Basic and some debug dumps carry a
 /// secret), so that it is found at the start of a longer encoding too.
 fn base64(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().fold(0u32, |n, b| n << 8 | u32::from(*b)) << (8 * (3 - chunk.len()));
-        for i in 0..=chunk.len() {
-            out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
 }
 
 /// `(what, marker)` pairs whose marker or base64 appears in `text`.
@@ -64,6 +55,7 @@ fn no_secret_reaches_a_log_a_command_output_or_the_http_endpoint() {
             "a pass-through value librdkafka refuses",
             format!("refused-{uid}"),
         ),
+        ("the OIDC client secret", format!("oidc-secret-{uid}")),
     ];
     let marker = |what: &str| markers.iter().find(|(w, _)| *w == what).unwrap().1.clone();
 
@@ -110,6 +102,19 @@ fn no_secret_reaches_a_log_a_command_output_or_the_http_endpoint() {
             marker("the unreachable cluster's SASL password")
         )),
     );
+    // OIDC client credentials, sent to a token endpoint of the test's (as HTTP Basic).
+    let endpoint = TokenEndpoint::start(
+        "strait-leak",
+        &marker("the OIDC client secret"),
+        "mirror",
+        Duration::from_secs(60),
+    );
+    let oidc = oidc_cluster(
+        a,
+        &endpoint,
+        "strait-leak",
+        &marker("the OIDC client secret"),
+    );
     let mirror = |s: &str, t: &str| {
         MirrorConfig::new(s, t)
             .topics(&[&topic])
@@ -123,7 +128,9 @@ fn no_secret_reaches_a_log_a_command_output_or_the_http_endpoint() {
         .cluster("T", debug_all(target))
         .cluster("W", debug_all(wrong))
         .cluster("U", debug_all(unreachable))
+        .cluster("O", debug_all(oidc))
         .mirror(mirror("S", "T"))
+        .mirror(mirror("O", "T").emit_heartbeats(false))
         .mirror(mirror("W", "T").emit_heartbeats(false))
         .mirror(mirror("U", "T").emit_heartbeats(false))
         .shutdown_timeout("10s")
@@ -178,6 +185,10 @@ fn no_secret_reaches_a_log_a_command_output_or_the_http_endpoint() {
         .start();
     let mut copy = TopicReader::new(&b.bootstrap(), &format!("S.{topic}"));
     copy.wait_for_count(20, Duration::from_secs(120));
+    // The OIDC mirror works: its client secret was sent (and is in no output below).
+    TopicReader::new(&b.bootstrap(), &format!("O.{topic}"))
+        .wait_for_count(20, Duration::from_secs(120));
+    assert!(endpoint.requests().iter().any(|r| r.granted));
     // The failing mirrors have logged why: W's password refused, U not answering.
     wait_until(
         Duration::from_secs(60),
@@ -189,7 +200,7 @@ fn no_secret_reaches_a_log_a_command_output_or_the_http_endpoint() {
     );
 
     let path = strait.config_path().to_path_buf();
-    // Two of the three mirrors cannot work; what status says of them is not the subject here.
+    // Two of the four mirrors cannot work; what status says of them is not the subject here.
     let config_arg = path.to_string_lossy().into_owned();
     for output in ["json", "table"] {
         let status = strait_cli(

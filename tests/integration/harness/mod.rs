@@ -21,7 +21,8 @@
 //!   fault ([`RecordStream`]) and the exact check of the copy ([`check_copy`]).
 //! - [`client`], [`java`], [`util`]: topics, producing and reading records, group offsets;
 //!   Kafka's Java tools; names, deadlines, scratch directories.
-//! - [`prometheus`]: a real Prometheus server scraping strait with alert rules.
+//! - [`prometheus`]: a real Prometheus server scraping strait with alert rules. [`oidc`]: an
+//!   OpenID Connect token endpoint ([`TokenEndpoint`]) for OAUTHBEARER with client credentials.
 //!
 //! Most tests use the two shared clusters and keep out of each other's way with unique topic,
 //! group and alias names ([`util::unique_name`]) and mirror configs restricted to those names.
@@ -35,6 +36,7 @@ pub mod java;
 pub mod kafka;
 pub mod mm2;
 pub mod multi;
+pub mod oidc;
 pub mod process;
 pub mod prometheus;
 pub mod secure;
@@ -57,6 +59,8 @@ pub use kafka::{
 pub use mm2::{Mm2Process, Mm2Properties};
 #[allow(unused_imports)]
 pub use multi::{fault_clusters, FaultClusters, MultiCluster};
+#[allow(unused_imports)]
+pub use oidc::{oidc_cluster, TokenEndpoint, TokenRequest};
 #[allow(unused_imports)]
 pub use process::{ChildProcess, Exited, Launch};
 #[allow(unused_imports)]
