@@ -133,25 +133,34 @@ struct Rounds {
     untranslatable: HashMap<String, Vec<(String, i32)>>,
     consumers: HashMap<String, Arc<BaseConsumer<LogContext>>>,
     sync: GroupSync,
-    /// Per group, what failed last round (`read` its offsets, `sync` them): a failure is
-    /// logged at WARN the first round it happens, at DEBUG while it goes on (a missing
-    /// permission fails every round until granted; the permission monitor names the grant).
-    failing: std::collections::HashSet<(String, &'static str)>,
+    /// Per group, what failed last round: a failure is logged at WARN the first round it
+    /// happens, at DEBUG while it goes on (a missing permission fails every round until
+    /// granted; the permission monitor names the grant).
+    failing: std::collections::HashSet<(String, GroupStep)>,
+}
+
+/// What a round does for a group that can fail on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum GroupStep {
+    /// Read its committed offsets on the source.
+    Read,
+    /// Sync its offsets to the target.
+    Sync,
 }
 
 impl Rounds {
-    /// Whether `what` of `group` failed (`Some(error)`) or succeeded this round; logs a failure
+    /// Whether `step` of `group` failed (`Some(error)`) or succeeded this round; logs a failure
     /// only the first round in a row.
-    fn outcome(&mut self, group: &str, what: &'static str, error: Option<&CheckpointError>) {
-        let key = (group.to_string(), what);
+    fn outcome(&mut self, group: &str, step: GroupStep, error: Option<&CheckpointError>) {
+        let key = (group.to_string(), step);
         let Some(e) = error else {
             self.failing.remove(&key);
             return;
         };
         let first = self.failing.insert(key);
-        let message = match what {
-            "read" => "no checkpoints for the group this round",
-            _ => "group offset sync failed; retrying at the next interval",
+        let message = match step {
+            GroupStep::Read => "no checkpoints for the group this round",
+            GroupStep::Sync => "group offset sync failed; retrying at the next interval",
         };
         if first {
             tracing::warn!(group, error = %error_chain(e), "{message} (said once until it succeeds)");
@@ -371,7 +380,7 @@ impl CheckpointEmitter {
         for (group, committed) in results {
             let committed = match committed {
                 Ok(c) => {
-                    state.outcome(&group, "read", None);
+                    state.outcome(&group, GroupStep::Read, None);
                     self.permissions.group_allowed(
                         &mirror.name,
                         true,
@@ -396,7 +405,7 @@ impl CheckpointEmitter {
                         side: "source",
                         source,
                     };
-                    state.outcome(&group, "read", Some(&e));
+                    state.outcome(&group, GroupStep::Read, Some(&e));
                     continue;
                 }
             };
@@ -499,7 +508,7 @@ impl CheckpointEmitter {
             }
             if sync_due && !translations.is_empty() {
                 let synced = self.sync_group(&group, translations, &mut state.sync).await;
-                state.outcome(&group, "sync", synced.as_ref().err());
+                state.outcome(&group, GroupStep::Sync, synced.as_ref().err());
                 self.told_sync(&group, &synced);
             }
         }

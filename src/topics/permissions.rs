@@ -114,6 +114,14 @@ impl Permissions {
         }
     }
 
+    fn side(&self, on_source: bool) -> &Side {
+        if on_source {
+            &self.source
+        } else {
+            &self.target
+        }
+    }
+
     /// What the operations on each topic and cluster, and strait's own group, say against what
     /// `mirror` needs; logs and counts what changed since the last check. `source_topics` are
     /// the replicated topics (with their facts from DescribeTopics), `remote` the remote topics
@@ -247,11 +255,7 @@ impl Permissions {
                 }
                 None => continue,
             }
-            let side = if on_source {
-                &self.source
-            } else {
-                &self.target
-            };
+            let side = self.side(on_source);
             seen.insert((side.alias.clone(), "group"));
         }
         if mirror.sync_topic_acls != SyncMode::Off {
@@ -277,11 +281,7 @@ impl Permissions {
             for (on_source, op, why) in cluster_needs {
                 let known = if on_source { &ops.0 } else { &ops.1 };
                 if known.is_some() {
-                    let side = if on_source {
-                        &self.source
-                    } else {
-                        &self.target
-                    };
+                    let side = self.side(on_source);
                     seen.insert((side.alias.clone(), "cluster"));
                 }
                 if known.as_ref().is_some_and(|ops| !ops.contains(&op)) {
@@ -305,11 +305,7 @@ impl Permissions {
         topic: String,
         mirror_name: &str,
     ) -> Option<bool> {
-        let side = if on_source {
-            &self.source
-        } else {
-            &self.target
-        };
+        let side = self.side(on_source);
         let probe = {
             let mut probe = side.probe.lock().expect("probe lock");
             if probe.is_none() {
@@ -361,11 +357,7 @@ impl Permissions {
         group: &str,
         ops: &[AclOperation],
     ) {
-        let cluster = if on_source {
-            &self.source.alias
-        } else {
-            &self.target.alias
-        };
+        let cluster = &self.side(on_source).alias;
         self.clear(mirror_name, |l| {
             l.from_request
                 && l.resource_type == "group"
@@ -399,11 +391,7 @@ impl Permissions {
         resource: &str,
         needed_for: &'static str,
     ) -> Lack {
-        let side = if on_source {
-            &self.source
-        } else {
-            &self.target
-        };
+        let side = self.side(on_source);
         Lack {
             cluster: side.alias.clone(),
             operation,

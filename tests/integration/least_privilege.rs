@@ -232,6 +232,16 @@ fn docs_security_lists_exactly_the_acls_the_test_grants() {
     }
 }
 
+/// The binding of `op` on a `res` in `acls`, named `name` (or the first such).
+fn binding_of(acls: &[AclBinding], res: Res, op: Op, name: Option<&str>) -> AclBinding {
+    acls.iter()
+        .find(|acl| {
+            acl.resource == res && acl.operation == op && name.is_none_or(|n| acl.name == n)
+        })
+        .cloned()
+        .unwrap_or_else(|| panic!("{res:?} {op:?} {name:?} in the table"))
+}
+
 pub fn op_name(op: Op) -> String {
     match op {
         Op::DescribeConfigs => "DESCRIBE_CONFIGS".into(),
@@ -279,7 +289,7 @@ fn a_missing_permission_is_named_once_with_the_grant_that_fixes_it() {
         ..Names::new()
     };
     let (x, y) = (names.x.as_str(), names.y.as_str());
-    let group = names.group.as_str();
+    let group_name = names.group.as_str();
     let topic = format!("{prefix}-first");
     create_topic(&a.bootstrap(), &topic, 1, &[]);
     produce(
@@ -288,7 +298,7 @@ fn a_missing_permission_is_named_once_with_the_grant_that_fixes_it() {
         &[OutRecord::to_partition(0, "first")],
     );
     // A group on the source that read the record, to be checkpointed and synced.
-    commit_group_offsets(&a.bootstrap(), group, &[(&topic, 0, 1)]);
+    commit_group_offsets(&a.bootstrap(), group_name, &[(&topic, 0, 1)]);
     let prefixed = |mut acl: AclBinding| {
         if acl.name == names.topic {
             acl.pattern = PatternType::Prefixed;
@@ -314,7 +324,7 @@ fn a_missing_permission_is_named_once_with_the_grant_that_fixes_it() {
         .mirror(
             MirrorConfig::new(x, y)
                 .topics(&[&format!("{prefix}-.*")])
-                .groups(&[group])
+                .groups(&[group_name])
                 .replication_factor(1)
                 .refresh_topics_interval("1s")
                 .emit_checkpoints_interval("1s")
@@ -326,91 +336,64 @@ fn a_missing_permission_is_named_once_with_the_grant_that_fixes_it() {
     let remote = format!("{x}.{topic}");
     TopicReader::new(&b.bootstrap(), &remote).wait_for_count(1, ARRIVAL);
     wait_until(ARRIVAL, "the group synced to the target", || {
-        group_offsets(&b.bootstrap(), group, &remote, 1) == [Some(1)]
+        group_offsets(&b.bootstrap(), group_name, &remote, 1) == [Some(1)]
     });
 
-    let find_named = |acls: &[AclBinding], res: Res, op: Op, name: &str| -> AclBinding {
-        acls.iter()
-            .find(|acl| acl.resource == res && acl.operation == op && acl.name == name)
-            .cloned()
-            .unwrap_or_else(|| panic!("{res:?} {op:?} {name} in the table"))
-    };
-    let find = |acls: &[AclBinding], res: Res, op: Op| -> AclBinding {
-        acls.iter()
-            .find(|acl| acl.resource == res && acl.operation == op)
-            .cloned()
-            .unwrap_or_else(|| panic!("{res:?} {op:?} in the table"))
-    };
     let remote_prefix = format!("{x}.");
-    let internal = |name: String| {
-        (
-            b,
-            y.to_string(),
-            find_named(&on_b, Res::Topic, Op::Write, &name),
-            format!("topic {name} on cluster {y}"),
-        )
+    // One case per permission taken away: on the source (`true`) or the target, the table's
+    // binding of `op` on a `res` (named `name`, or the first such), and how the log names it.
+    let case = |on_source: bool, res: Res, op: Op, name: Option<&str>, what: String| {
+        let (cluster, alias, acls) = if on_source {
+            (a, x, &on_a)
+        } else {
+            (b, y, &on_b)
+        };
+        (cluster, alias, binding_of(acls, res, op, name), what)
     };
-    let group_case = |cluster, alias: &str, acls: &[AclBinding], op, name: &str| {
-        (
-            cluster,
-            alias.to_string(),
-            find_named(acls, Res::Group, op, name),
-            format!("group {name} on cluster {alias}"),
-        )
+    let internal = |name: &str| {
+        let what = format!("topic {name} on cluster {y}");
+        case(false, Res::Topic, Op::Write, Some(name), what)
     };
-    let mut cases: Vec<(&KafkaCluster, String, AclBinding, String)> = vec![
-        internal(format!("strait-offsets.{x}.internal")),
-        internal(format!("mm2-offset-syncs.{x}.internal")),
+    let group_case = |on_source: bool, op: Op, name: &str| {
+        let what = format!("group {name} on cluster {}", if on_source { x } else { y });
+        case(on_source, Res::Group, op, Some(name), what)
+    };
+    let remote_what = format!("topic {x}.{topic} on cluster {y}");
+    let cases = vec![
+        internal(&format!("strait-offsets.{x}.internal")),
+        internal(&format!("mm2-offset-syncs.{x}.internal")),
         // (`{x}.checkpoints.internal` is covered by the `{x}.` prefix of the remote topics
         // too: taking its own row away takes nothing away.)
-        internal("heartbeats".to_string()),
-        group_case(a, x, &on_a, Op::Describe, group),
-        group_case(a, x, &on_a, Op::Describe, "strait"),
-        group_case(b, y, &on_b, Op::Read, group),
-        group_case(b, y, &on_b, Op::Describe, "strait"),
+        internal("heartbeats"),
+        group_case(true, Op::Describe, group_name),
+        group_case(true, Op::Describe, "strait"),
+        group_case(false, Op::Read, group_name),
+        group_case(false, Op::Describe, "strait"),
+        case(
+            true,
+            Res::Topic,
+            Op::Read,
+            None,
+            format!("topic {topic} on cluster {x}"),
+        ),
+        case(
+            true,
+            Res::Topic,
+            Op::DescribeConfigs,
+            None,
+            format!("topic {topic} on cluster {x}"),
+        ),
+        case(
+            true,
+            Res::Cluster,
+            Op::Describe,
+            None,
+            format!("cluster {x}"),
+        ),
+        case(false, Res::Topic, Op::Write, None, remote_what.clone()),
+        case(false, Res::Topic, Op::AlterConfigs, None, remote_what),
+        case(false, Res::Cluster, Op::Alter, None, format!("cluster {y}")),
     ];
-    cases.extend(
-        vec![
-            (
-                a,
-                x,
-                find(&on_a, Res::Topic, Op::Read),
-                format!("topic {topic} on cluster {x}"),
-            ),
-            (
-                a,
-                x,
-                find(&on_a, Res::Topic, Op::DescribeConfigs),
-                format!("topic {topic} on cluster {x}"),
-            ),
-            (
-                a,
-                x,
-                find(&on_a, Res::Cluster, Op::Describe),
-                format!("cluster {x}"),
-            ),
-            (
-                b,
-                y,
-                find(&on_b, Res::Topic, Op::Write),
-                format!("topic {x}.{topic} on cluster {y}"),
-            ),
-            (
-                b,
-                y,
-                find(&on_b, Res::Topic, Op::AlterConfigs),
-                format!("topic {x}.{topic} on cluster {y}"),
-            ),
-            (
-                b,
-                y,
-                find(&on_b, Res::Cluster, Op::Alter),
-                format!("cluster {y}"),
-            ),
-        ]
-        .into_iter()
-        .map(|(c, alias, acl, what)| (c, alias.to_string(), acl, what)),
-    );
     let series = |cluster: &str, op: &str, resource: &str| {
         sample(
             &get_ok(&addr, "/metrics"),
@@ -429,7 +412,6 @@ fn a_missing_permission_is_named_once_with_the_grant_that_fixes_it() {
         } else {
             what.split(' ').nth(1).unwrap().to_string()
         };
-        let alias = alias.as_str();
         let line = format!("{principal} may not {op} {what} (");
         revoke(cluster, std::slice::from_ref(&acl));
         if acl.resource == Res::Group && acl.operation == Op::Read {
@@ -440,7 +422,11 @@ fn a_missing_permission_is_named_once_with_the_grant_that_fixes_it() {
                 &topic,
                 &[OutRecord::to_partition(0, "group-moves")],
             )[0];
-            commit_group_offsets(&a.bootstrap(), group, &[(&topic, partition, offset + 1)]);
+            commit_group_offsets(
+                &a.bootstrap(),
+                group_name,
+                &[(&topic, partition, offset + 1)],
+            );
         }
         wait_until(ARRIVAL, &format!("{line} logged and counted"), || {
             series(alias, &op, &resource) == Some(1.0) && strait.log_contents().contains(&line)
@@ -491,7 +477,7 @@ fn a_missing_permission_is_named_once_with_the_grant_that_fixes_it() {
     }
 
     // CREATE is seen when a remote topic is to be created.
-    let create = find(&on_b, Res::Topic, Op::Create);
+    let create = binding_of(&on_b, Res::Topic, Op::Create, None);
     assert_eq!(create.name, remote_prefix);
     revoke(b, std::slice::from_ref(&create));
     let later = format!("{prefix}-later");
@@ -519,13 +505,14 @@ fn a_missing_permission_is_named_once_with_the_grant_that_fixes_it() {
         .lines()
         .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
     {
-        // The message: after the event's module path, before its fields.
-        let message = l.split(": ").nth(2).unwrap_or(l);
-        let message = message.split(" error=").next().unwrap_or(message);
-        *said.entry(message.chars().take(90).collect()).or_default() += 1;
+        // One cause: the whole line but its time (message and fields: another ACL or group is
+        // another cause, and is said once too).
+        let cause = l.get(28..).unwrap_or(l);
+        *said.entry(cause.to_string()).or_default() += 1;
     }
-    for (message, times) in &said {
-        eprintln!("[least_privilege] {times:>3} x {message}");
+    for (cause, times) in &said {
+        let short: String = cause.chars().take(160).collect();
+        eprintln!("[least_privilege] {times:>3} x {short}");
     }
     let repeated: Vec<_> = said.iter().filter(|(_, &times)| times > 3).collect();
     assert!(repeated.is_empty(), "said again and again: {repeated:?}");

@@ -30,22 +30,25 @@ fn oidc_client_credentials_fetch_and_refresh_tokens_on_both_clusters() {
     let endpoint = TokenEndpoint::start("strait-client", "oidc-secret-1", "mirror", TOKEN_LIFETIME);
     let topic = unique_name("oidc");
     create_topic(&a.bootstrap(), &topic, 2, &[]);
-    let config = StraitConfig::new()
-        .cluster(
-            "OA",
-            oidc_cluster(a, &endpoint, "strait-client", "oidc-secret-1"),
-        )
-        .cluster(
-            "OB",
-            oidc_cluster(b, &endpoint, "strait-client", "oidc-secret-1"),
-        )
-        .mirror(
-            MirrorConfig::new("OA", "OB")
-                .topics(&[&topic])
-                .groups(&[])
-                .replication_factor(1)
-                .refresh_topics_interval("1s"),
-        );
+    // Both clusters through OIDC; the source with `source_secret`.
+    let clusters = |source_secret: &str| {
+        StraitConfig::new()
+            .cluster(
+                "OA",
+                oidc_cluster(a, &endpoint, "strait-client", source_secret),
+            )
+            .cluster(
+                "OB",
+                oidc_cluster(b, &endpoint, "strait-client", "oidc-secret-1"),
+            )
+    };
+    let config = clusters("oidc-secret-1").mirror(
+        MirrorConfig::new("OA", "OB")
+            .topics(&[&topic])
+            .groups(&[])
+            .replication_factor(1)
+            .refresh_topics_interval("1s"),
+    );
     let strait = StraitProcess::start(&config);
     let stream = RecordStream::start(&a.bootstrap(), &topic, 2, 200);
     // What start-up logs is not the subject (a short-lived reader closed while its coordinator
@@ -56,7 +59,7 @@ fn oidc_client_credentials_fetch_and_refresh_tokens_on_both_clusters() {
         "half a token lifetime of streaming",
         || stream.started().elapsed() >= TOKEN_LIFETIME / 2,
     );
-    let checked_from = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let checked_from = log_time_now();
     let lifetimes = 2;
     wait_until(
         Duration::from_secs(90),
@@ -96,10 +99,8 @@ fn oidc_client_credentials_fetch_and_refresh_tokens_on_both_clusters() {
         "tokens fetched again after their lifetime: {requests:?}"
     );
     let log = strait.log_contents();
-    let trouble: Vec<&str> = log
-        .lines()
-        .filter(|l| l.get(..27).is_some_and(|at| at >= checked_from.as_str()))
-        .filter(|l| l.contains(" ERROR ") || l.contains(" WARN "))
+    let trouble: Vec<&str> = warnings_since(&log, &checked_from)
+        .into_iter()
         .filter(|l| {
             // (Broker addresses name the protocol: `sasl_plaintext://...` is not trouble.)
             let l = l.to_ascii_lowercase().replace("sasl_plaintext://", "");
@@ -122,15 +123,7 @@ fn oidc_client_credentials_fetch_and_refresh_tokens_on_both_clusters() {
     // A wrong client secret: the endpoint refuses it and `validate --connect` says which
     // cluster could not be reached, without the secret.
     let before = endpoint.requests().len();
-    let wrong = StraitConfig::new()
-        .cluster(
-            "OA",
-            oidc_cluster(a, &endpoint, "strait-client", "oidc-wrong-2"),
-        )
-        .cluster(
-            "OB",
-            oidc_cluster(b, &endpoint, "strait-client", "oidc-secret-1"),
-        )
+    let wrong = clusters("oidc-wrong-2")
         .mirror(MirrorConfig::new("OA", "OB").topics(&[&topic]).groups(&[]));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("strait.yaml");

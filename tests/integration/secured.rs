@@ -164,7 +164,7 @@ fn every_authentication_method_on_both_sides_copies_byte_for_byte() {
 
     // A stream through the first mirror for three re-authentication periods, once every mirror
     // runs (what start-up logs is not the subject here).
-    let stream_started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let stream_started = log_time_now();
     let stream = RecordStream::start(&a.bootstrap(), &streamed, 2, 200);
     wait_until(
         Duration::from_secs(90),
@@ -184,10 +184,8 @@ fn every_authentication_method_on_both_sides_copies_byte_for_byte() {
     );
     assert_eq!(report.lost, 0, "{report:?}");
     let log = strait.log_contents();
-    let trouble: Vec<&str> = log
-        .lines()
-        .filter(|l| l.get(..27).is_some_and(|at| at >= stream_started.as_str()))
-        .filter(|l| l.contains(" ERROR ") || l.contains(" WARN "))
+    let trouble: Vec<&str> = warnings_since(&log, &stream_started)
+        .into_iter()
         // Authentication trouble (a loaded machine may log other transient warnings).
         .filter(|l| {
             let l = l.to_ascii_lowercase();

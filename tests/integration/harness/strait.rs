@@ -276,6 +276,19 @@ impl StraitCli {
     }
 }
 
+/// Now, as strait's log lines begin (RFC 3339, microseconds): a bound for [`warnings_since`].
+pub fn log_time_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// The WARN and ERROR lines of strait's `log` written at or after `since` ([`log_time_now`]).
+pub fn warnings_since<'a>(log: &'a str, since: &str) -> Vec<&'a str> {
+    log.lines()
+        .filter(|l| l.get(..27).is_some_and(|at| at >= since))
+        .filter(|l| l.contains(" ERROR ") || l.contains(" WARN "))
+        .collect()
+}
+
 /// Runs `strait ARGS...` to completion (killed and failed after `timeout`).
 pub fn strait_cli(args: &[&str], timeout: Duration) -> CliOutput {
     StraitCli::new(args).run(timeout)
