@@ -3,6 +3,7 @@
 //! measures (unlike a JVM tool started per poll).
 //!
 //!   cargo run --release --example end_offsets -- BOOTSTRAP TOPIC N [TIMEOUT_S]
+//!   ... BOOTSTRAP TOPIC 0 [TIMEOUT_S] --like OTHER_BOOTSTRAP OTHER_TOPIC   (per partition)
 #![allow(clippy::disallowed_methods)] // a measuring tool, independent of strait's client factory
 
 use std::time::{Duration, Instant};
@@ -27,6 +28,10 @@ struct Cli {
     /// Exit 1 after this many seconds.
     #[arg(default_value_t = 600)]
     timeout_s: u64,
+    /// Instead of a sum: wait until every partition's end offset reaches the end offset the same
+    /// partition of this other topic had when the call began (source and remote topic).
+    #[arg(long, num_args = 2, value_names = ["BOOTSTRAP", "TOPIC"])]
+    like: Option<Vec<String>>,
 }
 
 fn main() {
@@ -39,6 +44,31 @@ fn main() {
         .create()
         .expect("consumer");
     let start = Instant::now();
+    if let Some(like) = &cli.like {
+        let other: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &like[0])
+            .set("group.id", "end-offsets")
+            .create()
+            .expect("consumer");
+        let want = partition_ends(&other, &like[1]);
+        loop {
+            let have = partition_ends(&consumer, topic);
+            let behind = want
+                .iter()
+                .enumerate()
+                .filter(|(p, w)| have.get(*p).copied().unwrap_or(0) < **w)
+                .count();
+            if behind == 0 && !want.is_empty() {
+                println!("{:.2}", start.elapsed().as_secs_f64());
+                return;
+            }
+            if start.elapsed() > timeout {
+                eprintln!("timeout: {behind} partitions behind {want:?} after {timeout:?}");
+                std::process::exit(1);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
     loop {
         let total = end_offsets(&consumer, topic);
         if total >= want {
@@ -54,18 +84,24 @@ fn main() {
 }
 
 fn end_offsets(consumer: &BaseConsumer, topic: &str) -> i64 {
-    let Ok(md) = consumer.fetch_metadata(None, Duration::from_secs(5)) else {
-        return 0;
+    partition_ends(consumer, topic).iter().sum()
+}
+
+/// The end offset of each partition of `topic`, by partition number (empty when not found).
+fn partition_ends(consumer: &BaseConsumer, topic: &str) -> Vec<i64> {
+    let Ok(md) = consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) else {
+        return Vec::new();
     };
     let Some(t) = md.topics().iter().find(|t| t.name() == topic) else {
-        return 0;
+        return Vec::new();
     };
-    t.partitions()
-        .iter()
-        .map(|p| {
-            consumer
+    let mut ends = vec![0; t.partitions().len()];
+    for p in t.partitions() {
+        if let Some(end) = ends.get_mut(p.id() as usize) {
+            *end = consumer
                 .fetch_watermarks(topic, p.id(), Duration::from_secs(5))
-                .map_or(0, |(_, high)| high)
-        })
-        .sum()
+                .map_or(0, |(_, high)| high);
+        }
+    }
+    ends
 }

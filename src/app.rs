@@ -16,17 +16,19 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::CheckpointEmitter;
-use crate::config::{Config, MirrorConfig};
+use crate::config::{Config, DeploymentConfig, MirrorConfig};
+use crate::coordination::{self, CoordinationError, Coordinator, DutiesTask};
 use crate::flow::{OffsetMaps, RouteSet};
 use crate::heartbeat::{HeartbeatEmitter, HeartbeatError};
 use crate::kafka::admin::AdminError;
 use crate::kafka::{self, ClientError, LogContext};
+use crate::mirror::shards::{Owned, Sharing};
 use crate::mirror::{self, MirrorError, OffsetSyncsSpec, RecordPathSpec};
 use crate::runtime::{self, Exit, TaskSet};
 use crate::secret_files::{ClusterSettings, SecretFiles};
 use crate::telemetry::error_chain;
 use crate::telemetry::events::{
-    Event, MirrorFailed, MirrorReconnectFailed, MirrorReconnecting, MirrorTelemetry,
+    DutiesRunning, Event, MirrorFailed, MirrorReconnectFailed, MirrorReconnecting, MirrorTelemetry,
     OffsetSyncsTopicUnavailable, ProgressNotRead,
 };
 use crate::telemetry::http::{Endpoint, HttpError};
@@ -65,6 +67,14 @@ pub enum TaskError {
     Mirror(#[from] MirrorError),
     #[error(transparent)]
     Heartbeat(#[from] HeartbeatError),
+    #[error(transparent)]
+    Coordination(#[from] CoordinationError),
+    #[error("{task}: {source}")]
+    Duty {
+        task: String,
+        #[source]
+        source: Box<TaskError>,
+    },
     #[error("panicked: {0}")]
     Panicked(String),
     #[error("ended before the mirror was asked to stop")]
@@ -117,6 +127,8 @@ pub async fn run(
 
 struct Mirror {
     config: MirrorConfig,
+    /// Several instances share the mirror; `None`: this one runs it alone.
+    deployment: Option<DeploymentConfig>,
     spec: RecordPathSpec,
     source_admin: Arc<rdkafka::admin::AdminClient<LogContext>>,
     target_admin: Arc<rdkafka::admin::AdminClient<LogContext>>,
@@ -146,6 +158,7 @@ impl Mirror {
         drop(_in);
         Ok(Mirror {
             config: mirror.clone(),
+            deployment: config.deployment.clone(),
             spec: RecordPathSpec {
                 name,
                 source,
@@ -252,6 +265,9 @@ impl Mirror {
     async fn run_once(&self, cancel: &CancellationToken) -> Option<(String, TaskError)> {
         let token = cancel.child_token();
         let mut tasks: TaskSet<Result<(), TaskError>> = TaskSet::default();
+        // Alone, this instance runs the singleton duties from the start; sharing the mirror, the
+        // owner of shard 0 does, from when the group assigns it.
+        let (duties, duties_task) = coordination::duties(self.deployment.is_none());
         // Topic sync first, so that remote topics are created while the start-up reads the
         // stored positions.
         let (routes_tx, routes_rx) = watch::channel::<RouteSet>(RouteSet::default());
@@ -264,6 +280,7 @@ impl Mirror {
             source_admin: Arc::clone(&self.source_admin),
             target_admin: Arc::clone(&self.target_admin),
             permissions: Arc::clone(&permissions),
+            creates: duties_task.lead.clone(),
         };
         let t = token.clone();
         tasks.spawn(
@@ -273,31 +290,52 @@ impl Mirror {
                 Ok(())
             }),
         );
-        let metadata_sync = topics::sync::MetadataSync {
-            mirror: self.config.clone(),
-            source_admin: Arc::clone(&self.source_admin),
-            target_admin: Arc::clone(&self.target_admin),
-        };
-        let t = token.clone();
-        tasks.spawn(
-            "metadata sync",
-            until(token.clone(), async move {
-                metadata_sync.run(t).await;
-                Ok(())
-            }),
-        );
         let prepared = tokio::select! {
             _ = token.cancelled() => None,
             prepared = self.prepare() => Some(prepared),
         };
-        let positions = match prepared {
-            Some(Ok(positions)) => positions,
+        let (positions, shards) = match prepared {
+            Some(Ok(prepared)) => prepared,
             Some(Err(e)) => return stop_all(&token, tasks, Some(("start-up".into(), e))).await,
             None => return stop_all(&token, tasks, None).await,
+        };
+        let (owned_tx, owned_rx) = watch::channel(Owned::new(shards.unwrap_or(1)));
+        let (sharing, coordinator) = match (&self.deployment, shards) {
+            (Some(deployment), Some(count)) => {
+                let (handover_tx, handover_rx) = tokio::sync::mpsc::channel(16);
+                let member = coordination::Member {
+                    topic: self
+                        .config
+                        .replication_policy
+                        .shards_topic(&self.config.source),
+                    shards: count,
+                    handover: handover_tx,
+                    duties,
+                    owned: owned_tx,
+                    linger: self.spec.drain_timeout + Duration::from_secs(5),
+                };
+                let coordinator =
+                    Coordinator::new(&self.spec, deployment, member, Arc::clone(&self.telemetry));
+                match coordinator {
+                    Ok(c) => (
+                        Some(Sharing {
+                            count,
+                            handover: handover_rx,
+                        }),
+                        Some(c),
+                    ),
+                    Err(e) => {
+                        let failure = Some(("coordination".into(), MirrorError::from(e).into()));
+                        return stop_all(&token, tasks, failure).await;
+                    }
+                }
+            }
+            _ => (None, None),
         };
         let (record_path, control) = match mirror::record_path(
             self.spec.clone(),
             positions,
+            sharing,
             routes_rx,
             Arc::clone(&self.telemetry),
         ) {
@@ -309,32 +347,16 @@ impl Mirror {
         };
         let t = token.clone();
         tasks.spawn("control plane", async move { Ok(control.run(t).await?) });
-        match self.checkpoints(permissions) {
-            Ok(Some(c)) => {
-                let t = token.clone();
-                tasks.spawn(
-                    "checkpoints",
-                    until(token.clone(), async move {
-                        c.run(t).await;
-                        Ok(())
-                    }),
-                );
-            }
-            Ok(None) => {}
-            Err(e) => {
-                tracing::error!(error = %error_chain(&e), "checkpoints disabled: cannot create their producer")
-            }
-        }
-        match self.heartbeats() {
-            Ok(Some(hb)) => {
-                let t = token.clone();
-                tasks.spawn("heartbeats", async move { Ok(hb.run(t).await?) });
-            }
-            Ok(None) => {}
-            Err(e) => {
-                tracing::error!(error = %error_chain(&e), "heartbeats disabled: cannot create their producer")
-            }
-        }
+        let runner = DutiesRunner {
+            config: self.config.clone(),
+            spec: self.spec.clone(),
+            source_admin: Arc::clone(&self.source_admin),
+            target_admin: Arc::clone(&self.target_admin),
+            telemetry: Arc::clone(&self.telemetry),
+            permissions,
+            owned: self.deployment.is_some().then_some(owned_rx),
+        };
+        tasks.spawn("singleton duties", runner.run(duties_task, token.clone()));
         let t = token.clone();
         let thread = tasks.spawn_thread(format!("records {}", self.spec.name), move || {
             Ok(record_path.run(t)?)
@@ -345,6 +367,16 @@ impl Mirror {
                 TaskError::Panicked(e.to_string()),
             )
         });
+        if let (Some(coordinator), None) = (coordinator, &failure) {
+            let t = token.clone();
+            let thread = tasks
+                .spawn_thread(format!("coordination {}", self.spec.name), move || {
+                    Ok(coordinator.run(t)?)
+                });
+            if let Err(e) = thread {
+                failure = Some(("coordination".into(), TaskError::Panicked(e.to_string())));
+            }
+        }
         if failure.is_some() {
             token.cancel();
         }
@@ -366,59 +398,9 @@ impl Mirror {
         failure
     }
 
-    fn checkpoints(
-        &self,
-        permissions: Arc<topics::permissions::Permissions>,
-    ) -> Result<Option<CheckpointEmitter>, ClientError> {
-        if !self.config.emit_checkpoints {
-            return Ok(None);
-        }
-        Ok(Some(CheckpointEmitter {
-            telemetry: Arc::clone(&self.telemetry),
-            source: self.spec.source.clone(),
-            target: self.spec.target.clone(),
-            topic: self
-                .config
-                .replication_policy
-                .checkpoints_topic(&self.config.source),
-            interval: self.config.emit_checkpoints_interval,
-            groups: self.config.groups.clone(),
-            permissions,
-            maps: self.spec.maps.clone(),
-            source_admin: Arc::clone(&self.source_admin),
-            target_admin: Arc::clone(&self.target_admin),
-            producer: kafka::control_producer(
-                &self.spec.target,
-                &format!("{}|checkpoints", self.spec.name),
-            )?,
-            sync_group_offsets: self
-                .config
-                .sync_group_offsets
-                .then_some(self.config.sync_group_offsets_interval),
-        }))
-    }
-
-    fn heartbeats(&self) -> Result<Option<HeartbeatEmitter>, ClientError> {
-        if !self.config.emit_heartbeats {
-            return Ok(None);
-        }
-        Ok(Some(HeartbeatEmitter {
-            telemetry: Arc::clone(&self.telemetry),
-            source_alias: self.config.source.clone(),
-            target_alias: self.config.target.clone(),
-            interval: self.config.emit_heartbeats_interval,
-            replication_factor: self.config.replication_factor,
-            target_admin: Arc::clone(&self.target_admin),
-            source_admin: Arc::clone(&self.source_admin),
-            producer: kafka::control_producer(
-                &self.spec.target,
-                &format!("{}|heartbeats", self.spec.name),
-            )?,
-        }))
-    }
-
-    /// Ensures strait's internal topics and reads the stored positions.
-    async fn prepare(&self) -> Result<mirror::Positions, TaskError> {
+    /// Ensures strait's internal topics and reads the stored positions; sharing the mirror, also
+    /// its coordination topic, and returns its shard count.
+    async fn prepare(&self) -> Result<(mirror::Positions, Option<u32>), TaskError> {
         let ensure = |admin: &Arc<rdkafka::admin::AdminClient<LogContext>>, topic: String, rf| {
             let admin = Arc::clone(admin);
             async move {
@@ -429,6 +411,19 @@ impl Mirror {
         };
         let rf = self.config.replication_factor;
         ensure(&self.target_admin, self.spec.progress_topic.clone(), rf).await?;
+        let shards = match &self.deployment {
+            Some(d) => {
+                let topic = self
+                    .config
+                    .replication_policy
+                    .shards_topic(&self.config.source);
+                let count = topics::ensure_shards_topic(&self.target_admin, &topic, d.shards, rf)
+                    .await
+                    .map_err(|source| TaskError::InternalTopic { topic, source })?;
+                Some(count)
+            }
+            None => None,
+        };
         if self.config.emit_checkpoints {
             let topic = self
                 .config
@@ -462,7 +457,7 @@ impl Mirror {
                 .await
                 .map_err(|e| TaskError::Panicked(e.to_string()))?;
             match read {
-                Ok(positions) => return Ok(positions),
+                Ok(positions) => return Ok((positions, shards)),
                 Err(e) if attempt < PROGRESS_READ_ATTEMPTS => {
                     let retry_in = RESTART_BACKOFF * 2u32.pow(attempt - 1);
                     ProgressNotRead {
@@ -478,6 +473,182 @@ impl Mirror {
                 Err(e) => return Err(TaskError::from(e)),
             }
         }
+    }
+}
+
+/// The mirror's singleton duties — config and ACL sync, checkpoints and group offset sync,
+/// heartbeats and (sharing the mirror) the offset maps of the partitions other instances copy —
+/// run while this instance leads the mirror, each term on new clients. Topic creation follows
+/// the same switch inside topic sync.
+struct DutiesRunner {
+    config: MirrorConfig,
+    spec: RecordPathSpec,
+    source_admin: Arc<rdkafka::admin::AdminClient<LogContext>>,
+    target_admin: Arc<rdkafka::admin::AdminClient<LogContext>>,
+    telemetry: Arc<MirrorTelemetry>,
+    permissions: Arc<topics::permissions::Permissions>,
+    /// The shards this instance owns, when it shares the mirror.
+    owned: Option<watch::Receiver<Owned>>,
+}
+
+impl DutiesRunner {
+    /// Runs a term of the duties each time `task.lead` turns on, until it turns off (then the
+    /// term's tasks are stopped before `task.running` says so) or `cancel` fires. A duty that
+    /// fails fails the mirror.
+    async fn run(self, mut task: DutiesTask, cancel: CancellationToken) -> Result<(), TaskError> {
+        loop {
+            // Wait to lead.
+            while !*task.lead.borrow_and_update() {
+                tokio::select! {
+                    _ = cancel.cancelled() => return Ok(()),
+                    changed = task.lead.changed() => if changed.is_err() { return Ok(()) },
+                }
+            }
+            let term = cancel.child_token();
+            let mut duties: TaskSet<Result<(), TaskError>> = TaskSet::default();
+            self.start_term(&mut duties, &term);
+            task.running.send_replace(true);
+            DutiesRunning {
+                mirror: &self.telemetry,
+                running: true,
+            }
+            .emit();
+            let failure = loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => break None,
+                    changed = task.lead.changed() => {
+                        if changed.is_err() || !*task.lead.borrow_and_update() {
+                            break None;
+                        }
+                    }
+                    Some((name, exit)) = duties.join_next() => {
+                        let error = match exit {
+                            Exit::Returned(Ok(())) | Exit::Aborted => TaskError::Ended,
+                            Exit::Returned(Err(e)) => e,
+                            Exit::Panicked(message) => TaskError::Panicked(message),
+                        };
+                        break Some(TaskError::Duty { task: name, source: Box::new(error) });
+                    }
+                }
+            };
+            term.cancel();
+            while duties.join_next().await.is_some() {}
+            DutiesRunning {
+                mirror: &self.telemetry,
+                running: false,
+            }
+            .emit();
+            task.running.send_replace(false);
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            if cancel.is_cancelled() {
+                return Ok(());
+            }
+        }
+    }
+
+    fn start_term(&self, duties: &mut TaskSet<Result<(), TaskError>>, term: &CancellationToken) {
+        let metadata_sync = topics::sync::MetadataSync {
+            mirror: self.config.clone(),
+            source_admin: Arc::clone(&self.source_admin),
+            target_admin: Arc::clone(&self.target_admin),
+        };
+        let t = term.clone();
+        duties.spawn(
+            "metadata sync",
+            until(term.clone(), async move {
+                metadata_sync.run(t).await;
+                Ok(())
+            }),
+        );
+        match self.checkpoints() {
+            Ok(Some(c)) => {
+                let t = term.clone();
+                duties.spawn(
+                    "checkpoints",
+                    until(term.clone(), async move {
+                        c.run(t).await;
+                        Ok(())
+                    }),
+                );
+                if let Some(owned) = &self.owned {
+                    let (spec, owned, t) = (self.spec.clone(), owned.clone(), term.clone());
+                    let policy = self.config.replication_policy.clone();
+                    let source = self.config.source.clone();
+                    let name = format!("maps {}", self.spec.name);
+                    let started = duties.spawn_thread(name, move || {
+                        let remote = |topic: &str| policy.format_remote_topic(&source, topic);
+                        Ok(coordination::follow_maps(&spec, remote, owned, t)?)
+                    });
+                    if let Err(e) = started {
+                        tracing::error!(error = %e, "checkpoints cannot translate the partitions other instances copy: cannot start a thread");
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %error_chain(&e), "checkpoints disabled: cannot create their producer")
+            }
+        }
+        match self.heartbeats() {
+            Ok(Some(hb)) => {
+                let t = term.clone();
+                duties.spawn("heartbeats", async move { Ok(hb.run(t).await?) });
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %error_chain(&e), "heartbeats disabled: cannot create their producer")
+            }
+        }
+    }
+
+    fn checkpoints(&self) -> Result<Option<CheckpointEmitter>, ClientError> {
+        if !self.config.emit_checkpoints {
+            return Ok(None);
+        }
+        Ok(Some(CheckpointEmitter {
+            telemetry: Arc::clone(&self.telemetry),
+            source: self.spec.source.clone(),
+            target: self.spec.target.clone(),
+            topic: self
+                .config
+                .replication_policy
+                .checkpoints_topic(&self.config.source),
+            interval: self.config.emit_checkpoints_interval,
+            groups: self.config.groups.clone(),
+            permissions: Arc::clone(&self.permissions),
+            maps: self.spec.maps.clone(),
+            source_admin: Arc::clone(&self.source_admin),
+            target_admin: Arc::clone(&self.target_admin),
+            producer: kafka::control_producer(
+                &self.spec.target,
+                &format!("{}|checkpoints", self.spec.name),
+            )?,
+            sync_group_offsets: self
+                .config
+                .sync_group_offsets
+                .then_some(self.config.sync_group_offsets_interval),
+        }))
+    }
+
+    fn heartbeats(&self) -> Result<Option<HeartbeatEmitter>, ClientError> {
+        if !self.config.emit_heartbeats {
+            return Ok(None);
+        }
+        Ok(Some(HeartbeatEmitter {
+            telemetry: Arc::clone(&self.telemetry),
+            source_alias: self.config.source.clone(),
+            target_alias: self.config.target.clone(),
+            interval: self.config.emit_heartbeats_interval,
+            replication_factor: self.config.replication_factor,
+            target_admin: Arc::clone(&self.target_admin),
+            source_admin: Arc::clone(&self.source_admin),
+            producer: kafka::control_producer(
+                &self.spec.target,
+                &format!("{}|heartbeats", self.spec.name),
+            )?,
+        }))
     }
 }
 

@@ -38,6 +38,7 @@ pub mod kafka;
 pub mod topics;
 
 pub mod checkpoint;
+pub mod coordination;
 pub mod dr;
 pub mod flow;
 pub mod heartbeat;

@@ -28,19 +28,33 @@ pub fn status(path: &Path, output: Output) -> Exit {
                     m.heartbeat_age_ms
                         .map_or("never".into(), |a| format!("{} ago", human_ms(a)))
                 );
-                if !m.partitions.is_empty() {
-                    let rows: Vec<Vec<String>> = m
-                        .partitions
+                if let Some(sh) = &m.sharing {
+                    println!(
+                        "  shared by deployment {} (group {} on {}, {} shards): {} instances",
+                        sh.deployment,
+                        sh.group,
+                        m.target,
+                        sh.shards,
+                        sh.instances.len()
+                    );
+                    let rows: Vec<Vec<String>> = sh
+                        .instances
                         .iter()
-                        .map(|p| {
+                        .map(|i| {
                             vec![
-                                p.topic.clone(),
-                                p.partition.to_string(),
-                                p.remote_topic.clone(),
-                                p.copied_to.to_string(),
-                                opt(p.source_end),
-                                opt(p.lag_records),
-                                p.lag_seconds.map_or("-".into(), |s| format!("{s:.1}")),
+                                i.instance.clone(),
+                                if i.host.is_empty() {
+                                    "-".into()
+                                } else {
+                                    i.host.clone()
+                                },
+                                if i.shards.is_empty() {
+                                    "-".into()
+                                } else {
+                                    i.shards.clone()
+                                },
+                                i.partitions.to_string(),
+                                if i.duties { "yes" } else { "-" }.to_string(),
                             ]
                         })
                         .collect();
@@ -48,17 +62,50 @@ pub fn status(path: &Path, output: Output) -> Exit {
                         "{}",
                         indent(&table(
                             &[
-                                "TOPIC",
-                                "PARTITION",
-                                "REMOTE TOPIC",
-                                "COPIED TO",
-                                "SOURCE END",
-                                "LAG",
-                                "LAG SECONDS"
+                                "INSTANCE",
+                                "HOST",
+                                "SHARDS",
+                                "PARTITIONS",
+                                "SINGLETON DUTIES"
                             ],
                             &rows
                         ))
                     );
+                }
+                if !m.partitions.is_empty() {
+                    let shared = m.sharing.is_some();
+                    let rows: Vec<Vec<String>> = m
+                        .partitions
+                        .iter()
+                        .map(|p| {
+                            let mut row = vec![
+                                p.topic.clone(),
+                                p.partition.to_string(),
+                                p.remote_topic.clone(),
+                                p.copied_to.to_string(),
+                                opt(p.source_end),
+                                opt(p.lag_records),
+                                p.lag_seconds.map_or("-".into(), |s| format!("{s:.1}")),
+                            ];
+                            if shared {
+                                row.push(p.instance.clone().unwrap_or_else(|| "-".into()));
+                            }
+                            row
+                        })
+                        .collect();
+                    let mut headers = vec![
+                        "TOPIC",
+                        "PARTITION",
+                        "REMOTE TOPIC",
+                        "COPIED TO",
+                        "SOURCE END",
+                        "LAG",
+                        "LAG SECONDS",
+                    ];
+                    if shared {
+                        headers.push("INSTANCE");
+                    }
+                    print!("{}", indent(&table(&headers, &rows)));
                 }
                 if !m.groups.is_empty() {
                     let rows: Vec<Vec<String>> = m

@@ -19,6 +19,14 @@ pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// (a worker restart picks up new secrets).
 pub const SECRET_FILES_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 
+/// `deployment.shards`: 64 coordination partitions per mirror, so that up to 64 instances can
+/// share a mirror and a few instances get even shares (MM2 has no equivalent: Connect balances
+/// `tasks.max` tasks).
+pub const DEPLOYMENT_SHARDS: u32 = 64;
+/// `deployment.session_timeout`: 10s, Kafka Connect's worker `session.timeout.ms` (the
+/// consumer default is 45s): a vanished instance's partitions move after this long.
+pub const DEPLOYMENT_SESSION_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// `clusters.<alias>.security.protocol`: plaintext, librdkafka's and Kafka's default.
 pub const SECURITY_PROTOCOL: SecurityProtocol = SecurityProtocol::Plaintext;
 

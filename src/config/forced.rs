@@ -23,6 +23,9 @@ pub enum ClientKind {
     ReaderConsumer,
     /// Reads one consumer group's committed offsets (never joins the group or commits).
     GroupOffsetsConsumer,
+    /// Joins the group of the instances sharing a mirror (`deployment`) on its target, for the
+    /// shards it is assigned; reads and commits nothing.
+    CoordinationConsumer,
     /// The target producer of a mirror's record path.
     RecordProducer,
     /// Writes strait's own low-volume records (heartbeats, checkpoints, offset syncs).
@@ -32,10 +35,11 @@ pub enum ClientKind {
 }
 
 impl ClientKind {
-    pub const ALL: [ClientKind; 6] = [
+    pub const ALL: [ClientKind; 7] = [
         RecordConsumer,
         ReaderConsumer,
         GroupOffsetsConsumer,
+        CoordinationConsumer,
         RecordProducer,
         ControlProducer,
         ClientKind::Admin,
@@ -44,7 +48,9 @@ impl ClientKind {
     /// The pass-through section (besides `client`) whose properties this kind receives.
     pub fn section(self) -> Section {
         match self {
-            RecordConsumer | ReaderConsumer | GroupOffsetsConsumer => Section::Consumer,
+            RecordConsumer | ReaderConsumer | GroupOffsetsConsumer | CoordinationConsumer => {
+                Section::Consumer
+            }
             RecordProducer | ControlProducer => Section::Producer,
             ClientKind::Admin => Section::Admin,
         }
@@ -164,11 +170,17 @@ pub fn refusal(section: Section, key: &str) -> Option<&'static Forced> {
 }
 
 use ClientKind::{
-    ControlProducer, GroupOffsetsConsumer, ReaderConsumer, RecordConsumer, RecordProducer,
+    ControlProducer, CoordinationConsumer, GroupOffsetsConsumer, ReaderConsumer, RecordConsumer,
+    RecordProducer,
 };
 
 const ALL: &[ClientKind] = &ClientKind::ALL;
-const CONSUMERS: &[ClientKind] = &[RecordConsumer, ReaderConsumer, GroupOffsetsConsumer];
+const CONSUMERS: &[ClientKind] = &[
+    RecordConsumer,
+    ReaderConsumer,
+    GroupOffsetsConsumer,
+    CoordinationConsumer,
+];
 const PRODUCERS: &[ClientKind] = &[RecordProducer, ControlProducer];
 
 const NO_COMMITS: &str =
@@ -179,6 +191,8 @@ const OFFSET_RESET: &str = "strait controls this for correctness: a source posit
      of range (retention ran past it) is reported as a data gap, never silently reset, and \
      strait's own topics are always read from their start";
 const SASL: &str = "set the cluster's `security.sasl` instead";
+const SHARING: &str = "strait's instances share a mirror's shards with the classic group protocol \
+     and the cooperative-sticky assignor, so that a rebalance moves only the shards that must move";
 
 fn sasl(cluster: &ClusterConfig) -> Option<&super::Sasl> {
     cluster.security.sasl.as_ref()
@@ -431,7 +445,7 @@ pub static FORCED: &[Forced] = &[
         reason: GROUPS,
     },
     Forced {
-        kinds: &[GroupOffsetsConsumer],
+        kinds: &[GroupOffsetsConsumer, CoordinationConsumer],
         key: "group.id",
         aliases: &[],
         value: Value::Group,
@@ -450,6 +464,37 @@ pub static FORCED: &[Forced] = &[
         aliases: &[],
         value: Value::Fixed("earliest"),
         reason: OFFSET_RESET,
+    },
+    // The coordination topic is never written: its partitions are the shards, assigned and
+    // paused, never read.
+    Forced {
+        kinds: &[CoordinationConsumer],
+        key: "auto.offset.reset",
+        aliases: &[],
+        value: Value::Fixed("latest"),
+        reason: OFFSET_RESET,
+    },
+    Forced {
+        kinds: &[CoordinationConsumer],
+        key: "partition.assignment.strategy",
+        aliases: &[],
+        value: Value::Fixed("cooperative-sticky"),
+        reason: SHARING,
+    },
+    Forced {
+        kinds: &[CoordinationConsumer],
+        key: "group.protocol",
+        aliases: &[],
+        value: Value::Fixed("classic"),
+        reason: SHARING,
+    },
+    // Set from `deployment.session_timeout` when the client is built.
+    Forced {
+        kinds: &[CoordinationConsumer],
+        key: "session.timeout.ms",
+        aliases: &[],
+        value: Value::Unset,
+        reason: "set `deployment.session_timeout` instead",
     },
     // Producers: zero loss and per-partition order. With idempotence and acks=all librdkafka
     // allows up to 5 requests in flight and keeps them in order.

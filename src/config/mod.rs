@@ -333,9 +333,34 @@ pub struct Config {
     /// How often the files the config reads (`${file:}` references, certificates, keys) are
     /// checked for changes (default 10s); `None` (`off`) never.
     pub secret_files_check_interval: Option<Duration>,
+    /// Several instances share the mirrors (`deployment`, docs/scaling.md); `None`: this
+    /// instance runs every mirror alone.
+    pub deployment: Option<DeploymentConfig>,
     /// Every file the config read besides itself, in path order: `${file:}` references and the
     /// files named by path keys (`ca_file`, `http.tls.cert_file`, ...). Filled by [`load`].
     pub files: Vec<String>,
+}
+
+/// `deployment`: the instances started with the same name share each mirror's source
+/// partitions through a consumer group on the mirror's target (docs/scaling.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentConfig {
+    /// Instances with the same name share the work.
+    pub name: String,
+    /// This instance's name in `strait status` and the logs (default: host name and process id).
+    pub instance: String,
+    /// Partitions of a coordination topic created for a mirror (fixed once created: the topic's
+    /// own count is used).
+    pub shards: u32,
+    /// How long a vanished instance keeps its partitions before another takes them over.
+    pub session_timeout: Duration,
+}
+
+impl DeploymentConfig {
+    /// The consumer group of the instances sharing the mirror from `source` (on its target).
+    pub fn group(&self, source: &str) -> String {
+        format!("strait.{}.{source}", self.name)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,6 +20,21 @@ pub(super) struct RawConfig {
     pub http: Option<RawHttp>,
     #[serde(default)]
     pub secret_files_check_interval: Option<Scalar>,
+    #[serde(default)]
+    pub deployment: Option<RawDeployment>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+pub(super) struct RawDeployment {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub instance: Option<String>,
+    #[serde(default)]
+    pub shards: Option<Scalar>,
+    #[serde(default)]
+    pub session_timeout: Option<Scalar>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -537,7 +537,7 @@ fn unknown_keys_name_key_and_path() {
     );
     assert_eq!(
         problems("metrics: {}\n"),
-        ["metrics: unknown key `metrics`, expected one of `clusters`, `mirrors`, `shutdown_timeout`, `http`, `secret_files_check_interval` (line 1, column 1)"]
+        ["metrics: unknown key `metrics`, expected one of `clusters`, `mirrors`, `shutdown_timeout`, `http`, `secret_files_check_interval`, `deployment` (line 1, column 1)"]
     );
     assert_eq!(
         problems(&mirror("http: { listen: nowhere, tls: { cert_file: c.pem }, ready_max_lag_records: -1, port: 1 }\n")),
@@ -929,6 +929,8 @@ fn valid_value(key: &str) -> &'static str {
         "all",
         "earliest",
         "read_committed",
+        "classic",
+        "cooperative-sticky",
     ]
     .into_iter()
     .find(|v| librdkafka::check(key, v).is_ok())
@@ -1207,4 +1209,63 @@ fn bad_config_files_produce_exactly_their_expected_problems() {
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn deployment_is_optional_and_defaults_its_keys() {
+    let base = format!("{TWO_CLUSTERS}mirrors: [{{ source: A, target: B }}]\n");
+    assert_eq!(
+        load_ok(&base).deployment,
+        None,
+        "no deployment: one instance"
+    );
+    let config = load_env(
+        &format!("{base}deployment: {{ name: dr-east, instance: \"${{env:POD}}\" }}\n"),
+        &[("POD", "strait-7d9f")],
+    )
+    .expect("valid");
+    let d = config.deployment.expect("a deployment");
+    assert_eq!(d.name, "dr-east");
+    assert_eq!(d.instance, "strait-7d9f");
+    assert_eq!(d.shards, defaults::DEPLOYMENT_SHARDS);
+    assert_eq!(d.session_timeout, defaults::DEPLOYMENT_SESSION_TIMEOUT);
+    assert_eq!(d.group("A"), "strait.dr-east.A");
+    let d = load_ok(&format!("{base}deployment: {{ name: x }}\n"))
+        .deployment
+        .unwrap();
+    assert!(
+        d.instance.ends_with(&format!("-{}", std::process::id())),
+        "default instance name: host and process id, got {}",
+        d.instance
+    );
+}
+
+#[test]
+fn bad_deployment_keys_are_named() {
+    let base = format!("{TWO_CLUSTERS}mirrors: [{{ source: A, target: B }}]\n");
+    let cases = [
+        (
+            "deployment: { shards: 8 }",
+            vec!["deployment.name: missing: a name shared by the instances, such as `dr-east`"],
+        ),
+        (
+            "deployment: { name: \"dr east\" }",
+            vec!["deployment.name: `dr east` may hold only letters, digits, `.`, `_` and `-` (it names a consumer group)"],
+        ),
+        (
+            "deployment: { name: d, shards: 0 }",
+            vec!["deployment.shards: must be between 1 and 1000, got 0"],
+        ),
+        (
+            "deployment: { name: d, session_timeout: 2s }",
+            vec!["deployment.session_timeout: must be between 6s and 30m (the brokers' default group.min.session.timeout.ms and group.max.session.timeout.ms)"],
+        ),
+        (
+            "deployment: { name: d, instance: \"\" }",
+            vec!["deployment.instance: is empty: a name for this instance"],
+        ),
+    ];
+    for (yaml, want) in cases {
+        assert_eq!(problems(&format!("{base}{yaml}\n")), want, "{yaml}");
+    }
 }

@@ -11,14 +11,14 @@ use super::forced::{self, Section};
 use super::interpolate::Resolver;
 use super::librdkafka;
 use super::raw::{
-    RawCluster, RawConfig, RawHttp, RawMirror, RawOidc, RawPolicy, RawSasl, RawSecurity,
-    RawThrottle, Scalar,
+    RawCluster, RawConfig, RawDeployment, RawHttp, RawMirror, RawOidc, RawPolicy, RawSasl,
+    RawSecurity, RawThrottle, Scalar,
 };
 use super::suggest;
 use super::units::{parse_duration, parse_size};
 use super::{
-    ClusterConfig, Config, HttpConfig, HttpTls, MirrorConfig, Sasl, SaslCredentials, Secret,
-    Security, SecurityProtocol, Throttle,
+    ClusterConfig, Config, DeploymentConfig, HttpConfig, HttpTls, MirrorConfig, Sasl,
+    SaslCredentials, Secret, Security, SecurityProtocol, Throttle,
 };
 use crate::policy::{
     PatternList, ReplicationPolicy, TopicFilter, DEFAULT_CONFIG_EXCLUDES, DEFAULT_GROUP_EXCLUDES,
@@ -284,14 +284,78 @@ impl Validator<'_> {
             scalar => self.duration(key, scalar, defaults::SECRET_FILES_CHECK_INTERVAL),
         };
 
+        let deployment = raw.deployment.and_then(|d| self.deployment(d));
+
         Config {
             clusters,
             mirrors,
             shutdown_timeout,
             http,
             secret_files_check_interval,
+            deployment,
             files: Vec::new(),
         }
+    }
+
+    fn deployment(&mut self, raw: RawDeployment) -> Option<DeploymentConfig> {
+        let name = self.required(
+            "deployment.name",
+            raw.name,
+            "a name shared by the instances, such as `dr-east`",
+        );
+        let name = name.filter(|n| {
+            let ok = n
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if !ok {
+                self.problem(
+                    "deployment.name",
+                    format!("`{n}` may hold only letters, digits, `.`, `_` and `-` (it names a consumer group)"),
+                );
+            }
+            ok
+        });
+        let instance = match raw.instance {
+            Some(i) => self.non_empty("deployment.instance", &i, "a name for this instance"),
+            None => Some(default_instance()),
+        };
+        let shards = match raw.shards.as_ref() {
+            None => Some(defaults::DEPLOYMENT_SHARDS),
+            Some(s) => self
+                .integer("deployment.shards", s)
+                .and_then(|n| match u32::try_from(n) {
+                    Ok(n) if (1..=MAX_SHARDS).contains(&n) => Some(n),
+                    _ => {
+                        self.problem(
+                            "deployment.shards",
+                            format!("must be between 1 and {MAX_SHARDS}, got {n}"),
+                        );
+                        None
+                    }
+                }),
+        };
+        let session_timeout = self
+            .duration(
+                "deployment.session_timeout",
+                raw.session_timeout.as_ref(),
+                defaults::DEPLOYMENT_SESSION_TIMEOUT,
+            )
+            .filter(|t| {
+                let ok = (MIN_SESSION_TIMEOUT..=MAX_SESSION_TIMEOUT).contains(t);
+                if !ok {
+                    self.problem(
+                        "deployment.session_timeout",
+                        "must be between 6s and 30m (the brokers' default group.min.session.timeout.ms and group.max.session.timeout.ms)",
+                    );
+                }
+                ok
+            });
+        Some(DeploymentConfig {
+            name: name?,
+            instance: instance?,
+            shards: shards?,
+            session_timeout: session_timeout?,
+        })
     }
 
     fn http(&mut self, raw: RawHttp) -> Option<HttpConfig> {
@@ -1051,6 +1115,23 @@ impl Validator<'_> {
 }
 
 /// Why `text` is not an `ip:port` address.
+/// The most shards a mirror may have (partitions of its coordination topic).
+const MAX_SHARDS: u32 = 1000;
+/// Kafka's default `group.min.session.timeout.ms` and `group.max.session.timeout.ms`.
+const MIN_SESSION_TIMEOUT: Duration = Duration::from_secs(6);
+const MAX_SESSION_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// This instance's default name: the host name (a pod's name in Kubernetes) and the process id.
+fn default_instance() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "strait".to_string());
+    format!("{host}-{}", std::process::id())
+}
+
 fn listen_problem(text: &str) -> String {
     const EXPECTED: &str = "expected `ip:port` such as `0.0.0.0:9464` or `127.0.0.1:9464`";
     let Some((host, port)) = text.rsplit_once(':') else {

@@ -67,6 +67,35 @@ pub struct PartitionStatus {
     /// Why the partition is stopped and how to resume it (`/status` of a running strait only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
+    /// The instance that copies it, when several share the mirror (`deployment`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+}
+
+/// How the instances of a deployment share a mirror.
+#[derive(Debug, Clone, Serialize)]
+pub struct SharingStatus {
+    pub deployment: String,
+    /// Their consumer group on the mirror's target.
+    pub group: String,
+    /// The mirror's shards (partitions of its coordination topic); 0 when not known.
+    pub shards: u32,
+    pub instances: Vec<InstanceStatus>,
+}
+
+/// One instance sharing a mirror.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstanceStatus {
+    pub instance: String,
+    /// Where it connects from, as the group coordinator sees it (empty when not known).
+    pub host: String,
+    /// The shards it owns, as ranges (`0-3,7`).
+    pub shards: String,
+    /// Source partitions it copies (of those with a stored position).
+    pub partitions: usize,
+    /// It runs the mirror's singleton duties (topic creation, config and ACL sync,
+    /// checkpoints, group offset sync, heartbeats): the owner of shard 0.
+    pub duties: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -88,6 +117,9 @@ pub struct MirrorStatus {
     pub lag_seconds: Option<f64>,
     pub partitions: Vec<PartitionStatus>,
     pub groups: Vec<GroupStatus>,
+    /// How the instances of a deployment share the mirror; `None`: no `deployment`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sharing: Option<SharingStatus>,
 }
 
 /// Progress younger than this counts as moving.
@@ -129,6 +161,7 @@ fn mirror_status(config: &Config, m: &MirrorConfig) -> MirrorStatus {
         lag_seconds: None,
         partitions: Vec::new(),
         groups: Vec::new(),
+        sharing: None,
     };
     let now = now_ms();
     let target = match read_target(config, m, now) {
@@ -147,6 +180,9 @@ fn mirror_status(config: &Config, m: &MirrorConfig) -> MirrorStatus {
     };
     let reads = source.as_ref().unwrap_or(&empty);
     st.partitions = partition_statuses(m, &target, reads, now);
+    if let Some(d) = &config.deployment {
+        st.sharing = Some(sharing(config, m, d, &mut st.partitions));
+    }
     let lag = MirrorLag::of(m, &st.partitions);
     if source.is_ok() {
         st.lag_records = Some(lag.records);
@@ -315,11 +351,83 @@ fn partition_statuses(
                 lag_seconds,
                 progress_age_ms: target.written.get(&key).map(|at| (now - at).max(0)),
                 stopped: None,
+                instance: None,
             }
         })
         .collect();
     out.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
     out
+}
+
+/// The instances sharing the mirror, from its group on the target (members and the shards
+/// assigned them); each partition is given the instance owning its shard.
+fn sharing(
+    config: &Config,
+    m: &MirrorConfig,
+    d: &crate::config::DeploymentConfig,
+    partitions: &mut [PartitionStatus],
+) -> SharingStatus {
+    let group = d.group(&m.source);
+    let topic = m.replication_policy.shards_topic(&m.source);
+    let mut status = SharingStatus {
+        deployment: d.name.clone(),
+        group: group.clone(),
+        shards: 0,
+        instances: Vec::new(),
+    };
+    let target = &config.clusters[&m.target];
+    let members = read::reader(target, "status").and_then(|r| {
+        let shards = r
+            .fetch_metadata(Some(&topic), ADMIN_TIMEOUT)
+            .ok()
+            .and_then(|md| md.topics().first().map(|t| t.partitions().len() as u32));
+        let members = crate::kafka::groups::members(r.client(), &group)
+            .map_err(|e| DrError::kafka(&m.target, format!("describing group `{group}`"), e))?;
+        Ok((shards.unwrap_or(0), members))
+    });
+    let (shards, members) = match members {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(error = %error_chain(&e), "cannot tell which instance copies what");
+            return status;
+        }
+    };
+    status.shards = shards;
+    let mut owner: HashMap<u32, usize> = HashMap::new();
+    for (i, member) in members.iter().enumerate() {
+        let owned: Vec<u32> = member
+            .assignment
+            .iter()
+            .flatten()
+            .filter(|(t, _)| *t == topic)
+            .flat_map(|(_, ps)| ps.iter().filter_map(|p| u32::try_from(*p).ok()))
+            .collect();
+        for s in &owned {
+            owner.insert(*s, i);
+        }
+        status.instances.push(InstanceStatus {
+            instance: member
+                .client_id
+                .rsplit_once("|coordination|")
+                .map_or(member.client_id.as_str(), |(_, i)| i)
+                .to_string(),
+            host: member.host.clone(),
+            shards: crate::mirror::shards::ranges(&owned),
+            partitions: 0,
+            duties: owned.contains(&0),
+        });
+    }
+    if shards > 0 {
+        for p in partitions.iter_mut() {
+            let shard = crate::mirror::shards::shard_of(&p.topic, p.partition, shards);
+            if let Some(&i) = owner.get(&shard) {
+                status.instances[i].partitions += 1;
+                p.instance = Some(status.instances[i].instance.clone());
+            }
+        }
+    }
+    status.instances.sort_by(|a, b| a.instance.cmp(&b.instance));
+    status
 }
 
 /// What the verdict on a mirror whose clusters both answered depends on.
@@ -438,6 +546,7 @@ mod tests {
             lag_seconds: Some(lag_seconds),
             progress_age_ms: Some(progress_age_ms),
             stopped: None,
+            instance: None,
         }
     }
 

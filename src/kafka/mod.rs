@@ -201,8 +201,11 @@ pub fn client_config(
 ) -> ClientConfig {
     debug_assert_eq!(
         group.is_some(),
-        kind == ClientKind::GroupOffsetsConsumer,
-        "only the group-offsets consumer is built for a group"
+        matches!(
+            kind,
+            ClientKind::GroupOffsetsConsumer | ClientKind::CoordinationConsumer
+        ),
+        "only the group-offsets and coordination consumers are built for a group"
     );
     let role = role(kind);
     let mut cfg = ClientConfig::new();
@@ -250,7 +253,8 @@ fn role(kind: ClientKind) -> Role {
     match kind {
         ClientKind::RecordConsumer
         | ClientKind::ReaderConsumer
-        | ClientKind::GroupOffsetsConsumer => Role::Consumer,
+        | ClientKind::GroupOffsetsConsumer
+        | ClientKind::CoordinationConsumer => Role::Consumer,
         ClientKind::RecordProducer | ClientKind::ControlProducer => Role::Producer,
         ClientKind::Admin => Role::Admin,
     }
@@ -264,7 +268,10 @@ fn defaults(kind: ClientKind) -> &'static [(&'static str, &'static str)] {
         ClientKind::RecordProducer => &RECORD_PRODUCER_DEFAULTS,
         // Heartbeats, checkpoints and offset syncs are sent at once, not lingered over.
         ClientKind::ControlProducer => &[("linger.ms", "0")],
-        ClientKind::ReaderConsumer | ClientKind::GroupOffsetsConsumer | ClientKind::Admin => &[],
+        ClientKind::ReaderConsumer
+        | ClientKind::GroupOffsetsConsumer
+        | ClientKind::CoordinationConsumer
+        | ClientKind::Admin => &[],
     }
 }
 
@@ -382,6 +389,30 @@ pub fn group_offsets_consumer(
         client_name,
         Some(group),
     )
+}
+
+/// The member of the group `group` on `cluster` through which this instance shares a mirror
+/// with the other instances of its deployment (cooperative-sticky; commits nothing), with the
+/// caller's rebalance context. A vanished member's shards move after `session_timeout`.
+pub fn coordination_consumer<C: ConsumerContext>(
+    cluster: &ClusterConfig,
+    group: &str,
+    client_name: &str,
+    session_timeout: Duration,
+    context: C,
+) -> Result<BaseConsumer<C>, ClientError> {
+    let mut cfg = client_config(
+        cluster,
+        ClientKind::CoordinationConsumer,
+        client_name,
+        Some(group),
+    );
+    let session = session_timeout.as_millis();
+    cfg.set("session.timeout.ms", session.to_string());
+    // Kafka's rule of thumb: heartbeats at a third of the session timeout at most.
+    cfg.set("heartbeat.interval.ms", (session / 3).max(100).to_string());
+    cfg.create_with_context(context)
+        .map_err(|e| create_error(cluster, Role::Consumer, e))
 }
 
 /// A plain consumer for reading strait's own topics (progress) from the start.
@@ -513,7 +544,11 @@ mod tests {
     }
 
     fn build(cluster: &ClusterConfig, kind: ClientKind) -> ClientConfig {
-        let group = (kind == ClientKind::GroupOffsetsConsumer).then_some(GROUP);
+        let group = matches!(
+            kind,
+            ClientKind::GroupOffsetsConsumer | ClientKind::CoordinationConsumer
+        )
+        .then_some(GROUP);
         client_config(cluster, kind, "test", group)
     }
 

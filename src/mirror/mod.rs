@@ -16,6 +16,8 @@
 //! - `delivery`: delivery reports and what their error codes mean;
 //! - `assignment`: making the consumer follow the partitions' states;
 //! - [`progress`]: the progress topic, and the MM2 offset syncs written with it;
+//! - [`shards`]: which partitions this instance copies when several share the mirror, and the
+//!   hand-over of shards between them;
 //! - `lag`: lag per partition;
 //! - `throttle`: bytes/s and records/s limits;
 //! - `control`: the control plane;
@@ -31,6 +33,7 @@ mod lag;
 pub mod partitions;
 pub mod progress;
 mod record_loop;
+pub mod shards;
 mod spec;
 mod throttle;
 mod tracker;
@@ -78,6 +81,7 @@ pub struct RecordPath {
 pub fn record_path(
     spec: RecordPathSpec,
     positions: Positions,
+    sharing: Option<shards::Sharing>,
     routes: watch::Receiver<RouteSet>,
     telemetry: Arc<MirrorTelemetry>,
 ) -> Result<(RecordPath, ControlPlane), MirrorError> {
@@ -112,11 +116,14 @@ pub fn record_path(
     let stored = positions.len();
     let record_loop = RecordLoop::new(
         spec,
-        consumer,
-        producer,
-        syncs,
+        record_loop::Clients {
+            consumer,
+            producer,
+            syncs,
+        },
         handle,
         positions,
+        sharing,
         Arc::clone(&telemetry),
     );
     Ok((

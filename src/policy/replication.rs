@@ -16,6 +16,7 @@ const CHECKPOINTS_SUFFIX: &str = "checkpoints";
 const INTERNAL_SUFFIX: &str = "internal";
 const OFFSET_SYNCS_PREFIX: &str = "mm2-offset-syncs";
 const PROGRESS_PREFIX: &str = "strait-offsets";
+const SHARDS_PREFIX: &str = "strait-shards";
 
 /// A replication policy: how remote topics are named and how a name is traced back upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,6 +132,14 @@ impl ReplicationPolicy {
     pub fn progress_topic(&self, source_alias: &str) -> String {
         let s = self.separator();
         format!("{PROGRESS_PREFIX}{s}{source_alias}{s}{INTERNAL_SUFFIX}")
+    }
+
+    /// The coordination topic on the target of the instances sharing the flows from
+    /// `source_alias` (`deployment`): `strait-shards<s><alias><s>internal`, one partition per
+    /// shard, never written (internal like the progress topic).
+    pub fn shards_topic(&self, source_alias: &str) -> String {
+        let s = self.separator();
+        format!("{SHARDS_PREFIX}{s}{source_alias}{s}{INTERNAL_SUFFIX}")
     }
 
     /// MM2's `isHeartbeatsTopic`: the original topic is `heartbeats` (`heartbeats`,
@@ -338,6 +347,8 @@ mod tests {
         assert!(p.is_mm2_internal_topic("mm2-offset-syncs__CLUSTER__internal"));
         assert!(p.is_internal_topic("CLUSTER__checkpoints__internal"));
         assert!(p.is_internal_topic(&p.progress_topic("A")));
+        assert_eq!(p.shards_topic("A"), "strait-shards__A__internal");
+        assert!(p.is_internal_topic(&p.shards_topic("A")));
         // The generic rules still see `.internal` (Connect topics).
         assert!(p.is_internal_topic("mm2-offsets.A.internal"));
         assert_eq!(p.format_remote_topic("A", "orders"), "A__orders");

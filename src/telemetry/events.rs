@@ -264,6 +264,127 @@ impl Event for Replicating {
     }
 }
 
+/// Shards of a shared mirror given to this instance by the group, with the positions read for
+/// them.
+pub struct ShardsGained<'a> {
+    pub mirror: &'a MirrorTelemetry,
+    pub shards: &'a [u32],
+    /// Stored positions of their partitions.
+    pub positions: usize,
+    /// From the assignment until the positions were read and handed to the record path.
+    pub took: Duration,
+    pub state: &'a health::SharingState,
+}
+
+impl Event for ShardsGained<'_> {
+    fn emit(self) {
+        let _in = self.mirror.span.enter();
+        tracing::info!(
+            shards = %crate::mirror::shards::ranges(self.shards),
+            owned = self.state.owned.len(),
+            of = self.state.shards,
+            positions = self.positions,
+            took_ms = self.took.as_millis() as u64,
+            "shards gained: copying their partitions from their stored positions"
+        );
+        let m = metrics();
+        m.shards_owned
+            .with_label_values(&[&self.mirror.name])
+            .set(self.state.owned.len() as i64);
+        m.shard_handovers
+            .with_label_values(&[&self.mirror.name, "gained"])
+            .inc_by(self.shards.len() as u64);
+        *self.mirror.health.sharing.lock().expect("status lock") = Some(self.state.clone());
+    }
+}
+
+/// Shards of a shared mirror this instance let go.
+pub struct ShardsReleased<'a> {
+    pub mirror: &'a MirrorTelemetry,
+    pub shards: &'a [u32],
+    /// Source partitions let go.
+    pub partitions: usize,
+    /// Everything in flight was acknowledged and every final position stored.
+    pub stored: bool,
+    /// The group had already given them to another instance (this one was cut off for longer
+    /// than the session timeout).
+    pub lost: bool,
+    pub took: Duration,
+    pub state: &'a health::SharingState,
+}
+
+impl Event for ShardsReleased<'_> {
+    fn emit(self) {
+        let _in = self.mirror.span.enter();
+        let (shards, owned, took_ms) = (
+            crate::mirror::shards::ranges(self.shards),
+            self.state.owned.len(),
+            self.took.as_millis() as u64,
+        );
+        if self.stored && !self.lost {
+            tracing::info!(%shards, owned, partitions = self.partitions, took_ms,
+                "shards released: their partitions' final positions are stored for the next owner");
+        } else {
+            tracing::warn!(%shards, owned, partitions = self.partitions, took_ms, lost = self.lost,
+                stored = self.stored,
+                "shards let go without storing every final position: their next owner copies again the records after the last stored one (duplicates on the target, nothing lost)");
+        }
+        let m = metrics();
+        m.shards_owned
+            .with_label_values(&[&self.mirror.name])
+            .set(owned as i64);
+        let kind = if self.lost { "lost" } else { "released" };
+        m.shard_handovers
+            .with_label_values(&[&self.mirror.name, kind])
+            .inc_by(self.shards.len() as u64);
+        *self.mirror.health.sharing.lock().expect("status lock") = Some(self.state.clone());
+    }
+}
+
+/// This instance took up or handed over the mirror's singleton duties.
+pub struct DutiesChanged<'a> {
+    pub mirror: &'a MirrorTelemetry,
+    pub held: bool,
+    /// (handing over) the duties stopped within the bound.
+    pub stopped: bool,
+}
+
+impl Event for DutiesChanged<'_> {
+    fn emit(self) {
+        let _in = self.mirror.span.enter();
+        match (self.held, self.stopped) {
+            (true, _) => tracing::info!("singleton duties taken (topic creation, config and ACL sync, checkpoints, group offset sync, heartbeats)"),
+            (false, true) => tracing::info!("singleton duties handed over"),
+            (false, false) => tracing::warn!("singleton duties did not stop within the bound; handing them over regardless"),
+        }
+        if let Some(s) = self
+            .mirror
+            .health
+            .sharing
+            .lock()
+            .expect("status lock")
+            .as_mut()
+        {
+            s.duties = self.held;
+        }
+    }
+}
+
+/// The mirror's singleton duties run on this instance from now on, or no longer.
+pub struct DutiesRunning<'a> {
+    pub mirror: &'a MirrorTelemetry,
+    pub running: bool,
+}
+
+impl Event for DutiesRunning<'_> {
+    fn emit(self) {
+        metrics()
+            .singleton_duties
+            .with_label_values(&[&self.mirror.name])
+            .set(i64::from(self.running));
+    }
+}
+
 /// A partition is replicated here from now on (or again).
 pub struct PartitionAssigned<'a> {
     pub topic: &'a str,

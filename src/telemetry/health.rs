@@ -41,6 +41,24 @@ pub struct MirrorHealth {
     pub partitions: Mutex<Vec<PartitionSnapshot>>,
     /// Group -> (when its checkpoints were last current, ms since the epoch; partitions).
     pub groups: Mutex<BTreeMap<String, (i64, usize)>>,
+    /// This instance's share of the mirror, when several instances share it (`deployment`).
+    pub sharing: Mutex<Option<SharingState>>,
+}
+
+/// This instance's share of a mirror that several instances share.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SharingState {
+    pub deployment: String,
+    pub instance: String,
+    /// The consumer group of the instances, on the mirror's target.
+    pub group: String,
+    /// The mirror's shards (partitions of its coordination topic).
+    pub shards: u32,
+    /// The shards this instance owns.
+    pub owned: std::collections::BTreeSet<u32>,
+    /// This instance runs the mirror's singleton duties (topic creation, config and ACL sync,
+    /// checkpoints, group offset sync, heartbeats).
+    pub duties: bool,
 }
 
 static MIRRORS: LazyLock<Mutex<BTreeMap<String, Arc<MirrorHealth>>>> =
@@ -69,6 +87,7 @@ pub fn register(mirror: &str, source: &str, target: &str) -> Arc<MirrorHealth> {
             last_heartbeat_ms: AtomicI64::new(0),
             partitions: Mutex::new(Vec::new()),
             groups: Mutex::new(BTreeMap::new()),
+            sharing: Mutex::new(None),
         })
     }))
 }

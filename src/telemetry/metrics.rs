@@ -63,6 +63,9 @@ pub struct Metrics {
     pub offset_syncs_failed: IntCounterVec,
     pub target_log_resets: IntCounterVec,
     pub secret_file_reloads: IntCounterVec,
+    pub shards_owned: IntGaugeVec,
+    pub singleton_duties: IntGaugeVec,
+    pub shard_handovers: IntCounterVec,
     /// Source end offsets (last stable offset) per (topic, partition) from the record
     /// consumers' librdkafka statistics, keyed by client name.
     source_ends: Mutex<HashMap<String, EndOffsets>>,
@@ -123,6 +126,9 @@ impl Metrics {
             offset_syncs_failed: reg(&r, IntCounterVec::new(Opts::new("strait_offset_syncs_failed_total", "MM2 offset syncs that could not be written (records are copied regardless)"), &["mirror"]).unwrap()),
             target_log_resets: reg(&r, IntCounterVec::new(Opts::new("strait_target_log_resets_total", "Times a remote partition's log on the target went back below what strait had written (remote topic deleted and re-created, or truncated): replicated records were lost on the target"), &["mirror", "topic"]).unwrap()),
             secret_file_reloads: reg(&r, IntCounterVec::new(Opts::new("strait_secret_file_reloads_total", "Times a change in a file the config reads (a secret, certificate or key) was acted on, by result (applied: the config read again and the mirrors of changed clusters reconnecting; rejected: the config read again did not validate, the running settings stay)"), &["result"]).unwrap()),
+            shards_owned: reg(&r, IntGaugeVec::new(Opts::new("strait_shards_owned", "Shards of the mirror this instance owns, when several instances share it (deployment); its source partitions are those of these shards"), mirror).unwrap()),
+            singleton_duties: reg(&r, IntGaugeVec::new(Opts::new("strait_singleton_duties", "1 while this instance runs the mirror's singleton duties (topic creation, config and ACL sync, checkpoints, group offset sync, heartbeats): the owner of shard 0, or the only instance"), mirror).unwrap()),
+            shard_handovers: reg(&r, IntCounterVec::new(Opts::new("strait_shard_handovers_total", "Shards this instance gained or let go, by kind (gained; released: after storing their positions; lost: the group had already given them to another instance, e.g. after a network cut longer than the session timeout)"), &["mirror", "kind"]).unwrap()),
             source_ends: Mutex::new(HashMap::new()),
             registry: r,
         };

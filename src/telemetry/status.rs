@@ -9,7 +9,9 @@ use std::time::Duration;
 use super::health::{self, now_ms, MirrorHealth, WAITING_NOT_READY_MS, WEDGED_AFTER_MS};
 use crate::config::Config;
 use crate::dr::human_ms;
-use crate::dr::status::{GroupStatus, MirrorStatus, PartitionStatus, State};
+use crate::dr::status::{
+    GroupStatus, InstanceStatus, MirrorStatus, PartitionStatus, SharingStatus, State,
+};
 
 /// Progress younger than this counts as moving (as in `strait status`).
 const MOVING_WITHIN: Duration = Duration::from_secs(30);
@@ -35,6 +37,7 @@ pub fn mirrors(config: &Config) -> Vec<MirrorStatus> {
                     lag_seconds: None,
                     partitions: Vec::new(),
                     groups: Vec::new(),
+                    sharing: None,
                 },
             }
         })
@@ -44,7 +47,7 @@ pub fn mirrors(config: &Config) -> Vec<MirrorStatus> {
 /// One mirror's status at `now` (ms since the epoch).
 pub fn mirror(h: &MirrorHealth, now: i64) -> MirrorStatus {
     let snapshot = h.partitions.lock().expect("status lock").clone();
-    let partitions: Vec<PartitionStatus> = snapshot
+    let mut partitions: Vec<PartitionStatus> = snapshot
         .iter()
         .map(|p| PartitionStatus {
             progress_age_ms: (p.moved_ms > 0).then(|| (now - p.moved_ms).max(0)),
@@ -130,9 +133,32 @@ pub fn mirror(h: &MirrorHealth, now: i64) -> MirrorStatus {
         heartbeat_age_ms: (heartbeat > 0).then(|| (now - heartbeat).max(0)),
         lag_records: Some(lag),
         lag_seconds,
+        sharing: sharing(h, &mut partitions),
         partitions,
         groups,
     }
+}
+
+/// This instance's share of the mirror, when several share it: its own line (the others are
+/// in their own `/status`, all of them in `strait status`).
+fn sharing(h: &MirrorHealth, partitions: &mut [PartitionStatus]) -> Option<SharingStatus> {
+    let state = h.sharing.lock().expect("status lock").clone()?;
+    for p in partitions.iter_mut() {
+        p.instance = Some(state.instance.clone());
+    }
+    let owned: Vec<u32> = state.owned.iter().copied().collect();
+    Some(SharingStatus {
+        deployment: state.deployment,
+        group: state.group,
+        shards: state.shards,
+        instances: vec![InstanceStatus {
+            instance: state.instance,
+            host: String::new(),
+            shards: crate::mirror::shards::ranges(&owned),
+            partitions: partitions.len(),
+            duties: state.duties,
+        }],
+    })
 }
 
 #[cfg(test)]
@@ -152,6 +178,7 @@ mod tests {
                 lag_seconds: Some(if end > copied_to { 3.0 } else { 0.0 }),
                 progress_age_ms: None,
                 stopped: None,
+                instance: None,
             },
             moved_ms,
         }

@@ -57,6 +57,10 @@ pub struct TopicSync {
     /// What strait's principal may do, checked every round (shared with the checkpoint task,
     /// which tells what it finds refused for the groups).
     pub permissions: Arc<permissions::Permissions>,
+    /// Whether this instance creates and grows remote topics: the one with the mirror's
+    /// singleton duties (always, unless several instances share the mirror). The others copy
+    /// into the remote topics it creates, once the target's metadata shows them.
+    pub creates: watch::Receiver<bool>,
 }
 
 /// What one refresh round did.
@@ -67,10 +71,14 @@ struct Round {
     failed: usize,
     /// Remote topics or partitions requested but not yet visible in the target's metadata.
     pending: usize,
+    /// Remote topics or partitions another instance creates, not yet visible.
+    awaited: usize,
 }
 
 /// How soon a round re-checks after creating topics or partitions.
 const PENDING_RECHECK: Duration = Duration::from_millis(500);
+/// How soon an instance that does not create topics re-checks for the ones it waits for.
+const AWAITED_RECHECK: Duration = Duration::from_secs(2);
 
 /// Why a refresh round did not finish (it is tried again at the next interval).
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +108,9 @@ impl TopicSync {
                         // Topics or partitions were just created: publish them as soon as the
                         // metadata shows them rather than a whole interval later.
                         wait = wait.min(PENDING_RECHECK);
+                    }
+                    if round.awaited > 0 {
+                        wait = wait.min(AWAITED_RECHECK);
                     }
                     if round.created > 0 || round.failed > 0 {
                         tracing::info!(
@@ -149,6 +160,7 @@ impl TopicSync {
                 .collect()
         });
         let mirror_name = self.mirror.name();
+        let creates = *self.creates.borrow();
         let mut round = Round::default();
         for planned in planned_topics {
             let remote = match planned.decision {
@@ -166,6 +178,10 @@ impl TopicSync {
             let want = planned.partitions;
             let have = match target.topics.get(&remote) {
                 Some(&n) => n,
+                None if !creates => {
+                    round.awaited += 1;
+                    continue;
+                }
                 None => {
                     let configs = match sync::creation_configs(
                         &self.mirror,
@@ -225,7 +241,9 @@ impl TopicSync {
                     continue;
                 }
             };
-            if have < want {
+            if have < want && !creates {
+                round.awaited += 1;
+            } else if have < want {
                 match admin::ensure_partitions(&self.target_admin, &remote, want).await {
                     Ok(()) => {
                         round.pending += 1;
@@ -350,4 +368,40 @@ pub async fn ensure_internal_topic(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(())
+}
+
+/// Ensures the coordination topic of a shared mirror (`deployment`) exists on the target with
+/// `shards` partitions (compacted; never written) and returns its partition count as the
+/// target's metadata shows it: a topic created earlier keeps its count, which every instance
+/// then uses.
+pub async fn ensure_shards_topic(
+    target_admin: &Arc<AdminClient<LogContext>>,
+    topic: &str,
+    shards: u32,
+    replication_factor: Option<i16>,
+) -> Result<u32, AdminError> {
+    let rf = match replication_factor {
+        Some(rf) => rf,
+        None => admin::default_replication_factor(
+            admin::cluster_metadata(target_admin).await?.broker_count,
+        ),
+    };
+    let want = i32::try_from(shards).unwrap_or(i32::MAX);
+    admin::ensure_topic(target_admin, topic, want, rf, INTERNAL_TOPIC_CONFIGS).await?;
+    for _ in 0..100 {
+        if let Some(&n) = admin::cluster_metadata(target_admin)
+            .await?
+            .topics
+            .get(topic)
+        {
+            let n = u32::try_from(n).unwrap_or(0);
+            if n != shards {
+                tracing::warn!(topic, partitions = n, configured = shards,
+                    "the coordination topic exists with another partition count than deployment.shards; its own count is used (a topic's partitions cannot shrink, and every instance must agree)");
+            }
+            return Ok(n.max(1));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(shards)
 }

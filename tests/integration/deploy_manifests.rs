@@ -24,11 +24,19 @@ const COMPOSE: [(&str, &str); 2] = [
     ("docker-compose.secured.yml", "deploy/compose-secured.yaml"),
 ];
 
-/// The Kubernetes manifests with a strait Deployment and the ConfigMap it reads.
-const KUBERNETES: [&str; 2] = [
+/// The Kubernetes manifests with a strait Deployment and the ConfigMap it reads: the files, and
+/// the Helm chart as `helm template` renders it with its default values and with its secured
+/// example (a name starting with [`CHART`] is rendered, its words after the chart are helm's
+/// arguments).
+const KUBERNETES: [&str; 4] = [
     "deploy/kubernetes/strait.yaml",
     "deploy/kubernetes/strait-secured.yaml",
+    CHART,
+    "deploy/helm/strait --values deploy/helm/strait/examples/secured.yaml",
 ];
+
+/// The Helm chart.
+const CHART: &str = "deploy/helm/strait";
 
 /// Templates of the Secrets the Deployments mount (a file of their own, so that applying a
 /// Deployment's file never replaces real Secrets with placeholders).
@@ -37,9 +45,10 @@ const KUBERNETES_SECRET_TEMPLATES: [&str; 1] =
 
 /// The deployment files whose configuration must take every credential and certificate from a
 /// mounted secret.
-const SECURED: [&str; 2] = [
+const SECURED: [&str; 3] = [
     "docker-compose.secured.yml",
     "deploy/kubernetes/strait-secured.yaml",
+    "deploy/helm/strait --values deploy/helm/strait/examples/secured.yaml",
 ];
 
 /// Keys holding a secret, which a secured configuration must read with `${file:...}`.
@@ -379,15 +388,185 @@ fn secret_templates() -> BTreeMap<String, BTreeSet<String>> {
 }
 
 fn read(file: &str) -> String {
+    if file.starts_with(CHART) {
+        return render(file);
+    }
     std::fs::read_to_string(repo_root().join(file))
         .unwrap_or_else(|e| panic!("cannot read {file}: {e}"))
 }
 
+/// `helm`, built once per test process by `harness/helm.sh build` (instant once cached).
+fn helm_bin() -> &'static Path {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let out = std::process::Command::new("bash")
+            .arg(repo_root().join("harness/helm.sh"))
+            .arg("build")
+            .output()
+            .expect("run harness/helm.sh");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "`harness/helm.sh build` failed ({}); the chart check needs Go on the PATH to build \
+             helm.\n{stdout}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(stdout.lines().last().unwrap_or_default().trim())
+    })
+}
+
+/// Runs helm with `args` in the repository; its standard output, panicking on a failure.
+fn helm(args: &[&str]) -> String {
+    let out = std::process::Command::new(helm_bin())
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("run helm");
+    assert!(
+        out.status.success(),
+        "`helm {}` failed ({}):\n{}{}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What `helm template strait <chart> <args>` renders for `entry` (`<chart> <args>...`).
+fn render(entry: &str) -> String {
+    static RENDERED: std::sync::Mutex<BTreeMap<String, String>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    if let Some(text) = RENDERED.lock().unwrap().get(entry) {
+        return text.clone();
+    }
+    let mut words = entry.split_whitespace();
+    let chart = words.next().expect("a chart");
+    let mut args = vec!["template", "strait", chart];
+    args.extend(words);
+    let text = helm(&args);
+    RENDERED
+        .lock()
+        .unwrap()
+        .insert(entry.to_string(), text.clone());
+    text
+}
+
+/// The chart passes `helm lint` (strict) with its default values and its examples, and renders
+/// what a shared deployment needs: several replicas rolled one at a time, liveness and
+/// readiness probes, a PodDisruptionBudget, a Service, a configuration with `deployment` set,
+/// and on request a ServiceMonitor for /metrics.
+#[test]
+fn helm_chart_lints_and_renders_a_shared_deployment() {
+    helm(&["lint", "--strict", CHART]);
+    helm(&[
+        "lint",
+        "--strict",
+        CHART,
+        "--values",
+        "deploy/helm/strait/examples/secured.yaml",
+    ]);
+    let docs = parse_documents(
+        "the chart with a ServiceMonitor",
+        &render(&format!(
+            "{CHART} --set serviceMonitor.enabled=true --set replicaCount=4"
+        )),
+    );
+    let kinds: BTreeSet<&str> = docs
+        .iter()
+        .filter_map(|d| d.get("kind").and_then(Value::as_str))
+        .collect();
+    for kind in [
+        "ConfigMap",
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+        "ServiceMonitor",
+    ] {
+        assert!(
+            kinds.contains(kind),
+            "the chart renders no {kind}: {kinds:?}"
+        );
+    }
+    let deployment = of_kind(&docs, "Deployment").next().unwrap();
+    let spec = field(deployment, "spec", "Deployment");
+    assert_eq!(spec.get("replicas").and_then(Value::as_i64), Some(4));
+    let container = &pod_containers(pod_spec(deployment, "Deployment"), "Deployment")[0];
+    for probe in ["livenessProbe", "readinessProbe"] {
+        assert!(
+            container.get(probe).is_some(),
+            "the container has no {probe}"
+        );
+    }
+    let monitor = of_kind(&docs, "ServiceMonitor").next().unwrap();
+    let endpoint = &sequence(
+        field(
+            field(monitor, "spec", "ServiceMonitor"),
+            "endpoints",
+            "ServiceMonitor",
+        ),
+        "endpoints",
+    )[0];
+    assert_eq!(
+        endpoint.get("path").and_then(Value::as_str),
+        Some("/metrics")
+    );
+}
+
+/// Every Kubernetes Deployment with more than one replica shares its mirrors (`deployment` in
+/// its configuration: otherwise each pod would copy every record), rolls one pod at a time and
+/// has a PodDisruptionBudget.
+#[test]
+fn kubernetes_replicas_share_the_mirrors_and_are_disrupted_one_at_a_time() {
+    let templates = secret_templates();
+    for file in KUBERNETES {
+        let docs = documents(file);
+        let deployment = of_kind(&docs, "Deployment").next().unwrap();
+        let spec = field(deployment, "spec", file);
+        let replicas = spec.get("replicas").and_then(Value::as_i64).unwrap_or(1);
+        assert!(replicas > 1, "{file}: {replicas} replica(s)");
+        let shipped = kubernetes_config(file, &templates);
+        assert!(
+            shipped
+                .config
+                .get("deployment")
+                .and_then(|d| d.get("name"))
+                .is_some(),
+            "{}: several replicas without `deployment.name` copy every record once per pod",
+            shipped.origin
+        );
+        let max_unavailable = spec
+            .get("strategy")
+            .and_then(|s| s.get("rollingUpdate"))
+            .and_then(|r| r.get("maxUnavailable"))
+            .and_then(Value::as_i64);
+        assert_eq!(
+            max_unavailable,
+            Some(1),
+            "{file}: a rollout takes one pod at a time"
+        );
+        let pdb = of_kind(&docs, "PodDisruptionBudget")
+            .next()
+            .unwrap_or_else(|| panic!("{file}: no PodDisruptionBudget"));
+        assert_eq!(
+            field(pdb, "spec", file)
+                .get("maxUnavailable")
+                .and_then(Value::as_i64),
+            Some(1),
+            "{file}: the PodDisruptionBudget"
+        );
+    }
+}
+
 /// The YAML documents of `file` (`---`-separated), empty ones left out.
 fn documents(file: &str) -> Vec<Value> {
-    let text = read(file);
-    serde_yaml::Deserializer::from_str(&text)
-        .map(|doc| Value::deserialize(doc).unwrap_or_else(|e| panic!("{file}: not YAML: {e}")))
+    parse_documents(file, &read(file))
+}
+
+fn parse_documents(what: &str, text: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(text)
+        .map(|doc| Value::deserialize(doc).unwrap_or_else(|e| panic!("{what}: not YAML: {e}")))
         .filter(|doc| !doc.is_null())
         .collect()
 }

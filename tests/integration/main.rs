@@ -36,6 +36,7 @@ mod remote_cluster_utils;
 mod replication;
 mod restart;
 mod rotation;
+mod scale_out;
 mod secrets;
 mod secured;
 mod supervision;

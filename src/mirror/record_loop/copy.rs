@@ -30,11 +30,7 @@ impl Core {
         msg: &BorrowedMessage<'_>,
         cancel: &CancellationToken,
     ) -> Forwarded {
-        let Some(&slot) = self
-            .index
-            .get(msg.topic())
-            .and_then(|slots| slots.get(msg.partition() as usize))
-        else {
+        let Some(slot) = self.index.get(msg.topic(), msg.partition()) else {
             return Forwarded::Skipped;
         };
         let s = &mut self.slots[slot];

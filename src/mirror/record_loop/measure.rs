@@ -24,11 +24,7 @@ impl Core {
                 let Offset::Offset(pos) = e.offset() else {
                     continue;
                 };
-                if let Some(&slot) = self
-                    .index
-                    .get(e.topic())
-                    .and_then(|slots| slots.get(e.partition() as usize))
-                {
+                if let Some(slot) = self.index.get(e.topic(), e.partition()) {
                     self.slots[slot].part.passed(pos);
                 }
             }
@@ -68,6 +64,7 @@ impl Core {
                     lag_seconds: measured.map(|l| l.seconds),
                     progress_age_ms: None,
                     stopped: s.part.stopped(),
+                    instance: None,
                 },
                 moved_ms: s.moved_ms,
             });

@@ -5,7 +5,6 @@
 //! and applies the delivery reports. Nothing in a turn waits on the network for longer than a
 //! poll: lookups go to the control plane.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 mod announce;
 mod copy;
+mod handover;
+mod index;
 mod measure;
 mod persist;
 mod positions;
@@ -29,8 +30,10 @@ use super::delivery::{DeliveryContext, Report};
 use super::error::MirrorError;
 use super::partitions::Partition;
 use super::progress::{Positions, Written};
+use super::shards::{Handover, Owned, Sharing};
 use super::spec::RecordPathSpec;
 use super::throttle::Throttler;
+use crate::flow::RouteSet;
 use crate::kafka::LogContext;
 use crate::runtime::failpoint;
 use crate::telemetry::events::{
@@ -64,9 +67,14 @@ pub struct Core {
     /// Writes offset syncs to the source when they live there.
     pub syncs: Option<Arc<BaseProducer<DeliveryContext>>>,
     pub slots: Vec<Slot>,
-    /// Source topic -> slot per partition.
-    pub index: HashMap<Arc<str>, Vec<usize>>,
+    /// Source (topic, partition) -> slot.
+    pub index: index::Index,
     pub positions: Positions,
+    /// The shards this instance owns when several share the mirror; `None`: it copies every
+    /// partition.
+    pub owned: Option<Owned>,
+    /// The routes last applied (gained shards are applied against them).
+    pub routes: RouteSet,
     pub telemetry: Arc<MirrorTelemetry>,
     pub(super) throttle: Option<Throttler>,
     pub(super) reports: Vec<Report>,
@@ -93,29 +101,50 @@ enum Forwarded {
 pub struct RecordLoop {
     consumer: BaseConsumer<LogContext>,
     control: Handle,
+    /// Shards gained and released, when several instances share the mirror.
+    handover: Option<tokio::sync::mpsc::Receiver<Handover>>,
     core: Core,
+}
+
+/// The record loop's clients: the source consumer, the target producer and, when offset syncs
+/// live on the source, their producer.
+pub struct Clients {
+    pub consumer: BaseConsumer<LogContext>,
+    pub producer: Arc<BaseProducer<DeliveryContext>>,
+    pub syncs: Option<Arc<BaseProducer<DeliveryContext>>>,
 }
 
 impl RecordLoop {
     pub(super) fn new(
         spec: RecordPathSpec,
-        consumer: BaseConsumer<LogContext>,
-        producer: Arc<BaseProducer<DeliveryContext>>,
-        syncs: Option<Arc<BaseProducer<DeliveryContext>>>,
+        clients: Clients,
         control: Handle,
         positions: Positions,
+        sharing: Option<Sharing>,
         telemetry: Arc<MirrorTelemetry>,
     ) -> RecordLoop {
+        let Clients {
+            consumer,
+            producer,
+            syncs,
+        } = clients;
         let throttle = Throttler::new(&spec.throttle);
+        let (owned, handover) = match sharing {
+            Some(s) => (Some(Owned::new(s.count)), Some(s.handover)),
+            None => (None, None),
+        };
         RecordLoop {
             consumer,
             control,
+            handover,
             core: Core {
+                owned,
+                routes: RouteSet::default(),
                 spec,
                 producer,
                 syncs,
                 slots: Vec::new(),
-                index: HashMap::new(),
+                index: index::Index::default(),
                 positions,
                 telemetry,
                 throttle,
@@ -158,6 +187,18 @@ impl RecordLoop {
             let set = self.control.routes.borrow_and_update().clone();
             c.apply_routes(&set);
         }
+        if let Some(handover) = &mut self.handover {
+            while let Ok(command) = handover.try_recv() {
+                match command {
+                    Handover::Gain { shards, positions } => c.gain(shards, positions),
+                    Handover::Release { shards, done } => {
+                        let released = c.release(&self.consumer, &shards)?;
+                        // The coordinator may have stopped waiting (bounded); nothing to undo.
+                        let _ = done.send(released);
+                    }
+                }
+            }
+        }
         while let Some(answer) = self.control.answer()? {
             c.watermarks_pending = false;
             for ((topic, partition), result) in answer {
@@ -165,15 +206,7 @@ impl RecordLoop {
             }
         }
         c.retries_due(&self.control)?;
-        if c.dirty {
-            c.dirty = false;
-            let changes = assignment::plan(c.slots.iter_mut().map(|s| (&mut s.part, &mut s.held)));
-            if !changes.is_empty() {
-                let slots = &c.slots;
-                assignment::apply(&self.consumer, &changes, |i| &slots[i].part)
-                    .map_err(MirrorError::Assign)?;
-            }
-        }
+        c.follow(&self.consumer)?;
         LoopTurned {
             mirror: &c.telemetry,
         }
@@ -239,6 +272,21 @@ impl RecordLoop {
 }
 
 impl Core {
+    /// Makes the consumer follow the partitions, if any changed.
+    fn follow(&mut self, consumer: &BaseConsumer<LogContext>) -> Result<(), MirrorError> {
+        if !self.dirty {
+            return Ok(());
+        }
+        self.dirty = false;
+        let changes = assignment::plan(self.slots.iter_mut().map(|s| (&mut s.part, &mut s.held)));
+        if !changes.is_empty() {
+            let slots = &self.slots;
+            assignment::apply(consumer, &changes, |i| &slots[i].part)
+                .map_err(MirrorError::Assign)?;
+        }
+        Ok(())
+    }
+
     fn retries_due(&mut self, control: &Handle) -> Result<(), MirrorError> {
         let now = Instant::now();
         for s in &mut self.slots {

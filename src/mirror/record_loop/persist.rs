@@ -115,7 +115,7 @@ impl Core {
             if p.flush(deadline.saturating_duration_since(Instant::now()))
                 .is_err()
             {
-                tracing::warn!("offset syncs still in flight at shutdown; they are written again after a restart");
+                tracing::warn!("offset syncs still in flight at shutdown or hand-over; they are written again by the next run of their partitions");
             }
         }
         self.apply_reports();

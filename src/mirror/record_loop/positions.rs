@@ -13,6 +13,7 @@ use super::Core;
 use crate::mirror::control::{Handle, Request};
 use crate::mirror::error::MirrorError;
 use crate::mirror::partitions::{Outcome, SourceLog};
+use crate::mirror::progress::Written;
 use crate::telemetry::events::{Event, FetchFailed};
 
 impl Core {
@@ -45,11 +46,7 @@ impl Core {
 
     /// The source log of a partition whose position fell out of range was read.
     pub(super) fn out_of_range(&mut self, topic: &str, partition: i32, log: SourceLog) {
-        let Some(&slot) = self
-            .index
-            .get(topic)
-            .and_then(|slots| slots.get(partition as usize))
-        else {
+        let Some(slot) = self.index.get(topic, partition) else {
             return;
         };
         let s = &mut self.slots[slot];
@@ -61,7 +58,7 @@ impl Core {
             }
             Outcome::Replaced { change, successor } => {
                 announce(&self.telemetry, &s.part, &change, None, 0);
-                self.replace(slot, *successor);
+                self.replace(slot, *successor, Written::starting_at(None));
             }
         }
     }

@@ -20,33 +20,23 @@ use crate::telemetry::events::{Event, PartitionAssigned, PartitionTelemetry};
 impl Core {
     /// Brings the partition table in line with the published routes.
     pub(super) fn apply_routes(&mut self, set: &RouteSet) {
+        self.routes = Arc::clone(set);
         let mut seen: HashSet<&str> = HashSet::new();
         for route in set.iter() {
             seen.insert(&route.source_topic);
             for p in 0..route.partitions {
-                let existing = self
-                    .index
-                    .get(&route.source_topic)
-                    .and_then(|slots| slots.get(p as usize))
-                    .copied();
-                match existing {
+                if !self.owns(&route.source_topic, p) {
+                    // Another instance's (scale-out): a slot left from when this one owned it
+                    // was revoked when it was released.
+                    continue;
+                }
+                match self.index.get(&route.source_topic, p) {
                     Some(slot) => self.route_again(slot, route),
                     None => self.add(route, p),
                 }
             }
             // Fewer partitions than before (the topic was re-created smaller): the others go.
-            let beyond: Vec<usize> = self
-                .index
-                .get(&route.source_topic)
-                .map(|slots| {
-                    slots
-                        .iter()
-                        .skip(route.partitions.max(0) as usize)
-                        .copied()
-                        .collect()
-                })
-                .unwrap_or_default();
-            for slot in beyond {
+            for slot in self.index.from(&route.source_topic, route.partitions) {
                 let s = &mut self.slots[slot];
                 if let Some(change) = s.part.route_removed() {
                     announce(&self.telemetry, &s.part, &change, None, 0);
@@ -54,22 +44,20 @@ impl Core {
                 }
             }
         }
-        for (topic, slots) in &self.index {
+        for (topic, _, slot) in self.index.iter() {
             if seen.contains(&**topic) {
                 continue;
             }
-            for &slot in slots {
-                let s = &mut self.slots[slot];
-                if let Some(change) = s.part.route_removed() {
-                    announce(&self.telemetry, &s.part, &change, None, 0);
-                    self.dirty = true;
-                }
+            let s = &mut self.slots[slot];
+            if let Some(change) = s.part.route_removed() {
+                announce(&self.telemetry, &s.part, &change, None, 0);
+                self.dirty = true;
             }
         }
     }
 
     /// A partition the loop does not have yet.
-    fn add(&mut self, route: &Route, p: i32) {
+    pub(super) fn add(&mut self, route: &Route, p: i32) {
         let key = (route.source_topic.to_string(), p);
         let (part, change) = Partition::start(
             Arc::clone(&route.source_topic),
@@ -90,10 +78,7 @@ impl Core {
         .emit();
         let written = Written::starting_at(part.track().map(|t| t.committed()));
         let slot = self.push_slot(part, written);
-        self.index
-            .entry(Arc::clone(&route.source_topic))
-            .or_default()
-            .push(slot);
+        self.index.set(&route.source_topic, p, slot);
     }
 
     /// A partition the loop has, in the routes again: its topic's id is checked (a new id
@@ -105,7 +90,7 @@ impl Core {
             Outcome::Changed(change) => announce(&self.telemetry, &s.part, &change, None, 0),
             Outcome::Replaced { change, successor } => {
                 announce(&self.telemetry, &s.part, &change, None, 0);
-                self.replace(slot, *successor);
+                self.replace(slot, *successor, Written::starting_at(None));
                 return;
             }
         }
@@ -126,15 +111,15 @@ impl Core {
     /// delivery reports still arriving for the old slot only reach the revoked partition. The
     /// consumer unassigns the old slot's partition and assigns it again at the successor's
     /// position. A slot is left behind per replacement (a few bytes; replacements are rare).
-    pub(super) fn replace(&mut self, slot: usize, successor: Partition) {
+    pub(super) fn replace(&mut self, slot: usize, successor: Partition, written: Written) {
         let (topic, p) = (Arc::clone(&successor.source_topic), successor.partition);
-        let new = self.push_slot(successor, Written::starting_at(None));
-        if let Some(slots) = self.index.get_mut(&topic) {
-            if let Some(entry) = slots.get_mut(p as usize) {
-                debug_assert_eq!(*entry, slot, "the replaced slot is the partition's");
-                *entry = new;
-            }
-        }
+        let new = self.push_slot(successor, written);
+        debug_assert_eq!(
+            self.index.get(&topic, p),
+            Some(slot),
+            "the replaced slot is the partition's"
+        );
+        self.index.set(&topic, p, new);
         self.dirty = true;
     }
 

@@ -67,7 +67,7 @@ pub use process::{ChildProcess, Exited, Launch};
 pub use secure::{Listener, Secured};
 pub use strait::*;
 #[allow(unused_imports)]
-pub use stream::{check_copy, CopyReport, Follower, RecordStream, StreamSummary};
+pub use stream::{check_copy, parse_stream_key, CopyReport, Follower, RecordStream, StreamSummary};
 #[allow(unused_imports)]
 pub use toxiproxy::Toxiproxy;
 pub use util::*;

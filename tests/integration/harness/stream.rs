@@ -302,6 +302,7 @@ pub struct Follower {
     reader: TopicReader,
     processed: usize,
     covered: Vec<u64>,
+    duplicates: usize,
 }
 
 impl Follower {
@@ -310,6 +311,7 @@ impl Follower {
             reader: TopicReader::new(bootstrap, topic),
             processed: 0,
             covered: vec![0; partitions as usize],
+            duplicates: 0,
         }
     }
 
@@ -342,9 +344,16 @@ impl Follower {
             );
             if seq == *covered {
                 *covered += 1;
+            } else {
+                self.duplicates += 1;
             }
         }
         self.processed = self.reader.records().len();
+    }
+
+    /// Records read so far that repeat a sequence already on the target.
+    pub fn duplicates(&self) -> usize {
+        self.duplicates
     }
 
     /// Sequences `0..covered[p]` of each partition `p` are on the target.
