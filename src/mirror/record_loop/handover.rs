@@ -14,10 +14,8 @@ use super::announce::announce;
 use super::Core;
 use crate::kafka::LogContext;
 use crate::mirror::error::MirrorError;
-use crate::mirror::partitions::Partition;
-use crate::mirror::progress::{Positions, Written};
+use crate::mirror::progress::Positions;
 use crate::mirror::shards::{shard_of, Released, RELEASE_TIMEOUT};
-use crate::telemetry::events::{Event, PartitionAssigned};
 
 impl Core {
     /// Whether this instance copies `partition` of `topic` (always, unless shared).
@@ -49,24 +47,7 @@ impl Core {
                     continue; // new to this instance: added with the routes below
                 };
                 // Copied here before and released since: a new slot from the position read.
-                let (part, change) = Partition::start(
-                    Arc::clone(&route.source_topic),
-                    p,
-                    Arc::clone(&route.remote_topic),
-                    self.positions.get(&(route.source_topic.to_string(), p)),
-                    route.topic_id.as_ref(),
-                );
-                if let Some(change) = &change {
-                    announce(&self.telemetry, &part, change, None, 0);
-                }
-                PartitionAssigned {
-                    topic: &route.source_topic,
-                    partition: p,
-                    remote: &route.remote_topic,
-                    from: part.fetch_from(),
-                }
-                .emit();
-                let written = Written::starting_at(part.track().map(|t| t.committed()));
+                let (part, written) = self.start(route, p);
                 self.replace(slot, part, written);
             }
         }

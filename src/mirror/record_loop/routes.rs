@@ -57,7 +57,15 @@ impl Core {
     }
 
     /// A partition the loop does not have yet.
-    pub(super) fn add(&mut self, route: &Route, p: i32) {
+    fn add(&mut self, route: &Route, p: i32) {
+        let (part, written) = self.start(route, p);
+        let slot = self.push_slot(part, written);
+        self.index.set(&route.source_topic, p, slot);
+    }
+
+    /// Partition `p` of `route`, starting at its stored position (told as assigned), and what
+    /// the progress topic has of it.
+    pub(super) fn start(&self, route: &Route, p: i32) -> (Partition, Written) {
         let key = (route.source_topic.to_string(), p);
         let (part, change) = Partition::start(
             Arc::clone(&route.source_topic),
@@ -77,8 +85,7 @@ impl Core {
         }
         .emit();
         let written = Written::starting_at(part.track().map(|t| t.committed()));
-        let slot = self.push_slot(part, written);
-        self.index.set(&route.source_topic, p, slot);
+        (part, written)
     }
 
     /// A partition the loop has, in the routes again: its topic's id is checked (a new id
