@@ -287,15 +287,21 @@ impl Event for ShardsGained<'_> {
             took_ms = self.took.as_millis() as u64,
             "shards gained: copying their partitions from their stored positions"
         );
-        let m = metrics();
-        m.shards_owned
-            .with_label_values(&[&self.mirror.name])
-            .set(self.state.owned.len() as i64);
-        m.shard_handovers
-            .with_label_values(&[&self.mirror.name, "gained"])
-            .inc_by(self.shards.len() as u64);
-        *self.mirror.health.sharing.lock().expect("status lock") = Some(self.state.clone());
+        share_changed(self.mirror, self.state, "gained", self.shards.len());
     }
+}
+
+/// A hand-over of `moved` shards of `kind` changed this instance's share to `state`: its
+/// metrics and `/status`.
+fn share_changed(mirror: &MirrorTelemetry, state: &health::SharingState, kind: &str, moved: usize) {
+    let m = metrics();
+    m.shards_owned
+        .with_label_values(&[&mirror.name])
+        .set(state.owned.len() as i64);
+    m.shard_handovers
+        .with_label_values(&[&mirror.name, kind])
+        .inc_by(moved as u64);
+    *mirror.health.sharing.lock().expect("status lock") = Some(state.clone());
 }
 
 /// Shards of a shared mirror this instance let go.
@@ -329,15 +335,8 @@ impl Event for ShardsReleased<'_> {
                 stored = self.stored,
                 "shards let go without storing every final position: their next owner copies again the records after the last stored one (duplicates on the target, nothing lost)");
         }
-        let m = metrics();
-        m.shards_owned
-            .with_label_values(&[&self.mirror.name])
-            .set(owned as i64);
         let kind = if self.lost { "lost" } else { "released" };
-        m.shard_handovers
-            .with_label_values(&[&self.mirror.name, kind])
-            .inc_by(self.shards.len() as u64);
-        *self.mirror.health.sharing.lock().expect("status lock") = Some(self.state.clone());
+        share_changed(self.mirror, self.state, kind, self.shards.len());
     }
 }
 
