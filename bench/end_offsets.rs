@@ -4,6 +4,8 @@
 //!
 //!   cargo run --release --example end_offsets -- BOOTSTRAP TOPIC N [TIMEOUT_S]
 //!   ... BOOTSTRAP TOPIC 0 [TIMEOUT_S] --like OTHER_BOOTSTRAP OTHER_TOPIC   (per partition)
+//!   ... BOOTSTRAP TOPIC N [TIMEOUT_S] --records   (N records readable read_committed: with
+//!       transactions the end offsets count the commit markers too)
 #![allow(clippy::disallowed_methods)] // a measuring tool, independent of strait's client factory
 
 use std::time::{Duration, Instant};
@@ -32,6 +34,10 @@ struct Cli {
     /// partition of this other topic had when the call began (source and remote topic).
     #[arg(long, num_args = 2, value_names = ["BOOTSTRAP", "TOPIC"])]
     like: Option<Vec<String>>,
+    /// Instead of end offsets: read the topic from its start (read_committed) and count its
+    /// records, until there are N.
+    #[arg(long)]
+    records: bool,
 }
 
 fn main() {
@@ -44,6 +50,10 @@ fn main() {
         .create()
         .expect("consumer");
     let start = Instant::now();
+    if cli.records {
+        count_records(&cli.bootstrap, topic, want, timeout, start);
+        return;
+    }
     if let Some(like) = &cli.like {
         let other: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &like[0])
@@ -81,6 +91,49 @@ fn main() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Reads `topic` from its start with a read_committed consumer until it has counted `want`
+/// records (the topic may not exist yet: it is assigned once its metadata shows it).
+fn count_records(bootstrap: &str, topic: &str, want: i64, timeout: Duration, start: Instant) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "end-offsets")
+        .set("isolation.level", "read_committed")
+        .set("enable.auto.commit", "false")
+        .set("fetch.max.bytes", "52428800")
+        .create()
+        .expect("consumer");
+    let mut assigned = 0;
+    let mut count = 0i64;
+    while count < want {
+        if start.elapsed() > timeout {
+            eprintln!("timeout: {count} of {want} records after {timeout:?}");
+            std::process::exit(1);
+        }
+        let partitions = partition_ends(&consumer, topic).len();
+        if partitions > assigned {
+            let mut tpl = rdkafka::TopicPartitionList::new();
+            for p in 0..partitions as i32 {
+                tpl.add_partition_offset(topic, p, rdkafka::Offset::Beginning)
+                    .expect("partition");
+            }
+            consumer.assign(&tpl).expect("assign");
+            assigned = partitions;
+        }
+        if assigned == 0 {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        }
+        // Counted in batches; the payloads are never looked at.
+        while let Some(Ok(_)) = consumer.poll(Duration::from_millis(100)) {
+            count += 1;
+            if count >= want {
+                break;
+            }
+        }
+    }
+    println!("{:.2}", start.elapsed().as_secs_f64());
 }
 
 fn end_offsets(consumer: &BaseConsumer, topic: &str) -> i64 {

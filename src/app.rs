@@ -16,13 +16,14 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::CheckpointEmitter;
-use crate::config::{Config, DeploymentConfig, MirrorConfig};
+use crate::config::{Config, Delivery, DeploymentConfig, MirrorConfig};
 use crate::coordination::{self, CoordinationError, Coordinator, DutiesTask};
 use crate::flow::{OffsetMaps, RouteSet};
 use crate::heartbeat::{HeartbeatEmitter, HeartbeatError};
 use crate::kafka::admin::AdminError;
 use crate::kafka::{self, ClientError, LogContext};
 use crate::mirror::shards::{Owned, Sharing};
+use crate::mirror::transaction::{self, ExactlyOnceSpec, GroupMember, Transactional};
 use crate::mirror::{self, MirrorError, OffsetSyncsSpec, RecordPathSpec};
 use crate::runtime::{self, Exit, TaskSet};
 use crate::secret_files::{ClusterSettings, SecretFiles};
@@ -171,6 +172,17 @@ impl Mirror {
                 maps: OffsetMaps::new(mirror.offset_map_memory),
                 stamp_provenance: mirror.stamp_provenance,
                 on_data_gap: mirror.on_data_gap,
+                exactly_once: (mirror.delivery == Delivery::ExactlyOnce).then(|| ExactlyOnceSpec {
+                    transactional_id: transaction::transactional_id(
+                        &mirror.source,
+                        config
+                            .deployment
+                            .as_ref()
+                            .map(|d| (d.name.as_str(), d.instance.as_str())),
+                    ),
+                    interval: mirror.transaction_interval,
+                    timeout: mirror.transaction_timeout,
+                }),
             },
             source_admin,
             target_admin,
@@ -294,21 +306,31 @@ impl Mirror {
             _ = token.cancelled() => None,
             prepared = self.prepare() => Some(prepared),
         };
-        let (positions, shards) = match prepared {
+        let (positions, shards, producer) = match prepared {
             Some(Ok(prepared)) => prepared,
             Some(Err(e)) => return stop_all(&token, tasks, Some(("start-up".into(), e))).await,
             None => return stop_all(&token, tasks, None).await,
         };
         let (owned_tx, owned_rx) = watch::channel(Owned::new(shards.unwrap_or(1)));
+        // Exactly-once and shared: the coordination group's generation goes with every
+        // transaction.
+        let group_member =
+            (producer.is_some() && self.deployment.is_some()).then(GroupMember::default);
+        let shards_topic = self
+            .config
+            .replication_policy
+            .shards_topic(&self.config.source);
+        let transactional = producer.map(|producer| Transactional {
+            producer,
+            group: group_member.clone().map(|m| (m, shards_topic.clone())),
+        });
         let (sharing, coordinator) = match (&self.deployment, shards) {
             (Some(deployment), Some(count)) => {
                 let (handover_tx, handover_rx) = tokio::sync::mpsc::channel(16);
                 let member = coordination::Member {
-                    topic: self
-                        .config
-                        .replication_policy
-                        .shards_topic(&self.config.source),
+                    topic: shards_topic.clone(),
                     shards: count,
+                    group_member: group_member.clone(),
                     handover: handover_tx,
                     duties,
                     owned: owned_tx,
@@ -336,6 +358,7 @@ impl Mirror {
             self.spec.clone(),
             positions,
             sharing,
+            transactional,
             routes_rx,
             Arc::clone(&self.telemetry),
         ) {
@@ -399,8 +422,11 @@ impl Mirror {
     }
 
     /// Ensures strait's internal topics and reads the stored positions; sharing the mirror, also
-    /// its coordination topic, and returns its shard count.
-    async fn prepare(&self) -> Result<(mirror::Positions, Option<u32>), TaskError> {
+    /// its coordination topic, and returns its shard count. An exactly-once mirror's
+    /// transactional producer is started first (returned too): it fences the producer of an
+    /// earlier run and ends the transaction that run left open, whose progress records would
+    /// otherwise hold back the read.
+    async fn prepare(&self) -> Result<Prepared, TaskError> {
         let ensure = |admin: &Arc<rdkafka::admin::AdminClient<LogContext>>, topic: String, rf| {
             let admin = Arc::clone(admin);
             async move {
@@ -448,6 +474,16 @@ impl Mirror {
                 .emit();
             }
         }
+        let producer = match &self.spec.exactly_once {
+            Some(eos) => {
+                let (spec, eos) = (self.spec.clone(), eos.clone());
+                let started = runtime::blocking(move || transaction::start_producer(&spec, &eos))
+                    .await
+                    .map_err(|e| TaskError::Panicked(e.to_string()))?;
+                Some(started?)
+            }
+            None => None,
+        };
         // A failed read is retried a few times here (a broker restarting, a leader moving)
         // before the mirror counts as failed; it never starts without its positions.
         let mut attempt = 1;
@@ -457,7 +493,7 @@ impl Mirror {
                 .await
                 .map_err(|e| TaskError::Panicked(e.to_string()))?;
             match read {
-                Ok(positions) => return Ok((positions, shards)),
+                Ok(positions) => return Ok((positions, shards, producer)),
                 Err(e) if attempt < PROGRESS_READ_ATTEMPTS => {
                     let retry_in = RESTART_BACKOFF * 2u32.pow(attempt - 1);
                     ProgressNotRead {
@@ -475,6 +511,14 @@ impl Mirror {
         }
     }
 }
+
+/// What a mirror's start-up prepared: the stored positions, the shard count when shared, and
+/// the initialized transactional producer when exactly-once.
+type Prepared = (
+    mirror::Positions,
+    Option<u32>,
+    Option<Arc<rdkafka::producer::BaseProducer<mirror::DeliveryContext>>>,
+);
 
 /// The mirror's singleton duties — config and ACL sync, checkpoints and group offset sync,
 /// heartbeats and (sharing the mirror) the offset maps of the partitions other instances copy —

@@ -17,7 +17,11 @@
 //!
 //! An instance that vanishes keeps its shards until the session timeout; their next owner
 //! resumes from the last stored positions (records after them are copied again: duplicates,
-//! never loss).
+//! never loss; with `delivery: exactly_once` none reach read_committed consumers, see
+//! `mirror::transaction`). Exactly-once, the coordinator keeps the record path's copy of the
+//! group's member metadata fresh (its transactions carry the generation), and a gained shard's
+//! positions are read only once the group's offsets of the shard are stable: a transaction of
+//! its last owner that was being committed has ended.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -34,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::DeploymentConfig;
 use crate::kafka::{self, ClientError, LogContext};
 use crate::mirror::shards::{Handover, Released, RELEASE_TIMEOUT};
+use crate::mirror::transaction::GroupMember;
 use crate::mirror::{self, MirrorError, RecordPathSpec};
 use crate::telemetry::error_chain;
 use crate::telemetry::events::{
@@ -119,6 +124,8 @@ pub struct Member {
     /// The mirror's coordination topic, and its partition count.
     pub topic: String,
     pub shards: u32,
+    /// Exactly-once: the record path's copy of the group's member metadata.
+    pub group_member: Option<GroupMember>,
     /// Where gained and released shards go: the record path.
     pub handover: mpsc::Sender<Handover>,
     pub duties: Duties,
@@ -149,6 +156,15 @@ pub struct Rebalancer {
     telemetry: Arc<MirrorTelemetry>,
     state: Mutex<SharingState>,
     failed: Mutex<Option<CoordinationError>>,
+    /// Exactly-once: the record path's copy of the group's member metadata.
+    group_member: Option<GroupMember>,
+    /// The coordination topic.
+    topic: String,
+    /// The group, and the deployment's name.
+    group: String,
+    deployment: String,
+    /// Exactly-once: the instances in the group at the last rebalance (`None`: not known yet).
+    instances_seen: Mutex<Option<BTreeSet<String>>>,
 }
 
 impl Coordinator {
@@ -163,6 +179,7 @@ impl Coordinator {
         let Member {
             topic,
             shards,
+            group_member,
             handover,
             duties,
             owned,
@@ -188,6 +205,11 @@ impl Coordinator {
             telemetry,
             state: Mutex::new(state),
             failed: Mutex::new(None),
+            group_member,
+            topic: topic.clone(),
+            group: group.clone(),
+            deployment: deployment.name.clone(),
+            instances_seen: Mutex::new(None),
         };
         let consumer = kafka::coordination_consumer(
             &spec.target,
@@ -227,6 +249,7 @@ impl Coordinator {
             if let Some(e) = self.consumer.context().failed.lock().expect("lock").take() {
                 return Err(e);
             }
+            self.consumer.context().refresh_member(&self.consumer);
         }
         let deadline = Instant::now() + self.linger;
         while !self.consumer.context().handover.is_closed() && Instant::now() < deadline {
@@ -239,8 +262,101 @@ impl Coordinator {
 }
 
 impl Rebalancer {
-    fn gained(&self, shards: Vec<u32>) {
+    /// Exactly-once: the record path's transactions go with the member's current generation.
+    fn refresh_member(&self, consumer: &BaseConsumer<Self>) {
+        if let Some(m) = &self.group_member {
+            m.set(consumer.group_metadata());
+        }
+    }
+
+    /// Exactly-once: waits until the group's offsets of `shards` are stable (no transaction
+    /// that sent them is still being committed or aborted), so that the positions read next
+    /// include what the shards' last owner committed. Bounded by the transaction timeout, after
+    /// which the broker has aborted any transaction left open.
+    fn wait_stable(&self, consumer: &BaseConsumer<Self>, shards: &[u32]) {
+        let Some(eos) = (self.group_member.is_some())
+            .then_some(self.spec.exactly_once.as_ref())
+            .flatten()
+        else {
+            return;
+        };
+        let mut list = TopicPartitionList::new();
+        for &s in shards {
+            list.add_partition(&self.topic, s as i32);
+        }
         let started = Instant::now();
+        // A read_committed consumer asks for stable offsets, and librdkafka asks again while
+        // the broker answers that they are not.
+        match consumer.committed_offsets(list, eos.timeout + Duration::from_secs(10)) {
+            Ok(_) => tracing::debug!(
+                shards = %mirror::shards::ranges(shards),
+                waited_ms = started.elapsed().as_millis() as u64,
+                "exactly-once: no transaction of the shards' last owner is pending"
+            ),
+            Err(e) => tracing::warn!(error = %e, shards = %mirror::shards::ranges(shards),
+                "exactly-once: cannot tell whether a transaction of the shards' last owner is still pending; reading their positions regardless (read_committed)"),
+        }
+    }
+
+    /// Exactly-once: the instances now in the group, from the coordination consumers' client
+    /// ids (`…|coordination|<instance>`); `None` when they cannot be listed.
+    fn instances_now(&self, consumer: &BaseConsumer<Self>) -> Option<BTreeSet<String>> {
+        match kafka::groups::members(consumer.client(), &self.group) {
+            Ok(members) => Some(
+                members
+                    .iter()
+                    .filter_map(|m| m.client_id.split_once("|coordination|"))
+                    .map(|(_, instance)| instance.to_string())
+                    .collect(),
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, group = %self.group, "exactly-once: cannot list the coordination group's members");
+                None
+            }
+        }
+    }
+
+    /// Exactly-once: fences the transactional ids of the instances that left the group since
+    /// the last rebalance (killed, or left behind by the group: a zombie), so that a
+    /// transaction one of them left open ends now, not at its timeout, and none of them can
+    /// commit what it copied of the shards that moved. Keeps the instances seen.
+    fn fence_departed(&self, consumer: &BaseConsumer<Self>) {
+        let Some(eos) = (self.group_member.is_some())
+            .then_some(self.spec.exactly_once.as_ref())
+            .flatten()
+        else {
+            return;
+        };
+        let Some(now) = self.instances_now(consumer) else {
+            return;
+        };
+        let before = self
+            .instances_seen
+            .lock()
+            .expect("lock")
+            .replace(now.clone());
+        let Some(before) = before else {
+            return;
+        };
+        for instance in before.difference(&now) {
+            let id = mirror::transaction::transactional_id(
+                &self.spec.source.alias,
+                Some((&self.deployment, instance)),
+            );
+            let started = Instant::now();
+            match mirror::transaction::fence(&self.spec, eos, &id) {
+                Ok(()) => tracing::info!(instance = %instance, transactional_id = %id,
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "exactly-once: fenced an instance that left the group; a transaction it left open is aborted"),
+                Err(e) => tracing::warn!(instance = %instance, error = %error_chain(&e),
+                    "exactly-once: cannot fence an instance that left the group; a transaction it left open ends at its timeout"),
+            }
+        }
+    }
+
+    fn gained(&self, consumer: &BaseConsumer<Self>, shards: Vec<u32>) {
+        let started = Instant::now();
+        self.wait_stable(consumer, &shards);
         let mut attempt = 1;
         let positions = loop {
             match mirror::load_positions(&self.spec) {
@@ -376,6 +492,8 @@ impl ConsumerContext for Rebalancer {
         match rebalance {
             Rebalance::Revoke(list) => {
                 let shards = shards_of(list);
+                // The last transaction of the shards goes with this generation.
+                self.refresh_member(consumer);
                 if !shards.is_empty() {
                     self.revoked(shards, consumer.assignment_lost());
                 }
@@ -392,6 +510,8 @@ impl ConsumerContext for Rebalancer {
         let Rebalance::Assign(list) = rebalance else {
             return;
         };
+        self.refresh_member(consumer);
+        self.fence_departed(consumer);
         let shards = shards_of(list);
         if shards.is_empty() {
             return;
@@ -400,7 +520,7 @@ impl ConsumerContext for Rebalancer {
         if let Err(e) = consumer.pause(list) {
             tracing::debug!(error = %e, "cannot pause the coordination partitions");
         }
-        self.gained(shards);
+        self.gained(consumer, shards);
     }
 }
 

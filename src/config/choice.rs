@@ -5,7 +5,9 @@
 //! one parser reads them all and words an unknown value in one shape:
 //! `unknown <what> "<value>"; expected a, b or c`.
 
-use super::{OffsetSyncsLocation, OnDataGap, ProvenanceHeader, SecurityProtocol, SyncMode};
+use super::{
+    Delivery, OffsetSyncsLocation, OnDataGap, ProvenanceHeader, SecurityProtocol, SyncMode,
+};
 
 /// How a written value is compared with the spellings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +188,23 @@ impl Choice for OnDataGap {
             name: "stop",
             value: OnDataGap::Stop,
             about: Some("stop the partition at the gap"),
+        },
+    ];
+}
+
+impl Choice for Delivery {
+    const WHAT: &'static str = "value";
+    const CASE: Case = Case::Exact;
+    const SPELLINGS: &'static [Spelling<Self>] = &[
+        Spelling {
+            name: "at_least_once",
+            value: Delivery::AtLeastOnce,
+            about: Some("never lost; records copied since the last stored position are copied again after a crash"),
+        },
+        Spelling {
+            name: "exactly_once",
+            value: Delivery::ExactlyOnce,
+            about: Some("records and positions committed in one transaction on the target"),
         },
     ];
 }

@@ -8,7 +8,9 @@
 use std::time::Duration;
 
 use super::choice::PolicyKind;
-use super::{OffsetSyncsLocation, OnDataGap, ProvenanceHeader, SecurityProtocol, SyncMode};
+use super::{
+    Delivery, OffsetSyncsLocation, OnDataGap, ProvenanceHeader, SecurityProtocol, SyncMode,
+};
 
 /// `shutdown_timeout`: 30s. MM2 has no single equivalent (Kafka Connect gives each task 5s,
 /// `task.shutdown.graceful.timeout.ms`); strait drains and stores progress within this bound.
@@ -105,6 +107,16 @@ pub const SYNC_TOPIC_ACLS_INTERVAL: Duration = Duration::from_secs(30);
 /// MM2 has no such setting: its consumer's `auto.offset.reset` (`earliest` in MM2) resets
 /// silently.
 pub const ON_DATA_GAP: OnDataGap = OnDataGap::Continue;
+
+/// `mirrors[].delivery`: at-least-once, as MM2 without `exactly.once.source.support`.
+pub const DELIVERY: Delivery = Delivery::AtLeastOnce;
+/// `mirrors[].transaction_interval`: 200ms (see docs/benchmarks.md for the trade-off measured:
+/// shorter transactions cost throughput, longer ones latency for read_committed consumers).
+pub const TRANSACTION_INTERVAL: Duration = Duration::from_millis(200);
+/// `mirrors[].transaction_timeout`: 10s, as Kafka Streams' exactly-once default: the longest
+/// an open transaction of an instance that vanished unfenced holds back read_committed
+/// consumers (plus up to the brokers' 10 s abort check).
+pub const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `http.enabled`: on (MM2 has no HTTP endpoint of its own; its metrics go through JMX).
 pub const HTTP_ENABLED: bool = true;

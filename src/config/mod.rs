@@ -575,6 +575,36 @@ pub struct MirrorConfig {
     /// Bytes the offset maps of all the mirror's partitions may hold (default 64 MiB): beyond,
     /// the largest maps drop their oldest runs.
     pub offset_map_memory: u64,
+    /// At-least-once (default) or exactly-once (records, positions and offset syncs on the
+    /// target written in one transaction).
+    pub delivery: Delivery,
+    /// Exactly-once: how long one transaction collects records before it is committed (what
+    /// read_committed consumers of the target wait at most, plus the commit).
+    pub transaction_interval: Duration,
+    /// Exactly-once: the target's `transaction.timeout.ms` for strait's transactions (the
+    /// longest an open transaction of a crashed instance holds back read_committed consumers
+    /// of the partitions it wrote, when no successor fences it first).
+    pub transaction_timeout: Duration,
+}
+
+/// `delivery`: what a mirror promises for every source record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Never lost; after a crash, records copied since the last stored position are copied
+    /// again.
+    AtLeastOnce,
+    /// Never lost and, for read_committed consumers of the target, never twice: records and
+    /// the positions they advance are committed in one transaction on the target.
+    ExactlyOnce,
+}
+
+impl Delivery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::AtLeastOnce => "at_least_once",
+            Delivery::ExactlyOnce => "exactly_once",
+        }
+    }
 }
 
 /// `on_data_gap`: what a source partition does when the source no longer holds records strait

@@ -190,6 +190,12 @@ pub(super) struct RawMirror {
     #[serde(default)]
     pub on_data_gap: Option<String>,
     pub offset_map_memory: Option<Scalar>,
+    #[serde(default)]
+    pub delivery: Option<String>,
+    #[serde(default)]
+    pub transaction_interval: Option<Scalar>,
+    #[serde(default)]
+    pub transaction_timeout: Option<Scalar>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -529,7 +529,7 @@ fn unknown_keys_name_key_and_path() {
     );
     assert_eq!(
         problems(&mirror("    topic: [x]\n")),
-        ["mirrors[0].topic: unknown key `topic` (did you mean `topics`?), expected one of `source`, `target`, `topics`, `topics_exclude`, `groups`, `groups_exclude`, `replication_policy`, `replication_factor`, `refresh_topics_interval`, `throttle`, `emit_heartbeats`, `emit_heartbeats_interval`, `emit_checkpoints`, `emit_checkpoints_interval`, `sync_group_offsets`, `sync_group_offsets_interval`, `emit_offset_syncs`, `offset_syncs_location`, `provenance_header`, `sync_topic_configs`, `sync_topic_configs_interval`, `topic_configs_exclude`, `sync_topic_acls`, `sync_topic_acls_interval`, `on_data_gap`, `offset_map_memory` (line 8, column 5)"]
+        ["mirrors[0].topic: unknown key `topic` (did you mean `topics`?), expected one of `source`, `target`, `topics`, `topics_exclude`, `groups`, `groups_exclude`, `replication_policy`, `replication_factor`, `refresh_topics_interval`, `throttle`, `emit_heartbeats`, `emit_heartbeats_interval`, `emit_checkpoints`, `emit_checkpoints_interval`, `sync_group_offsets`, `sync_group_offsets_interval`, `emit_offset_syncs`, `offset_syncs_location`, `provenance_header`, `sync_topic_configs`, `sync_topic_configs_interval`, `topic_configs_exclude`, `sync_topic_acls`, `sync_topic_acls_interval`, `on_data_gap`, `offset_map_memory`, `delivery`, `transaction_interval`, `transaction_timeout` (line 8, column 5)"]
     );
     assert_eq!(
         problems(&mirror("    replication_policy: { kind: identity, sep: x }\n")),
@@ -1267,5 +1267,49 @@ fn bad_deployment_keys_are_named() {
     ];
     for (yaml, want) in cases {
         assert_eq!(problems(&format!("{base}{yaml}\n")), want, "{yaml}");
+    }
+}
+
+#[test]
+fn delivery_defaults_to_at_least_once_and_exactly_once_has_its_transaction_settings() {
+    let mirror = |keys: &str| {
+        let yaml = format!("{TWO_CLUSTERS}mirrors: [{{ source: A, target: B{keys} }}]\n");
+        load_ok(&yaml).mirrors.remove(0)
+    };
+    let m = mirror("");
+    assert_eq!(m.delivery, Delivery::AtLeastOnce);
+    assert_eq!(m.transaction_interval, defaults::TRANSACTION_INTERVAL);
+    assert_eq!(m.transaction_timeout, defaults::TRANSACTION_TIMEOUT);
+    let m =
+        mirror(", delivery: exactly_once, transaction_interval: 50ms, transaction_timeout: 30s");
+    assert_eq!(m.delivery, Delivery::ExactlyOnce);
+    assert_eq!(m.transaction_interval, Duration::from_millis(50));
+    assert_eq!(m.transaction_timeout, Duration::from_secs(30));
+}
+
+#[test]
+fn bad_delivery_and_transaction_settings_are_named() {
+    let base = TWO_CLUSTERS;
+    let cases = [
+        (
+            "delivery: exactly-once",
+            vec!["mirrors[0].delivery: unknown value \"exactly-once\" (did you mean `exactly_once`?); expected at_least_once (never lost; records copied since the last stored position are copied again after a crash) or exactly_once (records and positions committed in one transaction on the target)"],
+        ),
+        (
+            "transaction_interval: 5ms",
+            vec!["mirrors[0].transaction_interval: must be between 10ms and 60s"],
+        ),
+        (
+            "transaction_timeout: 1s",
+            vec!["mirrors[0].transaction_timeout: must be between 5s and 15m (the brokers' default transaction.max.timeout.ms)"],
+        ),
+        (
+            "transaction_interval: 5s, transaction_timeout: 10s",
+            vec!["mirrors[0].transaction_timeout: must be at least four times transaction_interval (5000 ms): a transaction's commit waits for the target too"],
+        ),
+    ];
+    for (keys, want) in cases {
+        let yaml = format!("{base}mirrors: [{{ source: A, target: B, {keys} }}]\n");
+        assert_eq!(problems(&yaml), want, "{keys}");
     }
 }

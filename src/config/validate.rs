@@ -919,6 +919,16 @@ impl Validator<'_> {
             raw.emit_heartbeats_interval.as_ref(),
             defaults::EMIT_HEARTBEATS_INTERVAL,
         );
+        let delivery = self.choice(
+            &format!("{path}.delivery"),
+            raw.delivery.as_deref(),
+            defaults::DELIVERY,
+        );
+        let (transaction_interval, transaction_timeout) = self.transactions(
+            &path,
+            raw.transaction_interval.as_ref(),
+            raw.transaction_timeout.as_ref(),
+        );
 
         Some(MirrorConfig {
             source: source?,
@@ -948,7 +958,56 @@ impl Validator<'_> {
             sync_topic_acls_interval: sync_topic_acls_interval?,
             on_data_gap: on_data_gap?,
             offset_map_memory: offset_map_memory?,
+            delivery: delivery?,
+            transaction_interval: transaction_interval?,
+            transaction_timeout: transaction_timeout?,
         })
+    }
+
+    /// `transaction_interval` and `transaction_timeout` of the mirror at `path`: a transaction
+    /// is committed well within its timeout (the commit waits for the target too).
+    fn transactions(
+        &mut self,
+        path: &str,
+        interval: Option<&Scalar>,
+        timeout: Option<&Scalar>,
+    ) -> (Option<Duration>, Option<Duration>) {
+        let interval_path = format!("{path}.transaction_interval");
+        let timeout_path = format!("{path}.transaction_timeout");
+        let interval = self
+            .duration(&interval_path, interval, defaults::TRANSACTION_INTERVAL)
+            .filter(|i| {
+                let ok = (MIN_TRANSACTION_INTERVAL..=MAX_TRANSACTION_INTERVAL).contains(i);
+                if !ok {
+                    self.problem(&interval_path, "must be between 10ms and 60s");
+                }
+                ok
+            });
+        let timeout = self
+            .duration(&timeout_path, timeout, defaults::TRANSACTION_TIMEOUT)
+            .filter(|t| {
+                let ok = (MIN_TRANSACTION_TIMEOUT..=MAX_TRANSACTION_TIMEOUT).contains(t);
+                if !ok {
+                    self.problem(
+                        &timeout_path,
+                        "must be between 5s and 15m (the brokers' default transaction.max.timeout.ms)",
+                    );
+                }
+                ok
+            });
+        if let (Some(i), Some(t)) = (interval, timeout) {
+            if i * 4 > t {
+                self.problem(
+                    &timeout_path,
+                    format!(
+                        "must be at least four times transaction_interval ({} ms): a transaction's commit waits for the target too",
+                        i.as_millis()
+                    ),
+                );
+                return (Some(i), None);
+            }
+        }
+        (interval, timeout)
     }
 
     fn replication_factor(&mut self, path: &str, scalar: &Scalar) -> Option<i16> {
@@ -1120,6 +1179,12 @@ const MAX_SHARDS: u32 = 1000;
 /// Kafka's default `group.min.session.timeout.ms` and `group.max.session.timeout.ms`.
 const MIN_SESSION_TIMEOUT: Duration = Duration::from_secs(6);
 const MAX_SESSION_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Bounds of `transaction_interval`.
+const MIN_TRANSACTION_INTERVAL: Duration = Duration::from_millis(10);
+const MAX_TRANSACTION_INTERVAL: Duration = Duration::from_secs(60);
+/// Bounds of `transaction_timeout`: Kafka's default `transaction.max.timeout.ms` is 15 minutes.
+const MIN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(5);
+const MAX_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 /// This instance's default name: the host name (a pod's name in Kubernetes) and the process id.
 fn default_instance() -> String {

@@ -43,8 +43,8 @@ pub struct GroupMember {
 }
 
 /// The members of `group` and their assignments (empty when the cluster does not know it).
-pub fn members(
-    client: &rdkafka::client::Client<LogContext>,
+pub fn members<C: rdkafka::client::ClientContext>(
+    client: &rdkafka::client::Client<C>,
     group: &str,
 ) -> Result<Vec<GroupMember>, KafkaError> {
     let list = client.fetch_group_list(Some(group), ADMIN_TIMEOUT)?;

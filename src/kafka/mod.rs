@@ -463,6 +463,26 @@ pub fn record_producer<C: ProducerContext>(
         .map_err(|e| create_error(cluster, Role::Producer, e))
 }
 
+/// The target producer of an exactly-once mirror's record path: the record producer's settings
+/// with `transactional.id` `id` and its transactions timing out after `timeout` (a record is
+/// given up with its transaction, which is then aborted and copied again: librdkafka requires
+/// `message.timeout.ms` within the transaction timeout).
+pub fn transactional_producer<C: ProducerContext>(
+    cluster: &ClusterConfig,
+    client_name: &str,
+    id: &str,
+    timeout: Duration,
+    context: C,
+) -> Result<BaseProducer<C>, ClientError> {
+    let mut cfg = client_config(cluster, ClientKind::RecordProducer, client_name, None);
+    let ms = timeout.as_millis().to_string();
+    cfg.set("transactional.id", id);
+    cfg.set("transaction.timeout.ms", &ms);
+    cfg.set("message.timeout.ms", &ms);
+    cfg.create_with_context(context)
+        .map_err(|e| create_error(cluster, Role::Producer, e))
+}
+
 /// The producer of a mirror's MM2 offset syncs on `cluster`, with the caller's delivery context:
 /// the control producer's settings (a sync not delivered within `message.timeout.ms` is given up
 /// and counted), and a queue of its own, so that syncs that cannot be written never hold up

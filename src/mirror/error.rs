@@ -18,6 +18,20 @@ pub enum MirrorError {
         code: RDKafkaErrorCode,
         reason: String,
     },
+    #[error("exactly-once: transactions with id `{id}` cannot start: {problem}")]
+    Transactions { id: String, problem: String },
+    #[error(
+        "exactly-once: the producer with transactional id `{id}` was fenced ({reason}): a \
+             newer producer took the id (the instance that took over this one's shards after \
+             it fell out of its group, a second strait copying this mirror without sharing a \
+             `deployment` with this one, or two instances with the same \
+             `deployment.instance`), or the target aborted its transaction and bumped the \
+             producer's epoch (a transaction that outlived `transaction_timeout`, e.g. across \
+             a broker restart); the mirror starts again from the last committed positions"
+    )]
+    Fenced { id: String, reason: String },
+    #[error("exactly-once: a transaction with id `{id}` failed for good: {reason}")]
+    TransactionFatal { id: String, reason: String },
     #[error("the record path's control plane stopped")]
     ControlGone,
     #[error("the record path's control plane failed: {0}")]

@@ -23,6 +23,8 @@
 //! - `control`: the control plane;
 //! - `record_loop`: the loop itself, with the glue that applies reports, routes and watermarks
 //!   to the partition table and persists progress;
+//! - [`transaction`]: exactly-once delivery (transactional ids, fencing, what failures mean);
+//!   the record loop's transactions are `record_loop::transaction`;
 //! - `spec`, `error`: what the record path is given, and why it stops.
 
 mod assignment;
@@ -37,6 +39,7 @@ pub mod shards;
 mod spec;
 mod throttle;
 mod tracker;
+pub mod transaction;
 mod transform;
 
 use std::sync::Arc;
@@ -51,7 +54,7 @@ use crate::kafka::{self, LogContext};
 use crate::telemetry::events::{Event, MirrorTelemetry, RecordPathEnded, RecordPathStarted};
 
 pub use control::ControlPlane;
-use delivery::DeliveryContext;
+pub use delivery::DeliveryContext;
 pub use error::MirrorError;
 pub use progress::{Positions, Stored};
 use record_loop::RecordLoop;
@@ -77,24 +80,34 @@ pub struct RecordPath {
 }
 
 /// Builds the record path's clients and splits it into the loop and its control plane. Builds
-/// clients but does not wait on the network.
+/// clients but does not wait on the network. An exactly-once mirror brings its transactional
+/// producer, initialized ([`transaction::start_producer`]).
 pub fn record_path(
     spec: RecordPathSpec,
     positions: Positions,
     sharing: Option<shards::Sharing>,
+    transactional: Option<transaction::Transactional>,
     routes: watch::Receiver<RouteSet>,
     telemetry: Arc<MirrorTelemetry>,
 ) -> Result<(RecordPath, ControlPlane), MirrorError> {
     let name = &spec.name;
     let consumer = kafka::record_consumer(&spec.source, &format!("{name}|consumer"))?;
-    let producer = Arc::new(kafka::record_producer(
-        &spec.target,
-        &format!("{name}|producer"),
-        DeliveryContext::new(LogContext::new(format!("{name}|producer"))),
-    )?);
+    let (producer, transactional) = match transactional {
+        Some(t) => (t.producer, Some(t.group)),
+        None => (
+            Arc::new(kafka::record_producer(
+                &spec.target,
+                &format!("{name}|producer"),
+                DeliveryContext::new(LogContext::new(format!("{name}|producer"))),
+            )?),
+            None,
+        ),
+    };
     // Offset syncs go through a producer of their own, on whichever cluster they live: a sync
-    // that cannot be written (no topic, no ACL) never takes room in the records' queue.
+    // that cannot be written (no topic, no ACL) never takes room in the records' queue. With
+    // exactly-once, those kept on the target go in the record producer's transactions.
     let syncs = match &spec.offset_syncs {
+        Some(o) if transactional.is_some() && !o.on_source => None,
         Some(o) => {
             let client = format!("{name}|offset-syncs");
             let cluster = if o.on_source {
@@ -120,6 +133,7 @@ pub fn record_path(
             consumer,
             producer,
             syncs,
+            transactional,
         },
         handle,
         positions,

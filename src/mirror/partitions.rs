@@ -351,6 +351,11 @@ impl Partition {
         self.reposition = None;
     }
 
+    /// Whether the partition re-sends records one at a time to find one the target refuses.
+    pub fn isolating(&self) -> bool {
+        matches!(self.state, State::Isolating { .. })
+    }
+
     /// Isolating with a record in flight: nothing more of the partition may be sent before its
     /// report.
     pub fn awaits_report(&self) -> bool {
@@ -707,6 +712,36 @@ impl Partition {
         Some(Change::Revoked { committed })
     }
 
+    /// Exactly-once: the position and offset map as they are now, after a committed
+    /// transaction, for [`roll_back`](Self::roll_back) to restore should the next one abort.
+    pub fn savepoint(&self) -> Option<PartitionTrack> {
+        self.track.clone()
+    }
+
+    /// Exactly-once: the open transaction was aborted, so nothing this partition copied in it
+    /// reached the target's read_committed consumers. Its position and offset map go back to
+    /// `saved` (taken at the last commit), what was in flight is forgotten (later reports of it
+    /// are ignored), and the consumer fetches again from there. The state stays: a partition
+    /// isolating a refused record goes on isolating from the saved position, one that was
+    /// stopped or waits for a retry stays so. A revoked partition has nothing to restore.
+    pub fn roll_back(&mut self, saved: Option<PartitionTrack>) {
+        if self.state == State::Removed && self.track.is_none() {
+            return;
+        }
+        let at_start = saved.is_none();
+        self.track = saved;
+        if let Some(t) = &mut self.track {
+            t.rewind();
+        }
+        // Without a position the partition is read from its log start again: assigned anew
+        // (a seek needs an offset).
+        self.reposition = Some(match self.reposition {
+            Some(Reposition::Reassign) => Reposition::Reassign,
+            _ if at_start => Reposition::Reassign,
+            _ => Reposition::Seek,
+        });
+    }
+
     fn track_from(&mut self, offset: i64) -> &mut PartitionTrack {
         self.track
             .get_or_insert_with(|| PartitionTrack::from_log_start(offset))
@@ -786,6 +821,76 @@ mod tests {
 
     fn committed(p: &Partition) -> i64 {
         p.track().expect("a track").committed()
+    }
+
+    /// Exactly-once: an aborted transaction takes the partition back to what the last commit
+    /// saved (position, map, nothing in flight) and the consumer seeks there; its state stays.
+    #[test]
+    fn roll_back_restores_the_saved_position_and_map_and_keeps_the_state() {
+        let mut p = copying();
+        for o in 100..105 {
+            p.acknowledged(o, o + 900);
+        }
+        assert_eq!(committed(&p), 105);
+        let saved = p.savepoint();
+        let map_then = p.track().unwrap().map().clone();
+        // The next transaction copies 105..=109, 105..=107 acknowledged, then aborts.
+        for o in 105..110 {
+            p.produced(o, o);
+        }
+        for o in 105..108 {
+            p.acknowledged(o, o + 901);
+        }
+        assert_eq!(committed(&p), 108);
+        assert!(p.delivery_failed(108, TOO_LARGE, Instant::now()).is_some());
+        assert!(p.isolating());
+        p.roll_back(saved);
+        assert_eq!(committed(&p), 105, "back to the committed position");
+        assert_eq!(p.fetch_from(), Some(105));
+        assert_eq!(
+            inflight(&p),
+            0,
+            "nothing of the aborted transaction in flight"
+        );
+        assert_eq!(
+            p.track().unwrap().map().runs().collect::<Vec<_>>(),
+            map_then.runs().collect::<Vec<_>>()
+        );
+        assert_eq!(p.reposition(), Some(Reposition::Seek));
+        assert!(
+            p.isolating(),
+            "the state stays: isolation goes on from the saved position"
+        );
+        // Reports of the aborted records are ignored.
+        assert!(!p.acknowledged(108, 2000).counted);
+        assert_eq!(committed(&p), 105);
+    }
+
+    #[test]
+    fn roll_back_to_no_position_reads_the_log_start_again_and_a_revoked_partition_stays_revoked() {
+        let mut p = Partition::new("t".into(), 0, "A.t".into(), None);
+        let saved = p.savepoint();
+        assert!(saved.is_none());
+        p.produced(7, 0);
+        p.acknowledged(7, 0);
+        assert_eq!(committed(&p), 8);
+        p.roll_back(saved);
+        assert!(p.track().is_none(), "no position: the log start");
+        assert_eq!(p.fetch_from(), None);
+        assert_eq!(
+            p.reposition(),
+            Some(Reposition::Reassign),
+            "assigned again at the log start"
+        );
+
+        let mut p = copying();
+        let saved = p.savepoint();
+        p.revoked();
+        p.roll_back(saved);
+        assert!(
+            p.track().is_none() && p.state() == State::Removed,
+            "revoked stays revoked"
+        );
     }
 
     fn inflight(p: &Partition) -> usize {

@@ -27,6 +27,8 @@ pub struct RecordPathSpec {
     pub stamp_provenance: bool,
     /// What a partition does when the source deleted records before they were copied.
     pub on_data_gap: OnDataGap,
+    /// `delivery: exactly_once`: the transactions' id and timing; `None`: at-least-once.
+    pub exactly_once: Option<super::transaction::ExactlyOnceSpec>,
 }
 
 /// MM2's offset-syncs topic of this mirror and the cluster it lives on.

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use crate::offset_map::OffsetMap;
 
 /// The state of one source partition in the record path.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PartitionTrack {
     /// Produced but not yet resolved, in produce order (ascending offsets), with the downstream
     /// offset once acknowledged and the record's source timestamp (ms).

@@ -264,6 +264,56 @@ impl Event for Replicating {
     }
 }
 
+/// Exactly-once: a transaction of `records` records (and the positions they advance) was
+/// committed on the target, `took` after it began.
+pub struct TransactionCommitted<'a> {
+    pub mirror: &'a MirrorTelemetry,
+    pub records: u64,
+    pub took: Duration,
+}
+
+impl Event for TransactionCommitted<'_> {
+    fn emit(self) {
+        let m = metrics();
+        m.transactions
+            .with_label_values(&[&self.mirror.name, "committed"])
+            .inc();
+        m.transaction_seconds
+            .with_label_values(&[&self.mirror.name])
+            .observe(self.took.as_secs_f64());
+        let _ = self.records;
+    }
+}
+
+/// Exactly-once: the open transaction was aborted (`why`): its `records` records never reach
+/// read_committed consumers and are copied again from the last committed positions, after
+/// `backoff` (`None`: the abort itself is still to complete).
+pub struct TransactionAborted<'a> {
+    pub mirror: &'a MirrorTelemetry,
+    pub why: &'a str,
+    pub records: u64,
+    pub backoff: Option<Duration>,
+}
+
+impl Event for TransactionAborted<'_> {
+    fn emit(self) {
+        let _in = self.mirror.span.enter();
+        let m = metrics();
+        m.transactions
+            .with_label_values(&[&self.mirror.name, "aborted"])
+            .inc();
+        m.transaction_records_aborted
+            .with_label_values(&[&self.mirror.name])
+            .inc_by(self.records);
+        tracing::warn!(
+            why = self.why,
+            records = self.records,
+            retry_in_ms = self.backoff.map(|b| b.as_millis() as u64),
+            "exactly-once: transaction aborted; its records are copied again from the last committed positions (none of them reached read_committed consumers)"
+        );
+    }
+}
+
 /// Shards of a shared mirror given to this instance by the group, with the positions read for
 /// them.
 pub struct ShardsGained<'a> {

@@ -66,6 +66,9 @@ pub struct Metrics {
     pub shards_owned: IntGaugeVec,
     pub singleton_duties: IntGaugeVec,
     pub shard_handovers: IntCounterVec,
+    pub transactions: IntCounterVec,
+    pub transaction_records_aborted: IntCounterVec,
+    pub transaction_seconds: HistogramVec,
     /// Source end offsets (last stable offset) per (topic, partition) from the record
     /// consumers' librdkafka statistics, keyed by client name.
     source_ends: Mutex<HashMap<String, EndOffsets>>,
@@ -129,6 +132,9 @@ impl Metrics {
             shards_owned: reg(&r, IntGaugeVec::new(Opts::new("strait_shards_owned", "Shards of the mirror this instance owns, when several instances share it (deployment); its source partitions are those of these shards"), mirror).unwrap()),
             singleton_duties: reg(&r, IntGaugeVec::new(Opts::new("strait_singleton_duties", "1 while this instance runs the mirror's singleton duties (topic creation, config and ACL sync, checkpoints, group offset sync, heartbeats): the owner of shard 0, or the only instance"), mirror).unwrap()),
             shard_handovers: reg(&r, IntCounterVec::new(Opts::new("strait_shard_handovers_total", "Shards this instance gained or let go, by kind (gained; released: after storing their positions; lost: the group had already given them to another instance, e.g. after a network cut longer than the session timeout)"), &["mirror", "kind"]).unwrap()),
+            transactions: reg(&r, IntCounterVec::new(Opts::new("strait_transactions_total", "Exactly-once mirrors: transactions on the target by result (committed; aborted: a record or the commit failed, its records are copied again in the next one)"), &["mirror", "result"]).unwrap()),
+            transaction_records_aborted: reg(&r, IntCounterVec::new(Opts::new("strait_transaction_aborted_records_total", "Exactly-once mirrors: records of aborted transactions, copied again (never seen by read_committed consumers; they are also in strait_records_replicated_total)"), mirror).unwrap()),
+            transaction_seconds: reg(&r, HistogramVec::new(HistogramOpts::new("strait_transaction_seconds", "Exactly-once mirrors: time from a transaction's begin to its commit (what read_committed consumers of the target wait at most for a record, beyond its copy)").buckets(vec![0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]), mirror).unwrap()),
             source_ends: Mutex::new(HashMap::new()),
             registry: r,
         };

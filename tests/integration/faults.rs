@@ -36,6 +36,8 @@ const OUTAGE: Duration = Duration::from_secs(30);
 /// Added latency, and how long it stays before the catch-up under it is measured.
 const LATENCY_MS: u64 = 200;
 const LATENCY_HOLD: Duration = Duration::from_secs(20);
+/// How long a restarted node stays down.
+const RESTART_DOWN: Duration = Duration::from_secs(5);
 /// Limit for the first records to arrive (strait starts, creates the remote topic).
 const FIRST_COPY_TIMEOUT: Duration = Duration::from_secs(120);
 /// Limit for strait to catch up after a fault (a stall that never recovers fails here).
@@ -54,6 +56,9 @@ enum Fault {
     /// SIGKILL of the node leading partition 0 (of the source topic, or of its copy on the
     /// target); the node stays down until the copy is checked, then rejoins.
     KillLeader(Side),
+    /// SIGKILL of the node leading partition 0, restarted [`RESTART_DOWN`] later and waited
+    /// for until it is back in sync.
+    RestartLeader(Side),
     /// Every node stopped, [`OUTAGE`], every node started.
     ClusterDown(Side),
     /// Every proxy of the cluster disabled for [`OUTAGE`].
@@ -71,6 +76,7 @@ impl Fault {
         match self {
             Fault::RollingRestart(s) => format!("rolling restart of the {} cluster", side(s)),
             Fault::KillLeader(s) => format!("SIGKILL of a {} partition leader", side(s)),
+            Fault::RestartLeader(s) => format!("restart of a {} partition leader", side(s)),
             Fault::ClusterDown(s) => format!("{} cluster down for {OUTAGE:?}", side(s)),
             Fault::NetworkCut(s) => format!("network to the {} cut for {OUTAGE:?}", side(s)),
             Fault::Latency => format!("{LATENCY_MS} ms latency to both clusters"),
@@ -143,6 +149,11 @@ impl Phases {
 }
 
 fn run_fault(test: &str, fault: Fault) -> FaultReport {
+    run_fault_as(test, fault, false)
+}
+
+/// [`run_fault`], with strait `delivery: exactly_once` if `exactly_once`.
+fn run_fault_as(test: &str, fault: Fault, exactly_once: bool) -> FaultReport {
     let t0 = Instant::now();
     let mut phases = Phases::start();
     let pair = fault_clusters();
@@ -153,10 +164,14 @@ fn run_fault(test: &str, fault: Fault) -> FaultReport {
 
     // strait through the proxies of both clusters; the target's default replication factor
     // (min(3, brokers)) for the remote topic.
+    let mut mirror = MirrorConfig::a_to_b(&[&topic]).remove("replication_factor");
+    if exactly_once {
+        mirror = mirror.set("delivery", "exactly_once");
+    }
     let config = StraitConfig::new()
         .cluster("A", ClusterConfig::new(&src.proxied_bootstrap()))
         .cluster("B", ClusterConfig::new(&dst.proxied_bootstrap()))
-        .mirror(MirrorConfig::a_to_b(&[&topic]).remove("replication_factor"))
+        .mirror(mirror)
         .shutdown_timeout("30s");
     src.create_topic(&topic, PARTITIONS);
     phases.end("topic");
@@ -211,6 +226,19 @@ fn run_fault(test: &str, fault: Fault) -> FaultReport {
                 .unwrap_or_else(|| panic!("{t}/0 has no leader on {}", c.name()));
             c.kill(leader);
             killed = Some((c, leader));
+        }
+        Fault::RestartLeader(side) => {
+            let (c, t) = match side {
+                Side::Source => (src, topic.as_str()),
+                Side::Target => (dst, remote.as_str()),
+            };
+            let leader = c
+                .leader_of(t, 0)
+                .unwrap_or_else(|| panic!("{t}/0 has no leader on {}", c.name()));
+            c.kill(leader);
+            hold(RESTART_DOWN, &http, &mut observed);
+            c.start_node(leader);
+            c.wait_fully_replicated(Duration::from_secs(120));
         }
         Fault::ClusterDown(side) => {
             cluster(side).stop_all();
@@ -346,6 +374,23 @@ fn sigkill_of_a_source_partition_leader() {
 fn sigkill_of_a_target_partition_leader() {
     let r = run_fault("kill-target-leader", Fault::KillLeader(Side::Target));
     assert_eq!(r.copy.lost, 0);
+}
+
+/// Exactly-once through a target broker's restart (the leader of a remote partition, SIGKILL
+/// and started again) while records stream: the read_committed reader of the target sees every
+/// record once, in order.
+#[test]
+fn exactly_once_through_a_target_broker_restart() {
+    let r = run_fault_as(
+        "eos-restart-target",
+        Fault::RestartLeader(Side::Target),
+        true,
+    );
+    assert_eq!(r.copy.lost, 0);
+    assert_eq!(
+        r.copy.duplicates, 0,
+        "exactly-once: duplicates on the target"
+    );
 }
 
 #[test]
@@ -492,60 +537,89 @@ impl Replicator {
 }
 
 /// xorshift64*: the kill loop's moments from its seed.
-fn next_random(state: &mut u64) -> u64 {
+pub(crate) fn next_random(state: &mut u64) -> u64 {
     *state ^= *state >> 12;
     *state ^= *state << 25;
     *state ^= *state >> 27;
     state.wrapping_mul(0x2545_f491_4f6c_dd1d)
 }
 
-fn env_u64(key: &str, default: u64) -> u64 {
+pub(crate) fn env_u64(key: &str, default: u64) -> u64 {
     std::env::var(key)
         .ok()
         .map(|v| v.parse().unwrap_or_else(|e| panic!("{key}={v}: {e}")))
         .unwrap_or(default)
 }
 
+/// One kill loop's settings.
+pub(crate) struct KillLoop {
+    /// MirrorMaker 2 rather than strait.
+    pub mm2: bool,
+    /// strait with `delivery: exactly_once`, MirrorMaker 2 with `exactly.once.source.support`.
+    pub exactly_once: bool,
+    pub seed: u64,
+    pub kills: u64,
+    pub records: u64,
+    pub rate: u64,
+    /// Each kill comes a seeded random time in this range (ms) after the replicator copies
+    /// again.
+    pub delay_ms: std::ops::Range<u64>,
+}
+
 /// One kill loop: `records` stream at `rate` into a fresh topic of `a` while the replicator
 /// copies them to `b` and gets `kill -9` (then an immediate restart) up to `kills` times, each a
-/// seeded random 1-6 s after it copies again. Afterwards the exact check.
-fn kill_loop(
-    a: &KafkaCluster,
-    b: &KafkaCluster,
-    mm2: bool,
-    seed: u64,
-    kills: u64,
-    records: u64,
-    rate: u64,
-) -> CopyReport {
+/// seeded random delay after it copies again. Afterwards the exact check (read_committed).
+pub(crate) fn kill_loop(a: &KafkaCluster, b: &KafkaCluster, l: &KillLoop) -> CopyReport {
     const P: i32 = 8;
-    let topic = unique_name(if mm2 {
-        "kill-loop-mm2"
-    } else {
-        "kill-loop-strait"
+    let KillLoop {
+        mm2,
+        exactly_once,
+        seed,
+        kills,
+        records,
+        rate,
+        ..
+    } = *l;
+    let topic = unique_name(match (mm2, exactly_once) {
+        (false, false) => "kill-loop-strait",
+        (false, true) => "kill-loop-strait-eos",
+        (true, false) => "kill-loop-mm2",
+        (true, true) => "kill-loop-mm2-eos",
     });
     let remote = format!("A.{topic}");
     create_topic(&a.bootstrap(), &topic, P, &[]);
     let mut replicator = if mm2 {
-        let props = Mm2Properties::one_way(("A", a), ("B", b))
+        let mut props = Mm2Properties::one_way(("A", a), ("B", b))
             .flow("A", "B", "topics", &topic)
             .flow("A", "B", "groups", "none-such");
+        if exactly_once {
+            // KIP-618 in dedicated mode: a worker setting of the target, and a read_committed
+            // source consumer (without it MM2 refuses exactly-once).
+            props = props
+                .for_cluster("B", "exactly.once.source.support", "enabled")
+                .for_cluster("A", "consumer.isolation.level", "read_committed");
+        }
         Replicator::Mm2(Mm2Process::start(&props), props)
     } else {
-        Replicator::Strait(StraitProcess::start(&StraitConfig::a_to_b(a, b, &[&topic])))
+        let mut mirror = MirrorConfig::a_to_b(&[&topic]);
+        if exactly_once {
+            mirror = mirror.set("delivery", "exactly_once");
+        }
+        Replicator::Strait(StraitProcess::start(&StraitConfig::one_way(a, b, mirror)))
     };
     let name = replicator.name();
     let mut state = seed.max(1);
-    eprintln!("{name}: {records} records at {rate}/s into {topic}, {kills} kills -9 (seed {seed})");
+    eprintln!("{name}: {records} records at {rate}/s into {topic}, {kills} kills -9 (seed {seed}, exactly-once {exactly_once})");
     let stream = RecordStream::start_bounded(&a.bootstrap(), &topic, P, rate, records);
     let mut follower = Follower::new(&b.bootstrap(), &remote, P);
     let mut copied_at_kills = Vec::new();
     let mut restarted_with = 0i64;
-    // Each kill comes a seeded 1-6 s after the (re)started replicator has copied again (the
+    // Each kill comes a seeded delay after the (re)started replicator has copied again (the
     // target grew), so that every kill interrupts copying however long the replicator takes to
     // start (MirrorMaker 2's Connect runtime takes seconds); none once everything is copied.
     let written = || end_offsets(&b.bootstrap(), &remote).iter().sum::<i64>();
     let copied = |f: &Follower| f.covered().iter().sum::<u64>();
+    let span = (l.delay_ms.end - l.delay_ms.start).max(1);
     while copied_at_kills.len() < kills as usize {
         let deadline = Instant::now() + Duration::from_secs(300);
         while written() <= restarted_with && copied(&follower) < records {
@@ -555,7 +629,7 @@ fn kill_loop(
             );
             follower.advance();
         }
-        let delay = Duration::from_millis(1_000 + next_random(&mut state) % 5_000);
+        let delay = Duration::from_millis(l.delay_ms.start + next_random(&mut state) % span);
         let at = Instant::now() + delay;
         while Instant::now() < at {
             follower.advance();
@@ -625,7 +699,19 @@ fn kill9_loop() {
             "mm2" => true,
             other => panic!("KILL_LOOP_REPLICATORS: unknown replicator {other:?} (strait, mm2)"),
         };
-        let copy = kill_loop(&a, &b, mm2, seed, kills, records, rate);
+        let copy = kill_loop(
+            &a,
+            &b,
+            &KillLoop {
+                mm2,
+                exactly_once: std::env::var("KILL_LOOP_EXACTLY_ONCE").is_ok_and(|v| v == "1"),
+                seed,
+                kills,
+                records,
+                rate,
+                delay_ms: 1_000..6_000,
+            },
+        );
         assert_eq!(copy.lost, 0);
     }
 }

@@ -8,7 +8,7 @@ use crate::harness::secure::{
     allow, grant, revoke, AclBinding, AclOperation as Op, AclResource as Res, PatternType,
 };
 use crate::harness::*;
-use crate::secured::{every_feature, Names};
+use crate::secured::{every_feature, records, Names};
 
 const ARRIVAL: Duration = Duration::from_secs(120);
 
@@ -516,4 +516,92 @@ fn a_missing_permission_is_named_once_with_the_grant_that_fixes_it() {
     }
     let repeated: Vec<_> = said.iter().filter(|(_, &times)| times > 3).collect();
     assert!(repeated.is_empty(), "said again and again: {repeated:?}");
+}
+
+/// Exactly-once needs WRITE and DESCRIBE on strait's transactional id on the target. Without
+/// them strait says so at start, naming the id and the grant, and copies nothing; once granted,
+/// it starts (the mirror's restart after its backoff) and copies every record exactly once.
+#[test]
+fn exactly_once_names_the_missing_transactional_id_grant_at_start() {
+    let (a, b) = shared_secure_clusters();
+    let names = Names::new();
+    let principal = "User:least";
+    grant(a, &bindings(Side::Source, principal, &names, false));
+    grant(b, &bindings(Side::Target, principal, &names, false));
+    let (x, y, topic) = (names.x.as_str(), names.y.as_str(), names.topic.as_str());
+    let remote = format!("{x}.{topic}");
+    create_topic(&a.bootstrap(), topic, 2, &[]);
+    produce(&a.bootstrap(), topic, &records(topic, 100, 2));
+    let config = StraitConfig::new()
+        .cluster(x, ClusterConfig::secured(a, Listener::ScramSha512, "least"))
+        .cluster(y, ClusterConfig::secured(b, Listener::ScramSha256, "least"))
+        .mirror(
+            MirrorConfig::new(x, y)
+                .topics(&[topic])
+                .groups(&[])
+                .replication_factor(1)
+                .set("delivery", "exactly_once"),
+        )
+        .shutdown_timeout("30s");
+    let mut strait = StraitProcess::start(&config);
+    let id = format!("strait.{x}");
+    let named = format!(
+        "refuses transactional id `{id}`: grant strait's principal WRITE and DESCRIBE on TransactionalId `{id}`"
+    );
+    wait_until(
+        ARRIVAL,
+        "strait to name the missing transactional id grant",
+        || strait.log_contents().contains(&named),
+    );
+    assert_eq!(
+        end_offsets(&b.bootstrap(), &remote).iter().sum::<i64>(),
+        0,
+        "records copied without transactions"
+    );
+    grant(
+        b,
+        &[
+            allow(
+                principal,
+                Op::Write,
+                Res::TransactionalId,
+                &id,
+                PatternType::Literal,
+            ),
+            allow(
+                principal,
+                Op::Describe,
+                Res::TransactionalId,
+                &id,
+                PatternType::Literal,
+            ),
+        ],
+    );
+    let mut target = TopicReader::new(&b.bootstrap(), &remote);
+    target.wait_for_count(100, ARRIVAL);
+    strait.assert_running();
+    strait.sigterm();
+    assert_eq!(strait.wait_exit(Duration::from_secs(60)).code(), Some(0));
+    target.read_to_end(ARRIVAL);
+    // Key and value of each record, per partition in order.
+    type Contents = Vec<(i32, Vec<(Option<Vec<u8>>, Option<Vec<u8>>)>)>;
+    let contents = |records: &[Rec]| -> Contents {
+        by_partition(records)
+            .into_iter()
+            .map(|(p, rs)| {
+                (
+                    p,
+                    rs.iter()
+                        .map(|r| (r.key.clone(), r.value.clone()))
+                        .collect(),
+                )
+            })
+            .collect()
+    };
+    let source = read_all(&a.bootstrap(), topic, ARRIVAL);
+    assert_eq!(target.records().len(), 100, "records on the target");
+    assert!(
+        contents(target.records()) == contents(&source),
+        "the target's records differ from the source's (every record once, in order)"
+    );
 }

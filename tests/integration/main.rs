@@ -18,6 +18,7 @@ mod checkpoints;
 mod cli;
 mod deploy_manifests;
 mod dr;
+mod exactly_once;
 mod faults;
 mod filters;
 mod heartbeats;

@@ -526,3 +526,181 @@ fn singleton_duties_move_when_their_instance_is_killed() {
     let copy = check_copy(&source, &target, &summary.per_partition);
     eprintln!("{topic}: {copy:?}");
 }
+
+/// Exactly-once between instances (`delivery: exactly_once`): three instances share 16
+/// partitions while records stream; one is killed with SIGKILL (its open transaction is
+/// aborted by the target at its timeout, and the group gives its shards to the others), then a
+/// fourth joins (a graceful hand-over: the shards' last transaction is committed before they
+/// move). The read_committed reader of the target sees every record exactly once, in order.
+#[test]
+fn exactly_once_through_a_sigkill_and_a_join() {
+    let (a, b) = shared_clusters();
+    let name = unique_name("scale-eos");
+    let topics: Vec<String> = (1..=2).map(|i| format!("{name}-{i}")).collect();
+    for t in &topics {
+        create_topic(&a.bootstrap(), t, PARTITIONS, &[]);
+    }
+    let all: BTreeSet<(String, i32)> = topics
+        .iter()
+        .flat_map(|t| (0..PARTITIONS).map(move |p| (t.clone(), p)))
+        .collect();
+    let mirror = MirrorConfig::a_to_b(&[&format!("{name}-.*")])
+        .set("delivery", "exactly_once")
+        .set("transaction_timeout", "10s");
+    let config = StraitConfig::one_way(a, b, mirror)
+        .set("deployment", deployment(&name))
+        .shutdown_timeout("30s");
+    let streams: Vec<RecordStream> = topics
+        .iter()
+        .map(|t| RecordStream::start(&a.bootstrap(), t, PARTITIONS, 200))
+        .collect();
+    let mut followers: Vec<Follower> = topics
+        .iter()
+        .map(|t| Follower::new(&b.bootstrap(), &format!("A.{t}"), PARTITIONS))
+        .collect();
+    let catch_up = |followers: &mut [Follower], streams: &[RecordStream], what: &str| {
+        let counts: Vec<Vec<u64>> = streams.iter().map(|s| s.sent_per_partition()).collect();
+        let t0 = Instant::now();
+        for (f, c) in followers.iter_mut().zip(&counts) {
+            f.wait_covers(c, CATCH_UP, what);
+        }
+        t0.elapsed()
+    };
+    let mut fleet = Fleet::start(config, 3);
+    let shares = fleet.settled(&all, "three instances");
+    catch_up(&mut followers, &streams, "the stream with three instances");
+
+    let victim = *shares
+        .iter()
+        .find(|(_, s)| !s.duties)
+        .expect("an instance without duties")
+        .0;
+    fleet.kill9(victim);
+    let took = catch_up(
+        &mut followers,
+        &streams,
+        "the killed instance's partitions to replicate again",
+    );
+    eprintln!(
+        "exactly-once: SIGKILL of instance {victim}: everything sent until then readable on the target after {:.1}s",
+        took.as_secs_f64()
+    );
+    fleet.settled(&all, "two instances after the SIGKILL");
+    fleet.add();
+    let shares = fleet.settled(&all, "a fourth instance joined");
+    eprintln!("exactly-once: joined: {shares:?}");
+    catch_up(&mut followers, &streams, "the stream after the join");
+
+    let summaries: Vec<StreamSummary> = streams.into_iter().map(RecordStream::finish).collect();
+    for (f, s) in followers.iter_mut().zip(&summaries) {
+        f.wait_covers(&s.per_partition, CATCH_UP, "the whole stream");
+    }
+    for i in fleet.live() {
+        fleet.stop(i);
+    }
+    let mut duplicates = 0;
+    let mut records = 0;
+    for ((t, f), s) in topics.iter().zip(followers).zip(&summaries) {
+        let source = read_all(&a.bootstrap(), t, Duration::from_secs(60));
+        let target = f.read_to_end(Duration::from_secs(60));
+        let copy = check_copy(&source, &target, &s.per_partition);
+        eprintln!("{t}: {copy:?}");
+        assert_eq!(copy.lost, 0, "{t}: records lost");
+        duplicates += copy.duplicates;
+        records += copy.source_records;
+    }
+    eprintln!(
+        "exactly-once: {records} records, {duplicates} duplicates through a SIGKILL and a join"
+    );
+    assert_eq!(duplicates, 0, "exactly-once: records on the target twice");
+}
+
+/// A zombie after a rebalance: of two instances sharing an exactly-once mirror, one is frozen
+/// (SIGSTOP, as a long GC pause or a stalled VM would) with a transaction open, for longer than
+/// the session timeout but shorter than the transaction timeout. The group gives its shards to
+/// the other instance, which copies them again from their last committed positions. When the
+/// frozen one wakes (SIGCONT) and tries to commit what it had copied, the group coordinator
+/// refuses its generation: it aborts, so the records it copied after its last commit never
+/// reach read_committed consumers a second time. 0 duplicates.
+#[test]
+fn exactly_once_fences_a_zombie_instance_after_a_rebalance() {
+    let (a, b) = shared_clusters();
+    let name = unique_name("scale-zombie");
+    let topic = name.clone();
+    create_topic(&a.bootstrap(), &topic, PARTITIONS, &[]);
+    let all: BTreeSet<(String, i32)> = (0..PARTITIONS).map(|p| (topic.clone(), p)).collect();
+    // Transactions of 2 s, so that the frozen instance surely holds an open one with records.
+    let mirror = MirrorConfig::a_to_b(&[&topic])
+        .set("delivery", "exactly_once")
+        .set("transaction_interval", "2s")
+        .set("transaction_timeout", "60s");
+    let config = StraitConfig::one_way(a, b, mirror)
+        .set("deployment", deployment(&name))
+        .shutdown_timeout("30s");
+    let stream = RecordStream::start(&a.bootstrap(), &topic, PARTITIONS, 400);
+    let mut follower = Follower::new(&b.bootstrap(), &format!("A.{topic}"), PARTITIONS);
+    let mut fleet = Fleet::start(config, 2);
+    let shares = fleet.settled(&all, "two instances");
+    follower.wait_covers(&stream.sent_per_partition(), CATCH_UP, "the stream");
+
+    let zombie = *shares
+        .keys()
+        .find(|i| !shares[i].duties)
+        .expect("an instance without duties");
+    let survivor = 1 - zombie;
+    let pid = fleet.get(zombie).pid() as i32;
+    // SAFETY: kill(2) on the pid of our own child, which has not been reaped.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let frozen = Instant::now();
+    // The survivor owns every partition once the group has given up on the frozen one.
+    wait_until(SETTLE, "the survivor to own every partition", || {
+        share(fleet.get(survivor)).is_some_and(|s| all.iter().all(|p| s.partitions.contains(p)))
+    });
+    follower.wait_covers(
+        &stream.sent_per_partition(),
+        CATCH_UP,
+        "the stream with the survivor alone",
+    );
+    let held = frozen.elapsed();
+    assert!(
+        held < Duration::from_secs(50),
+        "frozen for {held:?}: the zombie's transaction may have timed out (60 s), which would fence it regardless of the group"
+    );
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    eprintln!(
+        "zombie: instance {zombie} frozen for {:.1}s, woken",
+        held.as_secs_f64()
+    );
+    // It wakes, is refused, rejoins: the two share the partitions again.
+    fleet.settled(&all, "the woken instance rejoined");
+    follower.wait_covers(
+        &stream.sent_per_partition(),
+        CATCH_UP,
+        "the stream after the zombie woke",
+    );
+    let log = fleet.get(zombie).log_contents();
+    let survivor_log = fleet.get(survivor).log_contents();
+    let summary = stream.finish();
+    follower.wait_covers(&summary.per_partition, CATCH_UP, "the whole stream");
+    for i in fleet.live() {
+        fleet.stop(i);
+    }
+    let source = read_all(&a.bootstrap(), &topic, Duration::from_secs(60));
+    let target = follower.read_to_end(Duration::from_secs(60));
+    let copy = check_copy(&source, &target, &summary.per_partition);
+    eprintln!("zombie: {copy:?}");
+    assert_eq!(copy.lost, 0, "records lost");
+    assert_eq!(
+        copy.duplicates, 0,
+        "the zombie's transaction was committed after its shards had moved"
+    );
+    assert!(
+        survivor_log.contains("fenced an instance that left the group"),
+        "the survivor did not fence the frozen instance's transactional id"
+    );
+    assert!(
+        log.contains("was fenced") || log.contains("transaction aborted"),
+        "the woken instance neither found itself fenced nor aborted a transaction"
+    );
+}

@@ -63,7 +63,7 @@ pub(crate) fn broad_grants() -> &'static (KafkaCluster, KafkaCluster) {
     pair
 }
 
-fn records(prefix: &str, n: usize, partitions: i32) -> Vec<OutRecord> {
+pub(crate) fn records(prefix: &str, n: usize, partitions: i32) -> Vec<OutRecord> {
     (0..n)
         .map(|i| {
             let mut r = OutRecord::to_partition(i as i32 % partitions, format!("{prefix}-{i:04}"));

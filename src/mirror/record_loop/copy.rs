@@ -125,6 +125,9 @@ impl Core {
         }
         s.part.produced(offset, ts.unwrap_or(0));
         self.copied += 1;
+        if let Some(txn) = &mut self.txn {
+            txn.sent();
+        }
         if let Some(n) = self.panic_after {
             if self.copied >= n && failpoint::first_time() {
                 panic!("failpoint record-path-panic-after:{n}: the record path panics once");

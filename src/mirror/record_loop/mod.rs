@@ -21,6 +21,7 @@ mod persist;
 mod positions;
 mod reports;
 mod routes;
+mod transaction;
 
 use announce::announce;
 
@@ -33,6 +34,7 @@ use super::progress::{Positions, Written};
 use super::shards::{Handover, Owned, Sharing};
 use super::spec::RecordPathSpec;
 use super::throttle::Throttler;
+use super::transaction::GroupMember;
 use crate::flow::RouteSet;
 use crate::kafka::LogContext;
 use crate::runtime::failpoint;
@@ -58,6 +60,8 @@ pub struct Slot {
     pub telemetry: PartitionTelemetry,
     /// When its acknowledged position last moved (ms since the epoch; 0: not in this run).
     pub moved_ms: i64,
+    /// Exactly-once: what it falls back to if the open transaction aborts.
+    pub saved: transaction::Saved,
 }
 
 /// Everything of the loop but the consumer (whose messages borrow it while they are copied).
@@ -76,6 +80,11 @@ pub struct Core {
     /// The routes last applied (gained shards are applied against them).
     pub routes: RouteSet,
     pub telemetry: Arc<MirrorTelemetry>,
+    /// Exactly-once: the transactions of the record producer.
+    pub(super) txn: Option<transaction::Transactions>,
+    /// Exactly-once with offset syncs on the target: they go through the record producer, in
+    /// the transactions.
+    pub(super) syncs_in_transaction: bool,
     pub(super) throttle: Option<Throttler>,
     pub(super) reports: Vec<Report>,
     /// Some partition changed and the consumer must follow.
@@ -106,12 +115,16 @@ pub struct RecordLoop {
     core: Core,
 }
 
-/// The record loop's clients: the source consumer, the target producer and, when offset syncs
-/// live on the source, their producer.
+/// The record loop's clients: the source consumer, the target producer (transactional with
+/// `delivery: exactly_once`) and, when offset syncs are written apart from the records, their
+/// producer.
 pub struct Clients {
     pub consumer: BaseConsumer<LogContext>,
     pub producer: Arc<BaseProducer<DeliveryContext>>,
     pub syncs: Option<Arc<BaseProducer<DeliveryContext>>>,
+    /// Exactly-once: the producer's transactions are initialized; with a shared mirror, the
+    /// coordination group's member and topic go with every transaction.
+    pub transactional: Option<Option<(GroupMember, String)>>,
 }
 
 impl RecordLoop {
@@ -127,7 +140,14 @@ impl RecordLoop {
             consumer,
             producer,
             syncs,
+            transactional,
         } = clients;
+        let txn = match (&spec.exactly_once, transactional) {
+            (Some(eos), Some(group)) => Some(transaction::Transactions::new(eos.clone(), group)),
+            _ => None,
+        };
+        let syncs_in_transaction =
+            txn.is_some() && spec.offset_syncs.as_ref().is_some_and(|o| !o.on_source);
         let throttle = Throttler::new(&spec.throttle);
         let (owned, handover) = match sharing {
             Some(s) => (Some(Owned::new(s.count)), Some(s.handover)),
@@ -147,6 +167,8 @@ impl RecordLoop {
                 index: index::Index::default(),
                 positions,
                 telemetry,
+                txn,
+                syncs_in_transaction,
                 throttle,
                 reports: Vec::new(),
                 dirty: false,
@@ -212,7 +234,10 @@ impl RecordLoop {
         }
         .emit();
         if last_progress.elapsed() >= PROGRESS_INTERVAL {
-            c.write_progress();
+            // Exactly-once: positions go with the transactions instead.
+            if c.txn.is_none() {
+                c.write_progress();
+            }
             c.measure_lag(&self.consumer);
             *last_progress = Instant::now();
         }
@@ -227,16 +252,30 @@ impl RecordLoop {
             *summary = (Instant::now(), c.copied);
         }
         if let Some((code, reason)) = c.producer.client().fatal_error() {
-            return Err(MirrorError::ProducerFatal { code, reason });
+            return Err(match &c.txn {
+                Some(txn) if transaction_fenced(code) => MirrorError::Fenced {
+                    id: txn.spec.transactional_id.clone(),
+                    reason,
+                },
+                _ => MirrorError::ProducerFatal { code, reason },
+            });
         }
         if c.slots.iter().any(|s| s.part.awaits_report()) {
             // Isolating a partition: its record must be resolved before anything else goes.
             c.producer.poll(BATCH_TIME);
-        } else {
+        } else if c.begin()? {
             self.copy_batch(cancel)?;
+        } else {
+            // Exactly-once, after an abort: waiting out the backoff (reports still served).
+            c.producer.poll(BATCH_TIME);
         }
-        self.core.producer.poll(Duration::ZERO);
-        self.core.apply_reports();
+        let c = &mut self.core;
+        c.producer.poll(Duration::ZERO);
+        c.apply_reports();
+        if c.transaction_due() {
+            let deadline = Instant::now() + c.spec.drain_timeout;
+            c.end_transaction(deadline)?;
+        }
         Ok(())
     }
 
@@ -269,6 +308,15 @@ impl RecordLoop {
         }
         Ok(())
     }
+}
+
+/// Whether a fatal producer error means another producer took over the transactional id.
+fn transaction_fenced(code: rdkafka::types::RDKafkaErrorCode) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as C;
+    matches!(
+        code,
+        C::Fenced | C::ProducerFenced | C::InvalidProducerEpoch
+    )
 }
 
 impl Core {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
+use super::transaction::Ended;
 use super::{Core, Slot};
 use crate::flow::OffsetMaps;
 use crate::mirror::delivery::{DeliveryContext, Sent};
@@ -45,29 +46,12 @@ impl Core {
     /// of what the map learned. A full producer queue defers the rest to the next interval:
     /// nothing is lost.
     pub(super) fn write_progress(&mut self) {
-        for s in &mut self.slots {
-            let Some(committed) = s.part.track().map(|t| t.committed()) else {
-                continue;
-            };
-            if committed == s.written.position {
+        for i in 0..self.slots.len() {
+            if !self.position_moved(i) {
                 continue;
             }
-            publish_map(&self.spec.maps, &self.telemetry, &mut s.part);
-            let track = s.part.track().expect("a tracked partition");
-            let (key, value) = progress::encode(
-                &self.spec.source.alias,
-                &s.part.source_topic,
-                s.part.partition,
-                committed,
-                track.map(),
-                s.part.topic_id(),
-            );
-            let record =
-                BaseRecord::with_opaque_to(&self.spec.progress_topic, Sent::Progress.opaque())
-                    .partition(0)
-                    .key(&key)
-                    .payload(&value);
-            if let Err((error, _)) = self.producer.send(record) {
+            publish_map(&self.spec.maps, &self.telemetry, &mut self.slots[i].part);
+            if let Err(error) = self.write_position(i) {
                 ProgressNotWritten {
                     mirror: &self.telemetry,
                     topic: &self.spec.progress_topic,
@@ -76,10 +60,6 @@ impl Core {
                 }
                 .emit();
                 return;
-            }
-            s.written.position = committed;
-            if let (Some(spec), Some(producer)) = (&self.spec.offset_syncs, &self.syncs) {
-                s.written.synced = write_offset_syncs(producer, &spec.topic, s);
             }
         }
         if let Some(p) = &self.syncs {
@@ -98,9 +78,88 @@ impl Core {
         }
     }
 
+    /// Exactly-once: adds the position of every partition that moved (and the offset syncs
+    /// kept on the target) to the open transaction. Returns the slots written; a record that
+    /// cannot be queued fails the transaction (its positions must all go with it). Their maps
+    /// are published once the transaction is committed.
+    pub(super) fn write_progress_in_transaction(&mut self) -> Vec<usize> {
+        let mut written = Vec::new();
+        for i in 0..self.slots.len() {
+            if !self.position_moved(i) {
+                continue;
+            }
+            match self.write_position(i) {
+                Ok(()) => written.push(i),
+                Err(error) => {
+                    ProgressNotWritten {
+                        mirror: &self.telemetry,
+                        topic: &self.spec.progress_topic,
+                        error: &error,
+                        deferred: false,
+                    }
+                    .emit();
+                    if let Some(txn) = &mut self.txn {
+                        txn.record_failed();
+                    }
+                    break;
+                }
+            }
+        }
+        written
+    }
+
+    /// Whether the acknowledged position of `slot` moved since it was last written.
+    fn position_moved(&self, slot: usize) -> bool {
+        let s = &self.slots[slot];
+        s.part
+            .track()
+            .is_some_and(|t| t.committed() != s.written.position)
+    }
+
+    /// Hands the position of `slot` to the producer for the progress topic, with the MM2 offset
+    /// syncs of what its map learned.
+    fn write_position(&mut self, slot: usize) -> Result<(), KafkaError> {
+        let s = &mut self.slots[slot];
+        let track = s.part.track().expect("a tracked partition");
+        let committed = track.committed();
+        let (key, value) = progress::encode(
+            &self.spec.source.alias,
+            &s.part.source_topic,
+            s.part.partition,
+            committed,
+            track.map(),
+            s.part.topic_id(),
+        );
+        let record = BaseRecord::with_opaque_to(&self.spec.progress_topic, Sent::Progress.opaque())
+            .partition(0)
+            .key(&key)
+            .payload(&value);
+        self.producer.send(record).map_err(|(error, _)| error)?;
+        s.written.position = committed;
+        let syncs = if self.syncs_in_transaction {
+            Some(&self.producer)
+        } else {
+            self.syncs.as_ref()
+        };
+        if let (Some(spec), Some(producer)) = (&self.spec.offset_syncs, syncs) {
+            s.written.synced = write_offset_syncs(producer, &spec.topic, s);
+        }
+        Ok(())
+    }
+
     /// Waits (until `deadline`) for what is in flight, then persists the final positions.
     /// Returns whether everything in flight was acknowledged and the positions written.
     pub(super) fn drain(&mut self, deadline: Instant) -> bool {
+        if self.txn.is_some() {
+            return match self.end_transaction(deadline) {
+                Ok(Ended::Committed | Ended::Nothing) => true,
+                Ok(Ended::Aborted) => false,
+                Err(e) => {
+                    tracing::warn!(error = %e, "exactly-once: the last transaction could not be committed; its records are copied again by the next run of their partitions");
+                    false
+                }
+            };
+        }
         let budget = deadline.saturating_duration_since(Instant::now());
         // Most of the budget for the records in flight, the rest for the final progress write.
         let reserve = (budget / 4).min(Duration::from_secs(5));

@@ -20,6 +20,12 @@ impl Core {
         let mut reports = std::mem::take(&mut self.reports);
         let now = now_ms();
         for report in reports.drain(..) {
+            if report.result.is_err() {
+                // Exactly-once: the open transaction cannot commit any more.
+                if let Some(txn) = &mut self.txn {
+                    txn.record_failed();
+                }
+            }
             match report.sent {
                 Sent::Record { slot, offset } => {
                     let Some(s) = self.slots.get_mut(slot) else {
@@ -30,7 +36,7 @@ impl Core {
                     }
                 }
                 Sent::Progress => {
-                    if let Err(e) = report.result {
+                    if let (Err(e), None) = (report.result, &self.txn) {
                         write_failed(
                             &self.telemetry,
                             &self.spec.progress_topic,

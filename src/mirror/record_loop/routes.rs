@@ -141,12 +141,20 @@ impl Core {
         }
         let telemetry =
             PartitionTelemetry::new(&self.telemetry.name, &part.source_topic, part.partition);
+        let saved = match &self.txn {
+            Some(_) => super::transaction::Saved {
+                track: part.savepoint(),
+                written,
+            },
+            None => super::transaction::Saved::default(),
+        };
         self.slots.push(Slot {
             written,
             part,
             held: Held::default(),
             telemetry,
             moved_ms: 0,
+            saved,
         });
         self.dirty = true;
         self.slots.len() - 1

@@ -219,16 +219,32 @@ pub fn partition_count(bootstrap: &str, topic: &str) -> Option<usize> {
 }
 
 /// The end offset (high watermark) of every partition of `topic`, indexed by partition; empty
-/// if the topic does not exist.
+/// if the topic does not exist. A partition whose leader is not elected yet (a topic just
+/// created) is asked again until it answers, within the metadata timeout.
 pub fn end_offsets(bootstrap: &str, topic: &str) -> Vec<i64> {
     let client = metadata_client(bootstrap);
     let n = partition_count(bootstrap, topic).unwrap_or(0);
     (0..n as i32)
         .map(|p| {
-            client
-                .fetch_watermarks(topic, p, METADATA_TIMEOUT)
-                .unwrap_or_else(|e| panic!("watermarks of {topic}/{p}: {e}"))
-                .1
+            let deadline = Instant::now() + METADATA_TIMEOUT;
+            loop {
+                match client.fetch_watermarks(topic, p, METADATA_TIMEOUT) {
+                    Ok((_, high)) => break high,
+                    Err(e)
+                        if Instant::now() < deadline
+                            && matches!(
+                                e.rdkafka_error_code(),
+                                Some(
+                                    RDKafkaErrorCode::NotLeaderForPartition
+                                        | RDKafkaErrorCode::LeaderNotAvailable
+                                )
+                            ) =>
+                    {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    Err(e) => panic!("watermarks of {topic}/{p}: {e}"),
+                }
+            }
         })
         .collect()
 }

@@ -1,0 +1,351 @@
+//! Exactly-once: the record loop's transactions (see `mirror::transaction`). A transaction is
+//! begun before the first record of a turn, collects records for `transaction_interval`, and
+//! is then ended: every record in it acknowledged (or the transaction aborted), the progress
+//! records of the positions they advance and the offset syncs kept on the target added to it,
+//! the coordination group's offsets of the owned shards sent with it (when shared), and
+//! committed. Only a committed transaction moves what the partitions fall back to
+//! ([`Saved`]) and what checkpoints translate through; an aborted one rolls every partition
+//! back to its last committed position and map, and its records are copied again in the next.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::producer::Producer;
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::persist::publish_map;
+use super::Core;
+use crate::mirror::error::MirrorError;
+use crate::mirror::progress::Written;
+use crate::mirror::tracker::PartitionTrack;
+use crate::mirror::transaction::{self, ExactlyOnceSpec, Failure, GroupMember};
+use crate::telemetry::events::{Event, TransactionAborted, TransactionCommitted};
+
+/// After an aborted transaction, the first wait before the next one begins (doubled on each
+/// abort in a row, up to [`ABORT_BACKOFF_MAX`]).
+const ABORT_BACKOFF: Duration = Duration::from_millis(200);
+const ABORT_BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// What a partition falls back to when a transaction aborts: its position, map and writes as
+/// of the last commit.
+#[derive(Debug)]
+pub struct Saved {
+    pub track: Option<PartitionTrack>,
+    pub written: Written,
+}
+
+impl Default for Saved {
+    fn default() -> Self {
+        Saved {
+            track: None,
+            written: Written::starting_at(None),
+        }
+    }
+}
+
+/// The transactions of an exactly-once record loop.
+pub struct Transactions {
+    pub spec: ExactlyOnceSpec,
+    /// Shared mirror: the coordination group's member (its generation goes with each commit)
+    /// and topic (whose partitions are the shards).
+    pub group: Option<(GroupMember, String)>,
+    /// When the open transaction began; `None`: none is open.
+    begun: Option<Instant>,
+    /// A record or progress record of the open transaction failed: it must abort.
+    failed: bool,
+    /// Records handed to the producer in the open transaction.
+    records: u64,
+    /// No transaction begins before this (after an abort).
+    resume_at: Option<Instant>,
+    aborts_in_row: u32,
+    /// The abort of a failed transaction did not complete (the target away): tried again.
+    abort_pending: bool,
+}
+
+impl Transactions {
+    pub fn new(spec: ExactlyOnceSpec, group: Option<(GroupMember, String)>) -> Self {
+        Transactions {
+            spec,
+            group,
+            begun: None,
+            failed: false,
+            records: 0,
+            resume_at: None,
+            aborts_in_row: 0,
+            abort_pending: false,
+        }
+    }
+
+    /// A record or progress record of the open transaction was not written.
+    pub fn record_failed(&mut self) {
+        if self.begun.is_some() {
+            self.failed = true;
+        }
+    }
+
+    /// A record went into the open transaction.
+    pub fn sent(&mut self) {
+        self.records += 1;
+    }
+}
+
+/// How a transaction ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// None was open.
+    Nothing,
+    Committed,
+    /// Aborted: its records are copied again.
+    Aborted,
+}
+
+impl Core {
+    /// Exactly-once: begins a transaction unless one is open (or an abort is waited out).
+    /// Returns whether records may be sent now.
+    pub(super) fn begin(&mut self) -> Result<bool, MirrorError> {
+        let Some(txn) = &mut self.txn else {
+            return Ok(true);
+        };
+        if txn.begun.is_some() {
+            return Ok(!txn.failed);
+        }
+        if txn.abort_pending {
+            return Ok(false);
+        }
+        if txn.resume_at.is_some_and(|at| Instant::now() < at) {
+            return Ok(false);
+        }
+        txn.resume_at = None;
+        self.producer
+            .begin_transaction()
+            .map_err(|e| MirrorError::TransactionFatal {
+                id: txn.spec.transactional_id.clone(),
+                reason: e.to_string(),
+            })?;
+        txn.begun = Some(Instant::now());
+        txn.failed = false;
+        txn.records = 0;
+        Ok(true)
+    }
+
+    /// Exactly-once: whether the open transaction should end now: its interval is over, a
+    /// record of it failed, or a partition isolating a refused record has its report (each
+    /// record of an isolating partition is committed alone, so that the refused one is found
+    /// and everything before it stays copied).
+    pub(super) fn transaction_due(&self) -> bool {
+        let Some(txn) = &self.txn else {
+            return false;
+        };
+        if txn.abort_pending {
+            return true;
+        }
+        let Some(begun) = txn.begun else {
+            return false;
+        };
+        txn.failed
+            || begun.elapsed() >= txn.spec.interval
+            || (txn.records > 0
+                && self.slots.iter().any(|s| s.part.isolating())
+                && !self.slots.iter().any(|s| s.part.awaits_report()))
+    }
+
+    /// Ends the open transaction: commits it if every record in it was written, aborts it
+    /// otherwise (and rolls the partitions back). `deadline` bounds the wait for the records
+    /// in flight.
+    pub(super) fn end_transaction(&mut self, deadline: Instant) -> Result<Ended, MirrorError> {
+        let Some(txn) = &self.txn else {
+            return Ok(Ended::Nothing);
+        };
+        if txn.abort_pending {
+            return self.abort("the abort of the last transaction did not complete");
+        }
+        let Some(begun) = txn.begun else {
+            return Ok(Ended::Nothing);
+        };
+        // Every record of the transaction acknowledged first: the positions written with it
+        // must cover only records in it. Within the transaction's own timeout.
+        let limit = deadline.min(begun + txn.spec.timeout.mul_f32(0.9));
+        let flushed = self
+            .producer
+            .flush(limit.saturating_duration_since(Instant::now()))
+            .is_ok();
+        self.apply_reports();
+        let txn = self.txn.as_ref().expect("transactions");
+        if txn.failed {
+            return self.abort("a record of the transaction was not written");
+        }
+        if !flushed {
+            return self
+                .abort("the target did not acknowledge every record of the transaction in time");
+        }
+        let written = self.write_progress_in_transaction();
+        if self.txn.as_ref().expect("transactions").failed {
+            return self.abort("a progress record of the transaction could not be queued");
+        }
+        if let Err(why) = self.send_group_offsets() {
+            return why;
+        }
+        let txn = self.txn.as_ref().expect("transactions");
+        let id = txn.spec.transactional_id.clone();
+        let records = txn.records;
+        loop {
+            let left = limit.saturating_duration_since(Instant::now());
+            match self
+                .producer
+                .commit_transaction(left.max(Duration::from_secs(1)))
+            {
+                Ok(()) => break,
+                Err(e) => match transaction::failure(&e) {
+                    Failure::Retry if Instant::now() < limit => continue,
+                    Failure::Retry | Failure::Abort => {
+                        self.apply_reports();
+                        return self.abort(&format!("the commit failed: {e}"));
+                    }
+                    Failure::Fatal => return Err(fatal(&id, &e)),
+                },
+            }
+        }
+        self.apply_reports();
+        // Committed: what the partitions fall back to moves on, and checkpoints may translate
+        // through what was committed.
+        for slot in written {
+            let s = &mut self.slots[slot];
+            publish_map(&self.spec.maps, &self.telemetry, &mut s.part);
+            s.saved = Saved {
+                track: s.part.savepoint(),
+                written: s.written,
+            };
+        }
+        let txn = self.txn.as_mut().expect("transactions");
+        txn.begun = None;
+        txn.aborts_in_row = 0;
+        TransactionCommitted {
+            mirror: &self.telemetry,
+            records,
+            took: begun.elapsed(),
+        }
+        .emit();
+        Ok(Ended::Committed)
+    }
+
+    /// Shared: the coordination group's offsets of the owned shards go with the transaction,
+    /// with this instance's generation, so that the group coordinator refuses the commit of an
+    /// instance it has left behind.
+    fn send_group_offsets(&mut self) -> Result<(), Result<Ended, MirrorError>> {
+        let Some(txn) = &self.txn else {
+            return Ok(());
+        };
+        let (Some((member, topic)), Some(owned)) = (&txn.group, &self.owned) else {
+            return Ok(());
+        };
+        if owned.shards.is_empty() {
+            return Ok(());
+        }
+        let Some(metadata) = member.get() else {
+            return Err(self.abort("not a member of the coordination group yet"));
+        };
+        let mut offsets = TopicPartitionList::new();
+        for &shard in &owned.shards {
+            let _ = offsets.add_partition_offset(topic, shard as i32, Offset::Offset(0));
+        }
+        let id = txn.spec.transactional_id.clone();
+        let timeout = txn.spec.timeout / 2;
+        match self
+            .producer
+            .send_offsets_to_transaction(&offsets, &metadata, timeout)
+        {
+            Ok(()) => Ok(()),
+            Err(e) => match transaction::failure(&e) {
+                Failure::Fatal => Err(Err(fatal(&id, &e))),
+                Failure::Retry | Failure::Abort => Err(self.abort(&format!(
+                    "the coordination group refused the transaction's offsets: {e}"
+                ))),
+            },
+        }
+    }
+
+    /// Aborts the open (or failed) transaction and rolls every partition back to its last
+    /// committed position and map; the consumer fetches their records again. If the target
+    /// cannot be reached to abort, the abort is tried again on the next turns and nothing new
+    /// is sent meanwhile.
+    pub(super) fn abort(&mut self, why: &str) -> Result<Ended, MirrorError> {
+        let Some(txn) = &mut self.txn else {
+            return Ok(Ended::Nothing);
+        };
+        let id = txn.spec.transactional_id.clone();
+        let records = txn.records;
+        let first = !txn.abort_pending;
+        let timeout = txn.spec.timeout / 2;
+        if first {
+            // Rolled back at once: nothing of the transaction counts from here on, whether or
+            // not the target has heard of the abort yet.
+            for s in &mut self.slots {
+                s.part.roll_back(s.saved.track.clone());
+                s.written = s.saved.written;
+            }
+            self.dirty = true;
+        }
+        match self.producer.abort_transaction(timeout) {
+            Ok(()) => {}
+            Err(e) => match transaction::failure(&e) {
+                Failure::Fatal => return Err(fatal(&id, &e)),
+                Failure::Retry | Failure::Abort => {
+                    let txn = self.txn.as_mut().expect("transactions");
+                    txn.abort_pending = true;
+                    if first {
+                        TransactionAborted {
+                            mirror: &self.telemetry,
+                            why,
+                            records,
+                            backoff: None,
+                        }
+                        .emit();
+                    }
+                    tracing::warn!(error = %e, "exactly-once: the transaction could not be aborted yet (the target is away?); trying again, nothing is sent meanwhile");
+                    return Ok(Ended::Aborted);
+                }
+            },
+        }
+        // Reports of the aborted records (purged or refused) are served and dropped now, before
+        // any record is copied again with the same offsets.
+        let until = Instant::now() + timeout;
+        while self.producer.in_flight_count() > 0 && Instant::now() < until {
+            self.producer.poll(Duration::from_millis(10));
+        }
+        self.producer.poll(Duration::ZERO);
+        let mut stale = Vec::new();
+        self.producer.context().take_reports(&mut stale);
+        let txn = self.txn.as_mut().expect("transactions");
+        txn.abort_pending = false;
+        txn.begun = None;
+        txn.failed = false;
+        txn.aborts_in_row = txn.aborts_in_row.saturating_add(1);
+        let backoff = ABORT_BACKOFF
+            .saturating_mul(1 << (txn.aborts_in_row - 1).min(6))
+            .min(ABORT_BACKOFF_MAX);
+        txn.resume_at = Some(Instant::now() + backoff);
+        if first {
+            TransactionAborted {
+                mirror: &self.telemetry,
+                why,
+                records,
+                backoff: Some(backoff),
+            }
+            .emit();
+        }
+        Ok(Ended::Aborted)
+    }
+}
+
+fn fatal(id: &str, e: &rdkafka::error::KafkaError) -> MirrorError {
+    if transaction::fenced(e) {
+        MirrorError::Fenced {
+            id: id.to_string(),
+            reason: e.to_string(),
+        }
+    } else {
+        MirrorError::TransactionFatal {
+            id: id.to_string(),
+            reason: e.to_string(),
+        }
+    }
+}
