@@ -281,7 +281,11 @@ impl Event for TransactionCommitted<'_> {
         m.transaction_seconds
             .with_label_values(&[&self.mirror.name])
             .observe(self.took.as_secs_f64());
-        let _ = self.records;
+        tracing::trace!(
+            records = self.records,
+            took_ms = self.took.as_millis() as u64,
+            "exactly-once: transaction committed"
+        );
     }
 }
 

@@ -282,12 +282,20 @@ impl RecordLoop {
     /// Polls the source for a batch bounded in records and in time (a throttle or
     /// backpressure can make each record slow, and the rest of the turn must still be served).
     fn copy_batch(&mut self, cancel: &CancellationToken) -> Result<(), MirrorError> {
-        let started = Instant::now();
+        // Exactly-once: no longer than the open transaction has left, so that it is committed
+        // on time.
+        let until = Instant::now()
+            + self
+                .core
+                .transaction_left()
+                .unwrap_or(BATCH_TIME)
+                .min(BATCH_TIME);
         for _ in 0..BATCH_RECORDS {
-            if started.elapsed() >= BATCH_TIME {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
                 break;
             }
-            let msg = match self.consumer.poll(BATCH_TIME) {
+            let msg = match self.consumer.poll(left) {
                 None => break,
                 Some(Err(e)) => {
                     self.core.consumer_error(&self.control, &e)?;
