@@ -14,7 +14,9 @@
 #   bench/kill_loop.sh [SEED] [KILLS] [RECORDS] [RATE]     defaults: 14 20 1000000 2000
 #
 # Environment: KILL_LOOP_REPLICATORS (default strait,mm2), KILL_LOOP_RELEASE=1 for a release
-# build of strait and the harness (default: the debug build the tests use).
+# build of strait and the harness (default: the debug build the tests use),
+# KILL_LOOP_EXACTLY_ONCE=1 for strait's `delivery: exactly_once` and MM2's exactly-once
+# (KIP-618), checked by a read_committed reader (duplicates must then be 0).
 # The test is tests/integration/faults.rs `kill9_loop` (ignored in `cargo test`); its whole
 # output goes to target/kill-loop-SEED.log, the `[kill-loop]` lines are the results.
 set -euo pipefail

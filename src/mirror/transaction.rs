@@ -89,21 +89,7 @@ pub fn start_producer(
     spec: &RecordPathSpec,
     eos: &ExactlyOnceSpec,
 ) -> Result<Arc<BaseProducer<DeliveryContext>>, MirrorError> {
-    let client = format!("{}|producer", spec.name);
-    let producer = kafka::transactional_producer(
-        &spec.target,
-        &client,
-        &eos.transactional_id,
-        eos.timeout,
-        DeliveryContext::new(LogContext::new(client.clone())),
-    )?;
-    let wait = eos.timeout + Duration::from_secs(10);
-    producer
-        .init_transactions(wait)
-        .map_err(|e| MirrorError::Transactions {
-            id: eos.transactional_id.clone(),
-            problem: init_problem(&e, &spec.target.alias, &eos.transactional_id, wait),
-        })?;
+    let producer = init_producer(spec, eos, &eos.transactional_id, "producer", false)?;
     tracing::info!(transactional_id = %eos.transactional_id,
         "exactly-once: transactions initialized on the target (an earlier producer with this id is fenced)");
     Ok(Arc::new(producer))
@@ -112,10 +98,24 @@ pub fn start_producer(
 /// Fences the producers with transactional id `id` (those of an instance that left the
 /// mirror's group): starting a producer with the id bumps its epoch, so the broker refuses the
 /// old producer's writes from now on, and ends the transaction it left open at once instead of
-/// at its timeout (a commit under way completes first). Blocking, bounded like
-/// [`start_producer`].
+/// at its timeout (a commit under way completes first). Another instance fencing the same id
+/// at the same moment fences this fence in turn: that is the same outcome. Blocking, bounded
+/// like [`start_producer`].
 pub fn fence(spec: &RecordPathSpec, eos: &ExactlyOnceSpec, id: &str) -> Result<(), MirrorError> {
-    let client = format!("{}|fence", spec.name);
+    init_producer(spec, eos, id, "fence", true).map(drop)
+}
+
+/// A producer of the mirror's target with transactional id `id`, its transactions
+/// initialized (client name `<mirror>|<role>`); with `fenced_is_done`, a producer fenced while
+/// it initialized counts as initialized.
+fn init_producer(
+    spec: &RecordPathSpec,
+    eos: &ExactlyOnceSpec,
+    id: &str,
+    role: &str,
+    fenced_is_done: bool,
+) -> Result<BaseProducer<DeliveryContext>, MirrorError> {
+    let client = format!("{}|{role}", spec.name);
     let producer = kafka::transactional_producer(
         &spec.target,
         &client,
@@ -124,12 +124,14 @@ pub fn fence(spec: &RecordPathSpec, eos: &ExactlyOnceSpec, id: &str) -> Result<(
         DeliveryContext::new(LogContext::new(client.clone())),
     )?;
     let wait = eos.timeout + Duration::from_secs(10);
-    producer
-        .init_transactions(wait)
-        .map_err(|e| MirrorError::Transactions {
+    match producer.init_transactions(wait) {
+        Ok(()) => Ok(producer),
+        Err(e) if fenced_is_done && fenced(&e) => Ok(producer),
+        Err(e) => Err(MirrorError::Transactions {
             id: id.to_string(),
             problem: init_problem(&e, &spec.target.alias, id, wait),
-        })
+        }),
+    }
 }
 
 /// What an operator must know about a failed `init_transactions`.

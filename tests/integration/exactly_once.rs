@@ -57,3 +57,40 @@ fn at_least_once_kill9s_leave_duplicates_the_control() {
         "at-least-once after 3 kills -9 with no duplicate: the control does not interrupt copying"
     );
 }
+
+/// A target that cannot host transactions (here a broker whose `__transaction_state` topic needs
+/// three replicas, with one broker): strait says so at start, naming the setting, and copies
+/// nothing rather than copying without transactions.
+#[test]
+fn a_target_without_transactions_is_named_at_start() {
+    let (a, _) = shared_clusters();
+    let b = ClusterSpec::new("no-txn-B")
+        .broker_property("transaction.state.log.replication.factor", "3")
+        .start();
+    let topic = unique_name("eos-no-txn");
+    create_topic(&a.bootstrap(), &topic, 1, &[]);
+    produce(
+        &a.bootstrap(),
+        &topic,
+        &[OutRecord::to_partition(0, "one".to_string())],
+    );
+    let mirror = MirrorConfig::a_to_b(&[&topic])
+        .set("delivery", "exactly_once")
+        .set("transaction_timeout", "5s");
+    let strait = StraitProcess::start(&StraitConfig::one_way(a, &b, mirror));
+    let named = "transaction coordinator did not answer within 15s: the target does not support \
+                 transactions, or cannot host them (its `__transaction_state` topic needs \
+                 `transaction.state.log.replication.factor` brokers";
+    wait_until(
+        std::time::Duration::from_secs(90),
+        "strait to name the target's missing transaction support",
+        || strait.log_contents().contains(named),
+    );
+    assert_eq!(
+        end_offsets(&b.bootstrap(), &format!("A.{topic}"))
+            .iter()
+            .sum::<i64>(),
+        0,
+        "records copied without transactions"
+    );
+}

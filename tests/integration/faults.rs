@@ -211,30 +211,30 @@ fn run_fault_as(test: &str, fault: Fault, exactly_once: bool) -> FaultReport {
         Side::Target => dst,
     };
     let mut killed = None;
+    // The cluster of `side` and the node leading partition 0 of the test's topic there (the
+    // source topic, or its copy on the target).
+    let leader_of_partition_0 = |side: Side| {
+        let (c, t) = match side {
+            Side::Source => (src, topic.as_str()),
+            Side::Target => (dst, remote.as_str()),
+        };
+        let leader = c
+            .leader_of(t, 0)
+            .unwrap_or_else(|| panic!("{t}/0 has no leader on {}", c.name()));
+        (c, leader)
+    };
     match fault {
         Fault::RollingRestart(side) => {
             cluster(side).rolling_restart();
             observed.push(format!("after: {}", health(&http)));
         }
         Fault::KillLeader(side) => {
-            let (c, t) = match side {
-                Side::Source => (src, topic.as_str()),
-                Side::Target => (dst, remote.as_str()),
-            };
-            let leader = c
-                .leader_of(t, 0)
-                .unwrap_or_else(|| panic!("{t}/0 has no leader on {}", c.name()));
+            let (c, leader) = leader_of_partition_0(side);
             c.kill(leader);
             killed = Some((c, leader));
         }
         Fault::RestartLeader(side) => {
-            let (c, t) = match side {
-                Side::Source => (src, topic.as_str()),
-                Side::Target => (dst, remote.as_str()),
-            };
-            let leader = c
-                .leader_of(t, 0)
-                .unwrap_or_else(|| panic!("{t}/0 has no leader on {}", c.name()));
+            let (c, leader) = leader_of_partition_0(side);
             c.kill(leader);
             hold(RESTART_DOWN, &http, &mut observed);
             c.start_node(leader);

@@ -341,9 +341,23 @@ fn error_line_about(log: &str, topic: &str, partition: i32, offset: i64) -> Opti
 /// in that partition arrives, also not after a restart), and the other partitions keep flowing.
 #[test]
 fn oversized_record_blocks_its_partition_only() {
+    oversized_record_blocks_its_partition("A", "B", false);
+}
+
+/// (k) with `delivery: exactly_once`: the refused record is found by committing each record
+/// of its partition alone, so the partition stops exactly there with every record before it
+/// committed once (a read_committed reader sees them exactly once), and nothing after it.
+#[test]
+fn exactly_once_stops_a_partition_at_a_record_too_large_for_the_target() {
+    // Aliases of this test's own: the transactional id (`strait.<source>`) is no other test's.
+    let suffix = unique_name("x").replace(['-', '_'], "");
+    oversized_record_blocks_its_partition(&format!("S{suffix}"), &format!("T{suffix}"), true);
+}
+
+fn oversized_record_blocks_its_partition(src: &str, dst: &str, exactly_once: bool) {
     let (a, b) = shared_clusters();
     let topic = unique_name("oversize");
-    let remote = format!("A.{topic}");
+    let remote = format!("{src}.{topic}");
     create_topic(&a.bootstrap(), &topic, 2, &[]);
     create_topic(&b.bootstrap(), &remote, 2, &[("max.message.bytes", "2000")]);
 
@@ -365,12 +379,21 @@ fn oversized_record_blocks_its_partition_only() {
 
     // The target-only max.message.bytes override is what this test is about: keep config sync
     // (which would reset it to the target's default) away from it.
-    let config = StraitConfig::one_way(
-        a,
-        b,
-        MirrorConfig::a_to_b(&[&topic]).set("sync_topic_configs", "off"),
-    )
-    .shutdown_timeout("5s");
+    let mut mirror = MirrorConfig::new(src, dst)
+        .topics(&[&topic])
+        .topics_exclude(&[])
+        .policy(Policy::Default)
+        .replication_factor(1)
+        .refresh_topics_interval("2s")
+        .set("sync_topic_configs", "off");
+    if exactly_once {
+        mirror = mirror.set("delivery", "exactly_once");
+    }
+    let config = StraitConfig::new()
+        .cluster(src, ClusterConfig::of(a))
+        .cluster(dst, ClusterConfig::of(b))
+        .mirror(mirror)
+        .shutdown_timeout("5s");
     let mut strait = StraitProcess::start(&config);
     let mut target = TopicReader::new(&b.bootstrap(), &remote);
     let prefix: Vec<String> = p0[..10]

@@ -198,6 +198,22 @@ fn status_names_the_instances(fleet: &Fleet, shares: &BTreeMap<usize, Share>) {
     }
 }
 
+/// Reads until every follower's target holds what its stream had sent when called; how long
+/// that took (panics after `timeout`).
+fn catch_up(
+    followers: &mut [Follower],
+    streams: &[RecordStream],
+    timeout: Duration,
+    what: &str,
+) -> Duration {
+    let counts: Vec<Vec<u64>> = streams.iter().map(|s| s.sent_per_partition()).collect();
+    let t0 = Instant::now();
+    for (f, c) in followers.iter_mut().zip(&counts) {
+        f.wait_covers(c, timeout, what);
+    }
+    t0.elapsed()
+}
+
 fn chrono_now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -244,14 +260,6 @@ fn instances_share_partitions_and_take_over_after_sigkill_a_join_and_a_rolling_r
         .iter()
         .map(|t| Follower::new(&b.bootstrap(), &format!("A.{t}"), PARTITIONS))
         .collect();
-    let catch_up = |followers: &mut [Follower], streams: &[RecordStream], timeout, what: &str| {
-        let counts: Vec<Vec<u64>> = streams.iter().map(|s| s.sent_per_partition()).collect();
-        let t0 = Instant::now();
-        for (f, c) in followers.iter_mut().zip(&counts) {
-            f.wait_covers(c, timeout, what);
-        }
-        t0.elapsed()
-    };
 
     let mut fleet = Fleet::start(config, 3);
     let shares = fleet.settled(&all, "three instances");
@@ -558,17 +566,14 @@ fn exactly_once_through_a_sigkill_and_a_join() {
         .iter()
         .map(|t| Follower::new(&b.bootstrap(), &format!("A.{t}"), PARTITIONS))
         .collect();
-    let catch_up = |followers: &mut [Follower], streams: &[RecordStream], what: &str| {
-        let counts: Vec<Vec<u64>> = streams.iter().map(|s| s.sent_per_partition()).collect();
-        let t0 = Instant::now();
-        for (f, c) in followers.iter_mut().zip(&counts) {
-            f.wait_covers(c, CATCH_UP, what);
-        }
-        t0.elapsed()
-    };
     let mut fleet = Fleet::start(config, 3);
     let shares = fleet.settled(&all, "three instances");
-    catch_up(&mut followers, &streams, "the stream with three instances");
+    catch_up(
+        &mut followers,
+        &streams,
+        CATCH_UP,
+        "the stream with three instances",
+    );
 
     let victim = *shares
         .iter()
@@ -579,6 +584,7 @@ fn exactly_once_through_a_sigkill_and_a_join() {
     let took = catch_up(
         &mut followers,
         &streams,
+        CATCH_UP,
         "the killed instance's partitions to replicate again",
     );
     eprintln!(
@@ -589,7 +595,12 @@ fn exactly_once_through_a_sigkill_and_a_join() {
     fleet.add();
     let shares = fleet.settled(&all, "a fourth instance joined");
     eprintln!("exactly-once: joined: {shares:?}");
-    catch_up(&mut followers, &streams, "the stream after the join");
+    catch_up(
+        &mut followers,
+        &streams,
+        CATCH_UP,
+        "the stream after the join",
+    );
 
     let summaries: Vec<StreamSummary> = streams.into_iter().map(RecordStream::finish).collect();
     for (f, s) in followers.iter_mut().zip(&summaries) {

@@ -2,6 +2,7 @@
 //! change the partition's state; reports of progress records and offset syncs are checked.
 
 use rdkafka::producer::Producer;
+use rdkafka::types::RDKafkaErrorCode;
 
 use super::announce::announce;
 use super::persist::write_failed;
@@ -102,6 +103,15 @@ fn apply(
         }
         Err(e) => {
             let code = e.rdkafka_error_code();
+            if matches!(
+                code,
+                Some(RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight)
+            ) {
+                // Exactly-once: purged because its transaction failed or is aborted (only then
+                // does anything purge); the failure that caused it is judged on its own, and
+                // the record is copied again from the rolled-back position.
+                return false;
+            }
             let Some(change) = slot
                 .part
                 .delivery_failed(offset, code, std::time::Instant::now())

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use rdkafka::producer::Producer;
+use rdkafka::producer::{Producer, PurgeConfig};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::persist::publish_map;
@@ -292,8 +292,13 @@ impl Core {
             Ok(()) => Ok(()),
             Err(e) => match transaction::failure(&e) {
                 Failure::Fatal => Err(Err(fatal(&id, &e))),
+                Failure::Retry | Failure::Abort if transaction::group_refused(&e) => {
+                    Err(self.abort(&format!(
+                        "the coordination group refused this instance's generation (a rebalance, or the group left it behind): {e}"
+                    )))
+                }
                 Failure::Retry | Failure::Abort => Err(self.abort(&format!(
-                    "the coordination group refused the transaction's offsets: {e}"
+                    "the coordination group's offsets could not go with the transaction: {e}"
                 ))),
             },
         }
@@ -320,7 +325,16 @@ impl Core {
             }
             self.dirty = true;
         }
+        // librdkafka's abort waits until the delivery report of every record of the
+        // transaction was served, and only this thread serves them: what is queued or in
+        // flight is purged (it is aborted anyway) and the reports served first.
+        self.producer
+            .purge(PurgeConfig::default().queue().inflight().non_blocking());
+        self.wait_delivered(Instant::now() + timeout);
         match self.producer.abort_transaction(timeout) {
+            Ok(()) if !first => tracing::info!(
+                "exactly-once: the aborted transaction is over; copying again from the last committed positions"
+            ),
             Ok(()) => {}
             Err(e) => match transaction::failure(&e) {
                 Failure::Fatal => return Err(fatal(&id, &e)),
@@ -335,8 +349,8 @@ impl Core {
                             backoff: None,
                         }
                         .emit();
+                        tracing::warn!(error = %e, "exactly-once: the transaction could not be aborted yet (the target is away?); trying again every few seconds, nothing is sent meanwhile");
                     }
-                    tracing::warn!(error = %e, "exactly-once: the transaction could not be aborted yet (the target is away?); trying again, nothing is sent meanwhile");
                     return Ok(Ended::Aborted);
                 }
             },

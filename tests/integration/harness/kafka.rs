@@ -86,6 +86,8 @@ pub struct ClusterSpec {
     name: String,
     auto_create_topics: bool,
     secured: bool,
+    /// Broker settings over harness/conf/broker-base.properties.
+    properties: Vec<(String, String)>,
 }
 
 impl ClusterSpec {
@@ -95,7 +97,15 @@ impl ClusterSpec {
             name: name.to_string(),
             auto_create_topics: false,
             secured: false,
+            properties: Vec::new(),
         }
+    }
+
+    /// A broker setting over harness/conf/broker-base.properties (for a test of how strait
+    /// meets a broker configured otherwise).
+    pub fn broker_property(mut self, key: &str, value: &str) -> ClusterSpec {
+        self.properties.push((key.to_string(), value.to_string()));
+        self
     }
 
     /// Secured listeners besides the plaintext one, with the authorizer denying what no ACL
@@ -374,6 +384,9 @@ impl KafkaCluster {
         ];
         if let Some(secure) = &self.secure {
             overrides.extend(secure.properties());
+        }
+        for (key, value) in &self.spec.properties {
+            overrides.push((key.as_str(), value.clone()));
         }
         let props = broker_properties(&overrides);
         self.node.write_properties(&props);
