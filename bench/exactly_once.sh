@@ -139,8 +139,8 @@ for mode in $MODES; do
   RPID=
 done
 
-python3 - "$RES" "$N" "$SIZE" "$P" "$LAT_RATE" "$LAT_SECONDS" "$(nproc)" <<'PY'
-import sys, re
+python3 - "$RES" "$N" "$SIZE" "$P" "$LAT_RATE" "$LAT_SECONDS" "$(nproc)" <<'PY' | python3 bench/section.py exactly-once Exactly-once
+import sys
 res, n, size, p, rate, secs, cores = sys.argv[1:]
 rows = {}
 for line in open(res):
@@ -172,14 +172,5 @@ for key, label in names.items():
         continue
     out.append(f"| {label} | {r['records_per_s']:,.0f} | {r['cpu_s_per_gb']:.2f} | {r['rss_kib'] / 1024:.0f} MiB | "
                f"{r['lat_p50_ms']:.0f} ms | {r['lat_p99_ms']:.0f} ms | {r['lat_max_ms']:.0f} ms |")
-section = "\n".join(out)
-path = "docs/benchmarks.md"
-text = open(path).read()
-start, end = "<!-- exactly-once:start -->", "<!-- exactly-once:end -->"
-if start in text:
-    text = re.sub(re.escape(start) + ".*?" + re.escape(end), start + "\n" + section + "\n" + end, text, flags=re.S)
-else:
-    text = text.rstrip("\n") + "\n\n## Exactly-once\n\n" + start + "\n" + section + "\n" + end + "\n"
-open(path, "w").write(text)
-print(section)
+print("\n".join(out))
 PY

@@ -151,8 +151,8 @@ PY
   stop_instances
 done
 
-python3 - "$RES" "$N" "$SIZE" "$P" "$RATE" "$SESSION" "$(nproc)" <<'PY'
-import sys, statistics, re
+python3 - "$RES" "$N" "$SIZE" "$P" "$RATE" "$SESSION" "$(nproc)" <<'PY' | python3 bench/section.py scale-out Scale-out
+import sys, statistics
 res, n, size, p, rate, session, cores = sys.argv[1:]
 rows = {}
 for line in open(res):
@@ -185,14 +185,5 @@ for i, (a, b) in enumerate(zip(res_s, cau_s), 1):
     out.append(f"| {i} | {a:.2f} s | {b:.2f} s |")
 if res_s:
     out.append(f"| median | {statistics.median(res_s):.2f} s | {statistics.median(cau_s):.2f} s |")
-section = "\n".join(out)
-path = "docs/benchmarks.md"
-text = open(path).read()
-start, end = "<!-- scale-out:start -->", "<!-- scale-out:end -->"
-if start in text:
-    text = re.sub(re.escape(start) + ".*?" + re.escape(end), start + "\n" + section + "\n" + end, text, flags=re.S)
-else:
-    text = text.rstrip("\n") + "\n\n## Scale-out\n\n" + start + "\n" + section + "\n" + end + "\n"
-open(path, "w").write(text)
-print(section)
+print("\n".join(out))
 PY

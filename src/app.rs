@@ -23,7 +23,9 @@ use crate::heartbeat::{HeartbeatEmitter, HeartbeatError};
 use crate::kafka::admin::AdminError;
 use crate::kafka::{self, ClientError, LogContext};
 use crate::mirror::shards::{Owned, Sharing};
-use crate::mirror::transaction::{self, ExactlyOnceSpec, GroupMember, Transactional};
+use crate::mirror::transaction::{
+    self, ExactlyOnceSpec, GroupMember, TransactionGroup, Transactional,
+};
 use crate::mirror::{self, MirrorError, OffsetSyncsSpec, RecordPathSpec};
 use crate::runtime::{self, Exit, TaskSet};
 use crate::secret_files::{ClusterSettings, SecretFiles};
@@ -322,7 +324,10 @@ impl Mirror {
             .shards_topic(&self.config.source);
         let transactional = producer.map(|producer| Transactional {
             producer,
-            group: group_member.clone().map(|m| (m, shards_topic.clone())),
+            group: group_member.clone().map(|member| TransactionGroup {
+                member,
+                topic: shards_topic.clone(),
+            }),
         });
         let (sharing, coordinator) = match (&self.deployment, shards) {
             (Some(deployment), Some(count)) => {

@@ -139,7 +139,6 @@ pub struct Member {
 /// The group member of one mirror, with the hand-over in its rebalance callbacks.
 pub struct Coordinator {
     consumer: BaseConsumer<Rebalancer>,
-    topic: String,
     /// How long the member stays in the group at shutdown, waiting for the record path to store
     /// its final positions.
     linger: Duration,
@@ -206,7 +205,7 @@ impl Coordinator {
             state: Mutex::new(state),
             failed: Mutex::new(None),
             group_member,
-            topic: topic.clone(),
+            topic,
             group: group.clone(),
             deployment: deployment.name.clone(),
             instances_seen: Mutex::new(None),
@@ -218,21 +217,18 @@ impl Coordinator {
             deployment.session_timeout,
             context,
         )?;
-        Ok(Coordinator {
-            consumer,
-            topic,
-            linger,
-        })
+        Ok(Coordinator { consumer, linger })
     }
 
     /// Takes part in the group until `cancel` fires, then stays until the record path has
     /// ended (it stores its final positions first) and leaves. Blocking: call from a dedicated
     /// thread.
     pub fn run(self, cancel: CancellationToken) -> Result<(), CoordinationError> {
+        let topic = &self.consumer.context().topic;
         self.consumer
-            .subscribe(&[&self.topic])
+            .subscribe(&[topic])
             .map_err(|source| CoordinationError::Subscribe {
-                topic: self.topic.clone(),
+                topic: topic.clone(),
                 source,
             })?;
         let mut warned = None;
@@ -249,6 +245,8 @@ impl Coordinator {
             if let Some(e) = self.consumer.context().failed.lock().expect("lock").take() {
                 return Err(e);
             }
+            // Besides the rebalance callbacks: the member metadata is whatever the consumer has
+            // now, so a generation that changed without a callback reaches the record path too.
             self.consumer.context().refresh_member(&self.consumer);
         }
         let deadline = Instant::now() + self.linger;
@@ -262,6 +260,13 @@ impl Coordinator {
 }
 
 impl Rebalancer {
+    /// The mirror's exactly-once settings (the coordinator has the record path's copy of the
+    /// member metadata only then); `None`: at-least-once.
+    fn exactly_once(&self) -> Option<&mirror::transaction::ExactlyOnceSpec> {
+        self.group_member.as_ref()?;
+        self.spec.exactly_once.as_ref()
+    }
+
     /// Exactly-once: the record path's transactions go with the member's current generation.
     fn refresh_member(&self, consumer: &BaseConsumer<Self>) {
         if let Some(m) = &self.group_member {
@@ -274,10 +279,7 @@ impl Rebalancer {
     /// include what the shards' last owner committed. Bounded by the transaction timeout, after
     /// which the broker has aborted any transaction left open.
     fn wait_stable(&self, consumer: &BaseConsumer<Self>, shards: &[u32]) {
-        let Some(eos) = (self.group_member.is_some())
-            .then_some(self.spec.exactly_once.as_ref())
-            .flatten()
-        else {
+        let Some(eos) = self.exactly_once() else {
             return;
         };
         let mut list = TopicPartitionList::new();
@@ -317,14 +319,12 @@ impl Rebalancer {
     }
 
     /// Exactly-once: fences the transactional ids of the instances that left the group since
-    /// the last rebalance (killed, or left behind by the group: a zombie), so that a
+    /// the last rebalance (killed, or left behind by the group: a zombie; one that left
+    /// gracefully has committed its last transaction and loses nothing), so that a
     /// transaction one of them left open ends now, not at its timeout, and none of them can
     /// commit what it copied of the shards that moved. Keeps the instances seen.
     fn fence_departed(&self, consumer: &BaseConsumer<Self>) {
-        let Some(eos) = (self.group_member.is_some())
-            .then_some(self.spec.exactly_once.as_ref())
-            .flatten()
-        else {
+        let Some(eos) = self.exactly_once() else {
             return;
         };
         let Some(now) = self.instances_now(consumer) else {

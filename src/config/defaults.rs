@@ -111,7 +111,7 @@ pub const ON_DATA_GAP: OnDataGap = OnDataGap::Continue;
 /// `mirrors[].delivery`: at-least-once, as MM2 without `exactly.once.source.support`.
 pub const DELIVERY: Delivery = Delivery::AtLeastOnce;
 /// `mirrors[].transaction_interval`: 200ms (see docs/benchmarks.md for the trade-off measured:
-/// shorter transactions cost throughput, longer ones latency for read_committed consumers).
+/// shorter transactions mean more commits, longer ones latency for read_committed consumers).
 pub const TRANSACTION_INTERVAL: Duration = Duration::from_millis(200);
 /// `mirrors[].transaction_timeout`: 10s, as Kafka Streams' exactly-once default: the longest
 /// an open transaction of an instance that vanished unfenced holds back read_committed

@@ -598,15 +598,6 @@ pub enum Delivery {
     ExactlyOnce,
 }
 
-impl Delivery {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Delivery::AtLeastOnce => "at_least_once",
-            Delivery::ExactlyOnce => "exactly_once",
-        }
-    }
-}
-
 /// `on_data_gap`: what a source partition does when the source no longer holds records strait
 /// had not copied yet (retention or DeleteRecords ran past its position). Either way the lost
 /// offsets are counted and logged with their range.

@@ -92,8 +92,14 @@ pub fn record_path(
 ) -> Result<(RecordPath, ControlPlane), MirrorError> {
     let name = &spec.name;
     let consumer = kafka::record_consumer(&spec.source, &format!("{name}|consumer"))?;
-    let (producer, transactional) = match transactional {
-        Some(t) => (t.producer, Some(t.group)),
+    debug_assert_eq!(
+        transactional.is_some(),
+        spec.exactly_once.is_some(),
+        "an exactly-once mirror, and only one, brings its transactional producer"
+    );
+    let exactly_once = transactional.is_some();
+    let (producer, group) = match transactional {
+        Some(t) => (t.producer, t.group),
         None => (
             Arc::new(kafka::record_producer(
                 &spec.target,
@@ -107,7 +113,7 @@ pub fn record_path(
     // that cannot be written (no topic, no ACL) never takes room in the records' queue. With
     // exactly-once, those kept on the target go in the record producer's transactions.
     let syncs = match &spec.offset_syncs {
-        Some(o) if transactional.is_some() && !o.on_source => None,
+        Some(o) if exactly_once && !o.on_source => None,
         Some(o) => {
             let client = format!("{name}|offset-syncs");
             let cluster = if o.on_source {
@@ -133,7 +139,7 @@ pub fn record_path(
             consumer,
             producer,
             syncs,
-            transactional,
+            group,
         },
         handle,
         positions,

@@ -54,10 +54,18 @@ pub fn transactional_id(source: &str, deployment: Option<(&str, &str)>) -> Strin
 }
 
 /// The transactional producer of an exactly-once mirror, its transactions initialized, and,
-/// when the mirror is shared, the coordination group's member and topic.
+/// when the mirror is shared, its coordination group.
 pub struct Transactional {
     pub producer: Arc<BaseProducer<DeliveryContext>>,
-    pub group: Option<(GroupMember, String)>,
+    pub group: Option<TransactionGroup>,
+}
+
+/// What a shared exactly-once mirror's transactions commit with: the coordination group's
+/// member (its generation) and topic (whose partitions are the shards).
+#[derive(Debug, Clone)]
+pub struct TransactionGroup {
+    pub member: GroupMember,
+    pub topic: String,
 }
 
 /// The coordination group's current member metadata (member id and generation), kept fresh by
@@ -96,7 +104,8 @@ pub fn start_producer(
 }
 
 /// Fences the producers with transactional id `id` (those of an instance that left the
-/// mirror's group): starting a producer with the id bumps its epoch, so the broker refuses the
+/// mirror's group; one that left gracefully has committed already, and loses nothing):
+/// starting a producer with the id bumps its epoch, so the broker refuses the
 /// old producer's writes from now on, and ends the transaction it left open at once instead of
 /// at its timeout (a commit under way completes first). Another instance fencing the same id
 /// at the same moment fences this fence in turn: that is the same outcome. Blocking, bounded
@@ -168,14 +177,29 @@ fn init_problem(e: &KafkaError, target: &str, id: &str, waited: Duration) -> Str
 /// Whether a transaction error means another producer with this transactional id took over:
 /// this one can never write again.
 pub fn fenced(e: &KafkaError) -> bool {
+    e.rdkafka_error_code().is_some_and(fenced_code)
+}
+
+/// Whether an error code (of a call, or a producer's fatal error) means the producer was
+/// fenced.
+pub fn fenced_code(code: RDKafkaErrorCode) -> bool {
     matches!(
-        e.rdkafka_error_code(),
-        Some(
-            RDKafkaErrorCode::Fenced
-                | RDKafkaErrorCode::ProducerFenced
-                | RDKafkaErrorCode::InvalidProducerEpoch
-        )
+        code,
+        RDKafkaErrorCode::Fenced
+            | RDKafkaErrorCode::ProducerFenced
+            | RDKafkaErrorCode::InvalidProducerEpoch
     )
+}
+
+/// Why the record path of the producer with transactional id `id` stops for good: fenced
+/// (another producer took the id) or another fatal error, in librdkafka's words `reason`.
+pub fn fatal_error(id: &str, fenced: bool, reason: String) -> MirrorError {
+    let id = id.to_string();
+    if fenced {
+        MirrorError::Fenced { id, reason }
+    } else {
+        MirrorError::TransactionFatal { id, reason }
+    }
 }
 
 /// Whether a failed commit or offset commit came from the coordination group: this instance's

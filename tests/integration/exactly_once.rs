@@ -2,7 +2,13 @@
 //! target committed in one transaction. Each test streams records while strait is interrupted
 //! and ends with a read_committed reader of the target that must see every source record exactly
 //! once, in source order per partition ([`check_copy`] with 0 duplicates). The target broker
-//! restart is in `faults`, the rebalance between instances in `scale_out`.
+//! restart is in `faults`, the rebalances between instances in `scale_out`, a record too
+//! large for the target in `replication`, the missing TransactionalId grant in
+//! `least_privilege`.
+//!
+//! The transactional id of a single instance is `strait.<source>`: the kill test is the only
+//! exactly-once test with source `A` on the shared clusters (others use aliases of their own,
+//! or deployments), so that no two of them fence each other.
 
 use crate::faults::{env_u64, kill_loop, KillLoop};
 use crate::harness::*;

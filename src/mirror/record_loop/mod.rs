@@ -34,7 +34,7 @@ use super::progress::{Positions, Written};
 use super::shards::{Handover, Owned, Sharing};
 use super::spec::RecordPathSpec;
 use super::throttle::Throttler;
-use super::transaction::GroupMember;
+use super::transaction::{self as eos, TransactionGroup};
 use crate::flow::RouteSet;
 use crate::kafka::LogContext;
 use crate::runtime::failpoint;
@@ -122,9 +122,10 @@ pub struct Clients {
     pub consumer: BaseConsumer<LogContext>,
     pub producer: Arc<BaseProducer<DeliveryContext>>,
     pub syncs: Option<Arc<BaseProducer<DeliveryContext>>>,
-    /// Exactly-once: the producer's transactions are initialized; with a shared mirror, the
-    /// coordination group's member and topic go with every transaction.
-    pub transactional: Option<Option<(GroupMember, String)>>,
+    /// Exactly-once and shared: the coordination group the transactions commit with. (The
+    /// producer is transactional, its transactions initialized, when the spec says
+    /// `exactly_once`.)
+    pub group: Option<TransactionGroup>,
 }
 
 impl RecordLoop {
@@ -140,12 +141,12 @@ impl RecordLoop {
             consumer,
             producer,
             syncs,
-            transactional,
+            group,
         } = clients;
-        let txn = match (&spec.exactly_once, transactional) {
-            (Some(eos), Some(group)) => Some(transaction::Transactions::new(eos.clone(), group)),
-            _ => None,
-        };
+        let txn = spec
+            .exactly_once
+            .clone()
+            .map(|eos| transaction::Transactions::new(eos, group));
         let syncs_in_transaction =
             txn.is_some() && spec.offset_syncs.as_ref().is_some_and(|o| !o.on_source);
         let throttle = Throttler::new(&spec.throttle);
@@ -253,10 +254,9 @@ impl RecordLoop {
         }
         if let Some((code, reason)) = c.producer.client().fatal_error() {
             return Err(match &c.txn {
-                Some(txn) if transaction_fenced(code) => MirrorError::Fenced {
-                    id: txn.spec.transactional_id.clone(),
-                    reason,
-                },
+                Some(txn) if eos::fenced_code(code) => {
+                    eos::fatal_error(&txn.spec.transactional_id, true, reason)
+                }
                 _ => MirrorError::ProducerFatal { code, reason },
             });
         }
@@ -316,15 +316,6 @@ impl RecordLoop {
         }
         Ok(())
     }
-}
-
-/// Whether a fatal producer error means another producer took over the transactional id.
-fn transaction_fenced(code: rdkafka::types::RDKafkaErrorCode) -> bool {
-    use rdkafka::types::RDKafkaErrorCode as C;
-    matches!(
-        code,
-        C::Fenced | C::ProducerFenced | C::InvalidProducerEpoch
-    )
 }
 
 impl Core {

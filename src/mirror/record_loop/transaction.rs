@@ -17,7 +17,7 @@ use super::Core;
 use crate::mirror::error::MirrorError;
 use crate::mirror::progress::Written;
 use crate::mirror::tracker::PartitionTrack;
-use crate::mirror::transaction::{self, ExactlyOnceSpec, Failure, GroupMember};
+use crate::mirror::transaction::{self, ExactlyOnceSpec, Failure, TransactionGroup};
 use crate::telemetry::events::{Event, TransactionAborted, TransactionCommitted};
 
 /// After an aborted transaction, the first wait before the next one begins (doubled on each
@@ -45,9 +45,9 @@ impl Default for Saved {
 /// The transactions of an exactly-once record loop.
 pub struct Transactions {
     pub spec: ExactlyOnceSpec,
-    /// Shared mirror: the coordination group's member (its generation goes with each commit)
-    /// and topic (whose partitions are the shards).
-    pub group: Option<(GroupMember, String)>,
+    /// Shared mirror: the coordination group whose offsets (with this member's generation) go
+    /// with each commit.
+    pub group: Option<TransactionGroup>,
     /// When the open transaction began; `None`: none is open.
     begun: Option<Instant>,
     /// A record or progress record of the open transaction failed: it must abort.
@@ -62,7 +62,7 @@ pub struct Transactions {
 }
 
 impl Transactions {
-    pub fn new(spec: ExactlyOnceSpec, group: Option<(GroupMember, String)>) -> Self {
+    pub fn new(spec: ExactlyOnceSpec, group: Option<TransactionGroup>) -> Self {
         Transactions {
             spec,
             group,
@@ -190,8 +190,8 @@ impl Core {
         // without the group's offsets (which would make it a real one, every interval).
         let wrote = records > 0 || !written.is_empty();
         if wrote {
-            if let Err(why) = self.send_group_offsets() {
-                return why;
+            if let Some(why) = self.send_group_offsets()? {
+                return self.abort(&why);
             }
         }
         let id = self
@@ -265,42 +265,39 @@ impl Core {
 
     /// Shared: the coordination group's offsets of the owned shards go with the transaction,
     /// with this instance's generation, so that the group coordinator refuses the commit of an
-    /// instance it has left behind.
-    fn send_group_offsets(&mut self) -> Result<(), Result<Ended, MirrorError>> {
+    /// instance it has left behind. `Some(why)`: the transaction must abort.
+    fn send_group_offsets(&mut self) -> Result<Option<String>, MirrorError> {
         let Some(txn) = &self.txn else {
-            return Ok(());
+            return Ok(None);
         };
-        let (Some((member, topic)), Some(owned)) = (&txn.group, &self.owned) else {
-            return Ok(());
+        let (Some(group), Some(owned)) = (&txn.group, &self.owned) else {
+            return Ok(None);
         };
         if owned.shards.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
-        let Some(metadata) = member.get() else {
-            return Err(self.abort("not a member of the coordination group yet"));
+        let Some(metadata) = group.member.get() else {
+            return Ok(Some("not a member of the coordination group yet".into()));
         };
         let mut offsets = TopicPartitionList::new();
         for &shard in &owned.shards {
-            let _ = offsets.add_partition_offset(topic, shard as i32, Offset::Offset(0));
+            let _ = offsets.add_partition_offset(&group.topic, shard as i32, Offset::Offset(0));
         }
-        let id = txn.spec.transactional_id.clone();
         let timeout = txn.spec.timeout / 2;
-        match self
+        let Err(e) = self
             .producer
             .send_offsets_to_transaction(&offsets, &metadata, timeout)
-        {
-            Ok(()) => Ok(()),
-            Err(e) => match transaction::failure(&e) {
-                Failure::Fatal => Err(Err(fatal(&id, &e))),
-                Failure::Retry | Failure::Abort if transaction::group_refused(&e) => {
-                    Err(self.abort(&format!(
-                        "the coordination group refused this instance's generation (a rebalance, or the group left it behind): {e}"
-                    )))
-                }
-                Failure::Retry | Failure::Abort => Err(self.abort(&format!(
-                    "the coordination group's offsets could not go with the transaction: {e}"
-                ))),
-            },
+        else {
+            return Ok(None);
+        };
+        match transaction::failure(&e) {
+            Failure::Fatal => Err(fatal(&txn.spec.transactional_id, &e)),
+            _ if transaction::group_refused(&e) => Ok(Some(format!(
+                "the coordination group refused this instance's generation (a rebalance, or the group left it behind): {e}"
+            ))),
+            _ => Ok(Some(format!(
+                "the coordination group's offsets could not go with the transaction: {e}"
+            ))),
         }
     }
 
@@ -357,11 +354,7 @@ impl Core {
         }
         // Reports of the aborted records (purged or refused) are served and dropped now, before
         // any record is copied again with the same offsets.
-        let until = Instant::now() + timeout;
-        while self.producer.in_flight_count() > 0 && Instant::now() < until {
-            self.producer.poll(Duration::from_millis(10));
-        }
-        self.producer.poll(Duration::ZERO);
+        self.wait_delivered(Instant::now() + timeout);
         let mut stale = Vec::new();
         self.producer.context().take_reports(&mut stale);
         let txn = self.txn.as_mut().expect("transactions");
@@ -387,15 +380,5 @@ impl Core {
 }
 
 fn fatal(id: &str, e: &rdkafka::error::KafkaError) -> MirrorError {
-    if transaction::fenced(e) {
-        MirrorError::Fenced {
-            id: id.to_string(),
-            reason: e.to_string(),
-        }
-    } else {
-        MirrorError::TransactionFatal {
-            id: id.to_string(),
-            reason: e.to_string(),
-        }
-    }
+    transaction::fatal_error(id, transaction::fenced(e), e.to_string())
 }
