@@ -130,6 +130,7 @@ pub fn java_tool(main: JavaMain<'_>, args: &[&str], timeout: Duration) -> Output
         .arg(classpath)
         .arg(class)
         .args(args)
+        .dump_on_timeout(libc::SIGQUIT)
         .run(timeout)
         .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -34,7 +34,14 @@ pub struct Launch {
     args: Vec<OsString>,
     env: Vec<(OsString, Option<OsString>)>,
     tail_on_panic: usize,
+    dump_on_timeout: Option<i32>,
 }
+
+/// How long [`Launch::run`] waits after the signal of [`Launch::dump_on_timeout`] before it
+/// kills the child (a JVM writes its thread dump in well under a second).
+const DUMP_GRACE: Duration = Duration::from_secs(3);
+/// Lines of stdout a [`TimedOut`] shows (the end of a thread dump, say).
+const TIMED_OUT_STDOUT_LINES: usize = 120;
 
 impl Launch {
     /// `label` names the process in failure messages (`strait`, `kafka cluster A`, ...).
@@ -45,6 +52,7 @@ impl Launch {
             args: Vec::new(),
             env: Vec::new(),
             tail_on_panic: 0,
+            dump_on_timeout: None,
         }
     }
 
@@ -85,6 +93,15 @@ impl Launch {
     /// `lines` lines of its log (0, the default: print nothing).
     pub fn tail_on_panic(mut self, lines: usize) -> Launch {
         self.tail_on_panic = lines;
+        self
+    }
+
+    /// When [`Launch::run`] reaches its deadline, send `signal` first and give the child
+    /// [`DUMP_GRACE`] before the kill: `libc::SIGQUIT` makes a JVM print every thread's stack
+    /// to stdout, which the [`TimedOut`] then shows (where a Java tool hung, not only that it
+    /// did).
+    pub fn dump_on_timeout(mut self, signal: i32) -> Launch {
+        self.dump_on_timeout = Some(signal);
         self
     }
 
@@ -163,6 +180,14 @@ impl Launch {
                 break Some(status);
             }
             if Instant::now() >= deadline {
+                if let Some(signal) = self.dump_on_timeout {
+                    // SAFETY: kill(2) on our own child's pid, which `child` has not reaped.
+                    unsafe { libc::kill(child.id() as i32, signal) };
+                    let grace = Instant::now() + DUMP_GRACE;
+                    while Instant::now() < grace && child.try_wait().ok().flatten().is_none() {
+                        std::thread::sleep(EXIT_POLL);
+                    }
+                }
                 let _ = child.kill();
                 let _ = child.wait();
                 break None;
@@ -199,12 +224,19 @@ pub struct TimedOut {
 
 impl fmt::Display for TimedOut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let stdout = String::from_utf8_lossy(&self.stdout);
+        let lines: Vec<&str> = stdout.lines().collect();
+        let shown = &lines[lines.len().saturating_sub(TIMED_OUT_STDOUT_LINES)..];
         write!(
             f,
-            "`{}` did not finish within {:?}; stderr so far:\n{}",
+            "`{}` did not finish within {:?}; stderr so far:\n{}\n--- stdout so far: {} \
+             lines, the last {}:\n{}",
             self.command,
             self.timeout,
-            String::from_utf8_lossy(&self.stderr)
+            String::from_utf8_lossy(&self.stderr),
+            lines.len(),
+            shown.len(),
+            shown.join("\n")
         )
     }
 }
