@@ -17,7 +17,8 @@ pub struct Args {
     pub to: String,
     pub groups: Option<String>,
     pub dry_run: bool,
-    pub source_lost: bool,
+    /// `--source-lost`, with the probe's timeout.
+    pub source_lost: Option<std::time::Duration>,
     pub force: bool,
     pub journal: Option<PathBuf>,
     pub output: Output,

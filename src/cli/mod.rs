@@ -152,9 +152,14 @@ pub struct MoveArgs {
 pub struct FailoverArgs {
     #[command(flatten)]
     common: MoveArgs,
-    /// The --from cluster is lost: do not contact it; translate from the checkpoints on --to.
+    /// The --from cluster is lost: translate from the checkpoints on --to. The source is
+    /// probed first (one metadata request with --probe-timeout): if it answers, the failover is
+    /// refused unless --force, whatever its heartbeats say.
     #[arg(long)]
     source_lost: bool,
+    /// How long a source declared lost gets to answer the probe (e.g. `3s`, `500ms`).
+    #[arg(long, default_value = "3s", value_parser = crate::config::parse_duration, requires = "source_lost")]
+    probe_timeout: std::time::Duration,
 }
 
 #[derive(Debug, clap::Args)]
@@ -163,7 +168,11 @@ pub struct FailbackArgs {
     common: MoveArgs,
 }
 
-fn move_args(command: crate::dr::plan::Command, a: MoveArgs, source_lost: bool) -> failover::Args {
+fn move_args(
+    command: crate::dr::plan::Command,
+    a: MoveArgs,
+    source_lost: Option<std::time::Duration>,
+) -> failover::Args {
     failover::Args {
         command,
         config: a.config,
@@ -195,12 +204,12 @@ pub fn dispatch(cli: Cli) -> Exit {
         Command::Failover(a) => failover::failover(move_args(
             crate::dr::plan::Command::Failover,
             a.common,
-            a.source_lost,
+            a.source_lost.then_some(a.probe_timeout),
         )),
         Command::Failback(a) => failover::failover(move_args(
             crate::dr::plan::Command::Failback,
             a.common,
-            false,
+            None,
         )),
     }
 }

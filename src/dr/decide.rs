@@ -28,6 +28,9 @@ pub struct Facts {
     pub target_brokers: usize,
     /// `Live` when the source answered; `Checkpoints` when it was declared lost.
     pub source: OffsetSource,
+    /// With the source declared lost (`--source-lost`): how the short probe of it went.
+    /// `None` in live mode.
+    pub lost_probe: Option<Probe>,
     /// The mirror `from->to`'s heartbeats on the target; `None` without such a mirror.
     pub heartbeats: Option<Heartbeats>,
     /// Checkpoint records on the target that did not decode.
@@ -64,6 +67,36 @@ pub struct PartitionFacts {
     pub current_to_offset: Option<i64>,
     /// The source's high watermark (live mode, topics copied forward only).
     pub source_end: Option<i64>,
+}
+
+/// How a source declared lost answered the short probe made before believing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// No answer within `timeout` (or no connection at all): the source is lost.
+    Unanswered { timeout: Duration, error: String },
+    /// It answered after `after`: with its metadata, or with an error a broker sent (a refused
+    /// authentication, say), which shows it alive just the same.
+    Answered {
+        after: Duration,
+        error: Option<String>,
+    },
+}
+
+impl Probe {
+    /// The verdict on a probe that took `after` and ended with `result`.
+    pub fn of(result: Result<(), KafkaError>, after: Duration, timeout: Duration) -> Probe {
+        match result {
+            Ok(()) => Probe::Answered { after, error: None },
+            Err(e) if did_not_answer(&e) => Probe::Unanswered {
+                timeout,
+                error: e.to_string(),
+            },
+            Err(e) => Probe::Answered {
+                after,
+                error: Some(e.to_string()),
+            },
+        }
+    }
 }
 
 /// Where the groups' positions come from, given how the source answered the probe: an
@@ -139,28 +172,49 @@ fn target_check(f: &Facts) -> Check {
 }
 
 fn source_check(f: &Facts) -> Check {
-    match f.source {
-        OffsetSource::Live => Check::new(
+    let (from, to) = (&f.from, &f.to);
+    match (f.source, &f.lost_probe) {
+        (OffsetSource::Live, _) => Check::new(
             CheckName::Source,
             Status::Pass,
+            format!("{from} answered: translating the groups' committed offsets exactly"),
+        ),
+        (OffsetSource::Checkpoints, Some(Probe::Answered { after, error })) => Check::new(
+            CheckName::Source,
+            Status::Fail,
             format!(
-                "{} answered: translating the groups' committed offsets exactly",
-                f.from
+                "{from} answered a metadata request in {}{}: it is not lost. Fail over \
+                 without --source-lost (the groups' committed offsets, translated exactly), or \
+                 pass --force to use the checkpoints on {to} anyway",
+                human_ms(after.as_millis() as i64),
+                error
+                    .as_ref()
+                    .map(|e| format!(" (with an error: {e})"))
+                    .unwrap_or_default()
             ),
         ),
-        OffsetSource::Checkpoints => Check::new(
+        (OffsetSource::Checkpoints, Some(Probe::Unanswered { timeout, error })) => Check::new(
             CheckName::Source,
             Status::Warn,
             format!(
-                "{} declared lost (--source-lost): offsets come from the checkpoints on {}",
-                f.from, f.to
+                "{from} declared lost (--source-lost) and did not answer within {} ({error}): \
+                 offsets come from the checkpoints on {to}",
+                human_ms(timeout.as_millis() as i64)
+            ),
+        ),
+        (OffsetSource::Checkpoints, None) => Check::new(
+            CheckName::Source,
+            Status::Warn,
+            format!(
+                "{from} declared lost (--source-lost): offsets come from the checkpoints on {to}"
             ),
         ),
     }
 }
 
-/// With the source answering, a fresh heartbeat is what a running mirror shows; with the
-/// source declared lost, a fresh heartbeat contradicts the declaration.
+/// With the source answering, a fresh heartbeat is what a running mirror shows. With the
+/// source declared lost, the probe of the source decides (see [`source_check`]): a fresh
+/// heartbeat only says that the mirror was copying until moments ago.
 fn heartbeat_check(f: &Facts, h: Heartbeats) -> Check {
     let (from, to) = (&f.from, &f.to);
     let source_lost = f.source == OffsetSource::Checkpoints;
@@ -190,10 +244,9 @@ fn heartbeat_check(f: &Facts, h: Heartbeats) -> Check {
         ),
         (true, true) => Check::new(
             CheckName::Heartbeats,
-            Status::Fail,
+            Status::Pass,
             format!(
-                "the mirror reached {from} {age} ago (last heartbeat): {from} does not look lost; \
-                 fail over without --source-lost, or pass --force if you are sure"
+                "last {from}->{to} heartbeat {age} ago: the mirror reached {from} until moments ago"
             ),
         ),
         (false, true) => Check::new(
@@ -412,6 +465,7 @@ mod tests {
             now_ms: NOW,
             target_brokers: 3,
             source: OffsetSource::Live,
+            lost_probe: None,
             heartbeats: Some(Heartbeats {
                 age_ms: Some(500),
                 interval: Duration::from_secs(1),
@@ -427,6 +481,11 @@ mod tests {
     fn lost() -> Facts {
         Facts {
             source: OffsetSource::Checkpoints,
+            lost_probe: Some(Probe::Unanswered {
+                timeout: Duration::from_secs(3),
+                error: "Meta data fetch error: BrokerTransportFailure (Local: Broker transport failure)"
+                    .into(),
+            }),
             heartbeats: Some(Heartbeats {
                 age_ms: Some(60_000),
                 interval: Duration::from_secs(1),
@@ -538,9 +597,71 @@ mod tests {
         assert_eq!(s.status, Status::Warn);
         assert_eq!(
             s.detail,
-            "A declared lost (--source-lost): offsets come from the checkpoints on B"
+            "A declared lost (--source-lost) and did not answer within 3.0s (Meta data fetch \
+             error: BrokerTransportFailure (Local: Broker transport failure)): offsets come from \
+             the checkpoints on B"
         );
         assert_eq!(p.source, OffsetSource::Checkpoints);
+
+        // Declared lost, but it answers: refused, whatever the heartbeats say.
+        for (error, said) in [
+            (None, ""),
+            (
+                Some("cluster authorization failed".to_string()),
+                " (with an error: cluster authorization failed)",
+            ),
+        ] {
+            let p = plan(Facts {
+                lost_probe: Some(Probe::Answered {
+                    after: Duration::from_millis(12),
+                    error,
+                }),
+                ..lost()
+            });
+            let s = check(&p, CheckName::Source);
+            assert_eq!(s.status, Status::Fail);
+            assert_eq!(
+                s.detail,
+                format!(
+                    "A answered a metadata request in 12ms{said}: it is not lost. Fail over \
+                     without --source-lost (the groups' committed offsets, translated exactly), \
+                     or pass --force to use the checkpoints on B anyway"
+                )
+            );
+            assert_eq!(check(&p, CheckName::Heartbeats).status, Status::Pass);
+        }
+    }
+
+    #[test]
+    fn a_probe_that_got_no_answer_means_lost_any_answer_means_alive() {
+        let (after, timeout) = (Duration::from_millis(40), Duration::from_secs(3));
+        assert_eq!(
+            Probe::of(Ok(()), after, timeout),
+            Probe::Answered { after, error: None }
+        );
+        for code in [
+            RDKafkaErrorCode::BrokerTransportFailure,
+            RDKafkaErrorCode::AllBrokersDown,
+            RDKafkaErrorCode::OperationTimedOut,
+            RDKafkaErrorCode::Resolve,
+        ] {
+            let got = Probe::of(Err(KafkaError::MetadataFetch(code)), after, timeout);
+            assert!(
+                matches!(got, Probe::Unanswered { timeout: t, .. } if t == timeout),
+                "{code:?}: {got:?}"
+            );
+        }
+        let got = Probe::of(
+            Err(KafkaError::MetadataFetch(
+                RDKafkaErrorCode::SaslAuthenticationFailed,
+            )),
+            after,
+            timeout,
+        );
+        assert!(
+            matches!(&got, Probe::Answered { after: a, error: Some(_) } if *a == after),
+            "{got:?}"
+        );
     }
 
     #[test]
@@ -585,19 +706,20 @@ mod tests {
                 Status::Warn,
                 "last A->B heartbeat",
             ),
+            // Declared lost (and the probe got no answer): a fresh heartbeat refuses nothing.
             (
-                Some(10_000),
+                Some(1_500),
                 one,
                 true,
-                Status::Fail,
-                "the mirror reached A 10.0s ago (last heartbeat): A does not look lost",
+                Status::Pass,
+                "last A->B heartbeat 1.5s ago: the mirror reached A until moments ago",
             ),
             (
                 Some(15_000),
                 five,
                 true,
-                Status::Fail,
-                "the mirror reached A",
+                Status::Pass,
+                "last A->B heartbeat 15.0s ago: the mirror reached A until moments ago",
             ),
             (
                 Some(10_001),
@@ -628,17 +750,6 @@ mod tests {
             );
             assert!(c.detail.starts_with(detail), "{c:?}");
         }
-        // The failing one says what to do.
-        let p = plan(Facts {
-            heartbeats: Some(Heartbeats {
-                age_ms: Some(1),
-                interval: one,
-            }),
-            ..lost()
-        });
-        assert!(check(&p, CheckName::Heartbeats)
-            .detail
-            .ends_with("fail over without --source-lost, or pass --force if you are sure"));
         // No mirror A->B (failback over the reverse mirror only): no heartbeat check.
         let p = plan(Facts {
             heartbeats: None,

@@ -9,12 +9,12 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::Consumer;
 use serde::Serialize;
 
-use crate::config::{ClusterConfig, Config};
+use crate::config::{ClusterConfig, Config, MirrorConfig};
 use crate::kafka::{self, groups, ADMIN_TIMEOUT};
 use crate::telemetry::error_chain;
 
@@ -34,7 +34,9 @@ pub struct Request<'a> {
     pub from: &'a str,
     pub to: &'a str,
     pub groups: Option<regex::Regex>,
-    pub source_lost: bool,
+    /// `--source-lost`: the source is declared lost, and gets this long to answer a probe
+    /// that would show it is not.
+    pub source_lost: Option<Duration>,
 }
 
 /// Runs the preflight checks and builds the plan. Errors only when the target cannot be read,
@@ -59,14 +61,48 @@ pub fn gather(config: &Config, req: &Request<'_>) -> Result<Facts, DrError> {
     let target_brokers = kafka::admin::probe(&admin(to_c)?, PROBE_TIMEOUT)
         .map_err(|e| DrError::kafka(&to_c.alias, "metadata request", e))?;
 
-    // The source answers, or is declared lost (then it is not contacted at all).
-    let probe = if req.source_lost {
-        Ok(())
-    } else {
-        kafka::admin::probe(&admin(from_c)?, PROBE_TIMEOUT).map(|_| ())
-    };
-    let source = decide::offset_source(&from_c.alias, &to_c.alias, req.source_lost, probe)?;
+    match req.source_lost {
+        None => {
+            let probe = kafka::admin::probe(&admin(from_c)?, PROBE_TIMEOUT).map(|_| ());
+            let source = decide::offset_source(&from_c.alias, &to_c.alias, false, probe)?;
+            gather_groups(config, req, forward, source, target_brokers)
+        }
+        // Declared lost: a short probe of the source (its answer, not its heartbeats' age)
+        // says whether it is, made while the checkpoints are read so that it costs no time.
+        Some(timeout) => {
+            let from_admin = admin(from_c)?;
+            std::thread::scope(|scope| {
+                let probe = scope.spawn(|| {
+                    let started = Instant::now();
+                    let answer = kafka::admin::probe(&from_admin, timeout).map(|_| ());
+                    decide::Probe::of(answer, started.elapsed(), timeout)
+                });
+                let facts = gather_groups(
+                    config,
+                    req,
+                    forward,
+                    OffsetSource::Checkpoints,
+                    target_brokers,
+                );
+                let probe = probe.join().expect("the source probe does not panic");
+                facts.map(|f| Facts {
+                    lost_probe: Some(probe),
+                    ..f
+                })
+            })
+        }
+    }
+}
 
+/// The rest of [`gather`], once it is known where the offsets come from.
+fn gather_groups(
+    config: &Config,
+    req: &Request<'_>,
+    forward: Option<&MirrorConfig>,
+    source: OffsetSource,
+    target_brokers: usize,
+) -> Result<Facts, DrError> {
+    let (from_c, to_c) = (&config.clusters[req.from], &config.clusters[req.to]);
     let heartbeats = match forward {
         Some(m) => {
             let beats = read::heartbeats(to_c)?;
@@ -134,6 +170,7 @@ pub fn gather(config: &Config, req: &Request<'_>) -> Result<Facts, DrError> {
         now_ms: now_ms(),
         target_brokers,
         source,
+        lost_probe: None,
         heartbeats,
         unreadable_checkpoints: link.unreadable_checkpoints,
         group_filter: req.groups.as_ref().map(|re| re.to_string()),

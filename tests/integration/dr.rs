@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -145,6 +145,16 @@ fn assert_resumed_exactly(
         "{what} partition {p}: nothing skipped, nothing replayed"
     );
     replayed
+}
+
+/// The preflight check `name` of a `failover --output json` result.
+fn check_named<'v>(result: &'v Value, name: &str) -> &'v Value {
+    result["plan"]["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("check {name} in the plan: {result}"))
 }
 
 fn group_plan<'v>(result: &'v Value, group: &str) -> &'v Value {
@@ -463,8 +473,9 @@ fn translate_status_and_an_interrupted_failover_finish_exactly() {
 }
 
 /// The DR drill on dedicated clusters (A's broker is killed and restarted): a group consumed
-/// part of a stream on A; A dies; `failover --source-lost` on B (refused while the A->B
-/// heartbeats are fresh); the group resumes on B with nothing skipped and nothing replayed;
+/// part of a stream on A; `failover --source-lost` is refused while A answers; A dies and the
+/// same command, run once right after the kill, applies (the probe of A gets no answer, however
+/// fresh the heartbeats); the group resumes on B with nothing skipped and nothing replayed;
 /// producers move to B; A returns, strait copies B's new records to A, `failback` moves the
 /// group back and it resumes on A, again with nothing skipped.
 #[test]
@@ -522,65 +533,34 @@ fn dr_drill_failover_with_the_source_lost_then_failback() {
         got == committed.map(|(p, o)| (p as i64, o)).to_vec()
     });
 
-    // A dies.
-    a.kill();
-    // While the mirror reached A moments ago, --source-lost is refused.
-    let early = strait_cli(
-        &[
-            "failover",
-            "--from",
-            "A",
-            "--to",
-            "B",
-            "--source-lost",
-            "--dry-run",
-            "--config",
-            &config.to_string_lossy(),
-        ],
-        CLI,
+    // While A answers, --source-lost is refused (whatever the heartbeats say), and nothing
+    // is changed.
+    let alive = json_cli(
+        &config,
+        &["failover", "--from", "A", "--to", "B", "--source-lost"],
+        5,
     );
-    eprintln!(
-        "[drill] dry run right after the kill: exit {:?}\n{}",
-        early.code, early.stdout
+    assert_eq!(alive["result"], "preflight-failed", "{alive}");
+    let source_check = check_named(&alive, "source");
+    assert_eq!(source_check["status"], "fail", "{source_check}");
+    assert!(
+        source_check["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("A answered a metadata request in "),
+        "{source_check}"
     );
-    let dry = wait_for(ARRIVAL, "the heartbeats check to pass with A lost", || {
-        let config = config.to_string_lossy().into_owned();
-        let out = strait_cli(
-            &[
-                "failover",
-                "--from",
-                "A",
-                "--to",
-                "B",
-                "--source-lost",
-                "--dry-run",
-                "--config",
-                &config,
-                "--output",
-                "json",
-            ],
-            CLI,
-        );
-        (out.code == Some(0)).then(|| serde_json::from_str::<Value>(&out.stdout).unwrap())
-    });
-    let heartbeat = dry["plan"]["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "heartbeats")
-        .expect("heartbeats check")
-        .clone();
-    assert_eq!(heartbeat["status"], "pass", "{heartbeat}");
-    let plan = offsets_of(&group_plan(&dry, &group)["partitions"]);
-    for (p, c) in committed {
-        let want = expected_target_offset(&source, target.records(), p, c);
-        assert_eq!(
-            plan[&(remote.clone(), p as i64)],
-            Some(want),
-            "partition {p}: {dry}"
-        );
-    }
+    assert_eq!(
+        group_offsets(&b.bootstrap(), &group, &remote, 2),
+        vec![None, None],
+        "a refused failover commits nothing on B"
+    );
 
+    // A dies; the operator runs the failover once, at once: the probe of A gets no answer,
+    // so the fresh heartbeats do not hold it up.
+    a.kill();
+    let killed = Instant::now();
+    let journal = strait.scratch().join("failover.journal");
     let applied = json_cli(
         &config,
         &[
@@ -591,23 +571,45 @@ fn dr_drill_failover_with_the_source_lost_then_failback() {
             "B",
             "--source-lost",
             "--journal",
-        ]
-        .into_iter()
-        .chain([strait.scratch().join("failover.journal").to_str().unwrap()])
-        .collect::<Vec<_>>(),
+            journal.to_str().unwrap(),
+        ],
         0,
     );
+    let applied_after = killed.elapsed();
     assert_eq!(applied["result"], "applied", "{applied}");
+    let source_check = check_named(&applied, "source");
+    assert_eq!(source_check["status"], "warn", "{source_check}");
+    assert!(
+        source_check["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("A declared lost (--source-lost) and did not answer within 3.0s"),
+        "{source_check}"
+    );
+    assert_eq!(check_named(&applied, "heartbeats")["status"], "pass");
+    let plan = offsets_of(&group_plan(&applied, &group)["partitions"]);
+    for (p, c) in committed {
+        let want = expected_target_offset(&source, target.records(), p, c);
+        assert_eq!(
+            plan[&(remote.clone(), p as i64)],
+            Some(want),
+            "partition {p}: {applied}"
+        );
+    }
 
     // The group resumes on B: exactly the records after its position on A.
     let read = resume_as_group(&b.bootstrap(), &group, &remote, 2, ARRIVAL);
+    let read_after = killed.elapsed();
     let mut replayed = 0;
     for (p, c) in committed {
         replayed += assert_resumed_exactly(&read, &source, p, c, "on B");
     }
     eprintln!(
-        "[drill] failover: {} records read on B, {replayed} replayed",
-        read.len()
+        "[drill] SIGKILL of A -> failover applied {:.1}s, -> the group's {} records read on B \
+         {:.1}s ({replayed} replayed)",
+        applied_after.as_secs_f64(),
+        read.len(),
+        read_after.as_secs_f64()
     );
 
     // Producers move to B; the group reads part of their records there.
