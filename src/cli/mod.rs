@@ -86,15 +86,21 @@ pub enum Command {
         output: output::Output,
     },
     /// Translate a consumer group's offsets from one cluster to another, per partition, with
-    /// how exact each one is (the RemoteClusterUtils equivalent).
+    /// how exact each one is (the RemoteClusterUtils equivalent); or, with --input, offsets kept
+    /// outside Kafka (Flink or Spark checkpoints, databases).
     #[command(after_help = EXIT_CODES)]
     Translate {
         /// The YAML configuration file.
         #[arg(long, short)]
         config: PathBuf,
         /// The consumer group.
-        #[arg(long, short)]
-        group: String,
+        #[arg(long, short, required_unless_present = "input")]
+        group: Option<String>,
+        /// Offsets on --from to translate instead of a group's, each the next offset to read of
+        /// a partition: a JSON array of {"topic", "partition", "offset"} objects, or one per
+        /// line as such an object or as `topic partition offset`. `-` reads stdin.
+        #[arg(long, conflicts_with_all = ["group", "from_checkpoints"])]
+        input: Option<PathBuf>,
         /// The cluster alias the group consumed on.
         #[arg(long)]
         from: String,
@@ -196,11 +202,18 @@ pub fn dispatch(cli: Cli) -> Exit {
         Command::Translate {
             config,
             group,
+            input,
             from,
             to,
             from_checkpoints,
             output,
-        } => translate::translate(&config, &group, &from, &to, from_checkpoints, output),
+        } => match (group, input) {
+            (Some(group), _) => {
+                translate::translate(&config, &group, &from, &to, from_checkpoints, output)
+            }
+            (None, Some(input)) => translate::translate_input(&config, &input, &from, &to, output),
+            (None, None) => unreachable!("clap requires --group or --input"),
+        },
         Command::Failover(a) => failover::failover(move_args(
             crate::dr::plan::Command::Failover,
             a.common,

@@ -186,6 +186,23 @@ impl<'a> Link<'a> {
         to: &str,
         source: OffsetSource,
     ) -> Result<Self, DrError> {
+        Self::load_with(config, from, to, source, true)
+    }
+
+    /// Loads only the offset maps, for [`Link::translate_offsets`]: the mirror `from->to`'s
+    /// (on `to`) and the mirror `to->from`'s (on `from`, read only when that mirror exists).
+    /// Neither cluster's topics or groups are listed.
+    pub fn load_maps(config: &'a Config, from: &str, to: &str) -> Result<Self, DrError> {
+        Self::load_with(config, from, to, OffsetSource::Live, false)
+    }
+
+    fn load_with(
+        config: &'a Config,
+        from: &str,
+        to: &str,
+        source: OffsetSource,
+        list_source_topics: bool,
+    ) -> Result<Self, DrError> {
         let Resolved {
             from: from_c,
             to: to_c,
@@ -215,7 +232,7 @@ impl<'a> Link<'a> {
                 link.unreadable_checkpoints = bad;
             }
         }
-        if let (Some(m), OffsetSource::Live) = (forward, source) {
+        if let (Some(m), OffsetSource::Live, true) = (forward, source, list_source_topics) {
             // Topics the mirror replicates but has no position for yet still belong to the
             // group's position: they translate to "no data", never silently disappear.
             let consumer = read::reader(from_c, "metadata")?;
@@ -362,41 +379,196 @@ impl<'a> Link<'a> {
                 e,
             )
         })?;
-        let mut out = Vec::new();
-        for ((topic, partition), u) in committed {
-            let key = (topic.clone(), partition);
-            if let Some(to_topic) = forward.get(&key) {
-                let stored = &self.forward_positions[&key];
-                let (to_offset, exactness, detail) = forward_offset(u, stored);
-                out.push(PartitionOffset {
-                    from_topic: topic,
-                    partition,
-                    from_offset: u,
-                    to_topic: to_topic.clone(),
-                    to_offset,
-                    exactness,
-                    detail,
-                    checkpoint_age_ms: None,
-                    copied_to: Some(stored.next_offset),
-                });
-            } else if let Some(original) = reverse.get(&key) {
-                let stored = &self.reverse_positions[&(original.clone(), partition)];
-                let (to_offset, exactness, detail) =
-                    back_offset(u, stored, &self.to.alias, &self.from.alias);
-                out.push(PartitionOffset {
-                    from_topic: topic,
-                    partition,
-                    from_offset: u,
-                    to_topic: original.clone(),
-                    to_offset,
-                    exactness,
-                    detail,
-                    checkpoint_age_ms: None,
-                    copied_to: None,
-                });
+        Ok(committed
+            .into_iter()
+            .filter_map(|((topic, partition), u)| {
+                self.translate_one(&forward, &reverse, topic, partition, u)
+            })
+            .collect())
+    }
+
+    /// Offsets kept outside Kafka (a Flink or Spark checkpoint, a database row), each the next
+    /// offset to read of a partition on `from`, translated as a group's would be: one result per
+    /// input, in input order. A partition no mirror between the two clusters copies comes back
+    /// as `no-data`, saying so.
+    pub fn translate_offsets(&self, offsets: &[ExternalOffset]) -> Vec<PartitionOffset> {
+        let forward = self.forward_partitions();
+        let reverse = self.reverse_partitions();
+        offsets
+            .iter()
+            .map(|o| {
+                self.translate_one(&forward, &reverse, o.topic.clone(), o.partition, o.offset)
+                    .unwrap_or_else(|| self.not_copied(o))
+            })
+            .collect()
+    }
+
+    /// `u` of `topic` partition `partition` on `from`, through the forward or the reverse
+    /// mirror's map; `None` when neither copies that partition.
+    fn translate_one(
+        &self,
+        forward: &BTreeMap<(String, i32), String>,
+        reverse: &BTreeMap<(String, i32), String>,
+        topic: String,
+        partition: i32,
+        u: i64,
+    ) -> Option<PartitionOffset> {
+        let key = (topic, partition);
+        if let Some(to_topic) = forward.get(&key) {
+            let stored = &self.forward_positions[&key];
+            let (to_offset, exactness, detail) = forward_offset(u, stored);
+            Some(PartitionOffset {
+                from_topic: key.0,
+                partition,
+                from_offset: u,
+                to_topic: to_topic.clone(),
+                to_offset,
+                exactness,
+                detail,
+                checkpoint_age_ms: None,
+                copied_to: Some(stored.next_offset),
+            })
+        } else if let Some(original) = reverse.get(&key) {
+            let stored = &self.reverse_positions[&(original.clone(), partition)];
+            let (to_offset, exactness, detail) =
+                back_offset(u, stored, &self.to.alias, &self.from.alias);
+            Some(PartitionOffset {
+                from_topic: key.0,
+                partition,
+                from_offset: u,
+                to_topic: original.clone(),
+                to_offset,
+                exactness,
+                detail,
+                checkpoint_age_ms: None,
+                copied_to: None,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// The answer for an external offset of a partition no mirror copies (yet).
+    fn not_copied(&self, o: &ExternalOffset) -> PartitionOffset {
+        let (from, to) = (&self.from.alias, &self.to.alias);
+        let to_topic = match self.forward {
+            Some(m) => m.replication_policy.format_remote_topic(from, &o.topic),
+            None => o.topic.clone(),
+        };
+        let mirrors = match (self.forward.is_some(), self.reverse.is_some()) {
+            (true, true) => format!("{from}->{to} or {to}->{from}"),
+            (true, false) => format!("{from}->{to}"),
+            _ => format!("{to}->{from}"),
+        };
+        PartitionOffset {
+            from_topic: o.topic.clone(),
+            partition: o.partition,
+            from_offset: o.offset,
+            to_topic,
+            to_offset: None,
+            exactness: Exactness::NoData,
+            detail: format!(
+                "no position of {mirrors} for this partition: it is not replicated (or nothing \
+                 of it was copied yet)"
+            ),
+            checkpoint_age_ms: None,
+            copied_to: None,
+        }
+    }
+}
+
+/// An offset kept outside Kafka: the next offset to read of a partition, on the `from` cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalOffset {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+impl ExternalOffset {
+    /// Reads offsets in either form `translate --input` takes: a JSON array of
+    /// `{"topic", "partition", "offset"}` objects, or one offset per line, as such an object or
+    /// as `topic partition offset` (separated by spaces, tabs or commas; Kafka topic names hold
+    /// none of them). Blank lines and lines starting with `#` are skipped. Every bad line is
+    /// reported with its number.
+    pub fn parse_all(text: &str) -> Result<Vec<ExternalOffset>, Vec<String>> {
+        if text.trim_start().starts_with('[') {
+            let offsets: Vec<ExternalOffset> = serde_json::from_str(text).map_err(|e| {
+                vec![format!(
+                    "line {}: not a JSON array of {{\"topic\", \"partition\", \"offset\"}} objects: {e}",
+                    e.line()
+                )]
+            })?;
+            let problems: Vec<String> = offsets
+                .iter()
+                .enumerate()
+                .filter_map(|(i, o)| o.problem().map(|p| format!("element {}: {p}", i + 1)))
+                .collect();
+            return if problems.is_empty() {
+                Ok(offsets)
+            } else {
+                Err(problems)
+            };
+        }
+        let (mut offsets, mut problems) = (Vec::new(), Vec::new());
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            match Self::parse_line(line).and_then(|o| match o.problem() {
+                Some(p) => Err(p),
+                None => Ok(o),
+            }) {
+                Ok(o) => offsets.push(o),
+                Err(e) => problems.push(format!("line {}: {e}", i + 1)),
             }
         }
-        Ok(out)
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        if offsets.is_empty() {
+            return Err(vec!["no offsets in the input".to_string()]);
+        }
+        Ok(offsets)
+    }
+
+    fn parse_line(line: &str) -> Result<ExternalOffset, String> {
+        if line.starts_with('{') {
+            return serde_json::from_str(line).map_err(|e| format!("not an offset object: {e}"));
+        }
+        let fields: Vec<&str> = line
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|f| !f.is_empty())
+            .collect();
+        let [topic, partition, offset] = fields[..] else {
+            return Err(format!(
+                "expected `topic partition offset` or a JSON object, got {} field(s): {line}",
+                fields.len()
+            ));
+        };
+        Ok(ExternalOffset {
+            topic: topic.to_string(),
+            partition: partition
+                .parse()
+                .map_err(|_| format!("partition `{partition}` is not a number"))?,
+            offset: offset
+                .parse()
+                .map_err(|_| format!("offset `{offset}` is not a number"))?,
+        })
+    }
+
+    fn problem(&self) -> Option<String> {
+        if self.topic.is_empty() {
+            Some("empty topic".into())
+        } else if self.partition < 0 {
+            Some(format!("partition {} is negative", self.partition))
+        } else if self.offset < 0 {
+            Some(format!("offset {} is negative", self.offset))
+        } else {
+            None
+        }
     }
 }
 
@@ -539,6 +711,55 @@ mod tests {
         assert_eq!(
             detail,
             "back to the original topic through the B->A offset map"
+        );
+    }
+
+    #[test]
+    fn external_offsets_are_read_as_a_json_array_or_line_by_line() {
+        let want = vec![
+            ExternalOffset {
+                topic: "orders".into(),
+                partition: 0,
+                offset: 42,
+            },
+            ExternalOffset {
+                topic: "payments.eu".into(),
+                partition: 3,
+                offset: 0,
+            },
+        ];
+        let array = r#"[{"topic":"orders","partition":0,"offset":42},
+                        {"topic":"payments.eu","partition":3,"offset":0}]"#;
+        assert_eq!(ExternalOffset::parse_all(array).unwrap(), want);
+        let lines = "# exported from a Flink savepoint\n\norders 0 42\n\
+                     {\"topic\":\"payments.eu\",\"partition\":3,\"offset\":0}\n";
+        assert_eq!(ExternalOffset::parse_all(lines).unwrap(), want);
+        assert_eq!(
+            ExternalOffset::parse_all("orders,0,42\npayments.eu\t3 0").unwrap(),
+            want
+        );
+
+        let errors =
+            ExternalOffset::parse_all("orders 0\norders x 1\norders 1 -5\nok 1 2").unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "line 1: expected `topic partition offset` or a JSON object, got 2 field(s): orders 0",
+                "line 2: partition `x` is not a number",
+                "line 3: offset -5 is negative",
+            ]
+        );
+        let errors =
+            ExternalOffset::parse_all(r#"[{"topic":"t","partition":-1,"offset":1}]"#).unwrap_err();
+        assert_eq!(errors, ["element 1: partition -1 is negative"]);
+        let errors = ExternalOffset::parse_all(r#"[{"topic":"t","partition":1}]"#).unwrap_err();
+        assert!(
+            errors[0].starts_with("line 1: not a JSON array"),
+            "{errors:?}"
+        );
+        assert_eq!(
+            ExternalOffset::parse_all("# nothing\n").unwrap_err(),
+            ["no offsets in the input"]
         );
     }
 

@@ -236,6 +236,93 @@ fn translate_status_and_an_interrupted_failover_finish_exactly() {
         }
     }
 
+    // translate --input: offsets kept outside Kafka (a Flink checkpoint, say), one per line in
+    // both forms, and a partition no mirror copies; the same answers as the groups'.
+    let input = strait.scratch().join("external-offsets.txt");
+    let unknown = unique_name("never-mirrored");
+    std::fs::write(
+        &input,
+        format!(
+            "# from a savepoint\n{topic} 0 17\n{{\"topic\":\"{topic}\",\"partition\":1,\"offset\":60}}\n\
+             {unknown},2,5\n"
+        ),
+    )
+    .unwrap();
+    let out = json_cli(
+        &config,
+        &[
+            "translate",
+            "--input",
+            input.to_str().unwrap(),
+            "--from",
+            &x,
+            "--to",
+            &y,
+        ],
+        0,
+    );
+    let got: Vec<(String, i64, i64, Value, String)> = out["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["from_topic"].as_str().unwrap().to_string(),
+                p["partition"].as_i64().unwrap(),
+                p["from_offset"].as_i64().unwrap(),
+                p["to_offset"].clone(),
+                p["exactness"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want_at =
+        |p: i32, o: i64| Value::from(expected_target_offset(&source, target.records(), p, o));
+    assert_eq!(
+        got,
+        vec![
+            (topic.clone(), 0, 17, want_at(0, 17), "exact".to_string()),
+            (topic.clone(), 1, 60, want_at(1, 60), "exact".to_string()),
+            (unknown.clone(), 2, 5, Value::Null, "no-data".to_string()),
+        ],
+        "{out}"
+    );
+    assert_eq!(
+        out["partitions"][2]["detail"],
+        format!(
+            "no position of {x}->{y} for this partition: it is not replicated (or nothing of it \
+             was copied yet)"
+        )
+    );
+    // Bad input: every problem named by line, nothing translated.
+    std::fs::write(&input, format!("{topic} 0\n{topic} zero 3\n{topic} 1 5\n")).unwrap();
+    let cfg = config.to_string_lossy().into_owned();
+    let bad = strait_cli(
+        &[
+            "translate",
+            "--input",
+            input.to_str().unwrap(),
+            "--from",
+            &x,
+            "--to",
+            &y,
+            "--config",
+            &cfg,
+        ],
+        CLI,
+    );
+    assert_eq!(bad.code, Some(2), "{bad:?}");
+    assert_eq!(bad.stdout, "", "{bad:?}");
+    assert!(
+        bad.stderr.contains("2 problem(s), nothing translated")
+            && bad
+                .stderr
+                .contains("line 1: expected `topic partition offset`")
+            && bad
+                .stderr
+                .contains("line 2: partition `zero` is not a number"),
+        "{bad:?}"
+    );
+
     // status: caught up, heartbeats fresh.
     let st = wait_for(ARRIVAL, "status: replicating and caught up", || {
         let out = json_cli(&config, &["status"], 0);
