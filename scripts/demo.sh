@@ -11,6 +11,9 @@
 # running), create topic `orders` (3 partitions) on A, produce 10 keyed records, run
 # `strait run --config config/local.yaml` in the background (log: harness/run/strait.log), wait
 # until `A.orders` on B holds every record of `orders`, and print them with the console consumer.
+# Then the mission: a consumer group `billing` on A that has read part of `orders`, what
+# `strait status` says of the mirror, the group's position translated to B (`strait translate`)
+# and the plan of a failover of the group to B (`strait failover --dry-run`, nothing changed).
 #
 # Needs Java 17, Maven and a Rust toolchain.
 set -euo pipefail
@@ -107,15 +110,15 @@ esac
 t0=$SECONDS
 mkdir -p "$RUN"
 
-step "1/7 resolving the Kafka 4.1.1 jars (Maven, cached after the first run)"
+step "1/10 resolving the Kafka 4.1.1 jars (Maven, cached after the first run)"
 "$KAFKA" resolve >/dev/null
 
-step "2/7 building strait (cargo build --release; the first build compiles librdkafka and takes a few minutes)"
+step "2/10 building strait (cargo build --release; the first build compiles librdkafka and takes a few minutes)"
 { command -v pkg-config >/dev/null && pkg-config --exists libcurl; } ||
   die "libcurl's headers are missing (the bundled librdkafka links libcurl for OpenID Connect): install them, e.g. apt-get install libcurl4-openssl-dev pkg-config"
 (cd "$ROOT" && cargo build --release --bin strait)
 
-step "3/7 starting Kafka clusters A ($A) and B ($B)"
+step "3/10 starting Kafka clusters A ($A) and B ($B)"
 ensure_cluster A "$A_PORT" &
 pa=$!
 ensure_cluster B "$B_PORT" &
@@ -123,7 +126,7 @@ pb=$!
 wait $pa || die "cluster A did not start (see $RUN/A/logs/server.log)"
 wait $pb || die "cluster B did not start (see $RUN/B/logs/server.log)"
 
-step "4/7 creating topic '$TOPIC' (3 partitions) on A and producing 10 keyed records"
+step "4/10 creating topic '$TOPIC' (3 partitions) on A and producing 10 keyed records"
 tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$A" --create --if-not-exists \
   --topic "$TOPIC" --partitions 3 --replication-factor 1
 for i in $(seq 1 10); do
@@ -133,7 +136,7 @@ done | tool org.apache.kafka.tools.ConsoleProducer --bootstrap-server "$A" --top
 expected=$(end_offset_sum "$A" "$TOPIC")
 info "'$TOPIC' on A now holds $expected records"
 
-step "5/7 starting strait: strait run --config config/local.yaml (log: ${STRAIT_LOG#"$ROOT"/})"
+step "5/10 starting strait: strait run --config config/local.yaml (log: ${STRAIT_LOG#"$ROOT"/})"
 if strait_running; then
   info "strait already running (pid $(cat "$STRAIT_PID")), reusing it (scripts/demo.sh --stop first to run a new build)"
 else
@@ -156,7 +159,7 @@ else
   info "strait started (pid $(cat "$STRAIT_PID"))"
 fi
 
-step "6/7 waiting until '$REMOTE' on B holds all $expected records"
+step "6/10 waiting until '$REMOTE' on B holds all $expected records"
 for ((i = 0; ; i++)); do
   strait_running || {
     tail -n 20 "$STRAIT_LOG" >&2
@@ -169,11 +172,41 @@ for ((i = 0; ; i++)); do
 done
 info "'$REMOTE' on B holds $have records ($((SECONDS - t0)) s since the demo started)"
 
-step "7/7 the records of '$REMOTE' on B (partition, offset, key, value):"
+step "7/10 the records of '$REMOTE' on B (partition, offset, key, value):"
 tool org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$B" --topic "$REMOTE" \
   --from-beginning --max-messages "$have" --timeout-ms 20000 \
   --property print.partition=true --property print.offset=true --property print.key=true 2>&1 |
   grep -v '^Processed a total of'
+
+GROUP=billing
+step "8/10 consumer group '$GROUP' on A has read the first 2 records of each partition of '$TOPIC'"
+tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --bootstrap-server "$A" \
+  --reset-offsets --group "$GROUP" --topic "$TOPIC" --to-offset 2 --execute >/dev/null
+info "committed: offset 2 on each of the 3 partitions of '$TOPIC'"
+# strait stores what it copied once a second; translate needs those positions.
+for ((i = 0; ; i++)); do
+  exact=$("$STRAIT_BIN" translate --config "$CONFIG" --group "$GROUP" --from A --to B -o json 2>/dev/null |
+    grep -o '"exactness":"exact"' | wc -l || true)
+  [ "$exact" -ge 3 ] && break
+  ((i < WAIT_S)) || die "no exact translation of '$GROUP' after ${WAIT_S}s; see $STRAIT_LOG"
+  sleep 1
+done
+
+step "9/10 strait status (what the mirror copied, its lag, heartbeats and checkpoints)"
+"$STRAIT_BIN" status --config "$CONFIG"
+
+step "10/10 the group's position on B: strait translate, then the failover plan (--dry-run)"
+info "strait translate --config config/local.yaml --group $GROUP --from A --to B"
+"$STRAIT_BIN" translate --config "$CONFIG" --group "$GROUP" --from A --to B
+echo
+info "strait failover --config config/local.yaml --from A --to B --groups $GROUP --dry-run"
+# A preflight check that fails (exit 5) is part of what a dry run shows: not a demo failure.
+rc=0
+(cd "$RUN" && "$STRAIT_BIN" failover --config "$CONFIG" --from A --to B --groups "$GROUP" --dry-run) || rc=$?
+case $rc in
+  0 | 5) ;;
+  *) die "strait failover --dry-run exited with $rc" ;;
+esac
 
 cat <<EOF
 

@@ -43,6 +43,33 @@ pub struct Facts {
     pub newest_progress_ms: Option<i64>,
     /// The mirror `from->to`'s checkpoint interval.
     pub checkpoint_interval: Duration,
+    /// The last stable offset against the high watermark of the groups' partitions (on the
+    /// source only while it answers).
+    pub stability: Stability,
+}
+
+/// What the watermark queries of the groups' partitions found: how many partitions were asked
+/// on each cluster, and those where the last stable offset is behind the high watermark.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stability {
+    /// Partitions asked on the source (0 when it is lost) and on the target.
+    pub source_partitions: usize,
+    pub target_partitions: usize,
+    /// Sorted by cluster, topic and partition.
+    pub unstable: Vec<Unstable>,
+    /// Watermark queries that failed, in plain words (the check warns; the plan stands).
+    pub errors: Vec<String>,
+}
+
+/// A partition whose last stable offset is behind its high watermark: records a transaction
+/// still open holds back from `read_committed` consumers (strait's among them).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Unstable {
+    pub cluster: String,
+    pub topic: String,
+    pub partition: i32,
+    pub last_stable: i64,
+    pub high_watermark: i64,
 }
 
 /// The last heartbeat of the mirror `from->to` as seen on the target.
@@ -152,6 +179,7 @@ pub fn plan(facts: Facts) -> Plan {
             checks.push(checkpoint_age_check(&groups, facts.checkpoint_interval));
         }
     }
+    checks.extend(open_transactions_check(&facts));
     Plan {
         command: facts.command,
         from: facts.from,
@@ -389,6 +417,106 @@ fn lost_lag_check(f: &Facts) -> Check {
     )
 }
 
+/// At most this many partitions are named in the open-transactions check; the rest counted.
+const UNSTABLE_NAMED: usize = 10;
+
+/// Records of transactions still open when the groups move: on the source they are not copied
+/// (strait reads `read_committed`) until their transaction commits, and they are left behind if
+/// the producers move first; on the target, `read_committed` consumers see them only once their
+/// transaction commits. `None` when no partition was asked.
+fn open_transactions_check(f: &Facts) -> Option<Check> {
+    let s = &f.stability;
+    if s.source_partitions + s.target_partitions == 0 {
+        return None;
+    }
+    let (from, to) = (&f.from, &f.to);
+    let asked = match s.source_partitions {
+        0 => format!("{} partition(s) on {to}", s.target_partitions),
+        n => format!(
+            "{n} partition(s) on {from} and {} on {to}",
+            s.target_partitions
+        ),
+    };
+    if !s.errors.is_empty() {
+        let more = s.errors.len().saturating_sub(UNSTABLE_NAMED);
+        let mut named: Vec<String> = s.errors.iter().take(UNSTABLE_NAMED).cloned().collect();
+        if more > 0 {
+            named.push(format!("and {more} more"));
+        }
+        return Some(Check::new(
+            CheckName::OpenTransactions,
+            Status::Warn,
+            format!(
+                "could not compare the last stable offset with the high watermark of every \
+                 partition: {}",
+                named.join("; ")
+            ),
+        ));
+    }
+    if s.unstable.is_empty() {
+        return Some(Check::new(
+            CheckName::OpenTransactions,
+            Status::Pass,
+            format!(
+                "no open transaction on the groups' {asked} (last stable offset = high watermark)"
+            ),
+        ));
+    }
+    let count = |cluster: &str| -> i64 {
+        s.unstable
+            .iter()
+            .filter(|u| u.cluster == cluster)
+            .map(|u| u.high_watermark - u.last_stable)
+            .sum()
+    };
+    let mut named: Vec<String> = s
+        .unstable
+        .iter()
+        .take(UNSTABLE_NAMED)
+        .map(|u| {
+            format!(
+                "{} {}[{}] {} record(s) past the last stable offset {}",
+                u.cluster,
+                u.topic,
+                u.partition,
+                u.high_watermark - u.last_stable,
+                u.last_stable
+            )
+        })
+        .collect();
+    if s.unstable.len() > UNSTABLE_NAMED {
+        named.push(format!(
+            "and {} more partition(s)",
+            s.unstable.len() - UNSTABLE_NAMED
+        ));
+    }
+    let mut consequences = Vec::new();
+    if count(from) > 0 {
+        consequences.push(format!(
+            "the {} record(s) on {from} are not copied until their transactions commit: fail \
+             over now and whatever those transactions hold is left on {from} (stop {from}'s \
+             transactional producers and let their transactions end first)",
+            count(from)
+        ));
+    }
+    if count(to) > 0 {
+        consequences.push(format!(
+            "read_committed consumers on {to} see its {} record(s) only once their \
+             transactions commit (none if they abort)",
+            count(to)
+        ));
+    }
+    Some(Check::new(
+        CheckName::OpenTransactions,
+        Status::Warn,
+        format!(
+            "open transactions on the groups' {asked}: {}; {}",
+            named.join(", "),
+            consequences.join("; ")
+        ),
+    ))
+}
+
 fn checkpoint_age_check(groups: &[GroupPlan], interval: Duration) -> Check {
     let stale_after = checkpoint_stale_after(interval).as_millis() as i64;
     let stale: Vec<String> = groups
@@ -475,7 +603,97 @@ mod tests {
             groups: Vec::new(),
             newest_progress_ms: None,
             checkpoint_interval: Duration::from_secs(5),
+            stability: Stability::default(),
         }
+    }
+
+    fn unstable(cluster: &str, topic: &str, partition: i32, lso: i64, hw: i64) -> Unstable {
+        Unstable {
+            cluster: cluster.into(),
+            topic: topic.into(),
+            partition,
+            last_stable: lso,
+            high_watermark: hw,
+        }
+    }
+
+    #[test]
+    fn open_transactions_are_named_per_cluster_with_what_they_hold_back() {
+        // No partition asked: no check.
+        assert!(!names(&plan(facts())).contains(&CheckName::OpenTransactions));
+        let with = |stability: Stability| {
+            let p = plan(Facts {
+                stability,
+                ..facts()
+            });
+            let c = check(&p, CheckName::OpenTransactions).clone();
+            (c.status, c.detail)
+        };
+        let asked = Stability {
+            source_partitions: 2,
+            target_partitions: 2,
+            ..Default::default()
+        };
+        assert_eq!(
+            with(asked.clone()),
+            (
+                Status::Pass,
+                "no open transaction on the groups' 2 partition(s) on A and 2 on B (last stable \
+                 offset = high watermark)"
+                    .to_string()
+            )
+        );
+        let (status, detail) = with(Stability {
+            unstable: vec![unstable("A", "t", 1, 40, 43)],
+            ..asked.clone()
+        });
+        assert_eq!(status, Status::Warn);
+        assert_eq!(
+            detail,
+            "open transactions on the groups' 2 partition(s) on A and 2 on B: A t[1] 3 record(s) \
+             past the last stable offset 40; the 3 record(s) on A are not copied until their \
+             transactions commit: fail over now and whatever those transactions hold is left on \
+             A (stop A's transactional producers and let their transactions end first)"
+        );
+        let (_, detail) = with(Stability {
+            unstable: vec![unstable("B", "A.t", 0, 7, 9)],
+            ..asked.clone()
+        });
+        assert!(
+            detail.ends_with(
+                "B A.t[0] 2 record(s) past the last stable offset 7; read_committed consumers \
+                 on B see its 2 record(s) only once their transactions commit (none if they abort)"
+            ),
+            "{detail}"
+        );
+        // Many partitions: ten named, the rest counted.
+        let (_, detail) = with(Stability {
+            unstable: (0..12).map(|p| unstable("A", "t", p, 0, 1)).collect(),
+            ..asked.clone()
+        });
+        assert!(detail.contains("A t[9] 1 record(s)"), "{detail}");
+        assert!(!detail.contains("A t[10]"), "{detail}");
+        assert!(detail.contains("and 2 more partition(s)"), "{detail}");
+        assert!(detail.contains("the 12 record(s) on A"), "{detail}");
+        // A failed query warns and names the partition; the source lost: only B asked.
+        let (status, detail) = with(Stability {
+            errors: vec!["B A.t[0]: Broker: Unknown topic or partition".into()],
+            ..asked
+        });
+        assert_eq!(status, Status::Warn);
+        assert!(detail.ends_with("every partition: B A.t[0]: Broker: Unknown topic or partition"));
+        let p = plan(Facts {
+            stability: Stability {
+                target_partitions: 3,
+                ..Default::default()
+            },
+            ..lost()
+        });
+        assert_eq!(
+            check(&p, CheckName::OpenTransactions).detail,
+            "no open transaction on the groups' 3 partition(s) on B (last stable offset = high \
+             watermark)"
+        );
     }
 
     fn lost() -> Facts {

@@ -163,6 +163,7 @@ fn gather_groups(
         groups.push(GroupFacts { group, partitions });
     }
 
+    let stability = stability(from_c, to_c, source, &groups)?;
     Ok(Facts {
         command: req.command,
         from: req.from.to_string(),
@@ -178,7 +179,68 @@ fn gather_groups(
         newest_progress_ms: link.forward_written.values().max().copied(),
         checkpoint_interval: forward
             .map_or(Duration::from_secs(5), |m| m.emit_checkpoints_interval),
+        stability,
     })
+}
+
+/// The last stable offset against the high watermark of every partition the groups' plans
+/// touch: on the source while it answers (`from_topic`), on the target where something was
+/// copied (`to_topic`). A failed query is reported in the result, not as an error: the check
+/// warns, the plan stands.
+fn stability(
+    from_c: &ClusterConfig,
+    to_c: &ClusterConfig,
+    source: OffsetSource,
+    groups: &[GroupFacts],
+) -> Result<decide::Stability, DrError> {
+    let mut on_source = BTreeSet::new();
+    let mut on_target = BTreeSet::new();
+    for p in groups.iter().flat_map(|g| &g.partitions) {
+        on_source.insert((p.offset.from_topic.clone(), p.offset.partition));
+        if p.offset.to_offset.is_some() {
+            on_target.insert((p.offset.to_topic.clone(), p.offset.partition));
+        }
+    }
+    if source != OffsetSource::Live {
+        on_source.clear();
+    }
+    let mut out = decide::Stability {
+        source_partitions: on_source.len(),
+        target_partitions: on_target.len(),
+        ..Default::default()
+    };
+    for (cluster, partitions) in [(from_c, on_source), (to_c, on_target)] {
+        if partitions.is_empty() {
+            continue;
+        }
+        let committed = read::reader(cluster, "last-stable-offsets")?;
+        let uncommitted = kafka::high_watermark_consumer(cluster, "cli|high-watermarks")?;
+        for (topic, partition) in partitions {
+            let high = |c: &rdkafka::consumer::BaseConsumer<kafka::LogContext>| {
+                c.fetch_watermarks(&topic, partition, ADMIN_TIMEOUT)
+                    .map(|(_, high)| high)
+            };
+            match (high(&committed), high(&uncommitted)) {
+                (Ok(last_stable), Ok(high_watermark)) if high_watermark > last_stable => {
+                    out.unstable.push(decide::Unstable {
+                        cluster: cluster.alias.clone(),
+                        topic,
+                        partition,
+                        last_stable,
+                        high_watermark,
+                    })
+                }
+                (Ok(_), Ok(_)) => {}
+                (Err(e), _) | (_, Err(e)) => out.errors.push(format!(
+                    "{} {topic}[{partition}]: {}",
+                    cluster.alias,
+                    error_chain(&e)
+                )),
+            }
+        }
+    }
+    out.unstable.sort();
+    Ok(out)
 }
 
 /// The target group's committed offsets for the translated partitions.

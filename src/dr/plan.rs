@@ -80,6 +80,9 @@ pub enum CheckName {
     /// With the source lost: how old the checkpoints are.
     #[serde(alias = "checkpoint age")]
     CheckpointAge,
+    /// Records past the last stable offset (open transactions) of the groups' partitions, on
+    /// the source and on the target.
+    OpenTransactions,
 }
 
 impl CheckName {
@@ -93,6 +96,7 @@ impl CheckName {
             CheckName::Groups => "groups",
             CheckName::ReplicationLag => "replication-lag",
             CheckName::CheckpointAge => "checkpoint-age",
+            CheckName::OpenTransactions => "open-transactions",
         }
     }
 }
@@ -247,6 +251,7 @@ mod tests {
             CheckName::Groups,
             CheckName::ReplicationLag,
             CheckName::CheckpointAge,
+            CheckName::OpenTransactions,
         ] {
             assert_eq!(serde_json::to_value(name).unwrap(), name.as_str());
         }

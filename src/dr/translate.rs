@@ -135,6 +135,10 @@ pub struct Link<'a> {
     checkpoints: Checkpoints,
     /// Checkpoint records that did not decode.
     pub unreadable_checkpoints: usize,
+    /// Offsets-only translation ([`Link::load_maps`]) with a `from` that did not answer: why
+    /// the reverse mirror's map (kept on `from`) is missing. The forward maps, on `to`, still
+    /// translate: the case of a source lost in a disaster.
+    reverse_unread: Option<String>,
 }
 
 impl<'a> Link<'a> {
@@ -220,6 +224,7 @@ impl<'a> Link<'a> {
             reverse_positions: Positions::new(),
             checkpoints: Checkpoints::new(),
             unreadable_checkpoints: 0,
+            reverse_unread: None,
         };
         if let Some(m) = forward {
             let (p, w) = read::positions(to_c, &m.replication_policy.progress_topic(from), from)?;
@@ -255,8 +260,13 @@ impl<'a> Link<'a> {
             }
         }
         if let (Some(m), OffsetSource::Live) = (reverse, source) {
-            let (p, _) = read::positions(from_c, &m.replication_policy.progress_topic(to), to)?;
-            link.reverse_positions = p;
+            match read::positions(from_c, &m.replication_policy.progress_topic(to), to) {
+                Ok((p, _)) => link.reverse_positions = p,
+                Err(e) if !list_source_topics && e.is_unreachable() => {
+                    link.reverse_unread = Some(crate::telemetry::error_chain(&e));
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(link)
     }
@@ -467,10 +477,16 @@ impl<'a> Link<'a> {
             to_topic,
             to_offset: None,
             exactness: Exactness::NoData,
-            detail: format!(
-                "no position of {mirrors} for this partition: it is not replicated (or nothing \
-                 of it was copied yet)"
-            ),
+            detail: match &self.reverse_unread {
+                None => format!(
+                    "no position of {mirrors} for this partition: it is not replicated (or \
+                     nothing of it was copied yet)"
+                ),
+                Some(why) => format!(
+                    "no position of {from}->{to} for this partition, and the map of {to}->{from} \
+                     (kept on {from}) could not be read: {why}"
+                ),
+            },
             checkpoint_age_ms: None,
             copied_to: None,
         }

@@ -423,6 +423,19 @@ pub fn reader_consumer(
     consumer(cluster, ClientKind::ReaderConsumer, client_name, None)
 }
 
+/// A reader whose watermark queries return the high watermark: `read_uncommitted`, where every
+/// other consumer of strait's is `read_committed` (whose queries return the last stable offset,
+/// since librdkafka 1.7.1). Only for comparing the two: it never reads records.
+pub fn high_watermark_consumer(
+    cluster: &ClusterConfig,
+    client_name: &str,
+) -> Result<BaseConsumer<LogContext>, ClientError> {
+    let mut cfg = client_config(cluster, ClientKind::ReaderConsumer, client_name, None);
+    cfg.set("isolation.level", "read_uncommitted");
+    cfg.create_with_context(LogContext::new(client_name))
+        .map_err(|e| create_error(cluster, Role::Consumer, e))
+}
+
 /// Why a connection to `cluster` fails, in librdkafka's words (a refused TLS handshake, a
 /// failed authentication), or `None` if it connects or says nothing. A consumer makes one
 /// metadata request and is then polled briefly: its log lines and client errors arrive through

@@ -2,13 +2,15 @@
 //! `/readyz` (every mirror running, reachable and within the lag bound) and `/status` (what
 //! `strait status` shows, from this process's own state: no request reaches a cluster). Plain
 //! HTTP by default; TLS through rustls with an optional client CA
-//! (mutual TLS); an optional bearer token guards `/metrics` and `/status` (the probes stay open
-//! for orchestrators).
+//! (mutual TLS); an optional bearer token guards `/metrics`, `/status` and `POST /translate`
+//! (offsets kept outside Kafka, translated: [`super::translate`]; the probes stay open for
+//! orchestrators).
 //!
 //! Hardened for a listener that may face an untrusted network: at most `http.max_connections`
 //! connections at once (more are closed as soon as they are accepted, and counted); each client
 //! has `http.header_read_timeout` for its TLS handshake and then for each request's headers; only
-//! `GET` and `HEAD` without a body are answered (a body is refused unread); the token is
+//! `GET` and `HEAD` without a body are answered (a body is refused unread), but for
+//! `POST /translate` (a bounded body, one request at a time); the token is
 //! compared through SHA-256 digests in constant time, so the time an answer takes tells nothing
 //! about the token's bytes or length.
 
@@ -32,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::health;
 use super::metrics::metrics;
+use super::translate::Translations;
 use crate::config::{Config, HttpConfig, HttpTls};
 
 /// While connections are being refused, a warning at most this often.
@@ -63,6 +66,7 @@ struct State {
     http: HttpConfig,
     /// SHA-256 of `http.bearer_token`.
     token_digest: Option<TokenDigest>,
+    translations: Translations,
 }
 
 type TokenDigest = [u8; 32];
@@ -99,6 +103,7 @@ impl Endpoint {
                 config,
                 http,
                 token_digest,
+                translations: Translations::default(),
             }),
             connections,
         })
@@ -111,7 +116,7 @@ impl Endpoint {
     /// Serves until cancelled.
     pub async fn serve(self, cancel: CancellationToken) {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
-        tracing::info!(address = %self.local_addr(), scheme, "http endpoint listening (/metrics, /healthz, /readyz, /status)");
+        tracing::info!(address = %self.local_addr(), scheme, "http endpoint listening (/metrics, /healthz, /readyz, /status, POST /translate)");
         let mut refused_since_warning: u64 = 0;
         let mut last_warning: Option<Instant> = None;
         loop {
@@ -240,7 +245,61 @@ fn refuse(status: StatusCode, message: &'static str) -> Response<Full<Bytes>> {
     r
 }
 
+fn unauthorized() -> Response<Full<Bytes>> {
+    let mut r = text(
+        StatusCode::UNAUTHORIZED,
+        "text/plain",
+        "bearer token required\n",
+    );
+    r.headers_mut().insert(
+        hyper::header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer"),
+    );
+    r
+}
+
+/// `POST /translate`: the only request with a body.
+async fn translate(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    if req.method() != Method::POST {
+        let mut r = refuse(StatusCode::METHOD_NOT_ALLOWED, "POST only\n");
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("POST"));
+        return r;
+    }
+    if !authorized(state, &req) {
+        let mut r = unauthorized();
+        // The body is not read.
+        r.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        return r;
+    }
+    let query = req.uri().query().map(str::to_owned);
+    let answer = state
+        .translations
+        .answer(
+            &state.config,
+            query.as_deref(),
+            req.into_body(),
+            state.http.header_read_timeout,
+        )
+        .await;
+    let mut r = json(answer.status, &answer.body);
+    if let Some(secs) = answer.retry_after {
+        r.headers_mut()
+            .insert(hyper::header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if !answer.status.is_success() {
+        // What is left of a refused body is not read.
+        r.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    r
+}
+
 async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    if req.uri().path() == "/translate" {
+        return translate(state, req).await;
+    }
     // A body (`Content-Length` above 0, or any `Transfer-Encoding`) is never read.
     if !req.body().is_end_stream() {
         return refuse(
@@ -255,18 +314,7 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
         return r;
     }
     match req.uri().path() {
-        "/metrics" | "/status" if !authorized(state, &req) => {
-            let mut r = text(
-                StatusCode::UNAUTHORIZED,
-                "text/plain",
-                "bearer token required\n",
-            );
-            r.headers_mut().insert(
-                hyper::header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer"),
-            );
-            r
-        }
+        "/metrics" | "/status" if !authorized(state, &req) => unauthorized(),
         "/metrics" => {
             readiness(state); // keeps strait_ready current
             text(
@@ -308,7 +356,7 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
         _ => text(
             StatusCode::NOT_FOUND,
             "text/plain",
-            "not found; try /metrics, /healthz, /readyz or /status\n",
+            "not found; try /metrics, /healthz, /readyz, /status or POST /translate\n",
         ),
     }
 }

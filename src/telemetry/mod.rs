@@ -7,6 +7,7 @@ pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod status;
+pub mod translate;
 
 use tracing_subscriber::EnvFilter;
 

@@ -199,7 +199,8 @@ fn translate_status_and_an_interrupted_failover_finish_exactly() {
     commit_group_offsets(&a.bootstrap(), &busy, &[(&topic, 0, 5), (&topic, 1, 5)]);
 
     let group_pattern = format!("{}-.*", regex::escape(&base));
-    let config = dr_config((&x, a), (&y, b), &[&topic], &[&group_pattern], false);
+    let config = dr_config((&x, a), (&y, b), &[&topic], &[&group_pattern], false)
+        .http(HttpConfig::listen("127.0.0.1:0").bearer_token("dr-s3cret"));
     let mut strait = StraitProcess::start(&config);
     let config = strait.config_path().to_path_buf();
     let mut target = TopicReader::new(&b.bootstrap(), &remote);
@@ -293,6 +294,74 @@ fn translate_status_and_an_interrupted_failover_finish_exactly() {
              was copied yet)"
         )
     );
+    // POST /translate on the running daemon: the same input, the same answer (behind the
+    // bearer token); bad requests refused with what is wrong.
+    let url = format!("http://{}/translate?from={x}&to={y}", strait.http_addr());
+    let data = format!("@{}", input.display());
+    let auth = "Authorization: Bearer dr-s3cret";
+    let posted = curl(&url, &["-X", "POST", "-H", auth, "--data-binary", &data]);
+    assert_eq!((posted.exit, posted.status), (0, 200), "{}", posted.body);
+    let posted: Value = serde_json::from_str(&posted.body).unwrap();
+    assert_eq!(posted, out, "POST /translate and translate --input differ");
+    let unauthorized = curl(&url, &["-X", "POST", "--data-binary", &data]);
+    assert_eq!(unauthorized.status, 401, "{}", unauthorized.body);
+    let get = curl(&url, &["-H", auth]);
+    assert_eq!(get.status, 405, "{}", get.body);
+    let no_to = curl(
+        &url.replace(&format!("&to={y}"), ""),
+        &["-X", "POST", "-H", auth, "--data-binary", &data],
+    );
+    assert_eq!(no_to.status, 400, "{}", no_to.body);
+    assert!(no_to.body.contains("both are required"), "{}", no_to.body);
+    let unknown_cluster = curl(
+        &url.replace(&format!("to={y}"), "to=nowhere"),
+        &["-X", "POST", "-H", auth, "--data-binary", &data],
+    );
+    assert_eq!(unknown_cluster.status, 400, "{}", unknown_cluster.body);
+    assert!(
+        unknown_cluster.body.contains("no cluster `nowhere`"),
+        "{}",
+        unknown_cluster.body
+    );
+    let big = strait.scratch().join("big-offsets.txt");
+    std::fs::write(&big, format!("{topic} 0 17\n").repeat(80_000)).unwrap();
+    let too_large = curl(
+        &url,
+        &[
+            "-X",
+            "POST",
+            "-H",
+            auth,
+            "--data-binary",
+            &format!("@{}", big.display()),
+        ],
+    );
+    assert_eq!(too_large.status, 413, "{}", too_large.body);
+    let bad_body = curl(
+        &url,
+        &[
+            "-X",
+            "POST",
+            "-H",
+            auth,
+            "--data-binary",
+            &format!("{topic} 0\n{topic} 1 5\n"),
+        ],
+    );
+    assert_eq!(bad_body.status, 400, "{}", bad_body.body);
+    let bad_body: Value = serde_json::from_str(&bad_body.body).unwrap();
+    assert_eq!(
+        bad_body["error"],
+        "1 problem(s) in the body, nothing translated"
+    );
+    assert!(
+        bad_body["problems"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("line 1: expected `topic partition offset`"),
+        "{bad_body}"
+    );
+
     // Bad input: every problem named by line, nothing translated.
     std::fs::write(&input, format!("{topic} 0\n{topic} zero 3\n{topic} 1 5\n")).unwrap();
     let cfg = config.to_string_lossy().into_owned();
@@ -565,6 +634,100 @@ fn translate_status_and_an_interrupted_failover_finish_exactly() {
 /// fresh the heartbeats); the group resumes on B with nothing skipped and nothing replayed;
 /// producers move to B; A returns, strait copies B's new records to A, `failback` moves the
 /// group back and it resumes on A, again with nothing skipped.
+/// The failover preflight compares the last stable offset with the high watermark of the
+/// groups' partitions on both clusters: a transaction open on the source (its records not
+/// copied: strait reads read_committed) and one open on the target are each named with the
+/// partition and the exact number of records they hold back; once both commit, the check
+/// passes.
+#[test]
+fn failover_preflight_names_the_records_of_open_transactions() {
+    let (a, b) = shared_clusters();
+    let suffix = unique_name("x").replace(['-', '_'], "");
+    let (x, y) = (format!("L{suffix}"), format!("M{suffix}"));
+    let topic = unique_name("dr-lso");
+    let remote = format!("{x}.{topic}");
+    let group = unique_name("dr-lso-group");
+    create_topic(&a.bootstrap(), &topic, 2, &[]);
+    let records: Vec<OutRecord> = (0..20)
+        .map(|i| OutRecord::to_partition(i % 2, format!("v{i}")))
+        .collect();
+    produce(&a.bootstrap(), &topic, &records);
+    commit_group_offsets(&a.bootstrap(), &group, &[(&topic, 0, 4), (&topic, 1, 6)]);
+    let config = dr_config(
+        (&x, a),
+        (&y, b),
+        &[&topic],
+        &[&regex::escape(&group)],
+        false,
+    );
+    let strait = StraitProcess::start(&config);
+    let config = strait.config_path().to_path_buf();
+    wait_until(ARRIVAL, "status: every partition copied", || {
+        let out = json_cli(&config, &["status"], 0);
+        let parts = topic_partitions(&out["mirrors"][0], &topic);
+        parts.len() == 2 && parts.iter().all(|p| p["copied_to"] == 10)
+    });
+    let dry_run = || {
+        json_cli(
+            &config,
+            &["failover", "--from", &x, "--to", &y, "--dry-run"],
+            0,
+        )
+    };
+    let before = dry_run();
+    assert_eq!(
+        check_named(&before, "open-transactions")["status"],
+        "pass",
+        "{before}"
+    );
+
+    // 3 records in a transaction left open on the source's partition 1, 2 on the target's
+    // partition 0 (a producer writing to the remote topic by hand).
+    let on_source = OpenTransaction::begin(
+        &a.bootstrap(),
+        &topic,
+        &(0..3)
+            .map(|i| OutRecord::to_partition(1, format!("open-{i}")))
+            .collect::<Vec<_>>(),
+    );
+    let on_target = OpenTransaction::begin(
+        &b.bootstrap(),
+        &remote,
+        &(0..2)
+            .map(|i| OutRecord::to_partition(0, format!("by-hand-{i}")))
+            .collect::<Vec<_>>(),
+    );
+    let open = dry_run();
+    let check = check_named(&open, "open-transactions");
+    assert_eq!(check["status"], "warn", "{open}");
+    assert_eq!(
+        check["detail"],
+        format!(
+            "open transactions on the groups' 2 partition(s) on {x} and 2 on {y}: {x} {topic}[1] \
+             3 record(s) past the last stable offset 10, {y} {remote}[0] 2 record(s) past the \
+             last stable offset 10; the 3 record(s) on {x} are not copied until their \
+             transactions commit: fail over now and whatever those transactions hold is left \
+             on {x} (stop {x}'s transactional producers and let their transactions end first); \
+             read_committed consumers on {y} see its 2 record(s) only once their transactions \
+             commit (none if they abort)"
+        ),
+        "{open}"
+    );
+    // Nothing of the source's open transaction was copied: the remote topic's partition 1 is
+    // stable (not in the check) at the 10 records copied before it (the harness reads
+    // read_committed end offsets, librdkafka's default).
+    assert_eq!(end_offsets(&b.bootstrap(), &remote), vec![10, 10]);
+
+    // The coordinator writes the commit markers just after it answers the commit.
+    on_source.commit();
+    on_target.commit();
+    wait_until(
+        ARRIVAL,
+        "open-transactions passes once both committed",
+        || check_named(&dry_run(), "open-transactions")["status"] == "pass",
+    );
+}
+
 #[test]
 fn dr_drill_failover_with_the_source_lost_then_failback() {
     let [a, b] = clusters(["drill-A", "drill-B"]);

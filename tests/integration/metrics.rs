@@ -456,6 +456,32 @@ fn http_endpoint_refuses_bodies_and_other_methods_and_disconnects_slow_clients()
     assert!(head.contains("\r\nconnection: close"), "{head}");
     assert_eq!(body, "request bodies are not accepted\n");
 
+    // POST /translate takes a body, but only within the timeout: a body that stops after 3 of
+    // its 100 bytes is answered 408 and the connection closed.
+    let since = Instant::now();
+    let mut s = connect(&addr);
+    s.write_all(
+        b"POST /translate?from=A&to=B HTTP/1.1\r\nHost: strait\r\nContent-Length: 100\r\n\r\nabc",
+    )
+    .expect("send");
+    let (raw, closed_after) = read_until_closed(&mut s, since);
+    let (head, body) = split_response(&raw);
+    assert!(head.starts_with("http/1.1 408 "), "{head}");
+    assert!(head.contains("\r\nconnection: close"), "{head}");
+    assert_eq!(
+        body,
+        "{\"error\":\"the body did not arrive within http.header_read_timeout (1.0s)\"}"
+    );
+    assert_closed_after_the_timeout(closed_after, timeout);
+    // Other methods on /translate: 405 with `Allow: POST`.
+    let r = curl(&format!("http://{addr}/translate"), &["--include"]);
+    assert_eq!(r.status, 405, "{}", r.body);
+    assert!(
+        r.body.to_ascii_lowercase().contains("\r\nallow: post\r\n"),
+        "{}",
+        r.body
+    );
+
     // Sends nothing.
     let since = Instant::now();
     let mut silent = connect(&addr);

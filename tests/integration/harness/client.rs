@@ -422,6 +422,34 @@ pub fn produce_transactions(
     collect_deliveries(&producer, topic)
 }
 
+/// A transaction left open: its records are in the log (past the last stable offset) until
+/// [`OpenTransaction::commit`]; dropped without a commit, the broker aborts it after the
+/// producer's `transaction.timeout.ms`.
+pub struct OpenTransaction {
+    producer: BaseProducer<DeliveryLog>,
+}
+
+impl OpenTransaction {
+    /// Begins a transaction, writes `records` to `topic` and flushes them, and leaves it open.
+    pub fn begin(bootstrap: &str, topic: &str, records: &[OutRecord]) -> OpenTransaction {
+        let id = format!("strait-it-open-{:016x}", random_u64());
+        let producer = producer(bootstrap, records.len(), Some(&id));
+        producer
+            .init_transactions(ADMIN_TIMEOUT)
+            .unwrap_or_else(|e| panic!("init transactions: {e}"));
+        producer.begin_transaction().expect("begin transaction");
+        send_all(&producer, topic, records, 0);
+        producer.flush(FLUSH_TIMEOUT).expect("flush transaction");
+        OpenTransaction { producer }
+    }
+
+    pub fn commit(self) {
+        self.producer
+            .commit_transaction(ADMIN_TIMEOUT)
+            .expect("commit transaction");
+    }
+}
+
 /// Produces each batch in its own committed transaction, with `producers` transactional
 /// producers at once (transaction `t` by producer `t % producers`; the records are not flushed
 /// before each commit, which waits for the coordinator anyway). Returns the `(partition,
