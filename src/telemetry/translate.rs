@@ -130,7 +130,7 @@ impl Translations {
         let started = Instant::now();
         let (config, from, to) = (Arc::clone(config), from.to_string(), to.to_string());
         let count = offsets.len();
-        let result = tokio::task::spawn_blocking(move || {
+        let result = crate::runtime::blocking(move || {
             Link::load_maps(&config, &from, &to)
                 .map(|link| link.translate_offsets(&offsets))
                 .map(|partitions| (from, to, partitions))
