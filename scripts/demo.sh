@@ -186,7 +186,7 @@ info "committed: offset 2 on each of the 3 partitions of '$TOPIC'"
 # strait stores what it copied once a second; translate needs those positions.
 for ((i = 0; ; i++)); do
   exact=$("$STRAIT_BIN" translate --config "$CONFIG" --group "$GROUP" --from A --to B -o json 2>/dev/null |
-    grep -o '"exactness":"exact"' | wc -l || true)
+    grep -o '"exactness": *"exact"' | wc -l || true)
   [ "$exact" -ge 3 ] && break
   ((i < WAIT_S)) || die "no exact translation of '$GROUP' after ${WAIT_S}s; see $STRAIT_LOG"
   sleep 1

@@ -29,11 +29,7 @@ pub fn failover(args: Args) -> Exit {
         Ok(c) => c,
         Err(exit) => return exit,
     };
-    let groups = match args
-        .groups
-        .as_deref()
-        .map(|g| regex::Regex::new(&format!("^(?:{g})$")))
-    {
+    let groups = match args.groups.as_deref().map(super::whole_name) {
         None => None,
         Some(Ok(re)) => Some(re),
         Some(Err(e)) => {

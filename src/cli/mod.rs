@@ -7,6 +7,7 @@ mod run;
 mod status;
 mod translate;
 mod validate;
+mod verify;
 
 use std::path::PathBuf;
 
@@ -31,6 +32,8 @@ pub enum Exit {
     PreflightFailed = 5,
     /// failover/failback: some groups were not applied; run the same command again.
     Incomplete = 6,
+    /// verify: the target differs from the source.
+    Differences = 7,
 }
 
 const EXIT_CODES: &str = "Exit codes:
@@ -41,6 +44,7 @@ const EXIT_CODES: &str = "Exit codes:
   4  a configured cluster could not be reached
   5  failover/failback: a preflight check failed, nothing was changed
   6  failover/failback: some groups were refused; run the same command again to finish
+  7  verify: the target differs from the source (each difference is listed)
   130 aborted by a second SIGTERM/SIGINT during shutdown";
 
 #[derive(Debug, Parser)]
@@ -111,6 +115,27 @@ pub enum Command {
         /// on --from (for when --from is unreachable; this is what RemoteClusterUtils does).
         #[arg(long)]
         from_checkpoints: bool,
+        #[arg(long, short, value_enum, default_value = "table")]
+        output: output::Output,
+    },
+    /// Compare each replicated partition's source records with their copies on the target,
+    /// over the range the mirror stored as copied, through its offset map: counts, and a digest
+    /// of key, value, headers and timestamp of every record (or of a sample).
+    #[command(after_help = EXIT_CODES)]
+    Verify {
+        /// The YAML configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Only this mirror, as `SOURCE->TARGET` (default: every mirror).
+        #[arg(long)]
+        mirror: Option<String>,
+        /// Only source topics whose whole name matches this regular expression.
+        #[arg(long)]
+        topics: Option<String>,
+        /// Compare the content of this fraction of the records (0 < FRACTION <= 1; the same
+        /// records every run); the others are only checked to be where the map puts them.
+        #[arg(long, default_value = "1", value_parser = parse_fraction)]
+        sample: f64,
         #[arg(long, short, value_enum, default_value = "table")]
         output: output::Output,
     },
@@ -214,6 +239,31 @@ pub fn dispatch(cli: Cli) -> Exit {
             (None, Some(input)) => translate::translate_input(&config, &input, &from, &to, output),
             (None, None) => unreachable!("clap requires --group or --input"),
         },
+        Command::Verify {
+            config,
+            mirror,
+            topics,
+            sample,
+            output,
+        } => {
+            let topics = match topics.as_deref().map(whole_name) {
+                None => None,
+                Some(Ok(re)) => Some(re),
+                Some(Err(e)) => {
+                    eprintln!("error: --topics: {e}");
+                    return Exit::Usage;
+                }
+            };
+            verify::verify(
+                &config,
+                crate::dr::verify::Request {
+                    mirror,
+                    topics,
+                    sample,
+                },
+                output,
+            )
+        }
         Command::Failover(a) => failover::failover(move_args(
             crate::dr::plan::Command::Failover,
             a.common,
@@ -223,6 +273,23 @@ pub fn dispatch(cli: Cli) -> Exit {
             crate::dr::plan::Command::Failback,
             a.common,
             None,
+        )),
+    }
+}
+
+/// A regular expression that must match a whole name.
+fn whole_name(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::Regex::new(&format!("^(?:{pattern})$"))
+}
+
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(f) if f > 0.0 && f <= 1.0 => Ok(f),
+        Ok(f) => Err(format!(
+            "{f} is not in (0, 1]: give e.g. 0.01 for 1 % of the records"
+        )),
+        Err(_) => Err(format!(
+            "`{text}` is not a number (e.g. 0.01 for 1 % of the records)"
         )),
     }
 }

@@ -11,6 +11,7 @@
 //!
 //! Everything here is blocking (the commands are one-shot CLI runs).
 
+pub mod compare;
 pub mod decide;
 pub mod error;
 pub mod failover;
@@ -19,6 +20,7 @@ pub mod plan;
 pub mod read;
 pub mod status;
 pub mod translate;
+pub mod verify;
 
 pub use error::DrError;
 

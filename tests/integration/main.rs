@@ -44,3 +44,4 @@ mod supervision;
 mod target_loss;
 mod topic_sync;
 mod transactions;
+mod verify;
