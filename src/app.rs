@@ -7,16 +7,20 @@
 //! heartbeats), and it starts again from its persisted positions after a capped, jittered
 //! exponential backoff. Shutdown flows through one cancellation token.
 
+use std::collections::BTreeMap;
 use std::hash::{BuildHasher, RandomState};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::CheckpointEmitter;
-use crate::config::{Config, Delivery, DeploymentConfig, MirrorConfig};
+use crate::config::{
+    self, ClusterConfig, Config, Delivery, DeploymentConfig, MirrorConfig, Throttle,
+};
 use crate::coordination::{self, CoordinationError, Coordinator, DutiesTask};
 use crate::flow::{OffsetMaps, RouteSet};
 use crate::heartbeat::{HeartbeatEmitter, HeartbeatError};
@@ -28,10 +32,12 @@ use crate::mirror::transaction::{
 };
 use crate::mirror::{self, MirrorError, OffsetSyncsSpec, RecordPathSpec};
 use crate::runtime::{self, Exit, TaskSet};
-use crate::secret_files::{ClusterSettings, SecretFiles};
+use crate::secret_files::{ClusterChannels, ClusterSettings, SecretFiles};
 use crate::telemetry::error_chain;
 use crate::telemetry::events::{
-    DutiesRunning, Event, MirrorFailed, MirrorReconnectFailed, MirrorReconnecting, MirrorTelemetry,
+    ConfigLoaded, ConfigReloadRejected, ConfigReloadWithoutFile, ConfigReloaded, DutiesRunning,
+    Event, MirrorFailed, MirrorReconnectFailed, MirrorReconnecting, MirrorRemoved,
+    MirrorRestartingForSettings, MirrorSettingsApplied, MirrorTelemetry,
     OffsetSyncsTopicUnavailable, ProgressNotRead,
 };
 use crate::telemetry::http::{Endpoint, HttpError};
@@ -55,6 +61,8 @@ pub enum AppError {
     Http(#[from] HttpError),
     #[error("task `{task}` panicked: {message}")]
     Panicked { task: String, message: String },
+    #[error("cannot install the SIGHUP handler (config reload)")]
+    Signal(#[source] std::io::Error),
 }
 
 /// Why one task of a mirror stopped the mirror.
@@ -87,45 +95,167 @@ pub enum TaskError {
 /// Runs every mirror (and the HTTP endpoint) until `cancel` fires, then waits for the mirrors
 /// to drain. With `config_path` (where `config` was loaded from) the files the config reads are
 /// watched, and the mirrors of a cluster whose settings they change reconnect
-/// ([`crate::secret_files`]).
+/// ([`crate::secret_files`]); and SIGHUP reads the file again and applies it ([`Mirrors::reload`]).
 pub async fn run(
     config: Config,
     config_path: Option<PathBuf>,
     cancel: CancellationToken,
 ) -> Result<(), AppError> {
-    let config = Arc::new(config);
-    let mut tasks: TaskSet<()> = TaskSet::default();
+    let (running, running_rx) = watch::channel(Arc::new(config));
+    let config = Arc::clone(&running_rx.borrow());
+    ConfigLoaded.emit();
+    // Installed first: SIGHUP's default action ends the process.
+    let mut hangup = signal(SignalKind::hangup()).map_err(AppError::Signal)?;
+    let clusters = ClusterChannels::new(&config);
+    let mut mirrors = Mirrors {
+        tasks: TaskSet::default(),
+        running: BTreeMap::new(),
+        clusters: clusters.clone(),
+        cancel: cancel.clone(),
+    };
     if let Some(http) = config.http.clone() {
-        let endpoint = Endpoint::bind(Arc::clone(&config), http).await?;
-        tasks.spawn("http endpoint", endpoint.serve(cancel.clone()));
+        let endpoint = Endpoint::bind(running_rx.clone(), http).await?;
+        mirrors
+            .tasks
+            .spawn("http endpoint", endpoint.serve(cancel.clone()));
     }
-    let (watcher, settings) = SecretFiles::new(&config, config_path);
-    if let Some(watcher) = watcher {
-        tasks.spawn("secret files", watcher.run(cancel.clone()));
+    if let Some(watcher) = SecretFiles::new(running_rx, config_path.clone(), clusters) {
+        mirrors
+            .tasks
+            .spawn("secret files", watcher.run(cancel.clone()));
     }
     for mirror in &config.mirrors {
-        let m = Mirror::new(&config, mirror)?;
-        let span = m.telemetry.span().clone();
-        let _in = span.enter();
-        let watches = Settings {
-            source: settings[&mirror.source].clone(),
-            target: settings[&mirror.target].clone(),
-        };
-        tasks.spawn(
-            format!("mirror {}", mirror.name()),
-            m.supervise(watches, cancel.clone()),
-        );
+        mirrors.start(&config, mirror)?;
     }
     tracing::info!(mirrors = config.mirrors.len(), "strait running");
-    while let Some((task, exit)) = tasks.join_next().await {
-        if let Exit::Panicked(message) = exit {
-            // A supervisor itself must never panic; stop everything rather than run half.
-            cancel.cancel();
-            return Err(AppError::Panicked { task, message });
+    loop {
+        tokio::select! {
+            joined = mirrors.tasks.join_next() => match joined {
+                None => break,
+                Some((task, Exit::Panicked(message))) => {
+                    // A supervisor itself must never panic; stop everything rather than run half.
+                    cancel.cancel();
+                    return Err(AppError::Panicked { task, message });
+                }
+                Some(_) => {} // a removed mirror, or a task that ended on shutdown
+            },
+            Some(()) = hangup.recv(), if !cancel.is_cancelled() => {
+                mirrors.reload(config_path.as_deref(), &running).await;
+            }
         }
     }
     tracing::info!("all mirrors stopped");
     Ok(())
+}
+
+/// The running mirrors, by name, and what a reload needs to start and stop them.
+struct Mirrors {
+    tasks: TaskSet<()>,
+    running: BTreeMap<String, Running>,
+    clusters: ClusterChannels,
+    cancel: CancellationToken,
+}
+
+/// The handles of one running mirror.
+struct Running {
+    /// Its settings: a reload sends the new ones.
+    config: watch::Sender<Arc<MirrorConfig>>,
+    /// Stops it (removed from the config).
+    stop: CancellationToken,
+    /// Cancelled once it has stopped.
+    stopped: CancellationToken,
+}
+
+impl Mirrors {
+    /// Starts supervising `mirror` of `config`.
+    fn start(&mut self, config: &Config, mirror: &MirrorConfig) -> Result<(), AppError> {
+        let m = Mirror::new(config, mirror)?;
+        let span = m.telemetry.span().clone();
+        let _in = span.enter();
+        let settings = Settings {
+            source: self.clusters.subscribe(&mirror.source),
+            target: self.clusters.subscribe(&mirror.target),
+        };
+        let (config_tx, updates) = watch::channel(Arc::new(mirror.clone()));
+        let stop = self.cancel.child_token();
+        let stopped = CancellationToken::new();
+        let (removed, all, done) = (stop.clone(), self.cancel.clone(), stopped.clone());
+        self.tasks
+            .spawn(format!("mirror {}", mirror.name()), async move {
+                let _done = done.drop_guard();
+                let telemetry = Arc::clone(&m.telemetry);
+                m.supervise(settings, updates, removed.clone()).await;
+                if removed.is_cancelled() && !all.is_cancelled() {
+                    MirrorRemoved { mirror: &telemetry }.emit();
+                }
+            });
+        self.running.insert(
+            mirror.name(),
+            Running {
+                config: config_tx,
+                stop,
+                stopped,
+            },
+        );
+        Ok(())
+    }
+
+    /// Reads the config file again (SIGHUP) and applies it: clusters with other settings
+    /// reconnect their mirrors, removed mirrors stop (positions stored), each kept mirror
+    /// takes its changed settings (live, or by starting again on its stored positions), and
+    /// added mirrors start. A file that does not validate changes nothing and is reported with
+    /// every problem; settings read only at start are reported and keep their running values.
+    async fn reload(&mut self, path: Option<&Path>, running: &watch::Sender<Arc<Config>>) {
+        let Some(path) = path else {
+            ConfigReloadWithoutFile.emit();
+            return;
+        };
+        let file = path.to_owned();
+        let new = match runtime::blocking(move || config::load(&file)).await {
+            Ok(Ok(new)) => new,
+            Ok(Err(error)) => return ConfigReloadRejected { error: &error }.emit(),
+            Err(panic) => {
+                tracing::error!(error = %panic, "SIGHUP: reading the config file failed; the running config stays");
+                return;
+            }
+        };
+        let old = Arc::clone(&running.borrow());
+        let changes = old.changes_to(&new);
+        ConfigReloaded {
+            path,
+            changes: &changes,
+        }
+        .emit();
+        // What runs from now on: the file, but with the settings read only at start as they run.
+        let mut applied = new;
+        applied.http = old.http.clone();
+        applied.deployment = old.deployment.clone();
+        applied.shutdown_timeout = old.shutdown_timeout;
+        applied.secret_files_check_interval = old.secret_files_check_interval;
+        // Clusters first: the mirrors started or restarted below connect with their settings.
+        for alias in &changes.clusters {
+            self.clusters.update(alias, &applied.clusters[alias], false);
+        }
+        for name in &changes.removed {
+            if let Some(r) = self.running.remove(name) {
+                r.stop.cancel();
+                r.stopped.cancelled().await;
+            }
+        }
+        for change in &changes.changed {
+            if let Some(r) = self.running.get(&change.config.name()) {
+                r.config.send_replace(Arc::new(change.config.clone()));
+            }
+        }
+        for mirror in &changes.added {
+            if let Err(e) = self.start(&applied, mirror) {
+                tracing::error!(mirror = %mirror.name(), error = %error_chain(&e),
+                    "SIGHUP: cannot start the added mirror; it starts at the next SIGHUP that can");
+                applied.mirrors.retain(|m| m.name() != mirror.name());
+            }
+        }
+        running.send_replace(Arc::new(applied));
+    }
 }
 
 struct Mirror {
@@ -133,6 +263,8 @@ struct Mirror {
     /// Several instances share the mirror; `None`: this one runs it alone.
     deployment: Option<DeploymentConfig>,
     spec: RecordPathSpec,
+    /// The record thread's throttle limits (`spec.throttle` follows them).
+    throttle: watch::Sender<Throttle>,
     source_admin: Arc<rdkafka::admin::AdminClient<LogContext>>,
     target_admin: Arc<rdkafka::admin::AdminClient<LogContext>>,
     telemetry: Arc<MirrorTelemetry>,
@@ -154,61 +286,74 @@ impl Mirror {
             &target,
             &format!("{name}|target-admin"),
         )?);
-        let progress_topic = mirror.replication_policy.progress_topic(&mirror.source);
-        let offset_syncs = mirror
-            .offset_syncs_topic()
-            .map(|(topic, on_source)| OffsetSyncsSpec { topic, on_source });
+        let (throttle, limits) = watch::channel(mirror.throttle.clone());
+        // Inside the overall shutdown budget, with a margin for the tasks to end.
+        let drain_timeout = config.shutdown_timeout.mul_f32(0.8);
+        let spec = record_path_spec(
+            mirror,
+            config.deployment.as_ref(),
+            (source, target),
+            drain_timeout,
+            limits,
+        );
         drop(_in);
         Ok(Mirror {
             config: mirror.clone(),
             deployment: config.deployment.clone(),
-            spec: RecordPathSpec {
-                name,
-                source,
-                target,
-                progress_topic,
-                throttle: mirror.throttle.clone(),
-                // Inside the overall shutdown budget, with a margin for the tasks to end.
-                drain_timeout: config.shutdown_timeout.mul_f32(0.8),
-                offset_syncs,
-                maps: OffsetMaps::new(mirror.offset_map_memory),
-                stamp_provenance: mirror.stamp_provenance,
-                on_data_gap: mirror.on_data_gap,
-                exactly_once: (mirror.delivery == Delivery::ExactlyOnce).then(|| ExactlyOnceSpec {
-                    transactional_id: transaction::transactional_id(
-                        &mirror.source,
-                        config
-                            .deployment
-                            .as_ref()
-                            .map(|d| (d.name.as_str(), d.instance.as_str())),
-                    ),
-                    interval: mirror.transaction_interval,
-                    timeout: mirror.transaction_timeout,
-                }),
-            },
+            spec,
+            throttle,
             source_admin,
             target_admin,
             telemetry,
         })
     }
 
-    /// Runs the mirror until `cancel` fires, restarting it after every failure, and on new
-    /// clients whenever its clusters' `settings` change.
-    async fn supervise(mut self, mut settings: Settings, cancel: CancellationToken) {
+    /// Runs the mirror until `cancel` fires, restarting it after every failure, on new clients
+    /// whenever its clusters' `settings` change, and with the settings a reload sends on
+    /// `updates`: those the running tasks follow without a pause, the others by a new start on
+    /// the stored positions.
+    async fn supervise(
+        mut self,
+        mut settings: Settings,
+        mut updates: watch::Receiver<Arc<MirrorConfig>>,
+        cancel: CancellationToken,
+    ) {
         let mut failures = 0;
         loop {
+            // Settings read again while the mirror was stopped (or that stopped it).
+            let latest = Arc::clone(&updates.borrow_and_update());
+            if *latest != self.config {
+                self.rebuild(latest.as_ref().clone());
+            }
             let started = Instant::now();
             let this_run = cancel.child_token();
             let outcome = {
-                let run = self.run_once(&this_run);
+                let run = self.run_once(&this_run, updates.clone());
                 tokio::pin!(run);
-                tokio::select! {
-                    outcome = &mut run => Some(outcome),
-                    changed = settings.changed() => {
-                        MirrorReconnecting { clusters: &changed }.emit();
+                let mut seen = Arc::clone(&latest);
+                let stop = loop {
+                    tokio::select! {
+                        outcome = &mut run => break Ok(outcome),
+                        changed = settings.changed() => {
+                            MirrorReconnecting { clusters: &changed }.emit();
+                            break Err(());
+                        }
+                        Ok(()) = updates.changed() => {
+                            let new = Arc::clone(&updates.borrow_and_update());
+                            if self.take_live(&seen, &new) {
+                                seen = new;
+                            } else {
+                                break Err(());
+                            }
+                        }
+                    }
+                };
+                match stop {
+                    Ok(outcome) => Some(outcome),
+                    Err(()) => {
                         this_run.cancel();
                         if let Some((task, error)) = run.await {
-                            tracing::warn!(task, error = %error_chain(&error), "a task failed while the mirror stopped to reconnect");
+                            tracing::warn!(task, error = %error_chain(&error), "a task failed while the mirror stopped to start again");
                         }
                         None
                     }
@@ -218,7 +363,9 @@ impl Mirror {
                 if cancel.is_cancelled() {
                     return;
                 }
-                self.reconnect(&mut settings);
+                if settings.has_changed() {
+                    self.reconnect(&mut settings);
+                }
                 continue;
             };
             let Some((task, error)) = outcome else {
@@ -247,8 +394,50 @@ impl Mirror {
                     MirrorReconnecting { clusters: &changed }.emit();
                     self.reconnect(&mut settings);
                 }
+                // Applied at the top of the loop.
+                Ok(()) = updates.changed() => {}
             }
         }
+    }
+
+    /// Takes settings read again into the running mirror when it can (the throttle here, the
+    /// rest by the tasks that follow the updates themselves); false when `new` differs from
+    /// the settings the run started with in a key that needs a new start. `seen` is what the
+    /// run last took (for the log).
+    fn take_live(&self, seen: &MirrorConfig, new: &MirrorConfig) -> bool {
+        if let Some(change) = config::mirror_change(&self.config, new) {
+            if !change.restart.is_empty() {
+                MirrorRestartingForSettings {
+                    keys: &change.restart,
+                }
+                .emit();
+                return false;
+            }
+        }
+        if let Some(change) = config::mirror_change(seen, new) {
+            self.throttle.send_if_modified(|limits| {
+                let differs = *limits != new.throttle;
+                if differs {
+                    *limits = new.throttle.clone();
+                }
+                differs
+            });
+            MirrorSettingsApplied { keys: &change.live }.emit();
+        }
+        true
+    }
+
+    /// The mirror's spec for `config` (a reload), on the clients it has.
+    fn rebuild(&mut self, config: MirrorConfig) {
+        self.throttle.send_replace(config.throttle.clone());
+        self.spec = record_path_spec(
+            &config,
+            self.deployment.as_ref(),
+            (self.spec.source.clone(), self.spec.target.clone()),
+            self.spec.drain_timeout,
+            self.throttle.subscribe(),
+        );
+        self.config = config;
     }
 
     /// New admin clients and record path settings from the clusters' current `settings`; on a
@@ -276,7 +465,11 @@ impl Mirror {
 
     /// Starts every task of the mirror and waits until they have all ended. Returns the first
     /// failure, or `None` when the mirror stopped because `cancel` fired.
-    async fn run_once(&self, cancel: &CancellationToken) -> Option<(String, TaskError)> {
+    async fn run_once(
+        &self,
+        cancel: &CancellationToken,
+        updates: watch::Receiver<Arc<MirrorConfig>>,
+    ) -> Option<(String, TaskError)> {
         let token = cancel.child_token();
         let mut tasks: TaskSet<Result<(), TaskError>> = TaskSet::default();
         // Alone, this instance runs the singleton duties from the start; sharing the mirror, the
@@ -291,6 +484,7 @@ impl Mirror {
         ));
         let sync = TopicSync {
             mirror: self.config.clone(),
+            updates: updates.clone(),
             source_admin: Arc::clone(&self.source_admin),
             target_admin: Arc::clone(&self.target_admin),
             permissions: Arc::clone(&permissions),
@@ -377,6 +571,7 @@ impl Mirror {
         tasks.spawn("control plane", async move { Ok(control.run(t).await?) });
         let runner = DutiesRunner {
             config: self.config.clone(),
+            updates,
             spec: self.spec.clone(),
             source_admin: Arc::clone(&self.source_admin),
             target_admin: Arc::clone(&self.target_admin),
@@ -517,6 +712,38 @@ impl Mirror {
     }
 }
 
+/// What the record path of `mirror` runs with, on the clusters' settings `clusters`.
+fn record_path_spec(
+    mirror: &MirrorConfig,
+    deployment: Option<&DeploymentConfig>,
+    (source, target): (ClusterConfig, ClusterConfig),
+    drain_timeout: Duration,
+    throttle: watch::Receiver<Throttle>,
+) -> RecordPathSpec {
+    RecordPathSpec {
+        name: mirror.name(),
+        source,
+        target,
+        progress_topic: mirror.replication_policy.progress_topic(&mirror.source),
+        throttle,
+        drain_timeout,
+        offset_syncs: mirror
+            .offset_syncs_topic()
+            .map(|(topic, on_source)| OffsetSyncsSpec { topic, on_source }),
+        maps: OffsetMaps::new(mirror.offset_map_memory),
+        stamp_provenance: mirror.stamp_provenance,
+        on_data_gap: mirror.on_data_gap,
+        exactly_once: (mirror.delivery == Delivery::ExactlyOnce).then(|| ExactlyOnceSpec {
+            transactional_id: transaction::transactional_id(
+                &mirror.source,
+                deployment.map(|d| (d.name.as_str(), d.instance.as_str())),
+            ),
+            interval: mirror.transaction_interval,
+            timeout: mirror.transaction_timeout,
+        }),
+    }
+}
+
 /// What a mirror's start-up prepared: the stored positions, the shard count when shared, and
 /// the initialized transactional producer when exactly-once.
 type Prepared = (
@@ -531,6 +758,8 @@ type Prepared = (
 /// the same switch inside topic sync.
 struct DutiesRunner {
     config: MirrorConfig,
+    /// Settings read again (a reload): a change starts a new term with them.
+    updates: watch::Receiver<Arc<MirrorConfig>>,
     spec: RecordPathSpec,
     source_admin: Arc<rdkafka::admin::AdminClient<LogContext>>,
     target_admin: Arc<rdkafka::admin::AdminClient<LogContext>>,
@@ -544,24 +773,37 @@ impl DutiesRunner {
     /// Runs a term of the duties each time `task.lead` turns on, until it turns off (then the
     /// term's tasks are stopped before `task.running` says so) or `cancel` fires. A duty that
     /// fails fails the mirror.
-    async fn run(self, mut task: DutiesTask, cancel: CancellationToken) -> Result<(), TaskError> {
+    async fn run(
+        mut self,
+        mut task: DutiesTask,
+        cancel: CancellationToken,
+    ) -> Result<(), TaskError> {
+        // A new term on settings read again: the duties stop and start on them at once, and
+        // this instance goes on leading (no `running` change).
+        let mut renew = false;
         loop {
             // Wait to lead.
-            while !*task.lead.borrow_and_update() {
+            while !renew && !*task.lead.borrow_and_update() {
                 tokio::select! {
                     _ = cancel.cancelled() => return Ok(()),
                     changed = task.lead.changed() => if changed.is_err() { return Ok(()) },
+                    Ok(()) = self.updates.changed() => {
+                        self.config = self.updates.borrow_and_update().as_ref().clone();
+                    }
                 }
             }
             let term = cancel.child_token();
             let mut duties: TaskSet<Result<(), TaskError>> = TaskSet::default();
             self.start_term(&mut duties, &term);
-            task.running.send_replace(true);
-            DutiesRunning {
-                mirror: &self.telemetry,
-                running: true,
+            if !renew {
+                task.running.send_replace(true);
+                DutiesRunning {
+                    mirror: &self.telemetry,
+                    running: true,
+                }
+                .emit();
             }
-            .emit();
+            renew = false;
             let failure = loop {
                 tokio::select! {
                     _ = cancel.cancelled() => break None,
@@ -569,6 +811,10 @@ impl DutiesRunner {
                         if changed.is_err() || !*task.lead.borrow_and_update() {
                             break None;
                         }
+                    }
+                    Ok(()) = self.updates.changed() => {
+                        renew = true;
+                        break None;
                     }
                     Some((name, exit)) = duties.join_next() => {
                         let error = match exit {
@@ -582,6 +828,13 @@ impl DutiesRunner {
             };
             term.cancel();
             while duties.join_next().await.is_some() {}
+            if renew {
+                self.config = self.updates.borrow_and_update().as_ref().clone();
+                tracing::debug!(
+                    "the mirror's duties start a new term with the settings read again"
+                );
+                continue;
+            }
             DutiesRunning {
                 mirror: &self.telemetry,
                 running: false,
@@ -708,6 +961,11 @@ struct Settings {
 }
 
 impl Settings {
+    /// Whether either cluster's settings changed since they were last taken.
+    fn has_changed(&self) -> bool {
+        self.source.has_changed().unwrap_or(false) || self.target.has_changed().unwrap_or(false)
+    }
+
     /// Waits until the settings of either cluster change; returns the aliases of those that did.
     /// Never returns when they cannot change (no watcher).
     async fn changed(&mut self) -> Vec<&'static str> {

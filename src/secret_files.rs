@@ -6,14 +6,15 @@
 //! each cluster whose settings differ, or that names a changed file, is handed to the mirrors
 //! that use it through a [`watch`] channel, and those mirrors stop as on SIGTERM (positions
 //! stored) and start again on new clients (`app`). Nothing else of the config file read again is
-//! applied; a file that does not validate leaves the running settings in place.
+//! applied (a SIGHUP applies the whole file, `app`); a file that does not validate leaves the
+//! running settings in place.
 //!
 //! Contents are compared by SHA-256, so that a Kubernetes Secret volume's atomic swap of its
 //! `..data` link, a `cp` over the file and a rewrite in place all count, and a `touch` does not.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -29,39 +30,80 @@ pub type ClusterSettings = watch::Receiver<Arc<ClusterConfig>>;
 /// What a file held when last looked at: the SHA-256 of its content, or why it could not be read.
 type Fingerprint = Result<Vec<u8>, String>;
 
+/// The settings channel of every cluster, shared by the secret files watcher and the config
+/// reload (SIGHUP), which also adds the clusters a reloaded file names anew.
+#[derive(Clone, Default)]
+pub struct ClusterChannels(Arc<Mutex<BTreeMap<String, watch::Sender<Arc<ClusterConfig>>>>>);
+
+impl ClusterChannels {
+    pub fn new(config: &Config) -> Self {
+        let channels = ClusterChannels::default();
+        for (alias, cluster) in &config.clusters {
+            channels.update(alias, cluster, false);
+        }
+        channels
+    }
+
+    /// The settings of `alias`, followed from now on.
+    ///
+    /// # Panics
+    /// When `alias` has no channel: validation guarantees every mirror's clusters exist, and
+    /// they are added before the mirrors that use them.
+    pub fn subscribe(&self, alias: &str) -> ClusterSettings {
+        self.0.lock().expect("cluster channels lock")[alias].subscribe()
+    }
+
+    /// Hands `cluster` to the mirrors of `alias` when it differs from what they have (or with
+    /// `force`, when a file it reads changed); a new alias gets its channel. Returns whether the
+    /// mirrors were handed new settings.
+    pub fn update(&self, alias: &str, cluster: &ClusterConfig, force: bool) -> bool {
+        let mut all = self.0.lock().expect("cluster channels lock");
+        match all.get(alias) {
+            None => {
+                all.insert(
+                    alias.to_owned(),
+                    watch::channel(Arc::new(cluster.clone())).0,
+                );
+                false
+            }
+            Some(tx) if force || **tx.borrow() != *cluster => {
+                tx.send_replace(Arc::new(cluster.clone()));
+                true
+            }
+            Some(_) => false,
+        }
+    }
+}
+
 /// The watcher of one config file's secret files.
 pub struct SecretFiles {
     config_path: PathBuf,
     interval: Duration,
     files: Vec<String>,
-    clusters: BTreeMap<String, watch::Sender<Arc<ClusterConfig>>>,
+    clusters: ClusterChannels,
+    /// The running config: a reload (SIGHUP) may name other files to watch.
+    running: watch::Receiver<Arc<Config>>,
 }
 
 impl SecretFiles {
-    /// A watcher for `config` (loaded from `config_path`), and the settings channel of each of
-    /// its clusters. Without a watcher (`None`: the check is `off`, or the config reads no other
-    /// file) the channels never change.
+    /// A watcher of the files `running` reads (loaded from `config_path`); `None` when the
+    /// check is `off`.
     pub fn new(
-        config: &Config,
+        running: watch::Receiver<Arc<Config>>,
         config_path: Option<PathBuf>,
-    ) -> (Option<SecretFiles>, BTreeMap<String, ClusterSettings>) {
-        let mut senders = BTreeMap::new();
-        let mut receivers = BTreeMap::new();
-        for (alias, cluster) in &config.clusters {
-            let (tx, rx) = watch::channel(Arc::new(cluster.clone()));
-            senders.insert(alias.clone(), tx);
-            receivers.insert(alias.clone(), rx);
-        }
-        let watcher = match (config_path, config.secret_files_check_interval) {
-            (Some(config_path), Some(interval)) if !config.files.is_empty() => Some(SecretFiles {
+        clusters: ClusterChannels,
+    ) -> Option<SecretFiles> {
+        let config = Arc::clone(&running.borrow());
+        match (config_path, config.secret_files_check_interval) {
+            (Some(config_path), Some(interval)) => Some(SecretFiles {
                 config_path,
                 interval,
                 files: config.files.clone(),
-                clusters: senders,
+                clusters,
+                running,
             }),
             _ => None,
-        };
-        (watcher, receivers)
+        }
     }
 
     /// Checks the files every interval until `cancel` fires.
@@ -72,6 +114,15 @@ impl SecretFiles {
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep(self.interval) => {}
+            }
+            if self.running.has_changed().unwrap_or(false) {
+                let files = self.running.borrow_and_update().files.clone();
+                if files != self.files {
+                    // A reload names other files: watch those, from what they hold now.
+                    self.files = files;
+                    seen = fingerprints(self.files.clone()).await;
+                    continue;
+                }
             }
             let now = fingerprints(self.files.clone()).await;
             let changed: Vec<&str> = self
@@ -122,15 +173,16 @@ impl SecretFiles {
     }
 
     /// Hands each changed cluster of `config` to its mirrors; returns the aliases handed on.
+    /// A cluster new in the file is left to a reload (SIGHUP), with the mirrors that use it.
     fn apply(&self, config: &Config, changed: &[&str]) -> Vec<String> {
+        let running = Arc::clone(&self.running.borrow());
         let mut applied = Vec::new();
-        for (alias, tx) in &self.clusters {
-            let Some(cluster) = config.clusters.get(alias) else {
-                continue; // removed from the file: applies at the next start
-            };
-            let differs = **tx.borrow() != *cluster;
-            if differs || changed.iter().any(|f| cluster.reads_file(f)) {
-                tx.send_replace(Arc::new(cluster.clone()));
+        for (alias, cluster) in &config.clusters {
+            if !running.clusters.contains_key(alias) {
+                continue;
+            }
+            let force = changed.iter().any(|f| cluster.reads_file(f));
+            if self.clusters.update(alias, cluster, force) {
                 applied.push(alias.clone());
             }
         }

@@ -12,6 +12,7 @@
 //! `${env:NAME}` and `${file:PATH}` references (`$${` for a literal `${`), so that secrets stay
 //! out of the file.
 
+mod changes;
 mod choice;
 pub mod defaults;
 mod error;
@@ -30,6 +31,7 @@ use std::time::Duration;
 
 use crate::policy::{ReplicationPolicy, TopicFilter};
 
+pub use changes::{mirror_change, Changes, MirrorChange, LIVE_KEYS};
 pub use error::{ConfigError, Problem};
 pub use units::{parse_duration, parse_size};
 
@@ -524,7 +526,7 @@ pub struct Throttle {
     pub records_per_second: Option<u64>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MirrorConfig {
     pub source: String,
     pub target: String,
@@ -678,7 +680,7 @@ impl MirrorConfig {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpConfig {
     pub listen: std::net::SocketAddr,
     pub tls: Option<HttpTls>,
@@ -693,7 +695,7 @@ pub struct HttpConfig {
     pub max_connections: usize,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpTls {
     pub cert_file: String,
     pub key_file: String,

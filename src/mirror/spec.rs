@@ -15,7 +15,9 @@ pub struct RecordPathSpec {
     pub target: ClusterConfig,
     /// strait's progress topic on the target for this source.
     pub progress_topic: String,
-    pub throttle: Throttle,
+    /// The throttle's limits; a config reload replaces them and the record thread takes the
+    /// new ones at its next turn.
+    pub throttle: tokio::sync::watch::Receiver<Throttle>,
     /// Time allowed to drain in-flight records and write the final positions on shutdown.
     pub drain_timeout: Duration,
     /// Where to write MM2-format offset syncs, if at all.

@@ -100,6 +100,15 @@ pub struct TopicFilter {
     exclude: Vec<Pattern>,
 }
 
+/// Two filters are equal when they list the same patterns in the same order.
+impl PartialEq for TopicFilter {
+    fn eq(&self, other: &Self) -> bool {
+        let texts = |list: &[Pattern]| list.iter().map(|p| p.text.clone()).collect::<Vec<_>>();
+        texts(&self.include) == texts(&other.include)
+            && texts(&self.exclude) == texts(&other.exclude)
+    }
+}
+
 impl TopicFilter {
     /// Compiles both lists. On failure returns **every** pattern that does not compile, with its
     /// list and index, so that config validation can report them all with their key paths.

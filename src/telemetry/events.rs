@@ -1070,6 +1070,142 @@ impl Event for MirrorReconnectFailed<'_> {
     }
 }
 
+// ---- config reload -------------------------------------------------------------------------
+
+/// The config file was read at start: the running config is the file's.
+pub struct ConfigLoaded;
+
+impl Event for ConfigLoaded {
+    fn emit(self) {
+        let m = metrics();
+        m.config_reload_last_success.set(now_seconds());
+        m.config_reload_errors.set(0);
+        m.config_restart_pending.set(0);
+    }
+}
+
+/// SIGHUP arrived but strait runs without a config file to read again.
+pub struct ConfigReloadWithoutFile;
+
+impl Event for ConfigReloadWithoutFile {
+    fn emit(self) {
+        tracing::warn!("SIGHUP: strait was started without a config file, nothing to read again");
+    }
+}
+
+/// The config file read again on SIGHUP validates; `changes` are applied.
+pub struct ConfigReloaded<'a> {
+    pub path: &'a std::path::Path,
+    pub changes: &'a crate::config::Changes,
+}
+
+impl Event for ConfigReloaded<'_> {
+    fn emit(self) {
+        let c = self.changes;
+        let m = metrics();
+        m.config_reloads
+            .with_label_values(&[if c.is_empty() { "unchanged" } else { "applied" }])
+            .inc();
+        m.config_reload_errors.set(0);
+        m.config_reload_last_success.set(now_seconds());
+        m.config_restart_pending
+            .set(i64::from(!c.at_next_start.is_empty()));
+        let path = self.path.display().to_string();
+        if c.is_empty() {
+            tracing::info!(config = %path, "SIGHUP: config file read again, nothing changed");
+            return;
+        }
+        let added: Vec<String> = c.added.iter().map(|m| m.name()).collect();
+        let live: Vec<String> = c
+            .changed
+            .iter()
+            .filter(|m| m.restart.is_empty())
+            .map(|m| format!("{} ({})", m.config.name(), m.live.join(", ")))
+            .collect();
+        let restarted: Vec<String> = c
+            .changed
+            .iter()
+            .filter(|m| !m.restart.is_empty())
+            .map(|m| format!("{} ({})", m.config.name(), m.restart.join(", ")))
+            .collect();
+        tracing::info!(config = %path, added = ?added, removed = ?c.removed,
+            applied_live = ?live, restarting_for = ?restarted, clusters_reconnecting = ?c.clusters,
+            "SIGHUP: config file read again and applied");
+        if !c.at_next_start.is_empty() {
+            tracing::warn!(keys = ?c.at_next_start,
+                "SIGHUP: these settings changed in the config file but apply only when strait starts again; the running values stay");
+        }
+    }
+}
+
+/// The config file read again on SIGHUP does not validate: the running config stays.
+pub struct ConfigReloadRejected<'a> {
+    pub error: &'a crate::config::ConfigError,
+}
+
+impl Event for ConfigReloadRejected<'_> {
+    fn emit(self) {
+        let m = metrics();
+        m.config_reloads.with_label_values(&["rejected"]).inc();
+        m.config_reload_errors
+            .set(self.error.problems.len().try_into().unwrap_or(i64::MAX));
+        tracing::error!(
+            "SIGHUP: the config file does not validate; strait goes on with the running config:\n{}",
+            self.error
+        );
+    }
+}
+
+/// A mirror took settings read again without a pause. Emitted in the mirror's span.
+pub struct MirrorSettingsApplied<'a> {
+    pub keys: &'a [&'static str],
+}
+
+impl Event for MirrorSettingsApplied<'_> {
+    fn emit(self) {
+        tracing::info!(keys = ?self.keys, "settings read again taken by the running mirror");
+    }
+}
+
+/// A mirror stops (positions stored) and starts again on them with settings read again.
+/// Emitted in the mirror's span.
+pub struct MirrorRestartingForSettings<'a> {
+    pub keys: &'a [&'static str],
+}
+
+impl Event for MirrorRestartingForSettings<'_> {
+    fn emit(self) {
+        tracing::info!(keys = ?self.keys,
+            "settings read again need a new start of the mirror: stopping it, storing its positions, and starting it again on them");
+    }
+}
+
+/// A mirror removed from the config file stopped (its positions stored); it no longer counts
+/// for /readyz and /status. Emitted in the mirror's span.
+pub struct MirrorRemoved<'a> {
+    pub mirror: &'a MirrorTelemetry,
+}
+
+impl Event for MirrorRemoved<'_> {
+    fn emit(self) {
+        self.mirror.up.set(0);
+        health::unregister(&self.mirror.name);
+        tracing::info!("mirror removed from the config file: stopped, its positions stored");
+    }
+}
+
+/// The record thread took new throttle limits. Emitted in the mirror's span.
+pub struct ThrottleChanged<'a> {
+    pub limits: &'a crate::config::Throttle,
+}
+
+impl Event for ThrottleChanged<'_> {
+    fn emit(self) {
+        tracing::info!(bytes_per_second = ?self.limits.bytes_per_second,
+            records_per_second = ?self.limits.records_per_second, "throttle changed");
+    }
+}
+
 // ---- secret files -------------------------------------------------------------------------
 
 /// Files the config reads changed, the config was read again, and the mirrors of `clusters`

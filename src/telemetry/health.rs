@@ -92,6 +92,11 @@ pub fn register(mirror: &str, source: &str, target: &str) -> Arc<MirrorHealth> {
     }))
 }
 
+/// Forgets `mirror` (removed from the config): /readyz and /status no longer count it.
+pub fn unregister(mirror: &str) {
+    MIRRORS.lock().expect("health lock").remove(mirror);
+}
+
 /// Every registered mirror, by name.
 pub fn all() -> Vec<Arc<MirrorHealth>> {
     MIRRORS

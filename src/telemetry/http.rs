@@ -25,7 +25,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -62,7 +62,8 @@ pub struct Endpoint {
 }
 
 struct State {
-    config: Arc<Config>,
+    /// The running config (a reload replaces it).
+    config: watch::Receiver<Arc<Config>>,
     http: HttpConfig,
     /// SHA-256 of `http.bearer_token`.
     token_digest: Option<TokenDigest>,
@@ -80,7 +81,10 @@ fn sha256(bytes: &[u8]) -> TokenDigest {
 impl Endpoint {
     /// Binds the listen address and loads the TLS material, so that a bad address, a port in
     /// use or an unreadable certificate stops strait at start with a clear message.
-    pub async fn bind(config: Arc<Config>, http: HttpConfig) -> Result<Endpoint, HttpError> {
+    pub async fn bind(
+        config: watch::Receiver<Arc<Config>>,
+        http: HttpConfig,
+    ) -> Result<Endpoint, HttpError> {
         let tls = match &http.tls {
             Some(t) => Some(TlsAcceptor::from(Arc::new(tls_config(t)?))),
             None => None,
@@ -274,10 +278,11 @@ async fn translate(state: &State, req: Request<Incoming>) -> Response<Full<Bytes
         return r;
     }
     let query = req.uri().query().map(str::to_owned);
+    let config = Arc::clone(&state.config.borrow());
     let answer = state
         .translations
         .answer(
-            &state.config,
+            &config,
             query.as_deref(),
             req.into_body(),
             state.http.header_read_timeout,
@@ -351,7 +356,7 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
         }
         "/status" => json(
             StatusCode::OK,
-            &serde_json::json!({ "mirrors": super::status::mirrors(&state.config) }),
+            &serde_json::json!({ "mirrors": super::status::mirrors(&state.config.borrow()) }),
         ),
         _ => text(
             StatusCode::NOT_FOUND,
@@ -365,7 +370,7 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
 fn readiness(state: &State) -> (bool, Vec<health::MirrorVerdict>) {
     let verdicts = health::verdicts(state.http.ready_max_lag_records);
     let ready = !verdicts.is_empty()
-        && verdicts.len() >= state.config.mirrors.len()
+        && verdicts.len() >= state.config.borrow().mirrors.len()
         && verdicts.iter().all(|v| v.ready);
     metrics().ready.set(i64::from(ready));
     (ready, verdicts)

@@ -52,6 +52,8 @@ pub fn plan(mirror: &MirrorConfig, source: &ClusterMetadata) -> Vec<PlannedTopic
 /// The clients and settings of one mirror's topic sync.
 pub struct TopicSync {
     pub mirror: MirrorConfig,
+    /// The mirror's settings read again (a config reload): a change re-plans at once.
+    pub updates: watch::Receiver<Arc<MirrorConfig>>,
     pub source_admin: Arc<AdminClient<LogContext>>,
     pub target_admin: Arc<AdminClient<LogContext>>,
     /// What strait's principal may do, checked every round (shared with the checkpoint task,
@@ -100,6 +102,11 @@ impl TopicSync {
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}
+                Ok(()) = self.updates.changed() => {
+                    self.mirror = self.updates.borrow_and_update().as_ref().clone();
+                    skipped_logged.clear();
+                    tracing::debug!("topic filters and intervals read again: refreshing the routes");
+                }
             }
             wait = self.mirror.refresh_topics_interval;
             match self.round(&mut skipped_logged).await {

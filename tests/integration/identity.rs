@@ -89,7 +89,7 @@ fn metrics_of(strait: &StraitProcess) -> String {
 
 /// Every `strait_data_gap_offsets_total` series of `topic`: (reason, partition) -> offsets.
 fn gaps(text: &str, topic: &str) -> BTreeMap<(String, String), f64> {
-    http::samples(text, "strait_data_gap_offsets_total", &[("topic", topic)])
+    samples(text, "strait_data_gap_offsets_total", &[("topic", topic)])
         .into_iter()
         .map(|(series, v)| {
             let label = |name: &str| {

@@ -33,6 +33,7 @@ mod offset_map;
 mod oidc;
 mod outages;
 mod prometheus;
+mod reload;
 mod remote_cluster_utils;
 mod replication;
 mod restart;

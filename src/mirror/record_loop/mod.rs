@@ -149,7 +149,7 @@ impl RecordLoop {
             .map(|eos| transaction::Transactions::new(eos, group));
         let syncs_in_transaction =
             txn.is_some() && spec.offset_syncs.as_ref().is_some_and(|o| !o.on_source);
-        let throttle = Throttler::new(&spec.throttle);
+        let throttle = Throttler::new(&spec.throttle.borrow());
         let (owned, handover) = match sharing {
             Some(s) => (Some(Owned::new(s.count)), Some(s.handover)),
             None => (None, None),
@@ -206,6 +206,11 @@ impl RecordLoop {
         summary: &mut (Instant, u64),
     ) -> Result<(), MirrorError> {
         let c = &mut self.core;
+        if c.spec.throttle.has_changed().unwrap_or(false) {
+            let limits = c.spec.throttle.borrow_and_update().clone();
+            c.throttle = Throttler::new(&limits);
+            crate::telemetry::events::ThrottleChanged { limits: &limits }.emit();
+        }
         if self.control.routes.has_changed().unwrap_or(false) {
             let set = self.control.routes.borrow_and_update().clone();
             c.apply_routes(&set);

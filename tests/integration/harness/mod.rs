@@ -49,7 +49,7 @@ pub mod util;
 #[allow(unused_imports)]
 pub use client::*;
 pub use config::*;
-pub use http::{curl, get_ok, sample, unlabeled_sample};
+pub use http::{curl, get_ok, sample, samples, unlabeled_sample};
 pub use java::{java_formatted, java_formatted_partition, java_tool, JavaMain};
 #[allow(unused_imports)]
 pub use kafka::{
