@@ -893,6 +893,22 @@ impl DutiesRunner {
                 tracing::error!(error = %error_chain(&e), "checkpoints disabled: cannot create their producer")
             }
         }
+        match self.canary() {
+            Ok(Some(canary)) => {
+                let t = term.clone();
+                duties.spawn(
+                    "canary",
+                    until(term.clone(), async move {
+                        canary.run(t).await;
+                        Ok(())
+                    }),
+                );
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %error_chain(&e), "canary disabled: cannot create its clients")
+            }
+        }
         match self.heartbeats() {
             Ok(Some(hb)) => {
                 let t = term.clone();
@@ -931,6 +947,28 @@ impl DutiesRunner {
                 .config
                 .sync_group_offsets
                 .then_some(self.config.sync_group_offsets_interval),
+        }))
+    }
+
+    fn canary(&self) -> Result<Option<crate::canary::Canary>, ClientError> {
+        let Some(config) = self.config.canary.clone() else {
+            return Ok(None);
+        };
+        let name = &self.spec.name;
+        Ok(Some(crate::canary::Canary {
+            telemetry: Arc::clone(&self.telemetry),
+            remote: self
+                .config
+                .replication_policy
+                .format_remote_topic(&self.config.source, &config.topic),
+            config,
+            replication_factor: self.config.replication_factor,
+            source_admin: Arc::clone(&self.source_admin),
+            producer: kafka::control_producer(&self.spec.source, &format!("{name}|canary"))?,
+            consumer: Arc::new(kafka::reader_consumer(
+                &self.spec.target,
+                &format!("{name}|canary-reader"),
+            )?),
         }))
     }
 

@@ -46,6 +46,7 @@ pub mod mirror;
 pub mod offset_map;
 
 pub mod app;
+pub mod canary;
 pub mod cli;
 pub mod runtime;
 pub mod secret_files;

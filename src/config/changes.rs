@@ -60,6 +60,7 @@ pub const LIVE_KEYS: &[&str] = &[
     "topic_configs_exclude",
     "sync_topic_acls",
     "sync_topic_acls_interval",
+    "canary",
 ];
 
 /// The keys of `old` and `new` (the same mirror) that differ, by their YAML names.
@@ -97,6 +98,7 @@ fn differing(old: &MirrorConfig, new: &MirrorConfig) -> Vec<&'static str> {
         delivery => "delivery",
         transaction_interval => "transaction_interval",
         transaction_timeout => "transaction_timeout",
+        canary => "canary",
     );
     if keys.is_empty() && old != new {
         // A field the list above does not know yet: restart, the safe way to apply it.
@@ -223,7 +225,7 @@ http: { listen: '127.0.0.1:9999' }
     }
 
     #[test]
-    fn a_new_mirror_that_closes_a_loop_restarts_the_other_for_its_provenance() {
+    fn a_reverse_mirror_added_leaves_the_running_one_untouched() {
         let after = "
 clusters:
   A: { bootstrap_servers: 'a:9092' }
@@ -234,10 +236,20 @@ mirrors:
 ";
         let c = changes(BASE, after);
         assert_eq!(c.added.len(), 1);
-        assert_eq!(c.changed.len(), 1);
-        for m in &c.changed {
-            assert!(m.live.is_empty(), "{m:?}");
-            assert_eq!(m.restart, ["provenance (another mirror's change)"]);
-        }
+        assert!(c.changed.is_empty(), "{:?}", c.changed);
+    }
+
+    #[test]
+    fn the_canary_is_live() {
+        let after = "
+clusters:
+  A: { bootstrap_servers: 'a:9092' }
+  B: { bootstrap_servers: 'b:9092' }
+mirrors:
+  - { source: A, target: B, topics: ['orders.*'], canary: { enabled: true } }
+";
+        let c = changes(BASE, after);
+        assert_eq!(c.changed[0].live, ["canary"]);
+        assert!(c.changed[0].restart.is_empty());
     }
 }

@@ -133,3 +133,10 @@ pub const HTTP_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const HTTP_MAX_CONNECTIONS: usize = 64;
 /// The largest `http.max_connections` accepted.
 pub const HTTP_MAX_CONNECTIONS_LIMIT: usize = 1_000_000;
+
+/// `mirrors[].canary.topic`: the topic on the source the probes go to.
+pub const CANARY_TOPIC: &str = "strait-canary";
+/// `mirrors[].canary.interval`: one probe every 5s.
+pub const CANARY_INTERVAL: Duration = Duration::from_secs(5);
+/// `mirrors[].canary.late_after`: a probe not on the target 30s after it was sent is late.
+pub const CANARY_LATE_AFTER: Duration = Duration::from_secs(30);

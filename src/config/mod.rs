@@ -587,6 +587,19 @@ pub struct MirrorConfig {
     /// longest an open transaction of a crashed instance holds back read_committed consumers
     /// of the partitions it wrote, when no successor fences it first).
     pub transaction_timeout: Duration,
+    /// The canary (opt-in): probes produced to a topic on the source and timed on the target.
+    pub canary: Option<CanaryConfig>,
+}
+
+/// `mirrors[].canary`: every `interval` a probe record goes to `topic` on the source; its copy
+/// on the target is timed (end-to-end latency) and counted (completeness).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanaryConfig {
+    /// On the source; replicated by this mirror whatever its `topics` (its excludes apply).
+    pub topic: String,
+    pub interval: Duration,
+    /// A probe not on the target this long after it was sent counts as late.
+    pub late_after: Duration,
 }
 
 /// `delivery`: what a mirror promises for every source record.

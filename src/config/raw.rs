@@ -196,6 +196,21 @@ pub(super) struct RawMirror {
     pub transaction_interval: Option<Scalar>,
     #[serde(default)]
     pub transaction_timeout: Option<Scalar>,
+    #[serde(default)]
+    pub canary: Option<RawCanary>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+pub(super) struct RawCanary {
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub topic: Option<String>,
+    #[serde(default)]
+    pub interval: Option<Scalar>,
+    #[serde(default)]
+    pub late_after: Option<Scalar>,
 }
 
 #[derive(Debug, Default, Deserialize)]

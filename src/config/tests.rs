@@ -529,7 +529,7 @@ fn unknown_keys_name_key_and_path() {
     );
     assert_eq!(
         problems(&mirror("    topic: [x]\n")),
-        ["mirrors[0].topic: unknown key `topic` (did you mean `topics`?), expected one of `source`, `target`, `topics`, `topics_exclude`, `groups`, `groups_exclude`, `replication_policy`, `replication_factor`, `refresh_topics_interval`, `throttle`, `emit_heartbeats`, `emit_heartbeats_interval`, `emit_checkpoints`, `emit_checkpoints_interval`, `sync_group_offsets`, `sync_group_offsets_interval`, `emit_offset_syncs`, `offset_syncs_location`, `provenance_header`, `sync_topic_configs`, `sync_topic_configs_interval`, `topic_configs_exclude`, `sync_topic_acls`, `sync_topic_acls_interval`, `on_data_gap`, `offset_map_memory`, `delivery`, `transaction_interval`, `transaction_timeout` (line 8, column 5)"]
+        ["mirrors[0].topic: unknown key `topic` (did you mean `topics`?), expected one of `source`, `target`, `topics`, `topics_exclude`, `groups`, `groups_exclude`, `replication_policy`, `replication_factor`, `refresh_topics_interval`, `throttle`, `emit_heartbeats`, `emit_heartbeats_interval`, `emit_checkpoints`, `emit_checkpoints_interval`, `sync_group_offsets`, `sync_group_offsets_interval`, `emit_offset_syncs`, `offset_syncs_location`, `provenance_header`, `sync_topic_configs`, `sync_topic_configs_interval`, `topic_configs_exclude`, `sync_topic_acls`, `sync_topic_acls_interval`, `on_data_gap`, `offset_map_memory`, `delivery`, `transaction_interval`, `transaction_timeout`, `canary` (line 8, column 5)"]
     );
     assert_eq!(
         problems(&mirror("    replication_policy: { kind: identity, sep: x }\n")),
@@ -1312,4 +1312,35 @@ fn bad_delivery_and_transaction_settings_are_named() {
         let yaml = format!("{base}mirrors: [{{ source: A, target: B, {keys} }}]\n");
         assert_eq!(problems(&yaml), want, "{keys}");
     }
+}
+
+#[test]
+fn the_canary_is_off_by_default_and_its_settings_are_checked() {
+    let mirror = |keys: &str| {
+        let yaml = format!("{TWO_CLUSTERS}mirrors: [{{ source: A, target: B{keys} }}]\n");
+        load_ok(&yaml).mirrors.remove(0)
+    };
+    assert_eq!(mirror("").canary, None);
+    assert_eq!(mirror(", canary: { interval: 1s }").canary, None);
+    let c = mirror(", canary: { enabled: true }").canary.expect("on");
+    assert_eq!(c.topic, defaults::CANARY_TOPIC);
+    assert_eq!(c.interval, defaults::CANARY_INTERVAL);
+    assert_eq!(c.late_after, defaults::CANARY_LATE_AFTER);
+    let yaml = format!(
+        "{TWO_CLUSTERS}mirrors: [{{ source: A, target: B, canary: {{ enabled: true, topic: 'a b', interval: 0s, late_after: soon }} }}]\n"
+    );
+    let got = problems(&yaml);
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(
+        got[0].starts_with("mirrors[0].canary.topic: `a b` is not a Kafka topic name"),
+        "{got:?}"
+    );
+    assert!(
+        got[1].starts_with("mirrors[0].canary.interval: must be greater than 0"),
+        "{got:?}"
+    );
+    assert!(
+        got[2].starts_with("mirrors[0].canary.late_after:"),
+        "{got:?}"
+    );
 }

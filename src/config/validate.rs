@@ -11,13 +11,13 @@ use super::forced::{self, Section};
 use super::interpolate::Resolver;
 use super::librdkafka;
 use super::raw::{
-    RawCluster, RawConfig, RawDeployment, RawHttp, RawMirror, RawOidc, RawPolicy, RawSasl,
-    RawSecurity, RawThrottle, Scalar,
+    RawCanary, RawCluster, RawConfig, RawDeployment, RawHttp, RawMirror, RawOidc, RawPolicy,
+    RawSasl, RawSecurity, RawThrottle, Scalar,
 };
 use super::suggest;
 use super::units::{parse_duration, parse_size};
 use super::{
-    ClusterConfig, Config, DeploymentConfig, HttpConfig, HttpTls, MirrorConfig, Sasl,
+    CanaryConfig, ClusterConfig, Config, DeploymentConfig, HttpConfig, HttpTls, MirrorConfig, Sasl,
     SaslCredentials, Secret, Security, SecurityProtocol, Throttle,
 };
 use crate::policy::{
@@ -929,6 +929,7 @@ impl Validator<'_> {
             raw.transaction_interval.as_ref(),
             raw.transaction_timeout.as_ref(),
         );
+        let canary = self.canary(&format!("{path}.canary"), raw.canary.unwrap_or_default());
 
         Some(MirrorConfig {
             source: source?,
@@ -961,7 +962,45 @@ impl Validator<'_> {
             delivery: delivery?,
             transaction_interval: transaction_interval?,
             transaction_timeout: transaction_timeout?,
+            canary: canary?,
         })
+    }
+
+    /// `canary` of a mirror: `Some(None)` when it is off (the default).
+    fn canary(&mut self, path: &str, raw: RawCanary) -> Option<Option<CanaryConfig>> {
+        let topic = match raw.topic {
+            None => Some(defaults::CANARY_TOPIC.to_owned()),
+            Some(t) => {
+                let t = self.string(&format!("{path}.topic"), &t)?;
+                if t.is_empty()
+                    || t.len() > 249
+                    || !t
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                {
+                    self.problem(format!("{path}.topic"), format!("`{t}` is not a Kafka topic name (1 to 249 of a-z, A-Z, 0-9, `.`, `_`, `-`)"));
+                    None
+                } else {
+                    Some(t)
+                }
+            }
+        };
+        let interval = self.duration(
+            &format!("{path}.interval"),
+            raw.interval.as_ref(),
+            defaults::CANARY_INTERVAL,
+        );
+        let late_after = self.duration(
+            &format!("{path}.late_after"),
+            raw.late_after.as_ref(),
+            defaults::CANARY_LATE_AFTER,
+        );
+        let (topic, interval, late_after) = (topic?, interval?, late_after?);
+        Some(raw.enabled.unwrap_or(false).then_some(CanaryConfig {
+            topic,
+            interval,
+            late_after,
+        }))
     }
 
     /// `transaction_interval` and `transaction_timeout` of the mirror at `path`: a transaction

@@ -1070,6 +1070,106 @@ impl Event for MirrorReconnectFailed<'_> {
     }
 }
 
+// ---- canary --------------------------------------------------------------------------------
+
+/// A canary probe was handed to the source's producer.
+pub struct CanarySent<'a> {
+    pub mirror: &'a MirrorTelemetry,
+}
+
+impl Event for CanarySent<'_> {
+    fn emit(self) {
+        metrics()
+            .canary_sent
+            .with_label_values(&[&self.mirror.name])
+            .inc();
+    }
+}
+
+/// A canary probe was read on the target, `latency` after it was written.
+pub struct CanaryArrived<'a> {
+    pub mirror: &'a MirrorTelemetry,
+    pub latency: Duration,
+    pub at_ms: i64,
+}
+
+impl Event for CanaryArrived<'_> {
+    fn emit(self) {
+        let m = metrics();
+        let l = [&*self.mirror.name];
+        m.canary_arrived.with_label_values(&l).inc();
+        m.canary_latency
+            .with_label_values(&l)
+            .observe(self.latency.as_secs_f64());
+        m.canary_last_arrival
+            .with_label_values(&l)
+            .set(self.at_ms as f64 / 1000.0);
+    }
+}
+
+/// How many canary probes are late now (`before`: at the last look); logged when that starts
+/// and when it ends.
+pub struct CanaryLate<'a> {
+    pub mirror: &'a MirrorTelemetry,
+    pub late: usize,
+    pub before: usize,
+    pub late_after: Duration,
+}
+
+impl Event for CanaryLate<'_> {
+    fn emit(self) {
+        metrics()
+            .canary_late
+            .with_label_values(&[&self.mirror.name])
+            .set(self.late.try_into().unwrap_or(i64::MAX));
+        if self.late > 0 && self.before == 0 {
+            tracing::warn!(late_after = ?self.late_after,
+                "canary probes late: a probe written to the source is not on the target after late_after");
+        } else if self.late == 0 && self.before > 0 {
+            tracing::info!("canary probes arriving in time again");
+        }
+    }
+}
+
+/// Canary probes not on the target after `after`: counted lost, no longer waited for.
+pub struct CanaryLost<'a> {
+    pub mirror: &'a MirrorTelemetry,
+    pub count: usize,
+    pub after: Duration,
+}
+
+impl Event for CanaryLost<'_> {
+    fn emit(self) {
+        metrics()
+            .canary_lost
+            .with_label_values(&[&self.mirror.name])
+            .inc_by(self.count as u64);
+        tracing::warn!(count = self.count, after = ?self.after,
+            "canary probes lost: not on the target long after they were written to the source");
+    }
+}
+
+/// The source did not acknowledge a canary probe.
+pub struct CanarySendFailed<'a> {
+    pub mirror: &'a MirrorTelemetry,
+    pub topic: &'a str,
+    pub error: &'a str,
+}
+
+impl Event for CanarySendFailed<'_> {
+    fn emit(self) {
+        metrics()
+            .canary_send_failed
+            .with_label_values(&[&self.mirror.name])
+            .inc();
+        tracing::warn!(
+            topic = self.topic,
+            error = self.error,
+            "canary probe not written to the source"
+        );
+    }
+}
+
 // ---- config reload -------------------------------------------------------------------------
 
 /// The config file was read at start: the running config is the file's.

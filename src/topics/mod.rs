@@ -38,13 +38,26 @@ pub fn plan(mirror: &MirrorConfig, source: &ClusterMetadata) -> Vec<PlannedTopic
         .map(|(name, &partitions)| PlannedTopic {
             source_topic: name.clone(),
             partitions,
-            decision: decide_topic(
-                &mirror.replication_policy,
-                &mirror.topics,
-                &mirror.source,
-                &mirror.target,
-                name,
-            ),
+            decision: match &mirror.canary {
+                // The canary's topic passes the includes (as heartbeats do), not the excludes.
+                Some(c) if c.topic == *name => match mirror.topics.excluded_by(name) {
+                    Some(pattern) => TopicDecision::Skip(SkipReason::Excluded {
+                        pattern: pattern.to_owned(),
+                    }),
+                    None => TopicDecision::Replicate {
+                        remote: mirror
+                            .replication_policy
+                            .format_remote_topic(&mirror.source, name),
+                    },
+                },
+                _ => decide_topic(
+                    &mirror.replication_policy,
+                    &mirror.topics,
+                    &mirror.source,
+                    &mirror.target,
+                    name,
+                ),
+            },
         })
         .collect()
 }

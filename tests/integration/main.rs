@@ -14,6 +14,7 @@ mod harness;
 mod harness_selftest;
 
 mod auto_create;
+mod canary;
 mod checkpoints;
 mod cli;
 mod deploy_manifests;
