@@ -95,7 +95,7 @@ pub enum TaskError {
 /// Runs every mirror (and the HTTP endpoint) until `cancel` fires, then waits for the mirrors
 /// to drain. With `config_path` (where `config` was loaded from) the files the config reads are
 /// watched, and the mirrors of a cluster whose settings they change reconnect
-/// ([`crate::secret_files`]); and SIGHUP reads the file again and applies it ([`Mirrors::reload`]).
+/// ([`crate::secret_files`]); and SIGHUP reads the file again and applies it (`Mirrors::reload`).
 pub async fn run(
     config: Config,
     config_path: Option<PathBuf>,

@@ -182,14 +182,7 @@ impl Canary {
     }
 
     async fn ensure_topic(&self) -> Result<(), admin::AdminError> {
-        let rf = match self.replication_factor {
-            Some(rf) => rf,
-            None => admin::default_replication_factor(
-                admin::cluster_metadata(&self.source_admin)
-                    .await?
-                    .broker_count,
-            ),
-        };
+        let rf = admin::replication_factor(&self.source_admin, self.replication_factor).await?;
         admin::ensure_topic(
             &self.source_admin,
             &self.config.topic,

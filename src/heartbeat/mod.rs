@@ -177,14 +177,7 @@ impl HeartbeatEmitter {
     }
 
     async fn ensure_topic(&self, topic: &str) -> Result<(), AdminError> {
-        let rf = match self.replication_factor {
-            Some(rf) => rf,
-            None => admin::default_replication_factor(
-                admin::cluster_metadata(&self.target_admin)
-                    .await?
-                    .broker_count,
-            ),
-        };
+        let rf = admin::replication_factor(&self.target_admin, self.replication_factor).await?;
         admin::ensure_topic(
             &self.target_admin,
             topic,

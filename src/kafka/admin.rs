@@ -195,3 +195,16 @@ pub fn probe(admin: &AdminClient<LogContext>, timeout: Duration) -> Result<usize
 pub fn default_replication_factor(broker_count: usize) -> i16 {
     broker_count.clamp(1, 3) as i16
 }
+
+/// `configured`, or else [`default_replication_factor`] of the cluster `admin` talks to.
+pub async fn replication_factor(
+    admin: &Arc<AdminClient<LogContext>>,
+    configured: Option<i16>,
+) -> Result<i16, AdminError> {
+    match configured {
+        Some(rf) => Ok(rf),
+        None => Ok(default_replication_factor(
+            cluster_metadata(admin).await?.broker_count,
+        )),
+    }
+}

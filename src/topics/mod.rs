@@ -369,12 +369,7 @@ pub async fn ensure_internal_topic(
     topic: &str,
     replication_factor: Option<i16>,
 ) -> Result<(), AdminError> {
-    let rf = match replication_factor {
-        Some(rf) => rf,
-        None => admin::default_replication_factor(
-            admin::cluster_metadata(target_admin).await?.broker_count,
-        ),
-    };
+    let rf = admin::replication_factor(target_admin, replication_factor).await?;
     admin::ensure_topic(target_admin, topic, 1, rf, INTERNAL_TOPIC_CONFIGS).await?;
     // Wait until the topic is visible in metadata, so the first progress read and write find it.
     for _ in 0..100 {
@@ -400,12 +395,7 @@ pub async fn ensure_shards_topic(
     shards: u32,
     replication_factor: Option<i16>,
 ) -> Result<u32, AdminError> {
-    let rf = match replication_factor {
-        Some(rf) => rf,
-        None => admin::default_replication_factor(
-            admin::cluster_metadata(target_admin).await?.broker_count,
-        ),
-    };
+    let rf = admin::replication_factor(target_admin, replication_factor).await?;
     let want = i32::try_from(shards).unwrap_or(i32::MAX);
     admin::ensure_topic(target_admin, topic, want, rf, INTERNAL_TOPIC_CONFIGS).await?;
     for _ in 0..100 {
