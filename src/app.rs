@@ -336,37 +336,42 @@ impl Mirror {
                         outcome = &mut run => break Ok(outcome),
                         changed = settings.changed() => {
                             MirrorReconnecting { clusters: &changed }.emit();
-                            break Err(());
+                            break Err(Restart::Reconnect);
                         }
                         Ok(()) = updates.changed() => {
                             let new = Arc::clone(&updates.borrow_and_update());
                             if self.take_live(&seen, &new) {
                                 seen = new;
                             } else {
-                                break Err(());
+                                break Err(Restart::Settings);
                             }
                         }
                     }
                 };
                 match stop {
-                    Ok(outcome) => Some(outcome),
-                    Err(()) => {
+                    Ok(outcome) => Ok(outcome),
+                    Err(restart) => {
                         this_run.cancel();
                         if let Some((task, error)) = run.await {
                             tracing::warn!(task, error = %error_chain(&error), "a task failed while the mirror stopped to start again");
                         }
-                        None
+                        Err(restart)
                     }
                 }
             };
-            let Some(outcome) = outcome else {
-                if cancel.is_cancelled() {
-                    return;
+            let outcome = match outcome {
+                Ok(outcome) => outcome,
+                Err(restart) => {
+                    if cancel.is_cancelled() {
+                        return;
+                    }
+                    // Settings read again are taken at the top of the loop; new cluster settings
+                    // (seen by `changed` above, or since) need new clients.
+                    if restart == Restart::Reconnect || settings.has_changed() {
+                        self.reconnect(&mut settings);
+                    }
+                    continue;
                 }
-                if settings.has_changed() {
-                    self.reconnect(&mut settings);
-                }
-                continue;
             };
             let Some((task, error)) = outcome else {
                 return; // stopped on request
@@ -990,6 +995,15 @@ impl DutiesRunner {
             )?,
         }))
     }
+}
+
+/// Why a mirror's run was stopped to start again at once.
+#[derive(Debug, PartialEq, Eq)]
+enum Restart {
+    /// Its clusters' settings changed: new clients.
+    Reconnect,
+    /// Settings read again (a reload) need a new start.
+    Settings,
 }
 
 /// The settings of a mirror's two clusters.
