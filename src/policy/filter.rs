@@ -103,9 +103,9 @@ pub struct TopicFilter {
 /// Two filters are equal when they list the same patterns in the same order.
 impl PartialEq for TopicFilter {
     fn eq(&self, other: &Self) -> bool {
-        let texts = |list: &[Pattern]| list.iter().map(|p| p.text.clone()).collect::<Vec<_>>();
-        texts(&self.include) == texts(&other.include)
-            && texts(&self.exclude) == texts(&other.exclude)
+        let same =
+            |a: &[Pattern], b: &[Pattern]| a.iter().map(|p| &p.text).eq(b.iter().map(|p| &p.text));
+        same(&self.include, &other.include) && same(&self.exclude, &other.exclude)
     }
 }
 
