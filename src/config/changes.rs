@@ -46,6 +46,7 @@ impl Changes {
 /// offset sync, config and ACL sync) start a new term with the new settings.
 pub const LIVE_KEYS: &[&str] = &[
     "topics",
+    "topic_rules",
     "groups",
     "refresh_topics_interval",
     "replication_factor",
@@ -73,6 +74,7 @@ fn differing(old: &MirrorConfig, new: &MirrorConfig) -> Vec<&'static str> {
     }
     compare!(
         topics => "topics",
+        topic_rules => "topic_rules",
         groups => "groups",
         replication_policy => "replication_policy",
         replication_factor => "replication_factor",

@@ -1,9 +1,11 @@
 //! Enum-valued keys (`security.protocol`, `security.sasl.mechanism`, `replication_policy.kind`,
 //! `offset_syncs_location`, `provenance_header`, `sync_topic_configs`, `sync_topic_acls`,
-//! `on_data_gap`): each
+//! `on_data_gap`, `topic_rules`): each
 //! enum lists its spellings once, with an optional one-line description and its case rule, and
 //! one parser reads them all and words an unknown value in one shape:
 //! `unknown <what> "<value>"; expected a, b or c`.
+
+use crate::policy::TopicRules;
 
 use super::{
     Delivery, OffsetSyncsLocation, OnDataGap, ProvenanceHeader, SecurityProtocol, SyncMode,
@@ -188,6 +190,23 @@ impl Choice for OnDataGap {
             name: "stop",
             value: OnDataGap::Stop,
             about: Some("stop the partition at the gap"),
+        },
+    ];
+}
+
+impl Choice for TopicRules {
+    const WHAT: &'static str = "rules";
+    const CASE: Case = Case::Exact;
+    const SPELLINGS: &'static [Spelling<Self>] = &[
+        Spelling {
+            name: "mm2-4.0",
+            value: TopicRules::Mm2_4_0,
+            about: Some("MirrorMaker 2 of Kafka 4.0 and later: `orders-internal` is replicated"),
+        },
+        Spelling {
+            name: "mm2-3.9",
+            value: TopicRules::Mm2_3_9,
+            about: Some("MirrorMaker 2 of Kafka 3.9 and earlier: every `*.internal`/`*-internal` topic is skipped"),
         },
     ];
 }

@@ -11,6 +11,7 @@ use super::choice::PolicyKind;
 use super::{
     Delivery, OffsetSyncsLocation, OnDataGap, ProvenanceHeader, SecurityProtocol, SyncMode,
 };
+use crate::policy::TopicRules;
 
 /// `shutdown_timeout`: 30s. MM2 has no single equivalent (Kafka Connect gives each task 5s,
 /// `task.shutdown.graceful.timeout.ms`); strait drains and stores progress within this bound.
@@ -107,6 +108,9 @@ pub const SYNC_TOPIC_ACLS_INTERVAL: Duration = Duration::from_secs(30);
 /// MM2 has no such setting: its consumer's `auto.offset.reset` (`earliest` in MM2) resets
 /// silently.
 pub const ON_DATA_GAP: OnDataGap = OnDataGap::Continue;
+
+/// `mirrors[].topic_rules`: MirrorMaker 2's topic rules as of Kafka 4.0 (KIP-1074).
+pub const TOPIC_RULES: TopicRules = TopicRules::Mm2_4_0;
 
 /// `mirrors[].delivery`: at-least-once, as MM2 without `exactly.once.source.support`.
 pub const DELIVERY: Delivery = Delivery::AtLeastOnce;

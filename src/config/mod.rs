@@ -29,7 +29,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::policy::{ReplicationPolicy, TopicFilter};
+use crate::policy::{ReplicationPolicy, TopicFilter, TopicRules};
 
 pub use changes::{mirror_change, Changes, MirrorChange, LIVE_KEYS};
 pub use error::{ConfigError, Problem};
@@ -532,6 +532,9 @@ pub struct MirrorConfig {
     pub target: String,
     /// Topic include/exclude (the built-in MM2 excludes already added to `exclude`).
     pub topics: TopicFilter,
+    /// Which MirrorMaker 2 version's internal-topic rule and built-in excludes apply (`topics`
+    /// already holds that version's excludes).
+    pub topic_rules: TopicRules,
     /// Group include/exclude (the built-in MM2 excludes already added); used by checkpoints.
     pub groups: TopicFilter,
     pub replication_policy: ReplicationPolicy,

@@ -148,6 +148,8 @@ pub(super) struct RawMirror {
     #[serde(default)]
     pub topics_exclude: Option<Vec<String>>,
     #[serde(default)]
+    pub topic_rules: Option<String>,
+    #[serde(default)]
     pub groups: Option<Vec<String>>,
     #[serde(default)]
     pub groups_exclude: Option<Vec<String>>,

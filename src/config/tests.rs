@@ -2,7 +2,10 @@ use std::collections::HashMap;
 use std::io;
 
 use super::*;
-use crate::policy::{SkipReason, DEFAULT_GROUP_EXCLUDES, DEFAULT_TOPIC_EXCLUDES};
+use crate::policy::{
+    SkipReason, TopicRules, DEFAULT_GROUP_EXCLUDES, DEFAULT_TOPIC_EXCLUDES,
+    DEFAULT_TOPIC_EXCLUDES_3_9,
+};
 
 const TWO_CLUSTERS: &str = r#"
 clusters:
@@ -165,15 +168,40 @@ fn user_excludes_are_added_to_builtin_ones() {
         })
     );
     assert_eq!(
-        m.topics.check("orders.internal"),
+        m.topics.check("orders.replica"),
         Err(SkipReason::Excluded {
-            pattern: r".*[\-\.]internal".into()
+            pattern: r".*\.replica".into()
         })
     );
     assert_eq!(m.topics.check("users"), Err(SkipReason::NotIncluded));
     assert!(m.groups.matches("app-1"));
     assert!(!m.groups.matches("app-test"));
     assert!(!m.groups.matches("other"));
+}
+
+#[test]
+fn topic_rules_pick_the_builtin_excludes_of_that_mm2_version() {
+    let config = load_ok(&mirror(
+        "    topic_rules: mm2-3.9\n    topics_exclude: [\"tmp\"]\n",
+    ));
+    let m = &config.mirrors[0];
+    assert_eq!(m.topic_rules, TopicRules::Mm2_3_9);
+    let mut want = strings(&DEFAULT_TOPIC_EXCLUDES_3_9);
+    want.push("tmp".into());
+    assert_eq!(m.topics.exclude_patterns().collect::<Vec<_>>(), want);
+    assert_eq!(
+        m.topics.check("orders-internal"),
+        Err(SkipReason::Excluded {
+            pattern: r".*[\-\.]internal".into()
+        })
+    );
+    let config = load_ok(&mirror(""));
+    assert_eq!(config.mirrors[0].topic_rules, TopicRules::Mm2_4_0);
+    assert_eq!(config.mirrors[0].topics.check("orders-internal"), Ok(()));
+    assert_eq!(
+        problems(&mirror("    topic_rules: mm2-3.8\n")),
+        ["mirrors[0].topic_rules: unknown rules \"mm2-3.8\" (did you mean `mm2-3.9`?); expected mm2-4.0 (MirrorMaker 2 of Kafka 4.0 and later: `orders-internal` is replicated) or mm2-3.9 (MirrorMaker 2 of Kafka 3.9 and earlier: every `*.internal`/`*-internal` topic is skipped)"]
+    );
 }
 
 #[test]
@@ -529,7 +557,7 @@ fn unknown_keys_name_key_and_path() {
     );
     assert_eq!(
         problems(&mirror("    topic: [x]\n")),
-        ["mirrors[0].topic: unknown key `topic` (did you mean `topics`?), expected one of `source`, `target`, `topics`, `topics_exclude`, `groups`, `groups_exclude`, `replication_policy`, `replication_factor`, `refresh_topics_interval`, `throttle`, `emit_heartbeats`, `emit_heartbeats_interval`, `emit_checkpoints`, `emit_checkpoints_interval`, `sync_group_offsets`, `sync_group_offsets_interval`, `emit_offset_syncs`, `offset_syncs_location`, `provenance_header`, `sync_topic_configs`, `sync_topic_configs_interval`, `topic_configs_exclude`, `sync_topic_acls`, `sync_topic_acls_interval`, `on_data_gap`, `offset_map_memory`, `delivery`, `transaction_interval`, `transaction_timeout`, `canary` (line 8, column 5)"]
+        ["mirrors[0].topic: unknown key `topic` (did you mean `topics`?), expected one of `source`, `target`, `topics`, `topics_exclude`, `topic_rules`, `groups`, `groups_exclude`, `replication_policy`, `replication_factor`, `refresh_topics_interval`, `throttle`, `emit_heartbeats`, `emit_heartbeats_interval`, `emit_checkpoints`, `emit_checkpoints_interval`, `sync_group_offsets`, `sync_group_offsets_interval`, `emit_offset_syncs`, `offset_syncs_location`, `provenance_header`, `sync_topic_configs`, `sync_topic_configs_interval`, `topic_configs_exclude`, `sync_topic_acls`, `sync_topic_acls_interval`, `on_data_gap`, `offset_map_memory`, `delivery`, `transaction_interval`, `transaction_timeout`, `canary` (line 8, column 5)"]
     );
     assert_eq!(
         problems(&mirror("    replication_policy: { kind: identity, sep: x }\n")),

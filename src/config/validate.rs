@@ -22,7 +22,6 @@ use super::{
 };
 use crate::policy::{
     PatternList, ReplicationPolicy, TopicFilter, DEFAULT_CONFIG_EXCLUDES, DEFAULT_GROUP_EXCLUDES,
-    DEFAULT_TOPIC_EXCLUDES,
 };
 
 const REGEX_HINT: &str =
@@ -817,6 +816,11 @@ impl Validator<'_> {
             source.as_deref(),
             target.as_deref(),
         );
+        let topic_rules = self.choice(
+            &format!("{path}.topic_rules"),
+            raw.topic_rules.as_deref(),
+            defaults::TOPIC_RULES,
+        );
         let topics = self.filter(
             &path,
             ("topics", raw.topics, defaults::TOPICS),
@@ -825,7 +829,9 @@ impl Validator<'_> {
                 raw.topics_exclude,
                 defaults::TOPICS_EXCLUDE,
             ),
-            &DEFAULT_TOPIC_EXCLUDES,
+            topic_rules
+                .unwrap_or(defaults::TOPIC_RULES)
+                .default_topic_excludes(),
         );
         let groups = self.filter(
             &path,
@@ -935,6 +941,7 @@ impl Validator<'_> {
             source: source?,
             target: target?,
             topics: topics?,
+            topic_rules: topic_rules?,
             groups: groups?,
             replication_policy: replication_policy?,
             replication_factor: replication_factor?,

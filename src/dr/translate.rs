@@ -245,7 +245,14 @@ impl<'a> Link<'a> {
                 .fetch_metadata(None, kafka::ADMIN_TIMEOUT)
                 .map_err(|e| DrError::kafka(&from_c.alias, "metadata request", e))?;
             for t in metadata.topics() {
-                let decision = decide_topic(&m.replication_policy, &m.topics, from, to, t.name());
+                let decision = decide_topic(
+                    &m.replication_policy,
+                    m.topic_rules,
+                    &m.topics,
+                    from,
+                    to,
+                    t.name(),
+                );
                 if matches!(decision, TopicDecision::Replicate { .. }) {
                     for p in t.partitions() {
                         link.forward_positions

@@ -7,9 +7,14 @@ use regex::Regex;
 
 use super::SkipReason;
 
-/// MM2's default `topics.exclude`: Connect/MM2 internal topics, MM1-era `.replica` topics and
-/// Kafka's own `__` topics. strait always applies these, user excludes are added to them.
-pub const DEFAULT_TOPIC_EXCLUDES: [&str; 3] = [r".*[\-\.]internal", r".*\.replica", r"__.*"];
+/// MM2's default `topics.exclude` since Kafka 4.0 (KIP-1074): MM2/Connect internal topics
+/// (`mm2*.internal`), MM1-era `.replica` topics and Kafka's own `__` topics. strait applies these
+/// (or the 3.9 ones, [`crate::policy::TopicRules`]); user excludes are added to them.
+pub const DEFAULT_TOPIC_EXCLUDES: [&str; 3] = [r"mm2.*\.internal", r".*\.replica", r"__.*"];
+
+/// MM2's default `topics.exclude` in Kafka 3.9 and earlier: every `*.internal` and `*-internal`
+/// topic too.
+pub const DEFAULT_TOPIC_EXCLUDES_3_9: [&str; 3] = [r".*[\-\.]internal", r".*\.replica", r"__.*"];
 
 /// MM2's default `groups.exclude`: console consumers, Connect workers and Kafka-internal groups.
 pub const DEFAULT_GROUP_EXCLUDES: [&str; 3] = [r"console-consumer-.*", r"connect-.*", r"__.*"];
@@ -201,10 +206,11 @@ mod tests {
     #[test]
     fn builtin_defaults_compile() {
         TopicFilter::new(&strings(&[".*"]), &strings(&DEFAULT_TOPIC_EXCLUDES)).unwrap();
+        TopicFilter::new(&strings(&[".*"]), &strings(&DEFAULT_TOPIC_EXCLUDES_3_9)).unwrap();
         TopicFilter::new(&strings(&[".*"]), &strings(&DEFAULT_GROUP_EXCLUDES)).unwrap();
     }
 
-    /// MM2's `DefaultTopicFilter` defaults.
+    /// MM2's `DefaultTopicFilter` defaults since Kafka 4.0 (KIP-1074).
     #[test]
     fn default_topic_excludes() {
         let f = default_topic_filter();
@@ -214,11 +220,34 @@ mod tests {
             ("heartbeats", Ok(())),
             ("internal", Ok(())),
             ("x_internal", Ok(())),
-            ("mm2-offsets.A.internal", Err(r".*[\-\.]internal")),
-            ("connect-internal", Err(r".*[\-\.]internal")),
+            ("connect-internal", Ok(())),
+            ("orders.internal", Ok(())),
+            ("mm2-offsets.A.internal", Err(r"mm2.*\.internal")),
+            ("mm2-status.A.internal", Err(r"mm2.*\.internal")),
             ("orders.replica", Err(r".*\.replica")),
             ("__consumer_offsets", Err("__.*")),
         ];
+        check_excludes(&f, cases);
+    }
+
+    /// MM2's `DefaultTopicFilter` defaults in Kafka 3.9.
+    #[test]
+    fn default_topic_excludes_3_9() {
+        let f = filter(&[".*"], &DEFAULT_TOPIC_EXCLUDES_3_9);
+        let cases: &[(&str, Result<(), &str>)] = &[
+            ("orders", Ok(())),
+            ("internal", Ok(())),
+            ("x_internal", Ok(())),
+            ("mm2-offsets.A.internal", Err(r".*[\-\.]internal")),
+            ("connect-internal", Err(r".*[\-\.]internal")),
+            ("orders.internal", Err(r".*[\-\.]internal")),
+            ("orders.replica", Err(r".*\.replica")),
+            ("__consumer_offsets", Err("__.*")),
+        ];
+        check_excludes(&f, cases);
+    }
+
+    fn check_excludes(f: &TopicFilter, cases: &[(&str, Result<(), &str>)]) {
         for (name, want) in cases {
             let got = f.check(name);
             match want {

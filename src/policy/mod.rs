@@ -8,9 +8,9 @@ mod replication;
 
 pub use filter::{
     PatternError, PatternList, TopicFilter, DEFAULT_CONFIG_EXCLUDES, DEFAULT_GROUP_EXCLUDES,
-    DEFAULT_TOPIC_EXCLUDES,
+    DEFAULT_TOPIC_EXCLUDES, DEFAULT_TOPIC_EXCLUDES_3_9,
 };
-pub use replication::{ReplicationPolicy, DEFAULT_SEPARATOR, HEARTBEATS_TOPIC};
+pub use replication::{ReplicationPolicy, TopicRules, DEFAULT_SEPARATOR, HEARTBEATS_TOPIC};
 
 /// Why a source topic is or is not replicated by a mirror.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +23,8 @@ pub enum TopicDecision {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SkipReason {
-    /// MM2's internal-topic rule (`__*`, `.*`, `*.internal`, `*-internal`, ...).
+    /// MM2's internal-topic rule of the mirror's [`TopicRules`] (`__*`, `.*`, `mm2*.internal`,
+    /// checkpoints; in 3.9 also `*.internal`, `*-internal`), or one of strait's own topics.
     Internal,
     /// The topic came from the target cluster (its name says so through the policy).
     Cycle,
@@ -47,15 +48,17 @@ impl std::fmt::Display for SkipReason {
 /// MM2's `shouldReplicateTopic` for one flow `source -> target`, with the reason when not.
 ///
 /// Order of checks: internal, cycle, then filters (heartbeat topics pass the include filter, as
-/// in MM2 with `heartbeats.replication.enabled=true`, but the excludes still apply).
+/// in MM2 with `heartbeats.replication.enabled=true`, but the excludes still apply). `rules`
+/// picks the internal-topic rule; the filter carries the matching built-in excludes.
 pub fn decide_topic(
     policy: &ReplicationPolicy,
+    rules: TopicRules,
     filter: &TopicFilter,
     source_alias: &str,
     target_alias: &str,
     topic: &str,
 ) -> TopicDecision {
-    if policy.is_internal_topic(topic) {
+    if policy.is_internal_topic(topic, rules) {
         return TopicDecision::Skip(SkipReason::Internal);
     }
     if policy.is_cycle(topic, target_alias) {
@@ -108,9 +111,18 @@ mod tests {
         filter: &TopicFilter,
         cases: &[(&str, TopicDecision)],
     ) {
+        check_table_under(TopicRules::default(), policy, filter, cases);
+    }
+
+    fn check_table_under(
+        rules: TopicRules,
+        policy: &ReplicationPolicy,
+        filter: &TopicFilter,
+        cases: &[(&str, TopicDecision)],
+    ) {
         for (topic, want) in cases {
             assert_eq!(
-                &decide_topic(policy, filter, "source", "target", topic),
+                &decide_topic(policy, rules, filter, "source", "target", topic),
                 want,
                 "topic {topic:?}"
             );
@@ -139,8 +151,12 @@ mod tests {
                 ("A.checkpoints.internal", skip(SkipReason::Internal)),
                 ("strait-offsets.A.internal", skip(SkipReason::Internal)),
                 ("mm2-offsets.source.internal", skip(SkipReason::Internal)),
+                ("mm2-status.source.internal", skip(SkipReason::Internal)),
                 (".hidden", skip(SkipReason::Internal)),
-                ("x-internal", skip(SkipReason::Internal)),
+                // KIP-1074: "user internal" topics are replicated since Kafka 4.0.
+                ("x-internal", replicate("source.x-internal")),
+                ("orders.internal", replicate("source.orders.internal")),
+                ("strait-canary", replicate("source.strait-canary")),
                 // Internal beats cycle.
                 ("target.checkpoints.internal", skip(SkipReason::Internal)),
                 // Built-in excludes.
@@ -154,6 +170,37 @@ mod tests {
                 ("heartbeats", replicate("source.heartbeats")),
                 ("other.heartbeats", replicate("source.other.heartbeats")),
                 ("target.heartbeats", skip(SkipReason::Cycle)),
+            ],
+        );
+    }
+
+    /// Kafka 3.9's rules: every `*.internal` / `*-internal` topic is internal, and the old default
+    /// excludes apply.
+    #[test]
+    fn mm2_3_9_truth_table() {
+        let policy = ReplicationPolicy::default();
+        let mut exclude = strings(&DEFAULT_TOPIC_EXCLUDES_3_9);
+        exclude.push("none".into());
+        let all = TopicFilter::new(&strings(&[".*"]), &exclude).unwrap();
+        check_table_under(
+            TopicRules::Mm2_3_9,
+            &policy,
+            &all,
+            &[
+                ("topic1", replicate("source.topic1")),
+                ("x-internal", skip(SkipReason::Internal)),
+                ("orders.internal", skip(SkipReason::Internal)),
+                ("mm2-offsets.source.internal", skip(SkipReason::Internal)),
+                ("A.checkpoints.internal", skip(SkipReason::Internal)),
+                ("strait-offsets.A.internal", skip(SkipReason::Internal)),
+                ("__consumer_offsets", skip(SkipReason::Internal)),
+                ("x_internal", replicate("source.x_internal")),
+                (
+                    "orders.replica",
+                    skip(SkipReason::Excluded {
+                        pattern: r".*\.replica".into(),
+                    }),
+                ),
             ],
         );
     }

@@ -12,11 +12,45 @@ pub const HEARTBEATS_TOPIC: &str = "heartbeats";
 /// MM2's `replication.policy.separator` default.
 pub const DEFAULT_SEPARATOR: &str = ".";
 
+use super::filter::{DEFAULT_TOPIC_EXCLUDES, DEFAULT_TOPIC_EXCLUDES_3_9};
+
 const CHECKPOINTS_SUFFIX: &str = "checkpoints";
 const INTERNAL_SUFFIX: &str = "internal";
 const OFFSET_SYNCS_PREFIX: &str = "mm2-offset-syncs";
 const PROGRESS_PREFIX: &str = "strait-offsets";
 const SHARDS_PREFIX: &str = "strait-shards";
+
+/// Which MirrorMaker 2 version's topic rules a mirror follows: its internal-topic rule and its
+/// default `topics.exclude` (KIP-1074 changed both in Kafka 4.0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TopicRules {
+    /// Kafka 4.0 and later (the default): internal are `__`/`.`-prefixed topics, `mm2*<s>internal`
+    /// topics and checkpoint topics; default excludes `mm2.*\.internal`, `.*\.replica`, `__.*`.
+    #[default]
+    Mm2_4_0,
+    /// Kafka 3.9 and earlier: also every `*.internal` and `*-internal` topic is internal; default
+    /// excludes `.*[\-\.]internal`, `.*\.replica`, `__.*`.
+    Mm2_3_9,
+}
+
+impl TopicRules {
+    /// MM2's default `topics.exclude` of that version; strait always applies it, the user's
+    /// `topics_exclude` adds to it.
+    pub fn default_topic_excludes(self) -> &'static [&'static str] {
+        match self {
+            TopicRules::Mm2_4_0 => &DEFAULT_TOPIC_EXCLUDES,
+            TopicRules::Mm2_3_9 => &DEFAULT_TOPIC_EXCLUDES_3_9,
+        }
+    }
+
+    /// The config value (`mm2-4.0`, `mm2-3.9`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TopicRules::Mm2_4_0 => "mm2-4.0",
+            TopicRules::Mm2_3_9 => "mm2-3.9",
+        }
+    }
+}
 
 /// A replication policy: how remote topics are named and how a name is traced back upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,19 +188,40 @@ impl ReplicationPolicy {
         topic.ends_with(&format!("{s}{CHECKPOINTS_SUFFIX}{s}{INTERNAL_SUFFIX}"))
     }
 
-    /// MM2's `isMM2InternalTopic`: ends with `<s>internal`.
-    pub fn is_mm2_internal_topic(&self, topic: &str) -> bool {
-        topic.ends_with(&format!("{}{INTERNAL_SUFFIX}", self.separator()))
+    /// MM2's `isMM2InternalTopic` under `rules`. Kafka 4.0 (KIP-1074): starts with `mm2` and ends
+    /// with `<s>internal`, or is a checkpoints topic. 3.9 and earlier: ends with `<s>internal`.
+    pub fn is_mm2_internal_topic(&self, topic: &str, rules: TopicRules) -> bool {
+        let internal_suffix = format!("{}{INTERNAL_SUFFIX}", self.separator());
+        match rules {
+            TopicRules::Mm2_4_0 => {
+                topic.starts_with("mm2") && topic.ends_with(&internal_suffix)
+                    || self.is_checkpoints_topic(topic)
+            }
+            TopicRules::Mm2_3_9 => topic.ends_with(&internal_suffix),
+        }
     }
 
-    /// MM2's `isInternalTopic`: an MM2 internal topic, a Kafka internal topic (starts with `__`
-    /// or `.`), or a Connect-style one (ends with `-internal` or `.internal`). Never replicated.
-    pub fn is_internal_topic(&self, topic: &str) -> bool {
-        self.is_mm2_internal_topic(topic)
+    /// strait's own topics (progress, shards): `strait-offsets<s>…<s>internal` and
+    /// `strait-shards<s>…<s>internal`. Internal under either rules.
+    pub fn is_strait_internal_topic(&self, topic: &str) -> bool {
+        let s = self.separator();
+        topic.ends_with(&format!("{s}{INTERNAL_SUFFIX}"))
+            && [PROGRESS_PREFIX, SHARDS_PREFIX]
+                .iter()
+                .any(|prefix| topic.starts_with(&format!("{prefix}{s}")))
+    }
+
+    /// MM2's `isInternalTopic` under `rules`, and strait's own topics: never replicated.
+    /// Kafka 4.0 (KIP-1074): an MM2 internal topic, or a Kafka internal one (starts with `__` or
+    /// `.`); "user internal" topics such as `orders-internal` are replicated. 3.9 and earlier:
+    /// also any topic ending with `-internal` or `.internal`.
+    pub fn is_internal_topic(&self, topic: &str, rules: TopicRules) -> bool {
+        self.is_mm2_internal_topic(topic, rules)
+            || self.is_strait_internal_topic(topic)
             || topic.starts_with("__")
             || topic.starts_with('.')
-            || topic.ends_with("-internal")
-            || topic.ends_with(".internal")
+            || rules == TopicRules::Mm2_3_9
+                && (topic.ends_with("-internal") || topic.ends_with(".internal"))
     }
 
     /// MM2's `MirrorSourceConnector.isCycle` for a flow into `target_alias`: does the name say
@@ -320,9 +375,15 @@ mod tests {
         assert_eq!(p.progress_topic("A"), "strait-offsets.A.internal");
         assert!(p.is_checkpoints_topic("A.checkpoints.internal"));
         assert!(!p.is_checkpoints_topic("A.checkpoints"));
-        assert!(p.is_mm2_internal_topic("mm2-offset-syncs.B.internal"));
-        assert!(p.is_mm2_internal_topic("mm2-offsets.A.internal"));
-        assert!(!p.is_mm2_internal_topic("x-internal"));
+        for rules in [TopicRules::Mm2_4_0, TopicRules::Mm2_3_9] {
+            assert!(p.is_mm2_internal_topic("mm2-offset-syncs.B.internal", rules));
+            assert!(p.is_mm2_internal_topic("mm2-offsets.A.internal", rules));
+            assert!(p.is_mm2_internal_topic("A.checkpoints.internal", rules));
+            assert!(!p.is_mm2_internal_topic("x-internal", rules));
+        }
+        // KIP-1074: only `mm2*` names (and checkpoints) are MM2's since Kafka 4.0.
+        assert!(!p.is_mm2_internal_topic("orders.internal", TopicRules::Mm2_4_0));
+        assert!(p.is_mm2_internal_topic("orders.internal", TopicRules::Mm2_3_9));
     }
 
     /// KIP-690 / KIP-949 examples: separator `__` with the internal separator enabled.
@@ -344,13 +405,15 @@ mod tests {
         assert_eq!(ReplicationPolicy::heartbeats_topic(), "heartbeats");
         assert!(p.is_checkpoints_topic("CLUSTER__checkpoints__internal"));
         assert!(!p.is_checkpoints_topic("CLUSTER.checkpoints.internal"));
-        assert!(p.is_mm2_internal_topic("mm2-offset-syncs__CLUSTER__internal"));
-        assert!(p.is_internal_topic("CLUSTER__checkpoints__internal"));
-        assert!(p.is_internal_topic(&p.progress_topic("A")));
+        let rules = TopicRules::default();
+        assert!(p.is_mm2_internal_topic("mm2-offset-syncs__CLUSTER__internal", rules));
+        assert!(p.is_internal_topic("CLUSTER__checkpoints__internal", rules));
+        assert!(p.is_internal_topic(&p.progress_topic("A"), rules));
         assert_eq!(p.shards_topic("A"), "strait-shards__A__internal");
-        assert!(p.is_internal_topic(&p.shards_topic("A")));
-        // The generic rules still see `.internal` (Connect topics).
-        assert!(p.is_internal_topic("mm2-offsets.A.internal"));
+        assert!(p.is_internal_topic(&p.shards_topic("A"), rules));
+        // 3.9's generic rules still see `.internal` (Connect topics); 4.0's do not.
+        assert!(p.is_internal_topic("mm2-offsets.A.internal", TopicRules::Mm2_3_9));
+        assert!(!p.is_internal_topic("mm2-offsets.A.internal", rules));
         assert_eq!(p.format_remote_topic("A", "orders"), "A__orders");
         assert_eq!(p.topic_source("A__orders").as_deref(), Some("A"));
         assert_eq!(p.topic_source("A.orders"), None);
@@ -369,14 +432,12 @@ mod tests {
             "mm2-offset-syncs.B.internal",
             "A.checkpoints.internal",
             "strait-offsets.A.internal",
+            "strait-shards.A.internal",
             "mm2-offsets.A.internal",
+            "mm2-configs.A.internal",
             ".hidden",
-            "x-internal",
-            "x.internal",
         ];
-        for topic in internal {
-            assert!(p.is_internal_topic(topic), "{topic} should be internal");
-        }
+        let internal_in_3_9_only = ["x-internal", "x.internal", "connect-offsets.internal"];
         let not_internal = [
             "orders",
             "A.orders",
@@ -384,12 +445,25 @@ mod tests {
             "internal",
             "x_internal",
             "_x",
+            "strait-canary",
+            "strait-offsets",
         ];
-        for topic in not_internal {
-            assert!(
-                !p.is_internal_topic(topic),
-                "{topic} should not be internal"
-            );
+        for (rules, internal_too, not_internal_too) in [
+            (TopicRules::Mm2_4_0, &[][..], &internal_in_3_9_only[..]),
+            (TopicRules::Mm2_3_9, &internal_in_3_9_only[..], &[][..]),
+        ] {
+            for topic in internal.iter().chain(internal_too) {
+                assert!(
+                    p.is_internal_topic(topic, rules),
+                    "{topic} should be internal ({rules:?})"
+                );
+            }
+            for topic in not_internal.iter().chain(not_internal_too) {
+                assert!(
+                    !p.is_internal_topic(topic, rules),
+                    "{topic} should not be internal ({rules:?})"
+                );
+            }
         }
     }
 
@@ -449,7 +523,7 @@ mod tests {
         // Internal names are the default ones.
         assert_eq!(p.offset_syncs_topic("B"), "mm2-offset-syncs.B.internal");
         assert_eq!(p.checkpoints_topic("A"), "A.checkpoints.internal");
-        assert!(p.is_internal_topic("A.checkpoints.internal"));
+        assert!(p.is_internal_topic("A.checkpoints.internal", TopicRules::default()));
         // No cycle prevention for data topics; heartbeats are still recognised.
         assert!(!p.is_cycle("orders", "B"));
         assert!(!p.is_cycle("B.orders", "B"));

@@ -52,6 +52,7 @@ pub fn plan(mirror: &MirrorConfig, source: &ClusterMetadata) -> Vec<PlannedTopic
                 },
                 _ => decide_topic(
                     &mirror.replication_policy,
+                    mirror.topic_rules,
                     &mirror.topics,
                     &mirror.source,
                     &mirror.target,

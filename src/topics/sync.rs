@@ -247,6 +247,7 @@ pub async fn mirror_drift(
     let target = admin::cluster_metadata(target_admin).await?;
     let remote_of = |topic: &str| match decide_topic(
         &mirror.replication_policy,
+        mirror.topic_rules,
         &mirror.topics,
         &mirror.source,
         &mirror.target,

@@ -65,33 +65,53 @@ fn include_and_exclude_filters() {
     assert_eq!(on_target, want, "topics on B for prefix {p}");
 }
 
-/// (c) Internal topics (`__x`, `x.internal`, `x-internal`) and topics that came from the target
-/// (`B.<topic>`: replicating it back would be a cycle) are never replicated, even when the
-/// include list matches them.
+/// (c) Internal topics (`__x`, `.x`, `mm2-x.internal`, checkpoint topics) and topics that came
+/// from the target (`B.<topic>`: replicating it back would be a cycle) are never replicated,
+/// even when the include list matches them. Under the default `topic_rules` (MM2 of Kafka 4.0,
+/// KIP-1074) "user internal" topics `x.internal` and `x-internal` are replicated; under
+/// `mm2-3.9` they are not, as MM2 3.9 skipped them.
 #[test]
-fn internal_and_cycle_topics_are_never_replicated() {
+fn internal_and_cycle_topics_are_never_replicated_by_the_rules_of_either_mm2_version() {
     let (a, b) = shared_clusters();
-    let p = unique_name("internal");
-    let normal = format!("{p}-t");
-    let never = [
-        format!("__{p}-x"),
-        format!("{p}-x.internal"),
-        format!("{p}-x-internal"),
-        format!("B.{p}-t"),
-    ];
-    create_with_record(&a.bootstrap(), &normal);
-    for t in &never {
-        create_with_record(&a.bootstrap(), t);
+    for (rules, prefix) in [("mm2-4.0", "internal4"), ("mm2-3.9", "internal39")] {
+        let p = unique_name(prefix);
+        let normal = format!("{p}-t");
+        let user_internal = [format!("{p}-x.internal"), format!("{p}-x-internal")];
+        let never = [
+            format!("__{p}-x"),
+            format!(".{p}-x"),
+            format!("mm2-{p}.internal"),
+            format!("{p}.checkpoints.internal"),
+            format!("B.{p}-t"),
+        ];
+        create_with_record(&a.bootstrap(), &normal);
+        for t in never.iter().chain(&user_internal) {
+            create_with_record(&a.bootstrap(), t);
+        }
+
+        let config = StraitConfig::one_way(
+            a,
+            b,
+            MirrorConfig::a_to_b(&[&format!(".*{p}.*")]).set("topic_rules", rules),
+        );
+        let mut strait = StraitProcess::start(&config);
+        wait_for_record(&b.bootstrap(), &format!("A.{normal}"));
+        let replicated_too: Vec<String> = match rules {
+            "mm2-4.0" => user_internal.iter().map(|t| format!("A.{t}")).collect(),
+            _ => Vec::new(),
+        };
+        for t in &replicated_too {
+            wait_for_record(&b.bootstrap(), t);
+        }
+        let marker = format!("{p}-marker");
+        create_with_record(&a.bootstrap(), &marker);
+        wait_for_record(&b.bootstrap(), &format!("A.{marker}"));
+        strait.assert_running();
+        drop(strait);
+
+        let on_target = topics_containing(&b.bootstrap(), &p);
+        let mut want = set(&[&format!("A.{normal}"), &format!("A.{marker}")]);
+        want.extend(replicated_too);
+        assert_eq!(on_target, want, "topics on B for prefix {p} under {rules}");
     }
-
-    let mut strait = StraitProcess::start(&StraitConfig::a_to_b(a, b, &[&format!(".*{p}.*")]));
-    wait_for_record(&b.bootstrap(), &format!("A.{normal}"));
-    let marker = format!("{p}-marker");
-    create_with_record(&a.bootstrap(), &marker);
-    wait_for_record(&b.bootstrap(), &format!("A.{marker}"));
-    strait.assert_running();
-
-    let on_target = topics_containing(&b.bootstrap(), &p);
-    let want = set(&[&format!("A.{normal}"), &format!("A.{marker}")]);
-    assert_eq!(on_target, want, "topics on B for prefix {p}");
 }
