@@ -738,6 +738,7 @@ fn record_path_spec(
         maps: OffsetMaps::new(mirror.offset_map_memory),
         stamp_provenance: mirror.stamp_provenance,
         on_data_gap: mirror.on_data_gap,
+        take_over_mm2: mirror.take_over_mm2.clone(),
         exactly_once: (mirror.delivery == Delivery::ExactlyOnce).then(|| ExactlyOnceSpec {
             transactional_id: transaction::transactional_id(
                 &mirror.source,

@@ -101,6 +101,7 @@ fn differing(old: &MirrorConfig, new: &MirrorConfig) -> Vec<&'static str> {
         transaction_interval => "transaction_interval",
         transaction_timeout => "transaction_timeout",
         canary => "canary",
+        take_over_mm2 => "take_over_mm2",
     );
     if keys.is_empty() && old != new {
         // A field the list above does not know yet: restart, the safe way to apply it.

@@ -138,6 +138,16 @@ pub const HTTP_MAX_CONNECTIONS: usize = 64;
 /// The largest `http.max_connections` accepted.
 pub const HTTP_MAX_CONNECTIONS_LIMIT: usize = 1_000_000;
 
+/// `mirrors[].take_over_mm2.connector`: the name MM2's dedicated mode gives its source connector
+/// (the namespace of its stored positions).
+pub const TAKE_OVER_CONNECTOR: &str = "MirrorSourceConnector";
+
+/// `mirrors[].take_over_mm2.offsets_topic`: MM2 dedicated mode's Connect offsets topic of the
+/// herder `source->target`, on the target.
+pub fn take_over_offsets_topic(source: &str) -> String {
+    format!("mm2-offsets.{source}.internal")
+}
+
 /// `mirrors[].canary.topic`: the topic on the source the probes go to.
 pub const CANARY_TOPIC: &str = "strait-canary";
 /// `mirrors[].canary.interval`: one probe every 5s.

@@ -592,6 +592,20 @@ pub struct MirrorConfig {
     pub transaction_timeout: Duration,
     /// The canary (opt-in): probes produced to a topic on the source and timed on the target.
     pub canary: Option<CanaryConfig>,
+    /// Take over a stopped MirrorMaker 2's positions at start (opt-in).
+    pub take_over_mm2: Option<TakeOverConfig>,
+}
+
+/// `mirrors[].take_over_mm2`: at start, every source partition strait has no position for
+/// resumes after the last record MirrorMaker 2 stored as copied (its Connect source offset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TakeOverConfig {
+    /// The Connect offsets topic on the target (`mm2-offsets.<source>.internal`).
+    pub offsets_topic: String,
+    /// The namespace of the positions: MM2's source connector name.
+    pub connector: String,
+    /// MM2's alias of the source cluster (the `cluster` of its partition keys).
+    pub cluster: String,
 }
 
 /// `mirrors[].canary`: every `interval` a probe record goes to `topic` on the source; its copy

@@ -200,6 +200,21 @@ pub(super) struct RawMirror {
     pub transaction_timeout: Option<Scalar>,
     #[serde(default)]
     pub canary: Option<RawCanary>,
+    #[serde(default)]
+    pub take_over_mm2: Option<RawTakeOver>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping")]
+pub(super) struct RawTakeOver {
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub offsets_topic: Option<String>,
+    #[serde(default)]
+    pub connector: Option<String>,
+    #[serde(default)]
+    pub cluster: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -12,13 +12,13 @@ use super::interpolate::Resolver;
 use super::librdkafka;
 use super::raw::{
     RawCanary, RawCluster, RawConfig, RawDeployment, RawHttp, RawMirror, RawOidc, RawPolicy,
-    RawSasl, RawSecurity, RawThrottle, Scalar,
+    RawSasl, RawSecurity, RawTakeOver, RawThrottle, Scalar,
 };
 use super::suggest;
 use super::units::{parse_duration, parse_size};
 use super::{
     CanaryConfig, ClusterConfig, Config, DeploymentConfig, HttpConfig, HttpTls, MirrorConfig, Sasl,
-    SaslCredentials, Secret, Security, SecurityProtocol, Throttle,
+    SaslCredentials, Secret, Security, SecurityProtocol, TakeOverConfig, Throttle,
 };
 use crate::policy::{
     PatternList, ReplicationPolicy, TopicFilter, DEFAULT_CONFIG_EXCLUDES, DEFAULT_GROUP_EXCLUDES,
@@ -936,6 +936,13 @@ impl Validator<'_> {
             raw.transaction_timeout.as_ref(),
         );
         let canary = self.canary(&format!("{path}.canary"), raw.canary.unwrap_or_default());
+        let take_over_mm2 = source.as_deref().and_then(|s| {
+            self.take_over(
+                &format!("{path}.take_over_mm2"),
+                s,
+                raw.take_over_mm2.unwrap_or_default(),
+            )
+        });
 
         Some(MirrorConfig {
             source: source?,
@@ -970,7 +977,47 @@ impl Validator<'_> {
             transaction_interval: transaction_interval?,
             transaction_timeout: transaction_timeout?,
             canary: canary?,
+            take_over_mm2: take_over_mm2?,
         })
+    }
+
+    /// `take_over_mm2` of a mirror from `source`: `Some(None)` when it is off (the default).
+    fn take_over(
+        &mut self,
+        path: &str,
+        source: &str,
+        raw: RawTakeOver,
+    ) -> Option<Option<TakeOverConfig>> {
+        let text = |v: &mut Self, key: &str, value: Option<String>, default: String| {
+            let value = match value {
+                None => return Some(default),
+                Some(t) => v.string(&format!("{path}.{key}"), &t)?,
+            };
+            if value.is_empty() {
+                v.problem(format!("{path}.{key}"), "is empty");
+                return None;
+            }
+            Some(value)
+        };
+        let offsets_topic = text(
+            self,
+            "offsets_topic",
+            raw.offsets_topic,
+            defaults::take_over_offsets_topic(source),
+        );
+        let connector = text(
+            self,
+            "connector",
+            raw.connector,
+            defaults::TAKE_OVER_CONNECTOR.to_owned(),
+        );
+        let cluster = text(self, "cluster", raw.cluster, source.to_owned());
+        let (offsets_topic, connector, cluster) = (offsets_topic?, connector?, cluster?);
+        Some(raw.enabled.unwrap_or(false).then_some(TakeOverConfig {
+            offsets_topic,
+            connector,
+            cluster,
+        }))
     }
 
     /// `canary` of a mirror: `Some(None)` when it is off (the default).

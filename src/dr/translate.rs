@@ -261,6 +261,7 @@ impl<'a> Link<'a> {
                                 next_offset: 0,
                                 map: Default::default(),
                                 topic_id: None,
+                                from_mm2: false,
                             });
                     }
                 }
@@ -678,6 +679,7 @@ mod tests {
                 },
             ]),
             topic_id: None,
+            from_mm2: false,
         }
     }
 
@@ -710,6 +712,7 @@ mod tests {
             next_offset: 0,
             map: OffsetMap::default(),
             topic_id: None,
+            from_mm2: false,
         };
         let (got, e, detail) = forward_offset(5, &empty);
         assert_eq!((got, e), (None, Exactness::NoData));

@@ -155,6 +155,7 @@ mod tests {
                     next_offset: 10,
                     map: Default::default(),
                     topic_id: None,
+                    from_mm2: false,
                 };
                 (
                     Partition::new("t".into(), i as i32, "A.t".into(), Some(&stored)),

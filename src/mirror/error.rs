@@ -11,6 +11,17 @@ pub enum MirrorError {
     Client(#[from] kafka::ClientError),
     #[error("cannot read the stored positions")]
     Progress(#[from] kafka::read::ReadError),
+    #[error(
+        "take_over_mm2: cannot read MirrorMaker 2's positions from `{topic}` on the target \
+         (check `take_over_mm2.offsets_topic`: MM2's dedicated mode uses \
+         mm2-offsets.<source>.internal, MM2 in a Connect cluster its offset.storage.topic; or \
+         turn take_over_mm2 off)"
+    )]
+    TakeOver {
+        topic: String,
+        #[source]
+        source: Box<kafka::read::ReadError>,
+    },
     #[error("consumer assignment failed")]
     Assign(#[source] KafkaError),
     #[error("the target producer hit a fatal error ({code}): {reason}")]

@@ -37,6 +37,7 @@ pub mod progress;
 mod record_loop;
 pub mod shards;
 mod spec;
+pub mod take_over;
 mod throttle;
 mod tracker;
 pub mod transaction;
@@ -60,15 +61,73 @@ pub use progress::{Positions, Stored};
 use record_loop::RecordLoop;
 pub use spec::{OffsetSyncsSpec, RecordPathSpec};
 
-/// Loads the persisted positions of `source` from the progress topic on the target. Blocking.
+/// Loads the persisted positions of `source` from the progress topic on the target, and with
+/// `take_over_mm2` MirrorMaker 2's for the partitions that have none (marked
+/// [`Stored::from_mm2`]). Blocking.
 pub fn load_positions(spec: &RecordPathSpec) -> Result<Positions, MirrorError> {
     let consumer = kafka::reader_consumer(&spec.target, &format!("{}|progress-reader", spec.name))?;
-    Ok(progress::load(
+    let mut positions = progress::load(
         &consumer,
         &spec.progress_topic,
         &spec.source.alias,
         Duration::from_secs(120),
-    )?)
+    )?;
+    if let Some(t) = &spec.take_over_mm2 {
+        let mm2 = take_over::load(
+            &consumer,
+            &t.offsets_topic,
+            &t.connector,
+            &t.cluster,
+            Duration::from_secs(120),
+        )
+        .map_err(|e| MirrorError::TakeOver {
+            topic: t.offsets_topic.clone(),
+            source: Box::new(e),
+        })?;
+        let (mut taken, mut kept) = (0usize, 0usize);
+        let mut sorted: Vec<_> = mm2.into_iter().collect();
+        sorted.sort();
+        for (tp, next_offset) in sorted {
+            if let Some(own) = positions.get(&tp) {
+                kept += 1;
+                tracing::debug!(
+                    topic = tp.0,
+                    partition = tp.1,
+                    mm2_next = next_offset,
+                    strait_next = own.next_offset,
+                    "take-over: strait's own position kept"
+                );
+                continue;
+            }
+            tracing::info!(
+                topic = tp.0,
+                partition = tp.1,
+                next_offset,
+                "take-over: resuming after the last record MirrorMaker 2 stored as copied"
+            );
+            positions.insert(
+                tp,
+                Stored {
+                    next_offset,
+                    map: crate::offset_map::OffsetMap::default(),
+                    topic_id: None,
+                    from_mm2: true,
+                },
+            );
+            taken += 1;
+        }
+        tracing::warn!(
+            taken,
+            kept,
+            topic = t.offsets_topic,
+            connector = t.connector,
+            cluster = t.cluster,
+            "take-over from MirrorMaker 2: {taken} partition position(s) taken over, {kept} \
+             kept (strait had its own); records MM2 copied after its last stored offset are \
+             copied again; make sure MM2 is stopped"
+        );
+    }
+    Ok(positions)
 }
 
 /// One run of a mirror's record path: the loop (for a dedicated thread) and its control plane

@@ -806,6 +806,7 @@ mod tests {
             next_offset: position,
             map: OffsetMap::default(),
             topic_id: None,
+            from_mm2: false,
         };
         Partition::new("t".into(), 0, "A.t".into(), Some(&stored))
     }
@@ -1111,6 +1112,7 @@ mod tests {
                 len: position,
             }]),
             topic_id: topic_id.map(id),
+            from_mm2: false,
         }
     }
 

@@ -37,6 +37,9 @@ pub struct Stored {
     /// The id of the source topic the position belongs to; `None`: not known (written by a
     /// version before topic ids, or by a source without them).
     pub topic_id: Option<TopicId>,
+    /// Taken over from MirrorMaker 2 at this start ([`super::take_over`]): not in the progress
+    /// topic yet, so the record path writes it first thing.
+    pub from_mm2: bool,
 }
 
 /// Source (topic, partition) -> what was persisted.
@@ -150,6 +153,7 @@ pub fn read(source: &str, key: Option<&[u8]>, value: Option<&[u8]>) -> Read {
         next_offset: value.next_offset,
         map,
         topic_id: value.topic_id.as_deref().and_then(TopicId::parse),
+        from_mm2: false,
     };
     Read::Position((key.topic.to_string(), key.partition), stored)
 }
@@ -330,6 +334,7 @@ mod tests {
             next_offset: 1234,
             map: map.clone(),
             topic_id: id,
+            from_mm2: false,
         };
         assert_eq!(
             decode("A", &k, Some(&v)),

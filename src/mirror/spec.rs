@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::config::{ClusterConfig, OnDataGap, Throttle};
+use crate::config::{ClusterConfig, OnDataGap, TakeOverConfig, Throttle};
 use crate::flow::OffsetMaps;
 
 /// Everything the record path of one mirror needs.
@@ -31,6 +31,8 @@ pub struct RecordPathSpec {
     pub on_data_gap: OnDataGap,
     /// `delivery: exactly_once`: the transactions' id and timing; `None`: at-least-once.
     pub exactly_once: Option<super::transaction::ExactlyOnceSpec>,
+    /// `take_over_mm2`: where MirrorMaker 2's positions are read at start.
+    pub take_over_mm2: Option<TakeOverConfig>,
 }
 
 /// MM2's offset-syncs topic of this mirror and the cluster it lives on.

@@ -43,6 +43,7 @@ mod scale_out;
 mod secrets;
 mod secured;
 mod supervision;
+mod take_over;
 mod target_loss;
 mod topic_sync;
 mod transactions;

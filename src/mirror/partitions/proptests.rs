@@ -184,6 +184,7 @@ impl World {
             next_offset: position,
             map: OffsetMap::default(),
             topic_id: None,
+            from_mm2: false,
         });
         World {
             part: Partition::new("t".into(), 0, "A.t".into(), stored_record.as_ref()),

@@ -84,7 +84,11 @@ impl Core {
             from: part.fetch_from(),
         }
         .emit();
-        let written = Written::starting_at(part.track().map(|t| t.committed()));
+        // A position taken over from MM2 is not in the progress topic yet: written at the next
+        // persist, whether or not records follow.
+        let persisted = self.positions.get(&key).is_some_and(|s| !s.from_mm2);
+        let written =
+            Written::starting_at(part.track().filter(|_| persisted).map(|t| t.committed()));
         (part, written)
     }
 

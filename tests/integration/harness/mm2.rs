@@ -236,6 +236,11 @@ impl Mm2Process {
         let (exited, graceful) = self.process.stop(MM2_STOP_TIMEOUT);
         (exited.status, graceful)
     }
+
+    /// SIGKILL: MM2 gone without committing its Connect offsets (a crash, an OOM kill).
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
 }
 
 impl Drop for Mm2Process {
