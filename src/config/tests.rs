@@ -205,6 +205,38 @@ fn topic_rules_pick_the_builtin_excludes_of_that_mm2_version() {
 }
 
 #[test]
+fn take_over_mm2_defaults_follow_the_source_alias() {
+    let config = load_ok(&mirror("    take_over_mm2: { enabled: true }\n"));
+    let m = &config.mirrors[0];
+    let t = m.take_over_mm2.as_ref().expect("on");
+    assert_eq!(
+        t.offsets_topic,
+        format!("mm2-offsets.{}.internal", m.source)
+    );
+    assert_eq!(t.connector, "MirrorSourceConnector");
+    assert_eq!(t.cluster, m.source);
+    assert_eq!(load_ok(&mirror("")).mirrors[0].take_over_mm2, None);
+    let config = load_ok(&mirror(
+        "    take_over_mm2: { enabled: true, offsets_topic: connect-offsets, connector: mm2-src, cluster: dc1 }\n",
+    ));
+    let t = config.mirrors[0].take_over_mm2.clone().expect("on");
+    assert_eq!(
+        (
+            t.offsets_topic.as_str(),
+            t.connector.as_str(),
+            t.cluster.as_str()
+        ),
+        ("connect-offsets", "mm2-src", "dc1")
+    );
+    assert_eq!(
+        problems(&mirror(
+            "    take_over_mm2: { enabled: true, connector: \"\" }\n"
+        )),
+        ["mirrors[0].take_over_mm2.connector: is empty"]
+    );
+}
+
+#[test]
 fn empty_include_list_selects_nothing() {
     let config = load_ok(&mirror("    topics: []\n    groups: []\n"));
     assert!(!config.mirrors[0].topics.matches("orders"));
@@ -557,7 +589,7 @@ fn unknown_keys_name_key_and_path() {
     );
     assert_eq!(
         problems(&mirror("    topic: [x]\n")),
-        ["mirrors[0].topic: unknown key `topic` (did you mean `topics`?), expected one of `source`, `target`, `topics`, `topics_exclude`, `topic_rules`, `groups`, `groups_exclude`, `replication_policy`, `replication_factor`, `refresh_topics_interval`, `throttle`, `emit_heartbeats`, `emit_heartbeats_interval`, `emit_checkpoints`, `emit_checkpoints_interval`, `sync_group_offsets`, `sync_group_offsets_interval`, `emit_offset_syncs`, `offset_syncs_location`, `provenance_header`, `sync_topic_configs`, `sync_topic_configs_interval`, `topic_configs_exclude`, `sync_topic_acls`, `sync_topic_acls_interval`, `on_data_gap`, `offset_map_memory`, `delivery`, `transaction_interval`, `transaction_timeout`, `canary` (line 8, column 5)"]
+        ["mirrors[0].topic: unknown key `topic` (did you mean `topics`?), expected one of `source`, `target`, `topics`, `topics_exclude`, `topic_rules`, `groups`, `groups_exclude`, `replication_policy`, `replication_factor`, `refresh_topics_interval`, `throttle`, `emit_heartbeats`, `emit_heartbeats_interval`, `emit_checkpoints`, `emit_checkpoints_interval`, `sync_group_offsets`, `sync_group_offsets_interval`, `emit_offset_syncs`, `offset_syncs_location`, `provenance_header`, `sync_topic_configs`, `sync_topic_configs_interval`, `topic_configs_exclude`, `sync_topic_acls`, `sync_topic_acls_interval`, `on_data_gap`, `offset_map_memory`, `delivery`, `transaction_interval`, `transaction_timeout`, `canary`, `take_over_mm2` (line 8, column 5)"]
     );
     assert_eq!(
         problems(&mirror("    replication_policy: { kind: identity, sep: x }\n")),
