@@ -14,7 +14,8 @@
 #
 # Environment:
 #   STRAIT_KAFKA_CACHE   jar cache root (default: $HOME/.cache/strait); jars go to
-#                        $STRAIT_KAFKA_CACHE/kafka-4.1.1/libs
+#                        $STRAIT_KAFKA_CACHE/kafka-<version>/libs
+#   STRAIT_KAFKA_VERSION Kafka version (default 4.1.1; the tests also use 3.9.1 and 4.4.0)
 #   STRAIT_HARNESS_RUN   run dir holding one sub-directory per cluster (default: harness/run)
 #
 # Everything a cluster writes lives in RUN/NAME: server.properties, data/ (log.dirs and the
@@ -22,7 +23,23 @@
 set -euo pipefail
 
 HARNESS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-KAFKA_VERSION=4.1.1
+# The default version; STRAIT_KAFKA_VERSION picks another (the version matrix of the tests:
+# 3.9.x runs from harness/pom-3.9.xml with log4j 1 configs, every 4.x from harness/pom.xml).
+KAFKA_VERSION=${STRAIT_KAFKA_VERSION:-4.1.1}
+case $KAFKA_VERSION in
+  3.*)
+    POM=$HARNESS_DIR/pom-3.9.xml
+    SLF4J_BINDING=slf4j-reload4j-
+    log_config() { echo "-Dlog4j.configuration=file:$CONF/$1-log4j.properties"; }
+    ;;
+  *)
+    POM=$HARNESS_DIR/pom.xml
+    SLF4J_BINDING=log4j-slf4j-impl-
+    log_config() { echo "-Dlog4j2.configurationFile=$CONF/$1-log4j2.xml"; }
+    ;;
+esac
+# Served without connect-mirror (no MirrorMaker 2 of that version): brokers and tools only.
+BROKERS_ONLY="4.4.0"
 CACHE_ROOT=${STRAIT_KAFKA_CACHE:-$HOME/.cache/strait}
 KLIB=$CACHE_ROOT/kafka-$KAFKA_VERSION/libs
 CONF=$HARNESS_DIR/conf
@@ -49,7 +66,7 @@ need_libs() {
 ktool() {
   need_libs
   java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
-    -Dlog4j2.configurationFile="$CONF/tools-log4j2.xml" -cp "$KLIB/*" "$@"
+    "$(log_config tools)" -cp "$KLIB/*" "$@"
 }
 
 resolve() {
@@ -67,10 +84,14 @@ resolve() {
     local t0=$SECONDS
     log "resolving Kafka $KAFKA_VERSION jars with Maven into $KLIB"
     rm -rf "$KLIB"
-    mvn -q -B -Dstyle.color=never -f "$HARNESS_DIR/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
+    # Versions listed in BROKERS_ONLY have brokers and tools on Maven Central but no
+    # connect-mirror jar: resolved without MirrorMaker 2.
+    local no_mirror=()
+    case " $BROKERS_ONLY " in *" $KAFKA_VERSION "*) no_mirror=(-Dno.mirror) ;; esac
+    mvn -q -B -Dstyle.color=never -f "$POM" -Dkafka.version="$KAFKA_VERSION" "${no_mirror[@]}" \
       dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KLIB" 2>&1 |
       sed -e 's/\x1b\[[0-9;]*m//g' -e '/^$/d' >&2 ||
-      die "Maven could not resolve harness/pom.xml (is the Maven repository reachable?)"
+      die "Maven could not resolve ${POM#"$HARNESS_DIR"/} for Kafka $KAFKA_VERSION (is the Maven repository reachable?)"
     local v
     v=$(java -cp "$KLIB/*" kafka.Kafka --version 2>/dev/null) ||
       die "smoke test 'kafka.Kafka --version' failed (Java 17 required)"
@@ -80,7 +101,7 @@ resolve() {
       *) die "smoke test printed '$v', expected $KAFKA_VERSION" ;;
     esac
     # Exactly one SLF4J binding, or the broker logs nothing and readiness never fires.
-    ls "$KLIB" | grep '^log4j-slf4j-impl-' >/dev/null || die "log4j-slf4j-impl missing from $KLIB"
+    ls "$KLIB" | grep "^$SLF4J_BINDING" >/dev/null || die "${SLF4J_BINDING%-} missing from $KLIB"
     touch "$KLIB/$MARKER"
     log "resolved Kafka $v ($(ls "$KLIB" | grep -c '\.jar$') jars) in $((SECONDS - t0)) s"
   fi
@@ -161,7 +182,7 @@ start() { # NAME PORT
   }
   # setsid: the broker outlives this script and ignores the terminal's Ctrl-C; stop it with `stop`.
   setsid java -Xms256m -Xmx768m "${JVM_PERF[@]}" \
-    -Dkafka.logs.dir="$dir/logs" -Dlog4j2.configurationFile="$CONF/broker-log4j2.xml" \
+    -Dkafka.logs.dir="$dir/logs" "$(log_config broker)" \
     -cp "$KLIB/*" kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$dir/pid"
@@ -230,11 +251,14 @@ mm2() { # CONFIG
   cfg=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
   [ -f "$cfg" ] || die "no such file: $1"
   need_libs
+  case " $BROKERS_ONLY " in
+    *" $KAFKA_VERSION "*) die "Kafka $KAFKA_VERSION has no connect-mirror jar on Maven Central: no MirrorMaker 2 of this version" ;;
+  esac
   if pid=$(pid_of "$dir"); then die "MirrorMaker 2 already running (pid $pid)"; fi
   rm -rf "$dir"
   mkdir -p "$dir"
   setsid java -Xms256m -Xmx1g "${JVM_PERF[@]}" \
-    -Dkafka.logs.dir="$dir" -Dlog4j2.configurationFile="$CONF/mm2-log4j2.xml" \
+    -Dkafka.logs.dir="$dir" "$(log_config mm2)" \
     -cp "$KLIB/*" org.apache.kafka.connect.mirror.MirrorMaker "$cfg" >"$dir/stdout.log" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$dir/pid"

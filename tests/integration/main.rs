@@ -48,3 +48,4 @@ mod target_loss;
 mod topic_sync;
 mod transactions;
 mod verify;
+mod versions;

@@ -86,6 +86,12 @@ fn checkpoints_of(
 #[test]
 fn strait_takes_over_from_a_killed_mirror_maker_2_without_loss_or_a_full_recopy() {
     let (a, b) = shared_clusters();
+    take_over_from_mm2(a, b, DEFAULT_KAFKA_VERSION);
+}
+
+/// The take-over from the MirrorMaker 2 of Kafka `mm2_version`, between `a` and `b` (also used
+/// by the version matrix, `versions.rs`).
+pub fn take_over_from_mm2(a: &KafkaCluster, b: &KafkaCluster, mm2_version: &str) {
     let suffix = random_u64() as u32;
     let (m, n) = (format!("M{suffix:08x}"), format!("N{suffix:08x}"));
     let topic = unique_name("takeover");
@@ -102,7 +108,7 @@ fn strait_takes_over_from_a_killed_mirror_maker_2_without_loss_or_a_full_recopy(
         .flow(&m, &n, "groups", &group)
         .flow(&m, &n, "heartbeats.replication.enabled", "false")
         .for_cluster(&n, "offset.flush.interval.ms", "3000");
-    let mut mm2 = Mm2Process::start(&properties);
+    let mut mm2 = Mm2Process::start_version(&properties, mm2_version);
     let mut follower = Follower::new(&b.bootstrap(), &remote, PARTITIONS);
     follower.wait_covers(
         &[100, 100],
@@ -146,7 +152,7 @@ fn strait_takes_over_from_a_killed_mirror_maker_2_without_loss_or_a_full_recopy(
     let mm2_checkpoints = checkpoints_of(b, &checkpoints_topic, &group, &remote);
     let mm2_synced = group_offsets(&b.bootstrap(), &group, &remote, PARTITIONS);
     eprintln!(
-        "take_over: MM2 killed with {} records on the target, stored next offsets {stored:?}, \
+        "take_over (MM2 {mm2_version}): MM2 killed with {} records on the target, stored next offsets {stored:?}, \
          {beyond:?} copied beyond them; its checkpoints {mm2_checkpoints:?}, group on B at \
          {mm2_synced:?}",
         by_mm2.len()
@@ -215,7 +221,7 @@ fn strait_takes_over_from_a_killed_mirror_maker_2_without_loss_or_a_full_recopy(
     let copy = check_copy(&source, &target, &summary.per_partition);
     let want_duplicates: usize = beyond.iter().sum();
     eprintln!(
-        "take_over: {} source records, {} on the target, {} duplicates ({} expected: MM2's \
+        "take_over (MM2 {mm2_version}): {} source records, {} on the target, {} duplicates ({} expected: MM2's \
          copies past its stored positions), the whole stream on the target {:.1}s after strait \
          started",
         copy.source_records,

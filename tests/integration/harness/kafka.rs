@@ -3,6 +3,7 @@
 //! caches. Same recipe as `harness/kafka.sh start`, but with free ports and a scratch directory
 //! per cluster, so test runs never collide with the demo clusters or with each other.
 
+use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -43,33 +44,61 @@ pub const JVM_PERF: &[&str] = &[
     "-Djava.awt.headless=true",
 ];
 
-/// The directory with the Kafka jars; resolved once per test process by `harness/kafka.sh
-/// resolve` (instant once the cache is filled).
+/// The Kafka version of the harness's clusters, tools and MirrorMaker 2 unless a test picks
+/// another ([`ClusterSpec::version`]).
+pub const DEFAULT_KAFKA_VERSION: &str = "4.1.1";
+
+/// The other versions of the version matrix: the last 3.x line, and the newest 4.x on Maven
+/// Central (brokers and tools only: its connect-mirror jar is not served).
+pub const KAFKA_3_9: &str = "3.9.1";
+pub const KAFKA_NEWEST: &str = "4.4.0";
+
+/// The directory with the jars of the default Kafka version; resolved once per test process
+/// by `harness/kafka.sh resolve` (instant once the cache is filled).
 pub fn kafka_libs() -> &'static Path {
     static LIBS: OnceLock<PathBuf> = OnceLock::new();
     LIBS.get_or_init(|| {
         remove_stale_dirs();
-        let script = repo_root().join("harness/kafka.sh");
-        let out = Launch::new("kafka.sh resolve", "bash")
-            .arg(&script)
-            .arg("resolve")
-            .run(RESOLVE_TIMEOUT)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "`harness/kafka.sh resolve` failed ({}); Java 17 and Maven are required.\n{}{}",
-            out.status,
-            stdout,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let libs = PathBuf::from(stdout.lines().last().unwrap_or_default().trim());
-        assert!(
-            libs.is_dir(),
-            "kafka.sh resolve printed no libs dir: {stdout:?}"
-        );
-        libs
+        resolve(DEFAULT_KAFKA_VERSION)
     })
+}
+
+/// The jars of Kafka `version`, resolved once per test process and version.
+pub fn kafka_libs_of(version: &str) -> PathBuf {
+    if version == DEFAULT_KAFKA_VERSION {
+        return kafka_libs().to_path_buf();
+    }
+    static OTHERS: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+    let mut others = OTHERS.lock().unwrap();
+    others
+        .entry(version.to_string())
+        .or_insert_with(|| resolve(version))
+        .clone()
+}
+
+fn resolve(version: &str) -> PathBuf {
+    let script = repo_root().join("harness/kafka.sh");
+    let out = Launch::new("kafka.sh resolve", "bash")
+        .arg(&script)
+        .arg("resolve")
+        .env("STRAIT_KAFKA_VERSION", version)
+        .run(RESOLVE_TIMEOUT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "`harness/kafka.sh resolve` of Kafka {version} failed ({}); Java 17 and Maven are \
+         required.\n{}{}",
+        out.status,
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let libs = PathBuf::from(stdout.lines().last().unwrap_or_default().trim());
+    assert!(
+        libs.is_dir(),
+        "kafka.sh resolve printed no libs dir: {stdout:?}"
+    );
+    libs
 }
 
 pub(super) fn conf_file(name: &str) -> PathBuf {
@@ -80,6 +109,27 @@ pub(super) fn classpath() -> String {
     format!("{}/*", kafka_libs().display())
 }
 
+/// The classpath of Kafka `version`.
+pub(super) fn classpath_of(version: &str) -> String {
+    format!("{}/*", kafka_libs_of(version).display())
+}
+
+/// The JVM flag that points Kafka `version`'s logging at `harness/conf/<base>-log4j2.xml`
+/// (4.x, log4j 2) or `<base>-log4j.properties` (3.x, reload4j).
+pub fn log_config_flag(version: &str, base: &str) -> String {
+    if version.starts_with("3.") {
+        format!(
+            "-Dlog4j.configuration=file:{}",
+            conf_file(&format!("{base}-log4j.properties")).display()
+        )
+    } else {
+        format!(
+            "-Dlog4j2.configurationFile={}",
+            conf_file(&format!("{base}-log4j2.xml")).display()
+        )
+    }
+}
+
 /// How to start a cluster: its name and the broker settings a test may choose.
 #[derive(Debug, Clone)]
 pub struct ClusterSpec {
@@ -88,6 +138,8 @@ pub struct ClusterSpec {
     secured: bool,
     /// Broker settings over harness/conf/broker-base.properties.
     properties: Vec<(String, String)>,
+    /// The Kafka version of the broker.
+    version: &'static str,
 }
 
 impl ClusterSpec {
@@ -98,7 +150,14 @@ impl ClusterSpec {
             auto_create_topics: false,
             secured: false,
             properties: Vec::new(),
+            version: DEFAULT_KAFKA_VERSION,
         }
+    }
+
+    /// The broker's Kafka version (default [`DEFAULT_KAFKA_VERSION`]).
+    pub fn version(mut self, version: &'static str) -> ClusterSpec {
+        self.version = version;
+        self
     }
 
     /// A broker setting over harness/conf/broker-base.properties (for a test of how strait
@@ -262,7 +321,8 @@ impl KafkaCluster {
                     &format!("kafka cluster {name}"),
                     &dir,
                     [SINGLE_NODE_HEAP.as_slice(), JVM_PERF].concat(),
-                ),
+                )
+                .of_version(spec.version),
                 dir,
                 scratch: Mutex::new(Some(scratch)),
             };
@@ -483,6 +543,8 @@ pub(super) struct BrokerJvm {
     label: String,
     dir: PathBuf,
     jvm_flags: Vec<&'static str>,
+    /// The Kafka version it runs.
+    version: &'static str,
     jvm: Mutex<Option<ChildProcess>>,
 }
 
@@ -494,8 +556,15 @@ impl BrokerJvm {
             label: label.to_string(),
             dir: dir.to_path_buf(),
             jvm_flags,
+            version: DEFAULT_KAFKA_VERSION,
             jvm: Mutex::new(None),
         }
+    }
+
+    /// The node runs Kafka `version` instead of [`DEFAULT_KAFKA_VERSION`].
+    pub(super) fn of_version(mut self, version: &'static str) -> BrokerJvm {
+        self.version = version;
+        self
     }
 
     pub(super) fn label(&self) -> &str {
@@ -527,12 +596,9 @@ impl BrokerJvm {
     pub(super) fn format_with(&self, cluster_id: &str, extra: &[String]) {
         let out = Launch::new("StorageTool", "java")
             .args(["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
-            .arg(format!(
-                "-Dlog4j2.configurationFile={}",
-                conf_file("tools-log4j2.xml").display()
-            ))
+            .arg(log_config_flag(self.version, "tools"))
             .arg("-cp")
-            .arg(classpath())
+            .arg(classpath_of(self.version))
             .args(["kafka.tools.StorageTool", "format", "--config"])
             .arg(self.dir.join("server.properties"))
             .arg("--cluster-id")
@@ -556,12 +622,9 @@ impl BrokerJvm {
                 "-Dkafka.logs.dir={}",
                 self.dir.join("logs").display()
             ))
-            .arg(format!(
-                "-Dlog4j2.configurationFile={}",
-                conf_file("broker-log4j2.xml").display()
-            ))
+            .arg(log_config_flag(self.version, "broker"))
             .arg("-cp")
-            .arg(classpath())
+            .arg(classpath_of(self.version))
             .arg("kafka.Kafka")
             .arg(self.dir.join("server.properties"))
     }

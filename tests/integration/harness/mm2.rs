@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use super::kafka::{kafka_libs, KafkaCluster, JVM_PERF};
+use super::kafka::{kafka_libs_of, log_config_flag, KafkaCluster, DEFAULT_KAFKA_VERSION, JVM_PERF};
 use super::process::{tail_of, ChildProcess, Launch};
-use super::util::{repo_root, scratch_dir};
+use super::util::scratch_dir;
 
 /// SIGTERM grace period before SIGKILL (MM2's shutdown hook stops every herder and its tasks).
 pub const MM2_STOP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -148,6 +148,11 @@ impl Mm2Process {
     /// is for the test to check on the clusters (MM2's own "started" line only means its
     /// herders started, not that any connector runs).
     pub fn start(properties: &Mm2Properties) -> Mm2Process {
+        Mm2Process::start_version(properties, DEFAULT_KAFKA_VERSION)
+    }
+
+    /// [`Mm2Process::start`] with the MirrorMaker 2 of Kafka `version`.
+    pub fn start_version(properties: &Mm2Properties, version: &str) -> Mm2Process {
         let scratch = scratch_dir("mm2");
         let props = scratch.path().join("mm2.properties");
         std::fs::write(&props, properties.render()).expect("write mm2.properties");
@@ -155,18 +160,15 @@ impl Mm2Process {
             .args(["-Xms256m", "-Xmx1g"])
             .args(JVM_PERF)
             .arg(format!("-Dkafka.logs.dir={}", scratch.path().display()))
-            .arg(format!(
-                "-Dlog4j2.configurationFile={}",
-                repo_root().join("harness/conf/mm2-log4j2.xml").display()
-            ))
+            .arg(log_config_flag(version, "mm2"))
             .arg("-cp")
-            .arg(format!("{}/*", kafka_libs().display()))
+            .arg(format!("{}/*", kafka_libs_of(version).display()))
             .arg("org.apache.kafka.connect.mirror.MirrorMaker")
             .arg(&props)
             .spawn(&scratch.path().join("stdout.log"))
             .expect("spawn java (MirrorMaker)");
         eprintln!(
-            "[harness] MirrorMaker 2 started (pid {}, dir {})",
+            "[harness] MirrorMaker 2 of Kafka {version} started (pid {}, dir {})",
             process.pid(),
             scratch.path().display()
         );

@@ -54,7 +54,7 @@ pub use java::{java_formatted, java_formatted_partition, java_tool, JavaMain};
 #[allow(unused_imports)]
 pub use kafka::{
     clusters, shared_auto_create_clusters, shared_clusters, shared_secure_clusters, start_clusters,
-    ClusterSpec, KafkaCluster,
+    ClusterSpec, KafkaCluster, DEFAULT_KAFKA_VERSION, KAFKA_3_9, KAFKA_NEWEST,
 };
 pub use mm2::{Mm2Process, Mm2Properties};
 #[allow(unused_imports)]
