@@ -12,6 +12,7 @@
 //! `${env:NAME}` and `${file:PATH}` references (`$${` for a literal `${`), so that secrets stay
 //! out of the file.
 //!
+//! [`import_mm2`] reads a MirrorMaker 2 properties file into this YAML (`strait import-mm2`);
 //! [`check_offline`] validates a configuration written for another machine.
 
 mod changes;
@@ -19,6 +20,7 @@ mod choice;
 pub mod defaults;
 mod error;
 pub mod forced;
+pub mod import_mm2;
 mod interpolate;
 pub mod librdkafka;
 mod raw;
