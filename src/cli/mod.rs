@@ -2,6 +2,7 @@
 //! only maps it to the process exit status.
 
 mod failover;
+mod import_mm2;
 mod output;
 mod run;
 mod status;
@@ -34,17 +35,22 @@ pub enum Exit {
     Incomplete = 6,
     /// verify: the target differs from the source.
     Differences = 7,
+    /// import-mm2: the configuration was generated, but some MM2 keys are not (fully) mapped.
+    NotAllMapped = 8,
 }
 
 const EXIT_CODES: &str = "Exit codes:
   0  success (also after a graceful shutdown on SIGTERM/SIGINT)
   1  runtime failure (see the log)
   2  invalid command line
-  3  invalid or unreadable configuration file
+  3  invalid or unreadable configuration file (import-mm2: the MM2 file cannot be read, or
+     the configuration generated from it does not validate)
   4  a configured cluster could not be reached
   5  failover/failback: a preflight check failed, nothing was changed
   6  failover/failback: some groups were refused; run the same command again to finish
   7  verify: the target differs from the source (each difference is listed)
+  8  import-mm2: the configuration was written, but some MM2 keys are not (fully) mapped
+     (the report says why and what to do)
   130 aborted by a second SIGTERM/SIGINT during shutdown";
 
 #[derive(Debug, Parser)]
@@ -144,6 +150,39 @@ pub enum Command {
     /// an interrupted run).
     #[command(after_help = EXIT_CODES)]
     Failover(FailoverArgs),
+    /// Translate a MirrorMaker 2 properties file (dedicated mode, `connect-mirror-maker.sh`)
+    /// into a strait configuration, with a report of what became of every key.
+    ///
+    /// The YAML goes to stdout (or --output), the report to stderr: each MM2 key of the file
+    /// is mapped (to which strait keys), not needed (and why: Connect worker settings,
+    /// `tasks.max`, ...), or not mapped (why, and what to do). The flows `A->B.enabled = true`
+    /// become mirrors; per-flow keys override the file's; `A.` keys set cluster A. Config
+    /// provider references become `${env:NAME}` and `${file:PATH}`; a secret written in clear
+    /// is replaced by an `${env:...}` reference the report names, and never printed. JKS and
+    /// PKCS12 stores get the keytool/openssl commands that convert them to PEM files.
+    ///
+    /// The generated configuration is then validated as `strait validate` does, without
+    /// needing the environment variables or files it references (those are listed).
+    #[command(after_help = EXIT_CODES)]
+    ImportMm2 {
+        /// The MM2 properties file (as given to connect-mirror-maker.sh).
+        file: PathBuf,
+        /// The MM2 release the file was written for: its topic rules (Kafka 4.0's KIP-1074, or
+        /// 3.9's) and keys (3.9 still reads `topics.blacklist` and the like). Default: inferred
+        /// from the file (3.9 if it uses a key removed in 4.0 or spells out 3.9's default
+        /// `topics.exclude`, else 4).
+        #[arg(long, value_enum, value_name = "4|3.9")]
+        mm2_version: Option<import_mm2::Mm2Version>,
+        /// Write the YAML to this file instead of stdout (refused if it exists, unless --force).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Overwrite --output if it exists.
+        #[arg(long, requires = "output")]
+        force: bool,
+        /// The report's format on stderr.
+        #[arg(long, value_enum, default_value = "text")]
+        report: import_mm2::Report,
+    },
     /// Move consumer groups back to the old primary once it has returned (same steps as failover;
     /// the reverse mirror and its offset maps give the offsets).
     #[command(after_help = EXIT_CODES)]
@@ -269,6 +308,19 @@ pub fn dispatch(cli: Cli) -> Exit {
             a.common,
             a.source_lost.then_some(a.probe_timeout),
         )),
+        Command::ImportMm2 {
+            file,
+            mm2_version,
+            output,
+            force,
+            report,
+        } => import_mm2::import_mm2(import_mm2::Args {
+            file,
+            mm2_version,
+            output,
+            force,
+            report,
+        }),
         Command::Failback(a) => failover::failover(move_args(
             crate::dr::plan::Command::Failback,
             a.common,

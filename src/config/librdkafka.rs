@@ -35,6 +35,20 @@ pub(super) fn check(key: &str, value: &str) -> Result<(), String> {
     Err(refusal(&e, &[value]))
 }
 
+/// Whether librdkafka has a property named `key`, whatever value it would take (for a value
+/// that is a `${env:}` or `${file:}` reference, resolved only when strait starts).
+pub(super) fn knows(key: &str) -> bool {
+    let mut config = rdkafka::ClientConfig::new();
+    config.set(key, "");
+    !matches!(
+        config.create_native_config(),
+        Err(KafkaError::ClientConfig(
+            RDKafkaConfRes::RD_KAFKA_CONF_UNKNOWN,
+            ..
+        ))
+    )
+}
+
 /// The property librdkafka knows that `key` looks like (`linger_ms`, `Linger.MS` for
 /// `linger.ms`).
 fn known_spelling(key: &str, value: &str) -> Option<String> {

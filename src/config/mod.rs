@@ -11,12 +11,16 @@
 //! Every key is documented in `config/strait.example.yaml`. String values may contain
 //! `${env:NAME}` and `${file:PATH}` references (`$${` for a literal `${`), so that secrets stay
 //! out of the file.
+//!
+//! [`import_mm2`] reads a MirrorMaker 2 properties file into this YAML (`strait import-mm2`);
+//! [`check_offline`] validates a configuration written for another machine.
 
 mod changes;
 mod choice;
 pub mod defaults;
 mod error;
 pub mod forced;
+pub mod import_mm2;
 mod interpolate;
 pub mod librdkafka;
 mod raw;
@@ -68,12 +72,70 @@ pub fn from_str(yaml: &str, origin: &str) -> Result<Config, ConfigError> {
     from_str_with(yaml, origin, &Resolver::system())
 }
 
+/// The value every reference stands for in [`check_offline`].
+const OFFLINE_PLACEHOLDER: &str = "strait-offline-placeholder";
+
+/// What [`check_offline`] found the configuration to reference, none of it read.
+#[derive(Debug, Clone)]
+pub struct OfflineCheck {
+    /// The configuration, with a placeholder wherever a reference stands (for its shape only:
+    /// never run it).
+    pub config: Config,
+    /// The environment variables of `${env:}` references, by name.
+    pub env: Vec<String>,
+    /// The files of `${file:}` references and of path keys (`ca_file`, ...), by path.
+    pub files: Vec<String>,
+}
+
+/// Validates YAML text without reading the environment or any file: every `${env:}` and
+/// `${file:}` reference stands for a placeholder, every file a path key names counts as
+/// readable, and a pass-through property written as a reference has only its name checked.
+/// For a configuration written for another machine (`strait import-mm2`): what `strait
+/// validate` checks there, less what only that machine can tell.
+pub fn check_offline(yaml: &str, origin: &str) -> Result<OfflineCheck, ConfigError> {
+    let env = std::cell::RefCell::new(std::collections::BTreeSet::new());
+    let files = std::cell::RefCell::new(std::collections::BTreeSet::new());
+    let lookup = |name: &str| {
+        env.borrow_mut().insert(name.to_owned());
+        Some(OFFLINE_PLACEHOLDER.to_owned())
+    };
+    let read_file = |p: &str| {
+        files.borrow_mut().insert(p.to_owned());
+        Ok(OFFLINE_PLACEHOLDER.to_owned())
+    };
+    let check_file = |p: &str| {
+        files.borrow_mut().insert(p.to_owned());
+        Ok(())
+    };
+    let resolver = Resolver {
+        env: &lookup,
+        read_file: &read_file,
+        check_file: &check_file,
+    };
+    let config = from_str_checked(yaml, origin, &resolver, true)?;
+    Ok(OfflineCheck {
+        config,
+        env: env.into_inner().into_iter().collect(),
+        files: files.into_inner().into_iter().collect(),
+    })
+}
+
 fn from_str_with(yaml: &str, origin: &str, resolver: &Resolver<'_>) -> Result<Config, ConfigError> {
+    from_str_checked(yaml, origin, resolver, false)
+}
+
+fn from_str_checked(
+    yaml: &str,
+    origin: &str,
+    resolver: &Resolver<'_>,
+    offline: bool,
+) -> Result<Config, ConfigError> {
     let raw = parse(yaml, origin)?;
-    let mut config = validate::validate(raw, resolver).map_err(|problems| ConfigError {
-        origin: origin.to_owned(),
-        problems,
-    })?;
+    let mut config =
+        validate::validate_with(raw, resolver, offline).map_err(|problems| ConfigError {
+            origin: origin.to_owned(),
+            problems,
+        })?;
     // The flow graph: which mirrors stamp the provenance header; cycles that would loop.
     let edges: Vec<crate::policy::graph::Edge<'_>> = config
         .mirrors

@@ -27,10 +27,17 @@ use crate::policy::{
 const REGEX_HINT: &str =
     "patterns are Rust regexes matched against the whole name (no look-around or back-references)";
 
-pub(super) fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config, Vec<Problem>> {
+/// `offline`: `resolver` stands placeholders in for the references (`super::check_offline`), so
+/// a pass-through value written as a reference has only its name checked by librdkafka.
+pub(super) fn validate_with(
+    raw: RawConfig,
+    resolver: &Resolver<'_>,
+    offline: bool,
+) -> Result<Config, Vec<Problem>> {
     let mut v = Validator {
         resolver,
         problems: Vec::new(),
+        offline,
     };
     let config = v.config(raw);
     if v.problems.is_empty() {
@@ -43,6 +50,8 @@ pub(super) fn validate(raw: RawConfig, resolver: &Resolver<'_>) -> Result<Config
 struct Validator<'a> {
     resolver: &'a Resolver<'a>,
     problems: Vec<Problem>,
+    /// References resolve to placeholders: values written as references are not checked.
+    offline: bool,
 }
 
 impl Validator<'_> {
@@ -747,9 +756,16 @@ impl Validator<'_> {
                 self.problem(&path, format!("not allowed: {}", row.reason));
                 continue;
             }
+            let reference = matches!(&value, Scalar::Str(s) if s.contains("${"));
             let Some(value) = self.scalar_text(&path, &value) else {
                 continue;
             };
+            if self.offline && reference {
+                if !librdkafka::knows(&key) {
+                    self.problem(&path, format!("librdkafka has no property `{key}`"));
+                }
+                continue;
+            }
             // Checked by librdkafka itself, so that a name or value it refuses is reported here
             // with its key path (never quoting the value) instead of when a client is built.
             if let Err(message) = librdkafka::check(&key, &value) {
