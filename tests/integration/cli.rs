@@ -180,3 +180,42 @@ fn validate_connect_unreachable_cluster_exits_4() {
         out.stderr
     );
 }
+
+/// (k) `import-mm2` on the properties a real MirrorMaker 2 runs with in these tests (the
+/// harness's one-way flow between the shared clusters): exit 0 with every key mapped or not
+/// needed, and the YAML it writes passes `validate --connect` against the same clusters, which
+/// lists the flow's topic under MM2's remote name.
+#[test]
+fn import_mm2_of_the_harness_properties_validates_against_the_clusters() {
+    let (a, b) = shared_clusters();
+    let topic = unique_name("import");
+    create_topic(&a.bootstrap(), &topic, 1, &[]);
+    let properties = Mm2Properties::one_way(("A", a), ("B", b)).flow("A", "B", "topics", &topic);
+    let scratch = scratch_dir("import-mm2");
+    let file = scratch.path().join("mm2.properties");
+    std::fs::write(&file, properties.render()).expect("write mm2.properties");
+    let out = strait_cli(
+        &["import-mm2", &file.to_string_lossy()],
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.code, Some(0), "import-mm2:\n{}", out.stderr);
+    assert!(
+        out.stderr.contains("0 not mapped"),
+        "report:\n{}",
+        out.stderr
+    );
+    let validated = validate(&out.stdout, true);
+    assert_eq!(
+        validated.code,
+        Some(0),
+        "validate --connect of the imported YAML:\n{}\n{}\n{}",
+        out.stdout,
+        validated.stdout,
+        validated.stderr
+    );
+    assert!(
+        line_with_tokens(&validated.stdout, &[&topic, &format!("A.{topic}")]).is_some(),
+        "{topic} listed under its remote name:\n{}",
+        validated.stdout
+    );
+}
