@@ -46,6 +46,48 @@ pub fn read_to_end(
     read_range(consumer, topic, None, deadline, each)
 }
 
+/// What one record of a compacted topic says about its key, for [`latest_per_key`].
+pub enum Latest<K, V> {
+    /// The key's value (a later record of the key replaces it).
+    Set(K, V),
+    /// A tombstone: the key is forgotten.
+    Forgotten(K),
+    /// A record for someone else (another source, another connector).
+    Ignored,
+    /// A record that cannot be trusted, and why (never quoting its bytes): counted and logged.
+    Rejected(Rejection, String),
+}
+
+/// Reads the whole compacted `topic` (see [`read_to_end`]) into the latest trusted value per
+/// key, `decode` saying what each record's key and value are. A topic that does not exist is
+/// [`ReadError::Missing`], never "empty". Blocking.
+pub fn latest_per_key<K: std::hash::Hash + Eq, V>(
+    consumer: &BaseConsumer<LogContext>,
+    topic: &str,
+    deadline: Duration,
+    mut decode: impl FnMut(Option<&[u8]>, Option<&[u8]>) -> Latest<K, V>,
+) -> Result<HashMap<K, V>, ReadError> {
+    let mut latest = HashMap::new();
+    let found = read_to_end(consumer, topic, deadline, |m| {
+        match decode(m.key(), m.payload()) {
+            Latest::Set(k, v) => {
+                latest.insert(k, v);
+            }
+            Latest::Forgotten(k) => {
+                latest.remove(&k);
+            }
+            Latest::Ignored => {}
+            Latest::Rejected(why, detail) => reject(m, why, &detail),
+        }
+    })?;
+    if !found {
+        return Err(ReadError::Missing {
+            topic: topic.to_string(),
+        });
+    }
+    Ok(latest)
+}
+
 /// Like [`read_to_end`], but only the last `last` records of each partition: for topics where
 /// only recent records matter (heartbeats) and whose uncompacted head can be long.
 pub fn read_tail(

@@ -20,11 +20,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use rdkafka::consumer::BaseConsumer;
-use rdkafka::message::Message;
 use serde::{Deserialize, Serialize};
 
 use crate::flow::TopicId;
-use crate::kafka::read::{read_to_end, reject, ReadError, Rejection};
+use crate::kafka::read::{latest_per_key, Latest, ReadError, Rejection};
 use crate::kafka::LogContext;
 use crate::offset_map::{OffsetMap, Run};
 
@@ -284,29 +283,17 @@ pub fn load(
     source: &str,
     deadline: Duration,
 ) -> Result<Positions, ReadError> {
-    let mut positions = Positions::new();
     // The topic was ensured before: not finding it (a broker that has not seen it yet) is an
-    // error to retry, never "nothing copied yet".
-    let found = read_to_end(consumer, topic, deadline, |m| {
-        match read(source, m.key(), m.payload()) {
-            Read::Position(tp, stored) => {
-                positions.insert(tp, stored);
-            }
-            // A tombstone forgets the partition's position (the runbook's way to copy a
-            // partition again from the log start).
-            Read::Forgotten(tp) => {
-                positions.remove(&tp);
-            }
-            Read::Ignored => {}
-            Read::Rejected(why, detail) => reject(m, why, &detail),
+    // error to retry, never "nothing copied yet". A tombstone forgets the partition's position
+    // (the runbook's way to copy a partition again from the log start).
+    latest_per_key(consumer, topic, deadline, |key, value| {
+        match read(source, key, value) {
+            Read::Position(tp, stored) => Latest::Set(tp, stored),
+            Read::Forgotten(tp) => Latest::Forgotten(tp),
+            Read::Ignored => Latest::Ignored,
+            Read::Rejected(why, detail) => Latest::Rejected(why, detail),
         }
-    })?;
-    if !found {
-        return Err(ReadError::Missing {
-            topic: topic.to_string(),
-        });
-    }
-    Ok(positions)
+    })
 }
 
 #[cfg(test)]

@@ -17,10 +17,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use rdkafka::consumer::BaseConsumer;
-use rdkafka::message::Message;
 use serde::Deserialize;
 
-use crate::kafka::read::{read_to_end, reject, ReadError, Rejection};
+use crate::kafka::read::{latest_per_key, Latest, ReadError, Rejection};
 use crate::kafka::LogContext;
 
 /// One record of the Connect offsets topic, as far as a take-over is concerned.
@@ -113,25 +112,14 @@ pub fn load(
     cluster: &str,
     deadline: Duration,
 ) -> Result<HashMap<(String, i32), i64>, ReadError> {
-    let mut positions = HashMap::new();
-    let found = read_to_end(consumer, topic, deadline, |m| {
-        match read(connector, cluster, m.key(), m.payload()) {
-            Read::Position(tp, next) => {
-                positions.insert(tp, next);
-            }
-            Read::Forgotten(tp) => {
-                positions.remove(&tp);
-            }
-            Read::Ignored => {}
-            Read::Rejected(why, detail) => reject(m, why, &detail),
+    latest_per_key(consumer, topic, deadline, |key, value| {
+        match read(connector, cluster, key, value) {
+            Read::Position(tp, next) => Latest::Set(tp, next),
+            Read::Forgotten(tp) => Latest::Forgotten(tp),
+            Read::Ignored => Latest::Ignored,
+            Read::Rejected(why, detail) => Latest::Rejected(why, detail),
         }
-    })?;
-    if !found {
-        return Err(ReadError::Missing {
-            topic: topic.to_string(),
-        });
-    }
-    Ok(positions)
+    })
 }
 
 #[cfg(test)]

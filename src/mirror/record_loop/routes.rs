@@ -66,12 +66,12 @@ impl Core {
     /// Partition `p` of `route`, starting at its stored position (told as assigned), and what
     /// the progress topic has of it.
     pub(super) fn start(&self, route: &Route, p: i32) -> (Partition, Written) {
-        let key = (route.source_topic.to_string(), p);
+        let stored = self.positions.get(&(route.source_topic.to_string(), p));
         let (part, change) = Partition::start(
             Arc::clone(&route.source_topic),
             p,
             Arc::clone(&route.remote_topic),
-            self.positions.get(&key),
+            stored,
             route.topic_id.as_ref(),
         );
         if let Some(change) = &change {
@@ -86,7 +86,7 @@ impl Core {
         .emit();
         // A position taken over from MM2 is not in the progress topic yet: written at the next
         // persist, whether or not records follow.
-        let persisted = self.positions.get(&key).is_some_and(|s| !s.from_mm2);
+        let persisted = stored.is_some_and(|s| !s.from_mm2);
         let written =
             Written::starting_at(part.track().filter(|_| persisted).map(|t| t.committed()));
         (part, written)
