@@ -11,26 +11,29 @@
 //! the target, only while that group has no active members there (a running consumer owns its
 //! offsets) and never moving a partition's committed offset backwards.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::admin::AdminClient;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ClusterConfig;
 use crate::flow::{GroupOffsets, OffsetMaps, PartitionKey};
 use crate::kafka::groups::{self, GroupInfo};
-use crate::kafka::native_admin::AclOperation;
+use crate::kafka::native_admin::{
+    self, AclOperation, GroupOffsets as GroupOffsetList, NativeAdminError, OffsetsCommit,
+    OffsetsQuery,
+};
 use crate::kafka::read::{read_to_end, LogEnds, ReadError, Trust};
-use crate::kafka::{self, ClientError, LogContext, ADMIN_TIMEOUT};
+use crate::kafka::{self, ClientError, LogContext};
 use crate::policy::TopicFilter;
 use crate::records::{Checkpoint, EncodeError};
-use crate::runtime::{self, Exit, TaskSet};
+use crate::runtime;
 use crate::telemetry::error_chain;
 use crate::telemetry::events::{
     CheckpointWritten, Event, GroupCheckpointed, GroupGone, GroupNotCheckpointed,
@@ -52,9 +55,9 @@ pub enum CheckpointError {
         group: String,
         side: &'static str,
         #[source]
-        source: KafkaError,
+        source: NativeAdminError,
     },
-    #[error("cannot describe group `{group}` on the target")]
+    #[error("cannot list the consumer groups on the target (for group `{group}`)")]
     Describe {
         group: String,
         #[source]
@@ -64,7 +67,7 @@ pub enum CheckpointError {
     Commit {
         group: String,
         #[source]
-        source: KafkaError,
+        source: NativeAdminError,
     },
     #[error("cannot encode a checkpoint")]
     Encode(#[from] EncodeError),
@@ -79,8 +82,13 @@ pub enum CheckpointError {
 }
 
 /// The broker refused the request for the group's permissions.
-fn denied(e: &KafkaError) -> bool {
-    e.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::GroupAuthorizationFailed)
+fn denied(e: &NativeAdminError) -> bool {
+    matches!(e, NativeAdminError::Request { code, .. } if *code == RDKafkaErrorCode::GroupAuthorizationFailed)
+}
+
+/// The broker refused the listing for the principal's permissions.
+fn denied_listing(e: &KafkaError) -> bool {
+    e.rdkafka_error_code() == Some(RDKafkaErrorCode::GroupAuthorizationFailed)
 }
 
 fn aborted(e: tokio::task::JoinError) -> CheckpointError {
@@ -89,9 +97,6 @@ fn aborted(e: tokio::task::JoinError) -> CheckpointError {
 
 /// (group, downstream topic, partition)
 type Key = (String, String, i32);
-
-/// How many groups' committed offsets are read at the same time.
-const QUERY_CONCURRENCY: usize = 16;
 
 pub struct CheckpointEmitter {
     pub telemetry: Arc<MirrorTelemetry>,
@@ -115,9 +120,8 @@ pub struct CheckpointEmitter {
 #[derive(Default)]
 struct GroupSync {
     last_run: Option<std::time::Instant>,
-    target_consumers: HashMap<String, Arc<BaseConsumer<LogContext>>>,
     /// Groups skipped last time because they had active members (logged on change only).
-    skipped: std::collections::HashSet<String>,
+    skipped: HashSet<String>,
 }
 
 /// What the emitter remembers across rounds.
@@ -128,15 +132,16 @@ struct Rounds {
     /// Per group, the timestamp (ms) of its latest checkpoint in the topic at start.
     written_ms: HashMap<String, i64>,
     /// Groups whose checkpoint age this process has set.
-    aged: std::collections::HashSet<String>,
+    aged: HashSet<String>,
     /// Per group, the partitions whose committed offset did not translate last round.
     untranslatable: HashMap<String, Vec<(String, i32)>>,
-    consumers: HashMap<String, Arc<BaseConsumer<LogContext>>>,
+    /// The groups selected last round (one gone since is forgotten).
+    known: HashSet<String>,
     sync: GroupSync,
     /// Per group, what failed last round: a failure is logged at WARN the first round it
     /// happens, at DEBUG while it goes on (a missing permission fails every round until
     /// granted; the permission monitor names the grant).
-    failing: std::collections::HashSet<(String, GroupStep)>,
+    failing: HashSet<(String, GroupStep)>,
 }
 
 /// What a round does for a group that can fail on its own.
@@ -167,6 +172,32 @@ impl Rounds {
         } else {
             tracing::debug!(group, error = %error_chain(e), "{message}");
         }
+    }
+}
+
+/// One group's part of a round: what it translated and which of the round's checkpoints are
+/// its own.
+struct GroupRound {
+    group: String,
+    /// (remote topic, partition, downstream offset) of every partition that translated.
+    translations: Vec<(String, i32, i64)>,
+    untranslatable: Vec<Untranslatable>,
+    replay: i64,
+    /// Its checkpoints among the round's.
+    writes: Range<usize>,
+}
+
+/// Waits for every delivery in `waiting` and files its outcome in `out`.
+async fn settle(
+    waiting: &mut Vec<(usize, DeliveryFuture)>,
+    out: &mut [Option<Result<(), KafkaError>>],
+) {
+    for (i, delivery) in waiting.drain(..) {
+        out[i] = Some(match delivery.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((e, _))) => Err(e),
+            Err(_) => Err(KafkaError::Canceled),
+        });
     }
 }
 
@@ -261,20 +292,17 @@ impl CheckpointEmitter {
             .map_err(aborted)?
             .map_err(CheckpointError::ListGroups)?;
 
-        let selected: Vec<String> = groups
+        let mut selected: Vec<String> = groups
             .into_iter()
             .filter(|g| self.groups.matches(g))
             .collect();
-        // Groups gone from the source (deleted, or no longer selected): drop their reader and
+        selected.sort();
+        selected.dedup();
+        // Groups gone from the source (deleted, or no longer selected): forget them and drop
         // their metric series, so that a deleted group does not look like a stale checkpoint.
-        let gone: Vec<String> = state
-            .consumers
-            .keys()
-            .filter(|g| !selected.contains(g))
-            .cloned()
-            .collect();
+        let now_selected: HashSet<String> = selected.iter().cloned().collect();
+        let gone: Vec<String> = state.known.difference(&now_selected).cloned().collect();
         for group in gone {
-            state.consumers.remove(&group);
             state.failing.retain(|(g, _)| *g != group);
             for on_source in [true, false] {
                 self.permissions.group_allowed(
@@ -293,67 +321,32 @@ impl CheckpointEmitter {
             }
             .emit();
         }
+        state.known = now_selected;
 
-        let partitions: Arc<Vec<(String, i32)>> = Arc::new(partitions);
-        let mut written = 0;
-        // Read every selected group's offsets concurrently (each call waits on the group's
-        // coordinator), at most QUERY_CONCURRENCY at a time.
-        type Committed = Result<Vec<(String, i32, i64, String)>, KafkaError>;
-        let mut results: Vec<(String, Committed)> = Vec::new();
-        let mut queries: TaskSet<(String, Committed)> = TaskSet::default();
-        let mut running = 0;
-        let mut pending = selected.into_iter();
-        loop {
-            while running < QUERY_CONCURRENCY {
-                let Some(group) = pending.next() else { break };
-                let consumer = match state.consumers.get(&group) {
-                    Some(c) => Arc::clone(c),
-                    None => {
-                        let c = Arc::new(kafka::group_offsets_consumer(
-                            &self.source,
-                            &group,
-                            &format!("{}|checkpoints", mirror.name),
-                        )?);
-                        state.consumers.insert(group.clone(), Arc::clone(&c));
-                        c
-                    }
-                };
-                let request = Arc::clone(&partitions);
-                // Plain values out of the blocking call: librdkafka's lists are not Send.
-                queries.spawn_blocking(format!("committed offsets of {group}"), move || {
-                    let mut tpl = TopicPartitionList::new();
-                    for (topic, partition) in request.iter() {
-                        tpl.add_partition(topic, *partition);
-                    }
-                    let committed = consumer.committed_offsets(tpl, ADMIN_TIMEOUT).map(|c| {
-                        c.elements()
-                            .iter()
-                            .filter_map(|e| match e.offset() {
-                                Offset::Offset(o) => Some((
-                                    e.topic().to_string(),
-                                    e.partition(),
-                                    o,
-                                    e.metadata().to_string(),
-                                )),
-                                _ => None,
-                            })
+        // Every selected group's committed offsets through the one admin client, many groups
+        // in flight at a time (no client per group): each group is asked for all its offsets,
+        // and those of partitions this mirror copies are kept.
+        let mirrored: Arc<HashSet<(String, i32)>> = Arc::new(partitions.iter().cloned().collect());
+        let admin = Arc::clone(&self.source_admin);
+        let requests: Vec<OffsetsQuery> = selected.iter().map(|g| (g.clone(), None)).collect();
+        let keep = Arc::clone(&mirrored);
+        let answers = runtime::blocking(move || {
+            native_admin::list_group_offsets(admin.inner(), &requests)
+                .into_iter()
+                .map(|r| {
+                    r.map(|offsets| {
+                        offsets
+                            .into_iter()
+                            .filter(|(t, p, _, _)| keep.contains(&(t.clone(), *p)))
                             .collect::<Vec<_>>()
-                    });
-                    (group, committed)
-                });
-                running += 1;
-            }
-            let Some((name, exit)) = queries.join_next().await else {
-                break;
-            };
-            running -= 1;
-            match exit {
-                Exit::Returned(r) => results.push(r),
-                Exit::Panicked(m) => return Err(CheckpointError::Aborted(format!("{name}: {m}"))),
-                Exit::Aborted => return Err(CheckpointError::Aborted(name)),
-            }
-        }
-        results.sort_by(|x, y| x.0.cmp(&y.0));
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(aborted)?;
+        let results: Vec<(String, Result<GroupOffsetList, NativeAdminError>)> =
+            selected.into_iter().zip(answers).collect();
         // Every selected group's committed offset per partition asked about, for the record
         // path to keep the history they need: only from a round that read them all, and before
         // translating (the runs those offsets need stay, so nothing this round needs goes).
@@ -377,6 +370,12 @@ impl CheckpointEmitter {
         if complete {
             self.maps.set_group_offsets(offsets);
         }
+
+        // Translate every group, then write the round's checkpoints together (each write
+        // waits for the target's acknowledgement; one after the other they would take a
+        // round trip per checkpoint), then tell per group what became of it.
+        let mut rounds: Vec<GroupRound> = Vec::new();
+        let mut checkpoints: Vec<Checkpoint> = Vec::new();
         for (group, committed) in results {
             let committed = match committed {
                 Ok(c) => {
@@ -428,14 +427,16 @@ impl CheckpointEmitter {
                     })
                     .collect()
             });
-            let mut translations: Vec<(String, i32, i64)> = Vec::new();
-            let mut untranslatable: Vec<Untranslatable> = Vec::new();
-            // Records the group moved on since its previous checkpoints (replayed by a failover
-            // from checkpoints had the source died just before this round).
-            let mut replay = 0;
+            let mut g = GroupRound {
+                group,
+                translations: Vec::new(),
+                untranslatable: Vec::new(),
+                replay: 0,
+                writes: checkpoints.len()..checkpoints.len(),
+            };
             for t in translated {
                 let Some(translation) = t.translation else {
-                    untranslatable.push(Untranslatable {
+                    g.untranslatable.push(Untranslatable {
                         topic: t.topic,
                         partition: t.partition,
                         committed: t.upstream,
@@ -445,38 +446,74 @@ impl CheckpointEmitter {
                     continue;
                 };
                 let downstream = translation.offset();
-                translations.push((t.remote.to_string(), t.partition, downstream));
-                let key = (group.clone(), t.remote.to_string(), t.partition);
+                g.translations
+                    .push((t.remote.to_string(), t.partition, downstream));
+                let key = (g.group.clone(), t.remote.to_string(), t.partition);
                 match state.last.get(&key) {
                     Some(&prev) if prev >= downstream => continue, // unchanged, or would go backwards
-                    Some(&prev) => replay += downstream - prev,
+                    // Records the group moved on since its previous checkpoints (replayed by a
+                    // failover from checkpoints had the source died just before this round).
+                    Some(&prev) => g.replay += downstream - prev,
                     None => {}
                 }
-                let checkpoint = Checkpoint {
-                    group: group.clone(),
+                checkpoints.push(Checkpoint {
+                    group: g.group.clone(),
                     topic: t.remote.to_string(),
                     partition: t.partition,
                     upstream_offset: t.upstream,
                     downstream_offset: downstream,
                     metadata: t.metadata,
-                };
-                self.write(&checkpoint).await?;
-                CheckpointWritten {
-                    mirror,
-                    latency: round_started.elapsed(),
-                }
-                .emit();
-                state.last.insert(key, downstream);
-                written += 1;
+                });
             }
-            if untranslatable.is_empty() {
-                if !translations.is_empty() {
+            g.writes.end = checkpoints.len();
+            rounds.push(g);
+        }
+
+        let outcomes = self.write_all(&checkpoints).await;
+        let mut written = 0;
+        let mut first_failure = None;
+        let mut to_sync: Vec<OffsetsCommit> = Vec::new();
+        for g in rounds {
+            let mut all_written = true;
+            for i in g.writes.clone() {
+                match &outcomes[i] {
+                    Ok(()) => {
+                        let c = &checkpoints[i];
+                        CheckpointWritten {
+                            mirror,
+                            latency: round_started.elapsed(),
+                        }
+                        .emit();
+                        state.last.insert(
+                            (c.group.clone(), c.topic.clone(), c.partition),
+                            c.downstream_offset,
+                        );
+                        written += 1;
+                    }
+                    Err(e) => {
+                        all_written = false;
+                        if first_failure.is_none() {
+                            first_failure = Some(CheckpointError::Write {
+                                topic: self.topic.clone(),
+                                source: e.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+            if !all_written {
+                // Written again next round (what was written stays: never backwards).
+                continue;
+            }
+            let group = g.group;
+            if g.untranslatable.is_empty() {
+                if !g.translations.is_empty() {
                     state.aged.insert(group.clone());
                     GroupCheckpointed {
                         mirror,
                         group: &group,
-                        partitions: translations.len(),
-                        replay,
+                        partitions: g.translations.len(),
+                        replay: g.replay,
                         recovered: state.untranslatable.remove(&group).is_some(),
                     }
                     .emit();
@@ -490,7 +527,8 @@ impl CheckpointEmitter {
                         .get(&group)
                         .map_or_else(now_seconds, |&ms| ms as f64 / 1000.0)
                 });
-                let now: Vec<(String, i32)> = untranslatable
+                let now: Vec<(String, i32)> = g
+                    .untranslatable
                     .iter()
                     .map(|u| (u.topic.clone(), u.partition))
                     .collect();
@@ -498,109 +536,208 @@ impl CheckpointEmitter {
                 GroupNotCheckpointed {
                     mirror,
                     group: &group,
-                    partitions: translations.len(),
-                    untranslatable: &untranslatable,
+                    partitions: g.translations.len(),
+                    untranslatable: &g.untranslatable,
                     since,
                     changed,
                 }
                 .emit();
                 state.untranslatable.insert(group.clone(), now);
             }
-            if sync_due && !translations.is_empty() {
-                let synced = self.sync_group(&group, translations, &mut state.sync).await;
-                state.outcome(&group, GroupStep::Sync, synced.as_ref().err());
-                self.told_sync(&group, &synced);
+            if sync_due && !g.translations.is_empty() {
+                to_sync.push((group, g.translations));
             }
         }
         if written > 0 {
             tracing::debug!(written, "checkpoints written");
         }
-        Ok(())
+        if !to_sync.is_empty() {
+            let groups: Vec<String> = to_sync.iter().map(|(g, _)| g.clone()).collect();
+            let synced = self.sync_groups(to_sync, &mut state.sync).await?;
+            for (group, synced) in groups.iter().zip(synced) {
+                state.outcome(group, GroupStep::Sync, synced.as_ref().err());
+                self.told_sync(group, &synced);
+            }
+        }
+        match first_failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
-    /// Commits `translations` (remote topic, partition, offset) to `group` on the target if the
-    /// group has no active members there, never moving an offset backwards. Whether anything
-    /// was committed.
-    async fn sync_group(
+    /// Commits each group's translations (remote topic, partition, offset) to the same group
+    /// on the target if it has no active members there, never moving an offset backwards.
+    /// Per group, in order, whether anything was committed. One listing of the target's
+    /// groups, then their offsets read and committed through the target's admin client, many
+    /// groups at a time.
+    async fn sync_groups(
         &self,
-        group: &str,
-        translations: Vec<(String, i32, i64)>,
+        groups: Vec<OffsetsCommit>,
         sync: &mut GroupSync,
-    ) -> Result<bool, CheckpointError> {
+    ) -> Result<Vec<Result<bool, CheckpointError>>, CheckpointError> {
         let mirror = &*self.telemetry;
         let admin = Arc::clone(&self.target_admin);
-        let g = group.to_string();
-        let described = runtime::blocking(move || groups::describe(&admin, &g))
+        let described = runtime::blocking(move || groups::describe_all(&admin))
             .await
-            .map_err(aborted)?
-            .map_err(|source| CheckpointError::Describe {
-                group: group.to_string(),
-                source,
-            })?;
-        if let Some(GroupInfo { members, state }) = described.filter(|g| g.members > 0) {
-            GroupSyncSkipped {
-                mirror,
-                group,
-                members: Some((members, &state)),
-                changed: sync.skipped.insert(group.to_string()),
-            }
-            .emit();
-            return Ok(false);
-        }
-        GroupSyncSkipped {
-            mirror,
-            group,
-            members: None,
-            changed: sync.skipped.remove(group),
-        }
-        .emit();
-        let consumer = match sync.target_consumers.get(group) {
-            Some(c) => Arc::clone(c),
-            None => {
-                let c = Arc::new(kafka::group_offsets_consumer(
-                    &self.target,
-                    group,
-                    &format!("{}|group-sync", mirror.name),
-                )?);
-                sync.target_consumers
-                    .insert(group.to_string(), Arc::clone(&c));
-                c
+            .map_err(aborted)?;
+        let described = match described {
+            Ok(d) => d,
+            Err(source) => {
+                return Ok(groups
+                    .into_iter()
+                    .map(|(group, _)| {
+                        Err(CheckpointError::Describe {
+                            group,
+                            source: source.clone(),
+                        })
+                    })
+                    .collect())
             }
         };
-        let g = group.to_string();
-        let committed = runtime::blocking(move || {
-            let request: Vec<(String, i32)> = translations
-                .iter()
-                .map(|(t, p, _)| (t.clone(), *p))
-                .collect();
-            let current = groups::committed(&consumer, &request).map_err(|source| {
-                CheckpointError::Committed {
-                    group: g.clone(),
-                    side: "target",
-                    source,
+        let mut out: Vec<Option<Result<bool, CheckpointError>>> =
+            (0..groups.len()).map(|_| None).collect();
+        // (index in `groups`, group, translations) of the groups without members there.
+        let mut idle: Vec<(usize, OffsetsCommit)> = Vec::new();
+        for (i, (group, translations)) in groups.into_iter().enumerate() {
+            if let Some(GroupInfo { members, state }) =
+                described.get(&group).filter(|g| g.members > 0)
+            {
+                GroupSyncSkipped {
+                    mirror,
+                    group: &group,
+                    members: Some((*members, state)),
+                    changed: sync.skipped.insert(group.clone()),
                 }
-            })?;
-            // Never backwards (the target group may be ahead: it ran there).
-            let commit: Vec<(String, i32, i64)> = translations
-                .into_iter()
-                .filter(|(t, p, o)| current.get(&(t.clone(), *p)).is_none_or(|now| now < o))
-                .collect();
-            if !commit.is_empty() {
-                groups::commit(&consumer, &commit)
-                    .map_err(|source| CheckpointError::Commit { group: g, source })?;
+                .emit();
+                out[i] = Some(Ok(false));
+                continue;
             }
-            Ok::<_, CheckpointError>(commit.len())
-        })
-        .await
-        .map_err(aborted)??;
-        if committed > 0 {
-            GroupOffsetsSynced {
-                group,
-                partitions: committed,
+            GroupSyncSkipped {
+                mirror,
+                group: &group,
+                members: None,
+                changed: sync.skipped.remove(&group),
             }
             .emit();
+            idle.push((i, (group, translations)));
         }
-        Ok(committed > 0)
+        let admin = Arc::clone(&self.target_admin);
+        let committed = runtime::blocking(move || {
+            let requests: Vec<OffsetsQuery> = idle
+                .iter()
+                .map(|(_, (g, t))| {
+                    (
+                        g.clone(),
+                        Some(t.iter().map(|(t, p, _)| (t.clone(), *p)).collect()),
+                    )
+                })
+                .collect();
+            let current = native_admin::list_group_offsets(admin.inner(), &requests);
+            let mut results: Vec<(usize, String, Result<usize, CheckpointError>)> = Vec::new();
+            let mut commits: Vec<(usize, OffsetsCommit)> = Vec::new();
+            for ((i, (group, translations)), current) in idle.into_iter().zip(current) {
+                let current: HashMap<(String, i32), i64> = match current {
+                    Ok(c) => c.into_iter().map(|(t, p, o, _)| ((t, p), o)).collect(),
+                    Err(source) => {
+                        let e = CheckpointError::Committed {
+                            group: group.clone(),
+                            side: "target",
+                            source,
+                        };
+                        results.push((i, group, Err(e)));
+                        continue;
+                    }
+                };
+                // Never backwards (the target group may be ahead: it ran there).
+                let commit: Vec<(String, i32, i64)> = translations
+                    .into_iter()
+                    .filter(|(t, p, o)| current.get(&(t.clone(), *p)).is_none_or(|now| now < o))
+                    .collect();
+                if commit.is_empty() {
+                    results.push((i, group, Ok(0)));
+                } else {
+                    commits.push((i, (group, commit)));
+                }
+            }
+            let requests: Vec<OffsetsCommit> = commits.iter().map(|(_, c)| c.clone()).collect();
+            let done = native_admin::alter_group_offsets(admin.inner(), &requests);
+            for ((i, (group, commit)), done) in commits.into_iter().zip(done) {
+                let r = done
+                    .map(|()| commit.len())
+                    .map_err(|source| CheckpointError::Commit {
+                        group: group.clone(),
+                        source,
+                    });
+                results.push((i, group, r));
+            }
+            results
+        })
+        .await
+        .map_err(aborted)?;
+        for (i, group, result) in committed {
+            if let Ok(partitions) = result {
+                if partitions > 0 {
+                    GroupOffsetsSynced {
+                        group: &group,
+                        partitions,
+                    }
+                    .emit();
+                }
+            }
+            out[i] = Some(result.map(|n| n > 0));
+        }
+        Ok(out
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(CheckpointError::Aborted("group offset sync".into()))))
+            .collect())
+    }
+
+    /// Writes the round's checkpoints, all in flight together (as many as the producer's queue
+    /// holds): per checkpoint, in order, whether the target acknowledged it.
+    async fn write_all(&self, checkpoints: &[Checkpoint]) -> Vec<Result<(), KafkaError>> {
+        let mut out: Vec<Option<Result<(), KafkaError>>> =
+            (0..checkpoints.len()).map(|_| None).collect();
+        let mut waiting: Vec<(usize, DeliveryFuture)> = Vec::new();
+        for (i, c) in checkpoints.iter().enumerate() {
+            let (key, value) = match (c.encode_key(), c.encode_value()) {
+                (Ok(k), Ok(v)) => (k, v),
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!(group = %c.group, topic = %c.topic, partition = c.partition,
+                        error = %e, "checkpoint not encodable; not written");
+                    out[i] = Some(Err(KafkaError::MessageProduction(
+                        RDKafkaErrorCode::InvalidRecord,
+                    )));
+                    continue;
+                }
+            };
+            loop {
+                let record = FutureRecord::to(&self.topic)
+                    .partition(0)
+                    .key(&key)
+                    .payload(&value)
+                    .timestamp(chrono::Utc::now().timestamp_millis());
+                match self.producer.send_result(record) {
+                    Ok(delivery) => {
+                        waiting.push((i, delivery));
+                        break;
+                    }
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _))
+                        if !waiting.is_empty() =>
+                    {
+                        // The producer's queue is full: wait for what is in flight first.
+                        settle(&mut waiting, &mut out).await;
+                    }
+                    Err((e, _)) => {
+                        out[i] = Some(Err(e));
+                        break;
+                    }
+                }
+            }
+        }
+        settle(&mut waiting, &mut out).await;
+        out.into_iter()
+            .map(|r| r.unwrap_or(Err(KafkaError::Canceled)))
+            .collect()
     }
 
     /// Tells the permissions what a group offset sync of `group` showed: READ and DESCRIBE
@@ -623,33 +760,16 @@ impl CheckpointEmitter {
             Err(CheckpointError::Commit { source, .. }) if denied(source) => {
                 refused(AclOperation::Read)
             }
-            Err(
-                CheckpointError::Committed { source, .. }
-                | CheckpointError::Describe { source, .. },
-            ) if denied(source) => {
+            Err(CheckpointError::Committed { source, .. }) if denied(source) => {
                 // Not even DESCRIBE: READ, which implies it, is missing too.
+                refused(AclOperation::Read);
+                refused(AclOperation::Describe);
+            }
+            Err(CheckpointError::Describe { source, .. }) if denied_listing(source) => {
                 refused(AclOperation::Read);
                 refused(AclOperation::Describe);
             }
             Err(_) => {}
         }
-    }
-
-    async fn write(&self, c: &Checkpoint) -> Result<(), CheckpointError> {
-        let key = c.encode_key()?;
-        let value = c.encode_value()?;
-        let record = FutureRecord::to(&self.topic)
-            .partition(0)
-            .key(&key)
-            .payload(&value)
-            .timestamp(chrono::Utc::now().timestamp_millis());
-        self.producer
-            .send(record, Duration::from_secs(30))
-            .await
-            .map(|_| ())
-            .map_err(|(source, _)| CheckpointError::Write {
-                topic: self.topic.clone(),
-                source,
-            })
     }
 }

@@ -33,6 +33,26 @@ pub fn describe(
         }))
 }
 
+/// Every consumer group the cluster lists, by name, as its coordinator describes it (one
+/// listing for all of them; a group being deleted is left out).
+pub fn describe_all(
+    admin: &AdminClient<LogContext>,
+) -> Result<HashMap<String, GroupInfo>, KafkaError> {
+    let list = admin.inner().fetch_group_list(None, ADMIN_TIMEOUT)?;
+    Ok(list
+        .groups()
+        .iter()
+        .filter(|g| g.state() != "Dead")
+        .map(|g| {
+            let info = GroupInfo {
+                members: g.members().len(),
+                state: g.state().to_string(),
+            };
+            (g.name().to_string(), info)
+        })
+        .collect())
+}
+
 /// One member of a classic consumer group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupMember {

@@ -1,6 +1,7 @@
 //! The admin calls rust-rdkafka does not wrap — DescribeAcls, CreateAcls,
-//! IncrementalAlterConfigs and DescribeTopics (for topic ids, which rust-rdkafka's metadata does
-//! not expose) — made through librdkafka's C API (rdkafka-sys), behind a safe interface. This is the only module with `unsafe` code. Each call runs on a blocking thread
+//! IncrementalAlterConfigs, DescribeTopics (for topic ids, which rust-rdkafka's metadata does
+//! not expose) and the consumer-group offsets of many groups through one client
+//! (ListConsumerGroupOffsets, AlterConsumerGroupOffsets) — made through librdkafka's C API (rdkafka-sys), behind a safe interface. This is the only module with `unsafe` code. Each call runs on a blocking thread
 //! with its own result queue on the admin client's handle, and frees every C object it creates,
 //! on every path.
 
@@ -653,6 +654,247 @@ pub fn cluster_operations<C: ClientContext>(
         let ops = b::rd_kafka_DescribeCluster_result_authorized_operations(res, &mut n);
         Ok(operations(ops, n))
     }
+}
+
+/// A group's committed offsets: (topic, partition, offset, metadata), partitions without one
+/// left out.
+pub type GroupOffsets = Vec<(String, i32, i64, String)>;
+
+/// (group, partitions to read: `None` for all it has offsets for)
+pub type OffsetsQuery = (String, Option<Vec<(String, i32)>>);
+
+/// (group, (topic, partition, offset) to commit)
+pub type OffsetsCommit = (String, Vec<(String, i32, i64)>);
+
+/// How many consumer-group requests one call keeps in flight on the client (librdkafka takes
+/// one group per ListConsumerGroupOffsets or AlterConsumerGroupOffsets request; they go to the
+/// groups' coordinators side by side, through the client's own threads).
+const GROUPS_IN_FLIGHT: usize = 128;
+
+/// The committed offsets of many groups through one client (ListConsumerGroupOffsets, at most
+/// [`GROUPS_IN_FLIGHT`] at a time): per request `(group, partitions)`, in order, the group's
+/// offsets for those partitions (`None`: every partition it has an offset for), or why not.
+/// Blocking.
+pub fn list_group_offsets<C: ClientContext>(
+    client: &Client<C>,
+    requests: &[OffsetsQuery],
+) -> Vec<Result<GroupOffsets, NativeAdminError>> {
+    const REQUEST: &str = "ListConsumerGroupOffsets";
+    let rk = client.native_ptr();
+    // SAFETY: `rk` stays valid while `client` is borrowed. The request objects are copied by
+    // librdkafka and freed here right after the call; what a result points to lives as long as
+    // its event.
+    unsafe {
+        in_flight(
+            rk,
+            requests.len(),
+            REQUEST,
+            b::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS,
+            |i, options, queue| {
+                let (group, partitions) = &requests[i];
+                let name = c_name(REQUEST, group)?;
+                let tpl = partitions.as_ref().map(|ps| {
+                    let mut tpl = rdkafka::TopicPartitionList::with_capacity(ps.len());
+                    for (topic, partition) in ps {
+                        tpl.add_partition(topic, *partition);
+                    }
+                    tpl
+                });
+                let tpl_ptr = tpl.as_ref().map_or(ptr::null(), |t| t.ptr() as *const _);
+                let req = b::rd_kafka_ListConsumerGroupOffsets_new(name.as_ptr(), tpl_ptr);
+                let mut reqs = [req];
+                b::rd_kafka_ListConsumerGroupOffsets(rk, reqs.as_mut_ptr(), 1, options, queue);
+                b::rd_kafka_ListConsumerGroupOffsets_destroy(req);
+                Ok(())
+            },
+            |event| {
+                let res = b::rd_kafka_event_ListConsumerGroupOffsets_result(event);
+                let mut cnt = 0usize;
+                let groups = b::rd_kafka_ListConsumerGroupOffsets_result_groups(res, &mut cnt);
+                group_result(REQUEST, groups, cnt, true)
+            },
+        )
+    }
+}
+
+/// Commits offsets for many groups through one client (AlterConsumerGroupOffsets, at most
+/// [`GROUPS_IN_FLIGHT`] at a time): per request `(group, offsets)`, in order, whether the
+/// coordinator took them. Kafka takes them only while the group has no active members.
+/// Blocking.
+pub fn alter_group_offsets<C: ClientContext>(
+    client: &Client<C>,
+    requests: &[OffsetsCommit],
+) -> Vec<Result<(), NativeAdminError>> {
+    const REQUEST: &str = "AlterConsumerGroupOffsets";
+    let rk = client.native_ptr();
+    // SAFETY: as in `list_group_offsets`.
+    unsafe {
+        in_flight(
+            rk,
+            requests.len(),
+            REQUEST,
+            b::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS,
+            |i, options, queue| {
+                let (group, offsets) = &requests[i];
+                let name = c_name(REQUEST, group)?;
+                let mut tpl = rdkafka::TopicPartitionList::with_capacity(offsets.len());
+                for (topic, partition, offset) in offsets {
+                    tpl.add_partition_offset(topic, *partition, rdkafka::Offset::Offset(*offset))
+                        .map_err(|e| NativeAdminError::Argument {
+                            request: REQUEST,
+                            message: e.to_string(),
+                        })?;
+                }
+                let req = b::rd_kafka_AlterConsumerGroupOffsets_new(name.as_ptr(), tpl.ptr());
+                let mut reqs = [req];
+                b::rd_kafka_AlterConsumerGroupOffsets(rk, reqs.as_mut_ptr(), 1, options, queue);
+                b::rd_kafka_AlterConsumerGroupOffsets_destroy(req);
+                Ok(())
+            },
+            |event| {
+                let res = b::rd_kafka_event_AlterConsumerGroupOffsets_result(event);
+                let mut cnt = 0usize;
+                let groups = b::rd_kafka_AlterConsumerGroupOffsets_result_groups(res, &mut cnt);
+                group_result(REQUEST, groups, cnt, false).map(|_| ())
+            },
+        )
+    }
+}
+
+fn c_name(request: &'static str, name: &str) -> Result<CString, NativeAdminError> {
+    CString::new(name).map_err(|_| NativeAdminError::Argument {
+        request,
+        message: format!("NUL byte in `{name}`"),
+    })
+}
+
+/// Runs `count` admin requests of kind `op` on one result queue, at most [`GROUPS_IN_FLIGHT`]
+/// at a time: `submit(i, options, queue)` sends request `i` (its options carry `i` as the
+/// event's opaque), `read(event)` turns its result into a value. The results in request
+/// order; a request that got no answer in time is a [`NativeAdminError::Timeout`].
+///
+/// # Safety
+/// `rk` is a live client handle for the whole call; `submit` sends exactly one request of
+/// kind `op` with the options and queue it is given, or none and returns `Err`; `read` only
+/// reads the event it is given.
+unsafe fn in_flight<T>(
+    rk: *mut b::rd_kafka_t,
+    count: usize,
+    request: &'static str,
+    op: b::rd_kafka_admin_op_t,
+    mut submit: impl FnMut(
+        usize,
+        *const b::rd_kafka_AdminOptions_t,
+        *mut b::rd_kafka_queue_t,
+    ) -> Result<(), NativeAdminError>,
+    mut read: impl FnMut(*mut b::rd_kafka_event_t) -> Result<T, NativeAdminError>,
+) -> Vec<Result<T, NativeAdminError>> {
+    let mut out: Vec<Option<Result<T, NativeAdminError>>> = (0..count).map(|_| None).collect();
+    let queue = Queue::new(rk);
+    let mut next = 0;
+    let mut waiting = 0;
+    let timeout = ADMIN_TIMEOUT + Duration::from_secs(5);
+    while next < count || waiting > 0 {
+        while next < count && waiting < GROUPS_IN_FLIGHT {
+            let i = next;
+            next += 1;
+            let sent = Options::new(rk, op).and_then(|options| {
+                b::rd_kafka_AdminOptions_set_opaque(options.0, i as *mut std::ffi::c_void);
+                submit(i, options.0, queue.0)
+            });
+            match sent {
+                Ok(()) => waiting += 1,
+                Err(e) => out[i] = Some(Err(e)),
+            }
+        }
+        if waiting == 0 {
+            continue;
+        }
+        let ev = b::rd_kafka_queue_poll(queue.0, timeout.as_millis() as i32);
+        if ev.is_null() {
+            // Nothing answered in time: every request still waiting gets the timeout (their
+            // late answers go to the queue, freed with it).
+            break;
+        }
+        let event = Event(ev);
+        let i = b::rd_kafka_event_opaque(event.0) as usize;
+        if i >= count || out[i].is_some() {
+            continue;
+        }
+        waiting -= 1;
+        let code = b::rd_kafka_event_error(event.0);
+        out[i] = Some(
+            if code != b::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+                Err(NativeAdminError::Request {
+                    request,
+                    code: RDKafkaErrorCode::from(code),
+                    message: cstr(b::rd_kafka_event_error_string(event.0)),
+                })
+            } else {
+                read(event.0)
+            },
+        );
+    }
+    out.into_iter()
+        .map(|r| r.unwrap_or(Err(NativeAdminError::Timeout { request, timeout })))
+        .collect()
+}
+
+/// The one group result of a group-offsets request: with `listing`, its offsets (partitions
+/// without one left out); the group's error, or the first partition's error, as `Err`.
+///
+/// # Safety
+/// `groups` points to `cnt` group results that outlive the call.
+unsafe fn group_result(
+    request: &'static str,
+    groups: *mut *const b::rd_kafka_group_result_t,
+    cnt: usize,
+    listing: bool,
+) -> Result<GroupOffsets, NativeAdminError> {
+    let failed = |code: b::rd_kafka_resp_err_t, message: String| NativeAdminError::Request {
+        request,
+        code: RDKafkaErrorCode::from(code),
+        message,
+    };
+    if cnt == 0 || groups.is_null() {
+        return Err(NativeAdminError::Argument {
+            request,
+            message: "the result holds no group".to_string(),
+        });
+    }
+    let group = *groups;
+    let err = b::rd_kafka_group_result_error(group);
+    if !err.is_null() {
+        let code = b::rd_kafka_error_code(err);
+        if code != b::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+            return Err(failed(code, cstr(b::rd_kafka_error_string(err))));
+        }
+    }
+    let tpl = b::rd_kafka_group_result_partitions(group);
+    let mut out = Vec::new();
+    if tpl.is_null() {
+        return Ok(out);
+    }
+    let list = &*tpl;
+    for i in 0..usize::try_from(list.cnt).unwrap_or(0) {
+        let e = &*list.elems.add(i);
+        let topic = cstr(e.topic);
+        if e.err != b::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+            let message = format!("partition {topic}-{}", e.partition);
+            return Err(failed(e.err, message));
+        }
+        if !listing || e.offset < 0 {
+            continue;
+        }
+        let metadata = if e.metadata.is_null() || e.metadata_size == 0 {
+            String::new()
+        } else {
+            let bytes = std::slice::from_raw_parts(e.metadata as *const u8, e.metadata_size);
+            String::from_utf8_lossy(bytes).into_owned()
+        };
+        out.push((topic, e.partition, e.offset, metadata));
+    }
+    Ok(out)
 }
 
 /// The authorized operations librdkafka parsed: `None` for a null pointer (not asked for, or

@@ -382,3 +382,104 @@ fn checkpoint_is_exact_for_a_compacted_source_topic() {
     assert_eq!(c.upstream_offset, gap);
     assert_eq!(c.downstream_offset, want, "the next surviving record");
 }
+
+/// Many groups (300, which took strait 1,249 threads when it kept a consumer per group): every
+/// one gets its exact checkpoint and its offsets synced to the target, while strait's thread
+/// count stays bounded (the offsets are read and committed in batches through one admin client
+/// per cluster, not a client per group).
+#[test]
+fn many_groups_are_checkpointed_and_synced_through_one_client_per_cluster() {
+    const GROUPS: usize = 300;
+    let (a, b) = shared_clusters();
+    let topic = unique_name("many-groups");
+    let remote = format!("A.{topic}");
+    let prefix = unique_name("mg");
+    create_topic(&a.bootstrap(), &topic, 1, &[]);
+    let records: Vec<OutRecord> = (0..300)
+        .map(|i| OutRecord::to_partition(0, format!("r-{i}")))
+        .collect();
+    produce(&a.bootstrap(), &topic, &records);
+    // Group i committed offset 1 + i % 250 (a fresh remote topic holds the same offsets, so
+    // that is also its exact translation).
+    let committed = |i: usize| 1 + (i % 250) as i64;
+    let groups: Vec<String> = (0..GROUPS).map(|i| format!("{prefix}-{i:03}")).collect();
+    let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
+        rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", a.bootstrap())
+            .create()
+            .expect("admin client");
+    let commits: Vec<(String, Vec<(String, i32, i64)>)> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.clone(), vec![(topic.clone(), 0, committed(i))]))
+        .collect();
+    for (g, r) in groups
+        .iter()
+        .zip(::strait::kafka::native_admin::alter_group_offsets(
+            admin.inner(),
+            &commits,
+        ))
+    {
+        r.unwrap_or_else(|e| panic!("commit offsets of {g}: {e}"));
+    }
+
+    let config = StraitConfig::one_way(
+        a,
+        b,
+        MirrorConfig::a_to_b(&[&topic])
+            .groups(&[&format!("{prefix}-.*")])
+            .emit_checkpoints_interval("1s")
+            .sync_group_offsets_interval("1s"),
+    );
+    let strait = StraitProcess::start(&config);
+    let threads = || -> usize {
+        std::fs::read_to_string(format!("/proc/{}/status", strait.pid()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Threads:"))
+                    .and_then(|n| n.trim().parse().ok())
+            })
+            .unwrap_or(0)
+    };
+    let mut most_threads = 0;
+    let mut checkpoints = TopicReader::new(&b.bootstrap(), "A.checkpoints.internal");
+    let latest = |recs: &[Rec]| -> BTreeMap<String, Checkpoint> {
+        recs.iter()
+            .filter_map(|r| Checkpoint::decode(r.key.as_deref()?, r.value.as_deref()?).ok())
+            .filter(|c| c.topic == remote && c.group.starts_with(&prefix))
+            .map(|c| (c.group.clone(), c))
+            .collect()
+    };
+    checkpoints.wait_until(ARRIVAL, "a checkpoint of every group", |recs| {
+        most_threads = most_threads.max(threads());
+        latest(recs).len() == GROUPS
+    });
+    let got = latest(checkpoints.records());
+    for (i, g) in groups.iter().enumerate() {
+        let c = &got[g];
+        assert_eq!(
+            (c.upstream_offset, c.downstream_offset),
+            (committed(i), committed(i)),
+            "{g}: checkpoint"
+        );
+    }
+    // Every tenth group read back on the target with a consumer of its own.
+    for (i, g) in groups.iter().enumerate().step_by(10) {
+        wait_until(
+            ARRIVAL,
+            &format!("{g}'s offsets synced to the target"),
+            || {
+                most_threads = most_threads.max(threads());
+                group_offsets(&b.bootstrap(), g, &remote, 1) == vec![Some(committed(i))]
+            },
+        );
+    }
+    most_threads = most_threads.max(threads());
+    drop(strait);
+    eprintln!("{GROUPS} groups checkpointed and synced; strait's threads at most {most_threads}");
+    assert!(
+        most_threads <= 64,
+        "strait ran {most_threads} threads for {GROUPS} groups"
+    );
+}
