@@ -408,7 +408,7 @@ fn many_groups_are_checkpointed_and_synced_through_one_client_per_cluster() {
             .set("bootstrap.servers", a.bootstrap())
             .create()
             .expect("admin client");
-    let commits: Vec<(String, Vec<(String, i32, i64)>)> = groups
+    let commits: Vec<::strait::kafka::native_admin::OffsetsCommit> = groups
         .iter()
         .enumerate()
         .map(|(i, g)| (g.clone(), vec![(topic.clone(), 0, committed(i))]))
