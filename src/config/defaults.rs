@@ -56,6 +56,10 @@ pub const REPLICATION_FACTOR: Option<i16> = None;
 /// `mirrors[].refresh_topics_interval`: 10s (MM2's `refresh.topics.interval.seconds` is 600).
 pub const REFRESH_TOPICS_INTERVAL: Duration = Duration::from_secs(10);
 
+/// `mirrors[].watch_topics_interval`: 1s, so that a new topic is copied within about 2 s of its
+/// creation (MM2 has no equivalent: it waits for the next refresh).
+pub const WATCH_TOPICS_INTERVAL: Duration = Duration::from_secs(1);
+
 /// `mirrors[].throttle.bytes_per_second`: no limit (MM2 has no equivalent).
 pub const THROTTLE_BYTES_PER_SECOND: Option<u64> = None;
 /// `mirrors[].throttle.records_per_second`: no limit (MM2 has no equivalent).

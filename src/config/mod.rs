@@ -604,6 +604,9 @@ pub struct MirrorConfig {
     pub replication_factor: Option<i16>,
     /// How often source topics and partitions are re-discovered (default 10s; MM2: 600s).
     pub refresh_topics_interval: Duration,
+    /// How often the source's topic list is checked between refreshes (one metadata request);
+    /// a new replicated topic or partition refreshes at once (default 1s).
+    pub watch_topics_interval: Duration,
     pub throttle: Throttle,
     /// Write MM2-format heartbeats (key source, target) to `heartbeats` on the target.
     pub emit_heartbeats: bool,

@@ -160,6 +160,8 @@ pub(super) struct RawMirror {
     #[serde(default)]
     pub refresh_topics_interval: Option<Scalar>,
     #[serde(default)]
+    pub watch_topics_interval: Option<Scalar>,
+    #[serde(default)]
     pub throttle: Option<RawThrottle>,
     #[serde(default)]
     pub emit_heartbeats: Option<bool>,

@@ -589,7 +589,7 @@ fn unknown_keys_name_key_and_path() {
     );
     assert_eq!(
         problems(&mirror("    topic: [x]\n")),
-        ["mirrors[0].topic: unknown key `topic` (did you mean `topics`?), expected one of `source`, `target`, `topics`, `topics_exclude`, `topic_rules`, `groups`, `groups_exclude`, `replication_policy`, `replication_factor`, `refresh_topics_interval`, `throttle`, `emit_heartbeats`, `emit_heartbeats_interval`, `emit_checkpoints`, `emit_checkpoints_interval`, `sync_group_offsets`, `sync_group_offsets_interval`, `emit_offset_syncs`, `offset_syncs_location`, `provenance_header`, `sync_topic_configs`, `sync_topic_configs_interval`, `topic_configs_exclude`, `sync_topic_acls`, `sync_topic_acls_interval`, `on_data_gap`, `offset_map_memory`, `delivery`, `transaction_interval`, `transaction_timeout`, `canary`, `take_over_mm2` (line 8, column 5)"]
+        ["mirrors[0].topic: unknown key `topic` (did you mean `topics`?), expected one of `source`, `target`, `topics`, `topics_exclude`, `topic_rules`, `groups`, `groups_exclude`, `replication_policy`, `replication_factor`, `refresh_topics_interval`, `watch_topics_interval`, `throttle`, `emit_heartbeats`, `emit_heartbeats_interval`, `emit_checkpoints`, `emit_checkpoints_interval`, `sync_group_offsets`, `sync_group_offsets_interval`, `emit_offset_syncs`, `offset_syncs_location`, `provenance_header`, `sync_topic_configs`, `sync_topic_configs_interval`, `topic_configs_exclude`, `sync_topic_acls`, `sync_topic_acls_interval`, `on_data_gap`, `offset_map_memory`, `delivery`, `transaction_interval`, `transaction_timeout`, `canary`, `take_over_mm2` (line 8, column 5)"]
     );
     assert_eq!(
         problems(&mirror("    replication_policy: { kind: identity, sep: x }\n")),

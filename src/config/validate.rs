@@ -872,6 +872,11 @@ impl Validator<'_> {
             raw.refresh_topics_interval.as_ref(),
             defaults::REFRESH_TOPICS_INTERVAL,
         );
+        let watch_topics_interval = self.duration(
+            &format!("{path}.watch_topics_interval"),
+            raw.watch_topics_interval.as_ref(),
+            defaults::WATCH_TOPICS_INTERVAL,
+        );
         let throttle = self.throttle(
             &format!("{path}.throttle"),
             raw.throttle.unwrap_or_default(),
@@ -969,6 +974,7 @@ impl Validator<'_> {
             replication_policy: replication_policy?,
             replication_factor: replication_factor?,
             refresh_topics_interval: refresh_topics_interval?,
+            watch_topics_interval: watch_topics_interval?,
             throttle: throttle?,
             emit_heartbeats: raw.emit_heartbeats.unwrap_or(defaults::EMIT_HEARTBEATS),
             emit_heartbeats_interval: emit_heartbeats_interval?,

@@ -1,7 +1,8 @@
 //! Topic discovery and remote-topic management for one mirror: list the source topics, decide per
 //! topic with the policy (filters, internal, cycle), create missing remote topics with the
 //! source's partition count, grow partitions, and publish the resulting routes to the record path.
-//! Runs at start and then every `refresh_topics_interval`.
+//! Runs at start and then every `refresh_topics_interval`, and at once when a check of the
+//! source's topic list (every `watch_topics_interval`) finds a new replicated topic or partition.
 
 pub mod permissions;
 pub mod sync;
@@ -79,9 +80,20 @@ pub struct TopicSync {
     pub creates: watch::Receiver<bool>,
 }
 
+/// The replicated source topics of a plan and their partition counts, in name order.
+fn replicated(planned: &[PlannedTopic]) -> Vec<(String, i32)> {
+    planned
+        .iter()
+        .filter(|p| matches!(p.decision, TopicDecision::Replicate { .. }))
+        .map(|p| (p.source_topic.clone(), p.partitions))
+        .collect()
+}
+
 /// What one refresh round did.
 #[derive(Debug, Default)]
 struct Round {
+    /// The replicated source topics and their partition counts it saw.
+    replicated: Vec<(String, i32)>,
     routes: Vec<Route>,
     created: usize,
     failed: usize,
@@ -92,7 +104,7 @@ struct Round {
 }
 
 /// How soon a round re-checks after creating topics or partitions.
-const PENDING_RECHECK: Duration = Duration::from_millis(500);
+const PENDING_RECHECK: Duration = Duration::from_millis(250);
 /// How soon an instance that does not create topics re-checks for the ones it waits for.
 const AWAITED_RECHECK: Duration = Duration::from_secs(2);
 
@@ -112,19 +124,42 @@ impl TopicSync {
     pub async fn run(mut self, routes: watch::Sender<RouteSet>, cancel: CancellationToken) {
         let mut skipped_logged = std::collections::BTreeSet::new();
         let mut wait = Duration::ZERO;
+        // The replicated source topics and their partition counts as of the last round.
+        let mut seen: Option<Vec<(String, i32)>> = None;
         loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep(wait) => {}
-                Ok(()) = self.updates.changed() => {
-                    self.mirror = self.updates.borrow_and_update().as_ref().clone();
-                    skipped_logged.clear();
-                    tracing::debug!("topic filters and intervals read again: refreshing the routes");
+            // Until the next round is due, the source's topic list is checked every
+            // `watch_topics_interval`: a new replicated topic or partition starts it at once.
+            let due = tokio::time::Instant::now() + wait;
+            loop {
+                let now = tokio::time::Instant::now();
+                if now >= due {
+                    break;
+                }
+                let step = self.mirror.watch_topics_interval.min(due - now);
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(step) => {}
+                    Ok(()) = self.updates.changed() => {
+                        self.mirror = self.updates.borrow_and_update().as_ref().clone();
+                        skipped_logged.clear();
+                        tracing::debug!("topic filters and intervals read again: refreshing the routes");
+                        break;
+                    }
+                }
+                if tokio::time::Instant::now() >= due {
+                    break;
+                }
+                if let Some(seen) = &seen {
+                    if self.replicated_changed(seen).await {
+                        tracing::debug!("new source topics or partitions: refreshing the routes");
+                        break;
+                    }
                 }
             }
             wait = self.mirror.refresh_topics_interval;
             match self.round(&mut skipped_logged).await {
                 Ok(round) => {
+                    seen = Some(round.replicated.clone());
                     if round.pending > 0 {
                         // Topics or partitions were just created: publish them as soon as the
                         // metadata shows them rather than a whole interval later.
@@ -158,6 +193,19 @@ impl TopicSync {
         }
     }
 
+    /// Whether the source's replicated topics or their partition counts differ from `seen`
+    /// (one metadata request; a failed one counts as no change, the round at the interval
+    /// tells).
+    async fn replicated_changed(&self, seen: &[(String, i32)]) -> bool {
+        match admin::cluster_metadata(&self.source_admin).await {
+            Ok(source) => replicated(&plan(&self.mirror, &source)) != seen,
+            Err(e) => {
+                tracing::debug!(error = %error_chain(&e), "cannot check the source's topics");
+                false
+            }
+        }
+    }
+
     async fn round(
         &mut self,
         skipped_logged: &mut std::collections::BTreeSet<String>,
@@ -169,6 +217,10 @@ impl TopicSync {
             .replication_factor
             .unwrap_or_else(|| admin::default_replication_factor(target.broker_count));
         let planned_topics = plan(&self.mirror, &source);
+        let mut round = Round {
+            replicated: replicated(&planned_topics),
+            ..Round::default()
+        };
         let replicated: Vec<String> = planned_topics
             .iter()
             .filter(|p| matches!(p.decision, TopicDecision::Replicate { .. }))
@@ -182,7 +234,6 @@ impl TopicSync {
         });
         let mirror_name = self.mirror.name();
         let creates = *self.creates.borrow();
-        let mut round = Round::default();
         for planned in planned_topics {
             let remote = match planned.decision {
                 TopicDecision::Replicate { remote } => remote,

@@ -209,6 +209,56 @@ fn topic_created_later_is_replicated_within_refresh_interval() {
     }
 }
 
+/// A new topic and new partitions are seen by the check of the source's topic list
+/// (`watch_topics_interval`, default 1 s), not only at the next refresh: with a refresh
+/// interval of 10 minutes, both are copied within the arrival bound.
+#[test]
+fn a_new_topic_and_new_partitions_are_copied_without_waiting_for_the_refresh() {
+    let (a, b) = shared_clusters();
+    let prefix = unique_name("watch");
+    let first = format!("{prefix}-first");
+    let late = format!("{prefix}-late");
+    create_topic(&a.bootstrap(), &first, 1, &[]);
+    produce(
+        &a.bootstrap(),
+        &first,
+        &[OutRecord::to_partition(0, "first")],
+    );
+    let mirror = MirrorConfig::a_to_b(&[&format!("{prefix}-.*")]).refresh_topics_interval("10m");
+    let mut strait = StraitProcess::start(&StraitConfig::one_way(a, b, mirror));
+    // Its first refresh is done once the first topic's record arrived.
+    TopicReader::new(&b.bootstrap(), &format!("A.{first}")).wait_for_count(1, ARRIVAL);
+
+    create_topic(&a.bootstrap(), &late, 1, &[]);
+    let created = Instant::now();
+    produce(
+        &a.bootstrap(),
+        &late,
+        &[OutRecord::to_partition(0, "late-0")],
+    );
+    let mut target = TopicReader::new(&b.bootstrap(), &format!("A.{late}"));
+    target.wait_for_count(1, ARRIVAL);
+    let new_topic = created.elapsed();
+
+    add_partitions(&a.bootstrap(), &late, 2);
+    let grown = Instant::now();
+    produce(
+        &a.bootstrap(),
+        &late,
+        &[OutRecord::to_partition(1, "late-1")],
+    );
+    target.wait_for_count(2, ARRIVAL);
+    let new_partition = grown.elapsed();
+    strait.assert_running();
+    eprintln!(
+        "refresh every 10 min: new topic on B after {:.2}s, new partition after {:.2}s",
+        new_topic.as_secs_f64(),
+        new_partition.as_secs_f64()
+    );
+    assert_eq!(values_of_partition(target.records(), 0), vec!["late-0"]);
+    assert_eq!(values_of_partition(target.records(), 1), vec!["late-1"]);
+}
+
 /// (e) Partitions added on the source (2 -> 4) are added on the target, and records produced
 /// to the new partitions arrive in them.
 #[test]
