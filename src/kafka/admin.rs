@@ -138,24 +138,70 @@ pub async fn ensure_topic(
     replication_factor: i16,
     configs: &[(&str, &str)],
 ) -> Result<Ensured, AdminError> {
-    let mut topic = NewTopic::new(
-        name,
+    let topic = TopicToCreate {
+        name: name.to_string(),
         partitions,
-        TopicReplication::Fixed(replication_factor as i32),
-    );
-    for (k, v) in configs {
-        topic = topic.set(k, v);
+        replication_factor,
+        configs: configs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    create_topics(admin, std::slice::from_ref(&topic))
+        .await?
+        .pop()
+        .unwrap_or(Ok(Ensured::Created))
+}
+
+/// One topic for [`create_topics`].
+pub struct TopicToCreate {
+    pub name: String,
+    pub partitions: i32,
+    pub replication_factor: i16,
+    pub configs: Vec<(String, String)>,
+}
+
+/// Creates `topics` in one CreateTopics request; per topic, in order, whether it was created or
+/// already there, or why not. `Err` when the request itself failed.
+pub async fn create_topics(
+    admin: &AdminClient<LogContext>,
+    topics: &[TopicToCreate],
+) -> Result<Vec<Result<Ensured, AdminError>>, AdminError> {
+    if topics.is_empty() {
+        return Ok(Vec::new());
     }
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|t| {
+            t.configs.iter().fold(
+                NewTopic::new(
+                    &t.name,
+                    t.partitions,
+                    TopicReplication::Fixed(t.replication_factor as i32),
+                ),
+                |topic, (k, v)| topic.set(k, v),
+            )
+        })
+        .collect();
     let results = admin
-        .create_topics([&topic], &options())
+        .create_topics(new.iter(), &options())
         .await
         .map_err(AdminError::Request)?;
-    match results.into_iter().next() {
-        Some(Ok(_)) => Ok(Ensured::Created),
-        Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => Ok(Ensured::Existed),
-        Some(Err((topic, code))) => Err(AdminError::CreateTopic { topic, code }),
-        None => Ok(Ensured::Created),
-    }
+    let mut by_name: std::collections::HashMap<String, Result<Ensured, AdminError>> = results
+        .into_iter()
+        .map(|r| match r {
+            Ok(name) => (name, Ok(Ensured::Created)),
+            Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => (name, Ok(Ensured::Existed)),
+            Err((name, code)) => (
+                name.clone(),
+                Err(AdminError::CreateTopic { topic: name, code }),
+            ),
+        })
+        .collect();
+    Ok(topics
+        .iter()
+        .map(|t| by_name.remove(&t.name).unwrap_or(Ok(Ensured::Created)))
+        .collect())
 }
 
 /// Grows `name` to `count` partitions. A topic that already has at least that many is fine.

@@ -103,6 +103,23 @@ struct Round {
     awaited: usize,
 }
 
+/// At most this many remote topics per CreateTopics request (and their source configs per
+/// DescribeConfigs request).
+const CREATE_BATCH: usize = 100;
+
+/// What became of a remote topic a round set out to create.
+enum Creation {
+    /// Its source topic's configs could not be read, so it was not created.
+    Unreadable(AdminError),
+    /// Asked for with this many configs.
+    Sent {
+        configs: usize,
+        result: Result<Ensured, AdminError>,
+    },
+    /// The request for its batch failed (logged once for the batch).
+    RequestFailed,
+}
+
 /// How soon a round re-checks after creating topics or partitions.
 const PENDING_RECHECK: Duration = Duration::from_millis(250);
 /// How soon an instance that does not create topics re-checks for the ones it waits for.
@@ -206,6 +223,63 @@ impl TopicSync {
         }
     }
 
+    /// Creates the remote topics of `planned` that `target` does not have, in batches of
+    /// [`CREATE_BATCH`] (their source configs read in one request per batch): per remote topic,
+    /// what became of it.
+    async fn create_missing(
+        &self,
+        planned: &[PlannedTopic],
+        target: &ClusterMetadata,
+        rf: i16,
+    ) -> HashMap<String, Creation> {
+        let missing: Vec<(&str, &str, i32)> = planned
+            .iter()
+            .filter_map(|p| match &p.decision {
+                TopicDecision::Replicate { remote } if !target.topics.contains_key(remote) => {
+                    Some((p.source_topic.as_str(), remote.as_str(), p.partitions))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut out = HashMap::with_capacity(missing.len());
+        for batch in missing.chunks(CREATE_BATCH) {
+            let sources: Vec<String> = batch.iter().map(|(s, _, _)| s.to_string()).collect();
+            let configs =
+                sync::creation_configs_of(&self.mirror, &self.source_admin, &sources).await;
+            let mut topics = Vec::new();
+            for ((_, remote, partitions), configs) in batch.iter().zip(configs) {
+                match configs {
+                    Ok(configs) => topics.push(admin::TopicToCreate {
+                        name: remote.to_string(),
+                        partitions: *partitions,
+                        replication_factor: rf,
+                        configs,
+                    }),
+                    Err(e) => {
+                        out.insert(remote.to_string(), Creation::Unreadable(e));
+                    }
+                }
+            }
+            match admin::create_topics(&self.target_admin, &topics).await {
+                Ok(results) => {
+                    for (topic, result) in topics.iter().zip(results) {
+                        let configs = topic.configs.len();
+                        out.insert(topic.name.clone(), Creation::Sent { configs, result });
+                    }
+                }
+                Err(e) => {
+                    // The request failed as a whole: the next round tries again.
+                    tracing::error!(topics = topics.len(), error = %error_chain(&e),
+                        "cannot create remote topics; their records are not copied until this succeeds");
+                    for topic in topics {
+                        out.insert(topic.name, Creation::RequestFailed);
+                    }
+                }
+            }
+        }
+        out
+    }
+
     async fn round(
         &mut self,
         skipped_logged: &mut std::collections::BTreeSet<String>,
@@ -234,6 +308,11 @@ impl TopicSync {
         });
         let mirror_name = self.mirror.name();
         let creates = *self.creates.borrow();
+        let mut creations = if creates {
+            self.create_missing(&planned_topics, &target, rf).await
+        } else {
+            HashMap::new()
+        };
         for planned in planned_topics {
             let remote = match planned.decision {
                 TopicDecision::Replicate { remote } => remote,
@@ -255,15 +334,8 @@ impl TopicSync {
                     continue;
                 }
                 None => {
-                    let configs = match sync::creation_configs(
-                        &self.mirror,
-                        &self.source_admin,
-                        &planned.source_topic,
-                    )
-                    .await
-                    {
-                        Ok(configs) => configs,
-                        Err(e) => {
+                    let (configs, result) = match creations.remove(&remote) {
+                        Some(Creation::Unreadable(e)) => {
                             // Never with the target's defaults: a compacted source would get a
                             // remote topic that deletes by age. Tried again next round.
                             tracing::warn!(topic = %planned.source_topic, remote = %remote,
@@ -273,16 +345,21 @@ impl TopicSync {
                             round.pending += 1;
                             continue;
                         }
+                        Some(Creation::Sent { configs, result }) => (configs, result),
+                        Some(Creation::RequestFailed) => {
+                            round.failed += 1;
+                            round.pending += 1;
+                            continue;
+                        }
+                        None => {
+                            round.pending += 1;
+                            continue;
+                        }
                     };
-                    let configs: Vec<(&str, &str)> = configs
-                        .iter()
-                        .map(|(k, v)| (k.as_str(), v.as_str()))
-                        .collect();
-                    match admin::ensure_topic(&self.target_admin, &remote, want, rf, &configs).await
-                    {
+                    match result {
                         Ok(Ensured::Created) => {
                             tracing::info!(topic = %planned.source_topic, remote = %remote,
-                                partitions = want, replication_factor = rf, configs = configs.len(),
+                                partitions = want, replication_factor = rf, configs,
                                 "created remote topic");
                             round.created += 1;
                             self.permissions.created(&mirror_name, &remote);

@@ -588,12 +588,40 @@ pub async fn creation_configs(
         .next()
         .map(|(_, entries)| entries)
         .unwrap_or_default();
+    Ok(created_with(mirror, &entries))
+}
+
+/// The configs a remote topic is created with, from its source topic's `entries`.
+fn created_with(mirror: &MirrorConfig, entries: &[TopicConfigEntry]) -> Vec<(String, String)> {
     let mut configs = match mirror.sync_topic_configs {
         SyncMode::Off | SyncMode::Report => BTreeMap::new(),
-        SyncMode::Enforce => desired_configs(&entries, &mirror.topic_configs),
+        SyncMode::Enforce => desired_configs(entries, &mirror.topic_configs),
     };
-    configs.extend(retention_kind(&entries));
-    Ok(configs.into_iter().collect())
+    configs.extend(retention_kind(entries));
+    configs.into_iter().collect()
+}
+
+/// [`creation_configs`] of many source topics: one DescribeConfigs request for all of them,
+/// and one per topic only if that request fails (so that one topic whose configs cannot be
+/// read does not hold the others back).
+pub async fn creation_configs_of(
+    mirror: &MirrorConfig,
+    source_admin: &AdminClient<LogContext>,
+    source_topics: &[String],
+) -> Vec<Result<Vec<(String, String)>, AdminError>> {
+    if let Ok(described) = admin::describe_topic_configs(source_admin, source_topics).await {
+        if described.len() == source_topics.len() {
+            return described
+                .into_iter()
+                .map(|(_, entries)| Ok(created_with(mirror, &entries)))
+                .collect();
+        }
+    }
+    let mut out = Vec::with_capacity(source_topics.len());
+    for topic in source_topics {
+        out.push(creation_configs(mirror, source_admin, topic).await);
+    }
+    out
 }
 
 /// Topic configs that decide what a log keeps, which every remote topic is created with
