@@ -4,11 +4,18 @@
     python3 bench/report.py RUN_DIR docs/benchmarks.md docs/benchmarks.png
 
 RUN_DIR holds results.tsv (name, key, value per line), settings.txt (key=value),
-strait-bench.yaml and mm2/mm2.properties... as compare.sh leaves them. The generated part of the
+strait-bench.yaml and mm2.properties as compare.sh leaves them. The generated part of the
 markdown file sits between the markers below; text outside them (findings, tuning notes) is
 kept. The chart needs matplotlib; without it the report says so and still gets written.
+
+Result names: `strait`, `strait-CODEC`, `mm2-tT`, `mm2-tT-CODEC` (throughput runs; MM2 with
+tasks.max T), `null` (the null replicator), `ceiling-producer`, `ceiling-consumer`,
+`direct-I`, `strait-lat-I`, `mm2-lat-1`, `mm2-fetch-lat-I` (latency run I), `idle-none`,
+`idle-strait`. Where MM2 ran with several tasks.max, each row of the main table takes the
+better of them, and says which.
 """
 
+import statistics
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -39,130 +46,283 @@ def fmt(v, digits=0):
     return f"{v:,.{digits}f}"
 
 
-def ratio(a, b):
-    if a is None or b is None or b == 0:
-        return None
-    return a / b
+def num(d, k):
+    v = d.get(k)
+    return v if isinstance(v, float) and v == v else None
 
 
-def rows(res, settings):
-    s, m = res.get("strait", {}), res.get("mm2", {})
-    size = float(settings["record_size"])
-    parts = float(settings["partitions"])
-    gb = float(settings["records"]) * size / 1e9
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
 
-    def get(d, k):
-        v = d.get(k)
-        return v if isinstance(v, float) else None
 
-    def per_gb(d):
-        cpu = get(d, "cpu_s")
-        return cpu / gb if cpu is not None else None
+class Report:
+    def __init__(self, res, settings):
+        self.res, self.settings = res, settings
+        self.size = float(settings["record_size"])
+        self.gb = float(settings["records"]) * self.size / 1e9
+        self.tasks = settings.get("mm2_tasks", "1").split()
+        self.codecs = settings.get("codecs", "").split()
 
-    def mb(d):
-        r = get(d, "records_per_s")
-        return r * size / 1e6 if r is not None else None
+    def run(self, name):
+        return self.res.get(name, {})
 
-    def mib(d):
-        r = get(d, "rss_kib")
-        return r / 1024 if r is not None else None
+    def mm2_name(self, t, codec="none"):
+        return f"mm2-t{t}" + ("" if codec == "none" else f"-{codec}")
 
-    def first_all(d):
-        f, a = get(d, "first_s"), get(d, "all_s")
-        return f + a if f is not None and a is not None else None
+    def strait_name(self, codec="none"):
+        return "strait" + ("" if codec == "none" else f"-{codec}")
 
+    def per_gb(self, d):
+        cpu = num(d, "cpu_s")
+        return cpu / self.gb if cpu is not None else None
+
+    def best_mm2(self, value, higher, codec="none"):
+        """(value, tasks) of the better MM2 run for `value(run)`."""
+        best = None
+        for t in self.tasks:
+            v = value(self.run(self.mm2_name(t, codec)))
+            if v is None:
+                continue
+            if best is None or (v > best[0] if higher else v < best[0]):
+                best = (v, t)
+        return best or (None, None)
+
+    def lat_runs(self, prefix):
+        i, out = 1, []
+        while f"{prefix}-{i}" in self.res:
+            out.append(self.res[f"{prefix}-{i}"])
+            i += 1
+        return out
+
+    def fresh(self, name):
+        d = self.run(name)
+        keys = sorted((k for k in d if k.startswith("fresh_s_")), key=lambda k: int(k[8:]))
+        return [num(d, k) for k in keys]
+
+
+def main_table(r: Report):
     out = []
 
-    def row(label, sv, mv, digits, better, target=None, met=None):
-        r = ratio(sv, mv) if better == "higher" else ratio(mv, sv)
-        out.append(
-            (label, fmt(sv, digits), fmt(mv, digits),
-             f"{r:.2f}×" if r is not None else "n/a",
-             target or "", met)
-        )
+    def row(label, sv, mv, digits, higher, target="", met=None):
+        value, tasks = mv if isinstance(mv, tuple) else (mv, None)
+        if sv is None or value is None or (value if higher else sv) == 0:
+            ratio = "n/a"
+        else:
+            ratio = f"{(sv / value if higher else value / sv):.2f}×"
+        shown = fmt(value, digits) + (f" (tasks.max {tasks})" if tasks and len(r.tasks) > 1 else "")
+        mark = "" if not target else ("yes" if met else "**no**")
+        out.append(f"| {label} | {fmt(sv, digits)} | {shown} | {ratio} | {target} | {mark} |")
 
-    thr_r = ratio(get(s, "records_per_s"), get(m, "records_per_s"))
-    row("throughput, records/s (first to last record)", get(s, "records_per_s"),
-        get(m, "records_per_s"), 0, "higher", "≥ 2× MM2", thr_r is not None and thr_r >= 2)
-    row("throughput, MB/s", mb(s), mb(m), 1, "higher")
-    row("all records on the target after start, s", first_all(s), first_all(m), 1, "lower")
-    row("first record on the target after start, s", get(s, "first_s"), get(m, "first_s"), 1,
-        "lower")
-    rss_r = ratio(mib(m), mib(s))
-    row("peak RSS, MiB", mib(s), mib(m), 0, "lower", "≤ 1/8 of MM2",
-        rss_r is not None and rss_r >= 8)
-    row("CPU seconds per GB replicated", per_gb(s), per_gb(m), 1, "lower")
-    p99_r = ratio(get(m, "lat_p99_ms"), get(s, "lat_p99_ms"))
-    row("latency p50, ms", get(s, "lat_p50_ms"), get(m, "lat_p50_ms"), 0, "lower")
-    row("latency p99, ms", get(s, "lat_p99_ms"), get(m, "lat_p99_ms"), 0, "lower",
-        "≤ 1/2 of MM2", p99_r is not None and p99_r >= 2)
-    row("latency max, ms", get(s, "lat_max_ms"), get(m, "lat_max_ms"), 0, "lower")
-    row("latency records missing", get(s, "lat_missing"), get(m, "lat_missing"), 0, "lower")
-    smax = get(s, "replay_max_per_partition")
-    row("failover replay, records (all partitions)", get(s, "replayed"), get(m, "replayed"), 0,
-        "lower")
-    row("failover replay, most in one partition", smax, get(m, "replay_max_per_partition"), 0,
-        "lower", "≤ 1 per partition", smax is not None and smax <= 1)
-    sk = get(s, "skipped")
-    row("failover skipped records", sk, get(m, "skipped"), 0, "lower", "0",
-        sk is not None and sk == 0)
-    row("failover: partitions without a translated offset", get(s, "untranslated_partitions"),
-        get(m, "untranslated_partitions"), 0, "lower")
-    fr = get(s, "fresh_s")
-    row("new topic's first record on the target, s", fr, get(m, "fresh_s"), 1, "lower",
-        "< 15 s", fr is not None and fr < 15)
-    return out, parts
+    s = r.run("strait")
+    rps = lambda d: num(d, "records_per_s")
+    mb = lambda d: rps(d) * r.size / 1e6 if rps(d) is not None else None
+    mib = lambda d: num(d, "rss_kib") / 1024 if num(d, "rss_kib") is not None else None
+    total = lambda d: (num(d, "first_s") + num(d, "all_s")
+                       if num(d, "first_s") is not None and num(d, "all_s") is not None else None)
+    m_rps = r.best_mm2(rps, True)
+    row("throughput, records/s (first to last record)", rps(s), m_rps, 0, True, "≥ 2× MM2",
+        rps(s) is not None and m_rps[0] is not None and rps(s) >= 2 * m_rps[0])
+    row("throughput, MB/s", mb(s), r.best_mm2(mb, True), 1, True)
+    row("all records on the target after start, s", total(s), r.best_mm2(total, False), 1, False)
+    row("first record on the target after start, s", num(s, "first_s"),
+        r.best_mm2(lambda d: num(d, "first_s"), False), 1, False)
+    m_rss = r.best_mm2(mib, False)
+    row("peak RSS, MiB", mib(s), m_rss, 0, False, "≤ 1/8 of MM2",
+        mib(s) is not None and m_rss[0] is not None and mib(s) * 8 <= m_rss[0])
+    for codec in ["none"] + r.codecs:
+        sv = r.per_gb(r.run(r.strait_name(codec)))
+        mv = r.best_mm2(r.per_gb, False, codec)
+        label = "CPU seconds per GB replicated" + ("" if codec == "none" else f", source in {codec}")
+        row(label, sv, mv, 1, False, "≤ 1/8 of MM2",
+            sv is not None and mv[0] is not None and sv * 8 <= mv[0])
+    sl, ml = r.lat_runs("strait-lat"), r.lat_runs("mm2-lat")
+    lat = lambda runs, k: median([num(x, k) for x in runs])
+    row("latency p50, ms (median of runs)", lat(sl, "lat_p50_ms"), lat(ml, "lat_p50_ms"), 0, False)
+    sp99, mp99 = lat(sl, "lat_p99_ms"), lat(ml, "lat_p99_ms")
+    row("latency p99, ms (median of runs)", sp99, mp99, 0, False, "≤ 1/2 of MM2",
+        sp99 is not None and mp99 is not None and sp99 * 2 <= mp99)
+    row("latency max, ms (median of runs)", lat(sl, "lat_max_ms"), lat(ml, "lat_max_ms"), 0, False)
+    row("latency records missing (all runs)", sum(num(x, "lat_missing") or 0 for x in sl),
+        sum(num(x, "lat_missing") or 0 for x in ml), 0, False)
+    tuned = r.run(f"mm2-t{r.settings.get('mm2_tuned', r.tasks[-1])}")
+    smax = num(s, "replay_max_per_partition")
+    row("failover replay, records (all partitions)", num(s, "replayed"), num(tuned, "replayed"), 0,
+        False)
+    row("failover replay, most in one partition", smax, num(tuned, "replay_max_per_partition"), 0,
+        False, "≤ 1 per partition", smax is not None and smax <= 1)
+    sk = num(s, "skipped")
+    row("failover skipped records", sk, num(tuned, "skipped"), 0, False, "0", sk == 0)
+    row("failover: partitions without a translated offset", num(s, "untranslated_partitions"),
+        num(tuned, "untranslated_partitions"), 0, False)
+    fr = median(r.fresh("strait"))
+    row("new topic's first record on the target, s (median)", fr,
+        median(r.fresh(f"mm2-t{r.settings.get('mm2_tuned', r.tasks[-1])}")), 1, False, "≤ 2 s",
+        fr is not None and fr <= 2)
+    idle_on, idle_off = r.run("idle-strait"), r.run("idle-none")
+    extra = (num(idle_on, "source_broker_cpu_pct") - num(idle_off, "source_broker_cpu_pct")
+             if num(idle_on, "source_broker_cpu_pct") is not None
+             and num(idle_off, "source_broker_cpu_pct") is not None else None)
+    if extra is not None:
+        out.append(f"| source broker's extra CPU with one idle mirrored topic, % of a core | "
+                   f"{extra:.1f} | not run | n/a | ≤ 1 % | {'yes' if extra <= 1 else '**no**'} |")
+    return out
+
+
+def ceiling_table(r: Report):
+    s_rps = num(r.run("strait"), "records_per_s")
+    m_rps, m_t = r.best_mm2(lambda d: num(d, "records_per_s"), True)
+    rows = [
+        ("null replicator: strait's clients and settings, no bookkeeping (bench/null_replicator.rs)",
+         num(r.run("null"), "records_per_s"), "≥ 90 %", 90),
+        ("Kafka ProducerPerformance into the target, strait's producer settings",
+         num(r.run("ceiling-producer"), "records_per_s"), "", None),
+        ("Kafka ConsumerPerformance from the source",
+         num(r.run("ceiling-consumer"), "records_per_s"), "", None),
+    ]
+    out = ["| | records/s | MB/s | strait reaches | MM2 reaches | target | met |",
+           "|---|---|---|---|---|---|---|"]
+    for label, v, target, pct in rows:
+        if v is None:
+            continue
+        reach = lambda x: f"{100 * x / v:.0f} %" if x is not None else "n/a"
+        met = "" if pct is None or s_rps is None else ("yes" if 100 * s_rps / v >= pct else "**no**")
+        out.append(f"| {label} | {fmt(v)} | {fmt(v * r.size / 1e6, 1)} | {reach(s_rps)} | "
+                   f"{reach(m_rps)} | {target} | {met} |")
+    null = r.run("null")
+    if r.per_gb(null) is not None:
+        out.append("")
+        out.append(f"The null replicator used {r.per_gb(null):.1f} CPU seconds per GB and "
+                   f"{fmt(num(null, 'rss_kib') / 1024)} MiB at its peak (strait: "
+                   f"{fmt(r.per_gb(r.run('strait')), 1)} s per GB, "
+                   f"{fmt((num(r.run('strait'), 'rss_kib') or 0) / 1024)} MiB).")
+    return out
+
+
+def latency_table(r: Report):
+    runs = {
+        "strait": r.lat_runs("strait-lat"),
+        "floor": r.lat_runs("direct"),
+        "mm2": r.lat_runs("mm2-fetch-lat"),
+    }
+    n = max((len(v) for v in runs.values()), default=0)
+    if n == 0:
+        return []
+    cell = lambda d: (f"{fmt(num(d, 'lat_p99_ms'))} / {fmt(num(d, 'lat_max_ms'))}"
+                      + (f" ({fmt(num(d, 'lat_missing'))} missing)" if num(d, "lat_missing") else ""))
+    out = ["| run | strait p99 / max, ms | floor (no replication) p99 / max | "
+           f"MM2, fetch coalesced, tasks.max {r.settings.get('mm2_tuned', '')} p99 / max |",
+           "|---|---|---|---|"]
+    for i in range(n):
+        cells = [cell(v[i]) if i < len(v) else "" for v in runs.values()]
+        out.append(f"| {i + 1} | " + " | ".join(cells) + " |")
+    med = lambda v, k: median([num(x, k) for x in v])
+    out.append("| median | " + " | ".join(
+        f"{fmt(med(v, 'lat_p99_ms'))} / {fmt(med(v, 'lat_max_ms'))}" for v in runs.values()) + " |")
+    sp, fp = med(runs["strait"], "lat_p99_ms"), med(runs["floor"], "lat_p99_ms")
+    if sp is not None and fp is not None:
+        out.append("")
+        out.append(f"Target: strait's p99 within 10 ms of the floor (medians): {sp - fp:+.0f} ms, "
+                   f"{'met' if sp - fp <= 10 else '**not met**'}. p50 (medians): strait "
+                   f"{fmt(med(runs['strait'], 'lat_p50_ms'))} ms, floor "
+                   f"{fmt(med(runs['floor'], 'lat_p50_ms'))} ms, MM2 coalesced "
+                   f"{fmt(med(runs['mm2'], 'lat_p50_ms'))} ms.")
+    return out
+
+
+def mm2_table(r: Report):
+    out = ["| replicator | records/s | CPU s per GB | " +
+           " | ".join(f"CPU s per GB, {c}" for c in r.codecs) + " | peak RSS, MiB |",
+           "|---|---|---|" + "---|" * len(r.codecs) + "---|"]
+    entries = [("strait", lambda c: r.strait_name(c))] + [
+        (f"MM2, tasks.max {t}", lambda c, t=t: r.mm2_name(t, c)) for t in r.tasks]
+    for label, name in entries:
+        d = r.run(name("none"))
+        if not d:
+            continue
+        codecs = " | ".join(fmt(r.per_gb(r.run(name(c))), 1) for c in r.codecs)
+        rss = num(d, "rss_kib")
+        out.append(f"| {label} | {fmt(num(d, 'records_per_s'))} | {fmt(r.per_gb(d), 1)} | "
+                   f"{codecs} | {fmt(rss / 1024 if rss else None)} |")
+    return out
+
+
+def idle_table(r: Report):
+    off, on = r.run("idle-none"), r.run("idle-strait")
+    if not off or not on:
+        return []
+    secs = r.settings.get("idle_seconds", "60")
+    p = lambda d, k: fmt(num(d, k), 2)
+    return [
+        f"Idle: CPU in % of one core over {secs} s, with strait stopped and with strait mirroring "
+        f"one idle topic of {r.settings['partitions']} partitions (nothing else replicating):",
+        "",
+        "| | source broker | target broker | strait |",
+        "|---|---|---|---|",
+        f"| strait stopped | {p(off, 'source_broker_cpu_pct')} | {p(off, 'target_broker_cpu_pct')} | |",
+        f"| strait running, idle | {p(on, 'source_broker_cpu_pct')} | {p(on, 'target_broker_cpu_pct')} | "
+        f"{p(on, 'replicator_cpu_pct')} |",
+    ]
 
 
 def markdown(res, settings, run: Path, chart_ok: bool, chart_name: str):
-    table, _ = rows(res, settings)
+    r = Report(res, settings)
     lines = [START, ""]
+    tasks = " and ".join(r.tasks)
     lines.append(
         f"Run of {settings['date']}: {int(float(settings['records'])):,} records of "
-        f"{settings['record_size']} B in {settings['partitions']} partitions (throughput); "
+        f"{settings['record_size']} B in {settings['partitions']} partitions (throughput; also "
+        f"with the source in {', '.join(r.codecs) or 'no other codec'}); "
         f"{settings['latency_rate']} records/s for {settings['latency_seconds']} s after a "
-        f"{settings.get('latency_warmup', '0')} s warm-up (latency); "
+        f"{settings.get('latency_warmup', '0')} s warm-up (latency, "
+        f"{settings.get('latency_runs', '1')} runs each); "
         f"{settings['replay_rate']} records/s for {settings['replay_seconds']} s with a group "
-        f"committing halfway (replay). Ratios are strait's advantage (>1× = strait better)."
+        f"committing halfway (replay); {settings.get('fresh_runs', '1')} new topics (freshness). "
+        f"MirrorMaker 2 ran with tasks.max {tasks}; each row takes its better figure. Ratios "
+        f"are strait's advantage (>1× = strait better)."
     )
     lines.append("")
     lines.append("| | strait | MirrorMaker 2 | ratio | target | met |")
     lines.append("|---|---|---|---|---|---|")
-    for label, sv, mv, r, target, met in table:
-        mark = "" if not target else ("yes" if met else "**no**")
-        lines.append(f"| {label} | {sv} | {mv} | {r} | {target} | {mark} |")
-    cp = res.get("ceiling-producer", {}).get("records_per_s")
-    cc = res.get("ceiling-consumer", {}).get("records_per_s")
-    size = float(settings["record_size"])
+    lines.extend(main_table(r))
     lines.append("")
-    lines.append("Ceiling: what the brokers on this machine allow, each tool alone.")
+    lines.append("Ceiling: what this machine allows, each alone.")
     lines.append("")
-    lines.append("| | records/s | MB/s | strait reaches | MM2 reaches |")
-    lines.append("|---|---|---|---|---|")
-    s_rps = res.get("strait", {}).get("records_per_s")
-    m_rps = res.get("mm2", {}).get("records_per_s")
-    for label, v in (("Kafka ProducerPerformance into the target", cp),
-                     ("Kafka ConsumerPerformance from the source", cc)):
-        if isinstance(v, float):
-            reach = lambda x: f"{100 * x / v:.0f} %" if isinstance(x, float) else "n/a"
-            lines.append(f"| {label} | {fmt(v)} | {fmt(v * size / 1e6, 1)} | {reach(s_rps)} | "
-                         f"{reach(m_rps)} |")
-    # Extra latency runs, one sentence each: (result name, what was measured).
-    extra_latency = (
-        ("direct", "Latency floor: the same latency workload produced to and read from one topic "
-                   "on the source broker, no replication"),
-        ("mm2-fetch", "MirrorMaker 2 with strait's fetch coalescing on its source consumer "
-                      "(`A.consumer.fetch.min.bytes = 65536`, `A.consumer.fetch.max.wait.ms = 20`), "
-                      "the same latency workload"),
-    )
-    for name, what in extra_latency:
-        r = res.get(name, {})
-        if isinstance(r.get("lat_p99_ms"), float):
-            lines.append("")
-            missing = r.get("lat_missing")
-            missing = f", {fmt(missing)} missing" if isinstance(missing, float) else ""
-            lines.append(f"{what}: p50 {fmt(r.get('lat_p50_ms'))} ms, p99 {fmt(r.get('lat_p99_ms'))} "
-                         f"ms, max {fmt(r.get('lat_max_ms'))} ms{missing}.")
+    lines.extend(ceiling_table(r))
+    lines.append("")
+    lines.append("Throughput and CPU per GB of every run (the source compressed as named; both "
+                 "replicators write uncompressed):")
+    lines.append("")
+    lines.extend(mm2_table(r))
+    lat = latency_table(r)
+    if lat:
+        lines.append("")
+        lines.append("Latency per run (p99 / max in ms; the floor is the same workload produced "
+                     "to and read from one topic of the source broker, no replication; MM2 with "
+                     "strait's fetch coalescing on its source consumer, "
+                     "`A.consumer.fetch.min.bytes = 65536`, `A.consumer.fetch.max.wait.ms = 20`):")
+        lines.append("")
+        lines.extend(lat)
+    ml = r.lat_runs("mm2-lat")
+    if ml:
+        d = ml[0]
+        lines.append("")
+        lines.append(f"MirrorMaker 2 with its defaults (tasks.max 1, one run): p50 "
+                     f"{fmt(num(d, 'lat_p50_ms'))} ms, p99 {fmt(num(d, 'lat_p99_ms'))} ms, max "
+                     f"{fmt(num(d, 'lat_max_ms'))} ms.")
+    fresh = r.fresh("strait")
+    if fresh:
+        tuned = f"mm2-t{settings.get('mm2_tuned', r.tasks[-1])}"
+        lines.append("")
+        lines.append("New topics, seconds from creation on the source to the first record on the "
+                     "target: strait " + ", ".join(fmt(v, 2) for v in fresh) +
+                     f" (median {fmt(median(fresh), 2)}); MM2 (refresh.topics.interval.seconds "
+                     "10) " + ", ".join(fmt(v, 2) for v in r.fresh(tuned)) +
+                     f" (median {fmt(median(r.fresh(tuned)), 2)}).")
+    idle = idle_table(r)
+    if idle:
+        lines.append("")
+        lines.extend(idle)
     lines.append("")
     if chart_ok:
         lines.append(f"![strait vs MirrorMaker 2]({chart_name})")
@@ -177,13 +337,15 @@ def markdown(res, settings, run: Path, chart_ok: bool, chart_name: str):
     lines.append("")
     lines.append("### Exact settings")
     lines.append("")
-    lines.append("strait (its defaults; the HTTP endpoint on a free port):")
+    lines.append("strait (its defaults; the HTTP endpoint on a free port); the null replicator "
+                 "builds its clients from the same file:")
     lines.append("")
     lines.append("```yaml")
     lines.append((run / "strait-bench.yaml").read_text().rstrip())
     lines.append("```")
     lines.append("")
-    lines.append(f"MirrorMaker 2, dedicated mode, tasks.max={settings['mm2_tasks']}:")
+    lines.append(f"MirrorMaker 2, dedicated mode, run with tasks.max {tasks} (the file with the "
+                 f"first; the coalesced latency runs add the two `A.consumer.` lines above):")
     lines.append("")
     lines.append("```properties")
     lines.append((run / "mm2.properties").read_text().rstrip())
@@ -201,13 +363,12 @@ def chart(res, settings, path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    s, m = res.get("strait", {}), res.get("mm2", {})
-    size = float(settings["record_size"])
-    gb = float(settings["records"]) * size / 1e9
+    r = Report(res, settings)
+    s = r.run("strait")
     fig, axes = plt.subplots(1, 5, figsize=(17, 4))
     colors = ["#1f77b4", "#d62728"]
 
-    def bars(ax, title, values, unit, ceiling=None):
+    def bars(ax, title, values, unit, ceiling=None, ceiling_label=""):
         names = ["strait", "MM2"]
         vals = [v if isinstance(v, float) else 0 for v in values]
         ax.bar(names, vals, color=colors)
@@ -215,35 +376,38 @@ def chart(res, settings, path: Path) -> bool:
             ax.text(i, v, f"{v:,.0f}" if v >= 10 else f"{v:.1f}", ha="center", va="bottom")
         if ceiling:
             ax.axhline(ceiling, color="gray", linestyle="--", linewidth=1)
-            ax.text(0.5, ceiling, "Kafka ProducerPerformance alone", ha="center", va="bottom",
-                    color="gray", fontsize=8)
+            ax.text(0.5, ceiling, ceiling_label, ha="center", va="bottom", color="gray",
+                    fontsize=8)
         ax.set_title(title)
         ax.set_ylabel(unit)
 
-    cp = res.get("ceiling-producer", {}).get("records_per_s")
+    null = num(r.run("null"), "records_per_s")
     bars(axes[0], "throughput (higher is better)",
-         [s.get("records_per_s"), m.get("records_per_s")], "records/s",
-         cp if isinstance(cp, float) else None)
-    bars(axes[1], "peak RSS (lower is better)",
-         [s.get("rss_kib", 0) / 1024, m.get("rss_kib", 0) / 1024], "MiB")
+         [num(s, "records_per_s"), r.best_mm2(lambda d: num(d, "records_per_s"), True)[0]],
+         "records/s", null, "null replicator")
+    rss = lambda d: num(d, "rss_kib") / 1024 if num(d, "rss_kib") is not None else None
+    bars(axes[1], "peak RSS (lower is better)", [rss(s), r.best_mm2(rss, False)[0]], "MiB")
     bars(axes[2], "CPU per GB (lower is better)",
-         [s.get("cpu_s", 0) / gb, m.get("cpu_s", 0) / gb], "CPU seconds")
+         [r.per_gb(s), r.best_mm2(r.per_gb, False)[0]], "CPU seconds")
     ax = axes[3]
     x = [0, 1]
     w = 0.35
-    p50 = [s.get("lat_p50_ms", 0), m.get("lat_p50_ms", 0)]
-    p99 = [s.get("lat_p99_ms", 0), m.get("lat_p99_ms", 0)]
-    ax.bar([i - w / 2 for i in x], p50, w, label="p50", color="#7fa7d0")
-    ax.bar([i + w / 2 for i in x], p99, w, label="p99", color="#1f3f6f")
-    floor = res.get("direct", {}).get("lat_p99_ms")
-    if isinstance(floor, float):
+    sl, ml = r.lat_runs("strait-lat"), r.lat_runs("mm2-lat")
+    med = lambda v, k: median([num(d, k) for d in v]) or 0
+    ax.bar([i - w / 2 for i in x], [med(sl, "lat_p50_ms"), med(ml, "lat_p50_ms")], w,
+           label="p50", color="#7fa7d0")
+    ax.bar([i + w / 2 for i in x], [med(sl, "lat_p99_ms"), med(ml, "lat_p99_ms")], w,
+           label="p99", color="#1f3f6f")
+    floor = med(r.lat_runs("direct"), "lat_p99_ms")
+    if floor:
         ax.axhline(floor, color="gray", linestyle="--", linewidth=1, label="p99, no replication")
     ax.set_xticks(x, ["strait", "MM2"])
     ax.set_title("end-to-end latency (lower is better)")
     ax.set_ylabel("ms")
     ax.legend(loc="upper left")
+    tuned = r.run(f"mm2-t{settings.get('mm2_tuned', r.tasks[-1])}")
     bars(axes[4], "failover replay, max per partition",
-         [s.get("replay_max_per_partition"), m.get("replay_max_per_partition")], "records")
+         [num(s, "replay_max_per_partition"), num(tuned, "replay_max_per_partition")], "records")
     fig.suptitle(
         f"strait vs MirrorMaker 2 on {settings['cores']} cores, Kafka {settings['kafka']}, "
         f"{settings['date']}"

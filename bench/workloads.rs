@@ -18,6 +18,12 @@
 //!       <max_replayed_per_partition> <untranslated_partitions>` (partitions for which the
 //!       replicator committed no offset within 2 minutes after the stream: a consumer there
 //!       would start from its auto.offset.reset).
+//!
+//!   workloads freshness SRC TOPIC DST REMOTE TIMEOUT_S
+//!       creates TOPIC (one partition) on SRC, produces one record to it at once and waits until
+//!       REMOTE on DST holds it (end offset polled every 50 ms). Prints `freshness <seconds>`:
+//!       from the creation's acknowledgement to the record's arrival (exit 1 on a timeout). No
+//!       JVM tool in between, whose start-up alone would take a second of the measured time.
 #![allow(clippy::disallowed_methods)] // a measuring tool, independent of strait's client factory
 
 use std::collections::BTreeMap;
@@ -25,6 +31,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -44,6 +52,22 @@ enum Cli {
     Latency(LatencyArgs),
     /// Records replayed or skipped by a group resumed at its translated offsets.
     Replay(ReplayArgs),
+    /// A new topic's first record on the target (see the file header).
+    Freshness(FreshnessArgs),
+}
+
+#[derive(Args)]
+struct FreshnessArgs {
+    /// Bootstrap servers of the source cluster.
+    src: String,
+    /// The topic created on the source.
+    topic: String,
+    /// Bootstrap servers of the target cluster.
+    dst: String,
+    /// The replicated topic on the target.
+    remote: String,
+    /// Exit 1 after this many seconds.
+    timeout_s: u64,
 }
 
 #[derive(Args)]
@@ -427,9 +451,70 @@ fn replay(args: ReplayArgs) {
     println!("replay {replayed} {skipped} {max_replayed} {untranslated}");
 }
 
+fn freshness(args: FreshnessArgs) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &args.src)
+        .create()
+        .expect("admin client");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let topic = NewTopic::new(&args.topic, 1, TopicReplication::Fixed(1));
+    let created = rt
+        .block_on(admin.create_topics([&topic], &AdminOptions::new()))
+        .expect("create topic");
+    for r in created {
+        r.unwrap_or_else(|(t, code)| panic!("create {t}: {code}"));
+    }
+    let t0 = Instant::now();
+    let producer = producer(&args.src);
+    let mut rec = BaseRecord::<(), [u8]>::to(&args.topic)
+        .partition(0)
+        .payload(b"fresh");
+    // The new partition's leader may not be known to the producer for a moment.
+    loop {
+        match producer.send(rec) {
+            Ok(()) => break,
+            Err((_, r)) => {
+                producer.poll(Duration::from_millis(10));
+                rec = r;
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+    let reader = consumer(&args.dst, "bench-freshness");
+    let timeout = Duration::from_secs(args.timeout_s);
+    loop {
+        // Metadata first: a watermark query for a topic that does not exist yet only errs.
+        let exists = reader
+            .fetch_metadata(Some(&args.remote), Duration::from_secs(5))
+            .is_ok_and(|md| {
+                md.topics()
+                    .iter()
+                    .any(|t| t.name() == args.remote && !t.partitions().is_empty())
+            });
+        if exists {
+            if let Ok((_, high)) = reader.fetch_watermarks(&args.remote, 0, Duration::from_secs(5))
+            {
+                if high >= 1 {
+                    println!("freshness {:.3}", t0.elapsed().as_secs_f64());
+                    return;
+                }
+            }
+        }
+        if t0.elapsed() > timeout {
+            eprintln!("freshness: no record on {} after {timeout:?}", args.remote);
+            std::process::exit(1);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn main() {
     match Cli::parse() {
         Cli::Latency(args) => latency(args),
         Cli::Replay(args) => replay(args),
+        Cli::Freshness(args) => freshness(args),
     }
 }

@@ -17,6 +17,12 @@
 #                        $STRAIT_KAFKA_CACHE/kafka-<version>/libs
 #   STRAIT_KAFKA_VERSION Kafka version (default 4.1.1; the tests also use 3.9.1 and 4.4.0)
 #   STRAIT_HARNESS_RUN   run dir holding one sub-directory per cluster (default: harness/run)
+#   STRAIT_KAFKA_HEAP    the broker's -Xmx (default 768m; bench/scale.sh raises it for 10,000
+#                        partitions); STRAIT_MM2_HEAP the same for MirrorMaker 2 (default 1g)
+#   STRAIT_KAFKA_EXTERNAL  LISTEN:ADVERTISED (ports): `start` adds a listener EXTERNAL on
+#                        127.0.0.1:LISTEN that advertises 127.0.0.1:ADVERTISED, for a proxy
+#                        there that forwards to LISTEN (bench/scale.sh's WAN workload): clients
+#                        that bootstrap through the proxy keep going through it
 #
 # Everything a cluster writes lives in RUN/NAME: server.properties, data/ (log.dirs and the
 # KRaft metadata log), logs/server.log, stdout.log, pid. `start` wipes RUN/NAME first.
@@ -155,12 +161,17 @@ start() { # NAME PORT
   local name=$1 port=$2 dir=$RUN/$1
   [[ $name =~ ^[A-Za-z0-9_-]+$ ]] || die "cluster name must match [A-Za-z0-9_-]+: '$name'"
   [[ $port =~ ^[0-9]+$ ]] && ((port > 0 && port < 65535)) || die "bad port '$port'"
-  local cport=$((port + 1)) pid
+  local cport=$((port + 1)) pid ext_listen= ext_adv=
+  if [ -n "${STRAIT_KAFKA_EXTERNAL:-}" ]; then
+    [[ $STRAIT_KAFKA_EXTERNAL =~ ^([0-9]+):([0-9]+)$ ]] ||
+      die "STRAIT_KAFKA_EXTERNAL must be LISTEN_PORT:ADVERTISED_PORT, not '$STRAIT_KAFKA_EXTERNAL'"
+    ext_listen=${BASH_REMATCH[1]} ext_adv=${BASH_REMATCH[2]}
+  fi
   need_libs
   if pid=$(pid_of "$dir"); then
     die "cluster $name is already running (pid $pid); stop it first: $0 stop $name"
   fi
-  for p in "$port" "$cport"; do
+  for p in "$port" "$cport" $ext_listen; do
     port_in_use "$p" && die "port $p on 127.0.0.1 is already in use (another broker?); pick another PORT or stop it"
   done
   local t0=$SECONDS
@@ -169,8 +180,14 @@ start() { # NAME PORT
   {
     cat "$CONF/broker-base.properties"
     printf 'controller.quorum.voters=1@127.0.0.1:%s\n' "$cport"
-    printf 'listeners=PLAINTEXT://127.0.0.1:%s,CONTROLLER://127.0.0.1:%s\n' "$port" "$cport"
-    printf 'advertised.listeners=PLAINTEXT://127.0.0.1:%s\n' "$port"
+    if [ -n "$ext_listen" ]; then
+      printf 'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT\n'
+      printf 'listeners=PLAINTEXT://127.0.0.1:%s,EXTERNAL://127.0.0.1:%s,CONTROLLER://127.0.0.1:%s\n' "$port" "$ext_listen" "$cport"
+      printf 'advertised.listeners=PLAINTEXT://127.0.0.1:%s,EXTERNAL://127.0.0.1:%s\n' "$port" "$ext_adv"
+    else
+      printf 'listeners=PLAINTEXT://127.0.0.1:%s,CONTROLLER://127.0.0.1:%s\n' "$port" "$cport"
+      printf 'advertised.listeners=PLAINTEXT://127.0.0.1:%s\n' "$port"
+    fi
     printf 'log.dirs=%s\n' "$dir/data"
   } >"$dir/server.properties"
   local cid
@@ -181,7 +198,7 @@ start() { # NAME PORT
     die "formatting $dir/data failed"
   }
   # setsid: the broker outlives this script and ignores the terminal's Ctrl-C; stop it with `stop`.
-  setsid java -Xms256m -Xmx768m "${JVM_PERF[@]}" \
+  setsid java -Xms256m "-Xmx${STRAIT_KAFKA_HEAP:-768m}" "${JVM_PERF[@]}" \
     -Dkafka.logs.dir="$dir/logs" "$(log_config broker)" \
     -cp "$KLIB/*" kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 </dev/null &
   pid=$!
@@ -234,7 +251,7 @@ status() {
       d=${d%/}
       [ -f "$d/pid" ] || continue
       any=1
-      port=$(sed -n 's/^advertised.listeners=PLAINTEXT:\/\/127.0.0.1:\([0-9]*\)$/\1/p' "$d/server.properties" 2>/dev/null || true)
+      port=$(sed -n 's/^advertised.listeners=PLAINTEXT:\/\/127.0.0.1:\([0-9]*\).*$/\1/p' "$d/server.properties" 2>/dev/null || true)
       if pid=$(pid_of "$d"); then
         echo "$(basename "$d"): running pid $pid${port:+ bootstrap 127.0.0.1:$port}"
       else
@@ -257,7 +274,7 @@ mm2() { # CONFIG
   if pid=$(pid_of "$dir"); then die "MirrorMaker 2 already running (pid $pid)"; fi
   rm -rf "$dir"
   mkdir -p "$dir"
-  setsid java -Xms256m -Xmx1g "${JVM_PERF[@]}" \
+  setsid java -Xms256m "-Xmx${STRAIT_MM2_HEAP:-1g}" "${JVM_PERF[@]}" \
     -Dkafka.logs.dir="$dir" "$(log_config mm2)" \
     -cp "$KLIB/*" org.apache.kafka.connect.mirror.MirrorMaker "$cfg" >"$dir/stdout.log" 2>&1 </dev/null &
   pid=$!
