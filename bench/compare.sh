@@ -218,6 +218,17 @@ for i in $(seq 1 "$LAT_RUNS"); do
   latency "strait-lat-$i" "bench-s-lat-$i" "A.bench-s-lat-$i"
 done
 stop_strait
+# The replication floor: the null replicator (strait's clients with strait's settings, nothing
+# else) in strait's place, so that what the second broker and the copy itself cost on this
+# machine is apart from what strait's record path adds.
+for i in $(seq 1 "$LAT_RUNS"); do
+  create $B "null.bench-n-lat-$i" "$P"
+  ./target/release/examples/null_replicator --config "$cfg" --source A --target B "bench-n-lat-$i" \
+    "null.bench-n-lat-$i" 1000000000000 >/dev/null 2>>"$STRAIT_HARNESS_RUN/null-lat.log" &
+  NPID=$!
+  latency "null-lat-$i" "bench-n-lat-$i" "null.bench-n-lat-$i"
+  kill "$NPID"; wait "$NPID" 2>/dev/null || true; NPID=
+done
 start_mm2 "$STRAIT_HARNESS_RUN/mm2-t1.properties"
 latency mm2-lat-1 bench-m-lat A.bench-m-lat
 $K stop-mm2 >/dev/null
@@ -244,6 +255,14 @@ tool org.apache.kafka.tools.ProducerPerformance --topic bench-idle --num-records
 start_strait "$idlecfg"
 wait_for A.bench-idle 1 >/dev/null
 idle_window idle-strait $SPID
+stop_strait
+# The same without the check of the source's topic list between refreshes (it only runs when
+# watch_topics_interval is shorter than refresh_topics_interval): what new topics in 2 s cost.
+nowatch=$STRAIT_HARNESS_RUN/strait-idle-nowatch.yaml
+sed 's/    replication_factor: 1/    replication_factor: 1\n    watch_topics_interval: 10s/' "$idlecfg" >"$nowatch"
+start_strait "$nowatch"
+wait_for A.bench-idle 1 >/dev/null
+idle_window idle-nowatch $SPID
 stop_strait
 
 # --- Ceiling: the brokers alone, and a replicator that only copies ----------------------------

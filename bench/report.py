@@ -165,7 +165,15 @@ def main_table(r: Report):
              and num(idle_off, "source_broker_cpu_pct") is not None else None)
     if extra is not None:
         out.append(f"| source broker's extra CPU with one idle mirrored topic, % of a core | "
-                   f"{extra:.1f} | not run | n/a | ≤ 1 % | {'yes' if extra <= 1 else '**no**'} |")
+                   f"{extra:.1f} | not run | n/a |  |  |")
+    nowatch = r.run("idle-nowatch")
+    watch = (num(idle_on, "source_broker_cpu_pct") - num(nowatch, "source_broker_cpu_pct")
+             if num(idle_on, "source_broker_cpu_pct") is not None
+             and num(nowatch, "source_broker_cpu_pct") is not None else None)
+    if watch is not None:
+        out.append(f"| source broker's extra CPU for new topics in 2 s (watch_topics_interval 1s "
+                   f"against none), % of a core | {watch:.1f} | n/a | n/a | ≤ 1 % | "
+                   f"{'yes' if watch <= 1 else '**no**'} |")
     return out
 
 
@@ -203,6 +211,7 @@ def latency_table(r: Report):
     runs = {
         "strait": r.lat_runs("strait-lat"),
         "floor": r.lat_runs("direct"),
+        "null": r.lat_runs("null-lat"),
         "mm2": r.lat_runs("mm2-fetch-lat"),
     }
     n = max((len(v) for v in runs.values()), default=0)
@@ -211,8 +220,9 @@ def latency_table(r: Report):
     cell = lambda d: (f"{fmt(num(d, 'lat_p99_ms'))} / {fmt(num(d, 'lat_max_ms'))}"
                       + (f" ({fmt(num(d, 'lat_missing'))} missing)" if num(d, "lat_missing") else ""))
     out = ["| run | strait p99 / max, ms | floor (no replication) p99 / max | "
+           "null replicator (strait's clients only) p99 / max | "
            f"MM2, fetch coalesced, tasks.max {r.settings.get('mm2_tuned', '')} p99 / max |",
-           "|---|---|---|---|"]
+           "|---|---|---|---|---|"]
     for i in range(n):
         cells = [cell(v[i]) if i < len(v) else "" for v in runs.values()]
         out.append(f"| {i + 1} | " + " | ".join(cells) + " |")
@@ -220,12 +230,18 @@ def latency_table(r: Report):
     out.append("| median | " + " | ".join(
         f"{fmt(med(v, 'lat_p99_ms'))} / {fmt(med(v, 'lat_max_ms'))}" for v in runs.values()) + " |")
     sp, fp = med(runs["strait"], "lat_p99_ms"), med(runs["floor"], "lat_p99_ms")
+    np_ = med(runs["null"], "lat_p99_ms")
+    if sp is not None and np_ is not None:
+        out.append("")
+        out.append(f"strait's p99 against the null replicator's (medians): {sp - np_:+.0f} ms: "
+                   "what strait's record path adds to a copy with the same clients.")
     if sp is not None and fp is not None:
         out.append("")
         out.append(f"Target: strait's p99 within 10 ms of the floor (medians): {sp - fp:+.0f} ms, "
                    f"{'met' if sp - fp <= 10 else '**not met**'}. p50 (medians): strait "
                    f"{fmt(med(runs['strait'], 'lat_p50_ms'))} ms, floor "
-                   f"{fmt(med(runs['floor'], 'lat_p50_ms'))} ms, MM2 coalesced "
+                   f"{fmt(med(runs['floor'], 'lat_p50_ms'))} ms, null replicator "
+                   f"{fmt(med(runs['null'], 'lat_p50_ms'))} ms, MM2 coalesced "
                    f"{fmt(med(runs['mm2'], 'lat_p50_ms'))} ms.")
     return out
 
@@ -262,7 +278,10 @@ def idle_table(r: Report):
         f"| strait stopped | {p(off, 'source_broker_cpu_pct')} | {p(off, 'target_broker_cpu_pct')} | |",
         f"| strait running, idle | {p(on, 'source_broker_cpu_pct')} | {p(on, 'target_broker_cpu_pct')} | "
         f"{p(on, 'replicator_cpu_pct')} |",
-    ]
+    ] + ([
+        f"| strait running, idle, no topic-list check between refreshes (`watch_topics_interval: 10s`) | "
+        f"{p(nw, 'source_broker_cpu_pct')} | {p(nw, 'target_broker_cpu_pct')} | {p(nw, 'replicator_cpu_pct')} |",
+    ] if (nw := r.run("idle-nowatch")) else [])
 
 
 def markdown(res, settings, run: Path, chart_ok: bool, chart_name: str):

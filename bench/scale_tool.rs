@@ -99,9 +99,6 @@ struct CheckpointArgs {
     timeout_s: u64,
 }
 
-/// Groups whose commits `commit-groups` keeps in flight on its one client.
-const COMMITS_IN_FLIGHT: usize = 128;
-
 fn name(prefix: &str, i: usize) -> String {
     format!("{prefix}{i:05}")
 }
@@ -286,92 +283,38 @@ fn wait_partitions(a: WaitArgs) {
     }
 }
 
-/// AlterConsumerGroupOffsets for every group through one admin client, [`COMMITS_IN_FLIGHT`]
-/// at a time (librdkafka takes one group per request; rust-rdkafka does not wrap the call). A
-/// client per group would cost about 40 ms of CPU each in its creation alone.
-#[allow(unsafe_code)]
+/// AlterConsumerGroupOffsets for every group through one admin client, many in flight
+/// (`strait::kafka::native_admin::alter_group_offsets`, the call strait's group offset sync
+/// makes). A client per group would cost about 40 ms of CPU each in its creation alone.
 fn commit_groups(a: CommitArgs) {
-    use rdkafka_sys as rd;
-    use std::ffi::{CStr, CString};
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", &a.bootstrap)
         .create()
         .expect("admin client");
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..a.partitions {
-        tpl.add_partition_offset(&a.topic, p, Offset::Offset(a.offset))
-            .expect("partition");
-    }
+    let offsets: Vec<(String, i32, i64)> = (0..a.partitions)
+        .map(|p| (a.topic.clone(), p, a.offset))
+        .collect();
     let started = Instant::now();
-    let rk = admin.inner().native_ptr();
-    let (mut next, mut waiting, mut committed, mut failed) = (0usize, 0usize, 0usize, 0usize);
-    // SAFETY: `rk` is alive while `admin` is; librdkafka copies the group name, the partition
-    // list and the options at the call, so each is freed right after it; each event is
-    // destroyed once read, and what its result points to is read before that.
-    unsafe {
-        let queue = rd::rd_kafka_queue_new(rk);
-        while next < a.count || waiting > 0 {
-            while next < a.count && waiting < COMMITS_IN_FLIGHT {
-                let group = CString::new(name(&a.group_prefix, next)).expect("group name");
-                let mut req = rd::rd_kafka_AlterConsumerGroupOffsets_new(group.as_ptr(), tpl.ptr());
-                let opts = rd::rd_kafka_AdminOptions_new(
-                    rk,
-                    rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS,
-                );
-                rd::rd_kafka_AlterConsumerGroupOffsets(rk, &mut req, 1, opts, queue);
-                rd::rd_kafka_AlterConsumerGroupOffsets_destroy(req);
-                rd::rd_kafka_AdminOptions_destroy(opts);
-                next += 1;
-                waiting += 1;
-            }
-            let ev = rd::rd_kafka_queue_poll(queue, 60_000);
-            assert!(!ev.is_null(), "commit-groups: no answer within 60 s");
-            waiting -= 1;
-            let mut ok =
-                rd::rd_kafka_event_error(ev) == rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR;
-            let mut why = if ok {
-                String::new()
-            } else {
-                CStr::from_ptr(rd::rd_kafka_event_error_string(ev))
-                    .to_string_lossy()
-                    .into_owned()
-            };
-            let res = rd::rd_kafka_event_AlterConsumerGroupOffsets_result(ev);
-            if ok && !res.is_null() {
-                let mut n = 0usize;
-                let groups = rd::rd_kafka_AlterConsumerGroupOffsets_result_groups(res, &mut n);
-                for i in 0..n {
-                    let g = *groups.add(i);
-                    let err = rd::rd_kafka_group_result_error(g);
-                    if !err.is_null() {
-                        ok = false;
-                        why = CStr::from_ptr(rd::rd_kafka_error_string(err))
-                            .to_string_lossy()
-                            .into_owned();
+    let (mut committed, mut failed) = (0usize, 0usize);
+    // In slices, so that progress shows on long runs.
+    let mut next = 0;
+    while next < a.count {
+        let end = (next + 1000).min(a.count);
+        let requests: Vec<strait::kafka::native_admin::OffsetsCommit> = (next..end)
+            .map(|i| (name(&a.group_prefix, i), offsets.clone()))
+            .collect();
+        for r in strait::kafka::native_admin::alter_group_offsets(admin.inner(), &requests) {
+            match r {
+                Ok(()) => committed += 1,
+                Err(e) => {
+                    if failed == 0 {
+                        eprintln!("commit-groups: {e}");
                     }
-                    let parts = rd::rd_kafka_group_result_partitions(g);
-                    if !parts.is_null() {
-                        for j in 0..(*parts).cnt as usize {
-                            let e = (*(*parts).elems.add(j)).err;
-                            if e != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
-                                ok = false;
-                                why = format!("partition error {e:?}");
-                            }
-                        }
-                    }
+                    failed += 1;
                 }
-            }
-            rd::rd_kafka_event_destroy(ev);
-            if ok {
-                committed += 1;
-            } else {
-                if failed == 0 {
-                    eprintln!("commit-groups: {why}");
-                }
-                failed += 1;
             }
         }
-        rd::rd_kafka_queue_destroy(queue);
+        next = end;
     }
     println!(
         "commit-groups {:.2} {committed} {failed}",
