@@ -672,7 +672,7 @@ pub type OffsetsCommit = (String, Vec<(String, i32, i64)>);
 const GROUPS_IN_FLIGHT: usize = 128;
 
 /// The committed offsets of many groups through one client (ListConsumerGroupOffsets, at most
-/// [`GROUPS_IN_FLIGHT`] at a time): per request `(group, partitions)`, in order, the group's
+/// 128 at a time): per request `(group, partitions)`, in order, the group's
 /// offsets for those partitions (`None`: every partition it has an offset for), or why not.
 /// Blocking.
 pub fn list_group_offsets<C: ClientContext>(
@@ -718,7 +718,7 @@ pub fn list_group_offsets<C: ClientContext>(
 }
 
 /// Commits offsets for many groups through one client (AlterConsumerGroupOffsets, at most
-/// [`GROUPS_IN_FLIGHT`] at a time): per request `(group, offsets)`, in order, whether the
+/// 128 at a time): per request `(group, offsets)`, in order, whether the
 /// coordinator took them. Kafka takes them only while the group has no active members.
 /// Blocking.
 pub fn alter_group_offsets<C: ClientContext>(
