@@ -96,8 +96,8 @@ measure() { # NAME PID REMOTE STARTED
   result "$name" rss_kib "$rss"; result "$name" cpu_s "$cpu"
 }
 
-latency() { # NAME TOPIC REMOTE
-  create $A "$2" "$P"
+latency() { # NAME TOPIC REMOTE [existing: the source topic is there already]
+  [ "${4:-}" = existing ] || create $A "$2" "$P"
   if [ "$2" != "$3" ]; then
     # One record first, so that the remote topic exists before the measured stream starts.
     tool org.apache.kafka.tools.ProducerPerformance --topic "$2" --num-records 1 --record-size 10 \
@@ -222,11 +222,13 @@ stop_strait
 # else) in strait's place, so that what the second broker and the copy itself cost on this
 # machine is apart from what strait's record path adds.
 for i in $(seq 1 "$LAT_RUNS"); do
+  # Both topics first: the null replicator reads the partitions the source topic has at its start.
+  create $A "bench-n-lat-$i" "$P"
   create $B "null.bench-n-lat-$i" "$P"
   ./target/release/examples/null_replicator --config "$cfg" --source A --target B "bench-n-lat-$i" \
     "null.bench-n-lat-$i" 1000000000000 >/dev/null 2>>"$STRAIT_HARNESS_RUN/null-lat.log" &
   NPID=$!
-  latency "null-lat-$i" "bench-n-lat-$i" "null.bench-n-lat-$i"
+  latency "null-lat-$i" "bench-n-lat-$i" "null.bench-n-lat-$i" existing
   kill "$NPID"; wait "$NPID" 2>/dev/null || true; NPID=
 done
 start_mm2 "$STRAIT_HARNESS_RUN/mm2-t1.properties"

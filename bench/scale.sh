@@ -357,8 +357,11 @@ ${6:-}
 PROPS
   echo "$path"
 }
-start_mm2() { # CONFIG
-  $K mm2 "$1" >/dev/null
+start_mm2() { # CONFIG; 1 (with the row marked) when MM2 does not start
+  if ! $K mm2 "$1" >/dev/null; then
+    log "MirrorMaker 2 did not start (see $STRAIT_HARNESS_RUN/mm2/mm2.log): its run is left out"
+    return 1
+  fi
   MPID=$(cat "$STRAIT_HARNESS_RUN/mm2/pid")
   RPID=$MPID
 }
@@ -398,7 +401,7 @@ partitions_run() { # WHO
     start_strait "$base" "$STRAIT_HARNESS_RUN/$who-base.log"
   else
     base=$(mm2_config "$who-base" "bp[0-9]+" "none" "${who#mm2-t}")
-    start_mm2 "$base"
+    start_mm2 "$base" || { result "$name" not_started 1; return 0; }
   fi
   $T wait-partitions $B A.bp 1 "$RECORDS" "$TIMEOUT" >/dev/null
   result "$name" base_rss_kib "$(hwm_kib "$RPID")"
@@ -413,7 +416,7 @@ partitions_run() { # WHO
   else
     cfg=$(mm2_config "$who-partitions" "sp[0-9]+" "none" "${who#mm2-t}")
     started=$(now)
-    start_mm2 "$cfg"
+    start_mm2 "$cfg" || { result "$name" not_started 1; return 0; }
   fi
   start_sampler "$RPID"
   local out
@@ -460,7 +463,7 @@ groups_run() { # WHO
   else
     cfg=$(mm2_config "$who-groups" "sg[0-9]+" "bench-g-.*" "${who#mm2-t}")
     started=$(now)
-    start_mm2 "$cfg"
+    start_mm2 "$cfg" || { result "$name" not_started 1; return 0; }
   fi
   start_sampler "$RPID"
   local replicating
@@ -519,7 +522,7 @@ wan_run() { # REPLICATOR_LABEL SETTINGS_LABEL KIND(strait|mm2) CONSUMER_MAP_OR_P
   else
     cfg=$(mm2_config "wan-$WAN_ORDER" "${topic}00000" "none" "$tasks" "127.0.0.1:$PROXY_PORT" "$extra")
     started=$(now)
-    start_mm2 "$cfg"
+    start_mm2 "$cfg" || { result "$name" not_started 1; return 0; }
   fi
   result "$name" order "$WAN_ORDER"
   result "$name" replicator "$label"
