@@ -189,14 +189,22 @@ struct GroupRound {
 
 /// Waits for every delivery in `waiting` and files its outcome in `out`.
 async fn settle(
+    topic: &str,
     waiting: &mut Vec<(usize, DeliveryFuture)>,
-    out: &mut [Option<Result<(), KafkaError>>],
+    out: &mut [Option<Result<(), CheckpointError>>],
 ) {
     for (i, delivery) in waiting.drain(..) {
-        out[i] = Some(match delivery.await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err((e, _))) => Err(e),
-            Err(_) => Err(KafkaError::Canceled),
+        let failed = match delivery.await {
+            Ok(Ok(_)) => None,
+            Ok(Err((e, _))) => Some(e),
+            Err(_) => Some(KafkaError::Canceled),
+        };
+        out[i] = Some(match failed {
+            None => Ok(()),
+            Some(source) => Err(CheckpointError::Write {
+                topic: topic.to_string(),
+                source,
+            }),
         });
     }
 }
@@ -469,14 +477,14 @@ impl CheckpointEmitter {
             rounds.push(g);
         }
 
-        let outcomes = self.write_all(&checkpoints).await;
+        let mut outcomes = self.write_all(&checkpoints).await;
         let mut written = 0;
         let mut first_failure = None;
         let mut to_sync: Vec<OffsetsCommit> = Vec::new();
         for g in rounds {
             let mut all_written = true;
             for i in g.writes.clone() {
-                match &outcomes[i] {
+                match std::mem::replace(&mut outcomes[i], Ok(())) {
                     Ok(()) => {
                         let c = &checkpoints[i];
                         CheckpointWritten {
@@ -492,12 +500,7 @@ impl CheckpointEmitter {
                     }
                     Err(e) => {
                         all_written = false;
-                        if first_failure.is_none() {
-                            first_failure = Some(CheckpointError::Write {
-                                topic: self.topic.clone(),
-                                source: e.clone(),
-                            });
-                        }
+                        first_failure.get_or_insert(e);
                     }
                 }
             }
@@ -694,8 +697,8 @@ impl CheckpointEmitter {
 
     /// Writes the round's checkpoints, all in flight together (as many as the producer's queue
     /// holds): per checkpoint, in order, whether the target acknowledged it.
-    async fn write_all(&self, checkpoints: &[Checkpoint]) -> Vec<Result<(), KafkaError>> {
-        let mut out: Vec<Option<Result<(), KafkaError>>> =
+    async fn write_all(&self, checkpoints: &[Checkpoint]) -> Vec<Result<(), CheckpointError>> {
+        let mut out: Vec<Option<Result<(), CheckpointError>>> =
             (0..checkpoints.len()).map(|_| None).collect();
         let mut waiting: Vec<(usize, DeliveryFuture)> = Vec::new();
         for (i, c) in checkpoints.iter().enumerate() {
@@ -704,9 +707,7 @@ impl CheckpointEmitter {
                 (Err(e), _) | (_, Err(e)) => {
                     tracing::warn!(group = %c.group, topic = %c.topic, partition = c.partition,
                         error = %e, "checkpoint not encodable; not written");
-                    out[i] = Some(Err(KafkaError::MessageProduction(
-                        RDKafkaErrorCode::InvalidRecord,
-                    )));
+                    out[i] = Some(Err(CheckpointError::Encode(e)));
                     continue;
                 }
             };
@@ -725,19 +726,26 @@ impl CheckpointEmitter {
                         if !waiting.is_empty() =>
                     {
                         // The producer's queue is full: wait for what is in flight first.
-                        settle(&mut waiting, &mut out).await;
+                        settle(&self.topic, &mut waiting, &mut out).await;
                     }
-                    Err((e, _)) => {
-                        out[i] = Some(Err(e));
+                    Err((source, _)) => {
+                        out[i] = Some(Err(self.write_error(source)));
                         break;
                     }
                 }
             }
         }
-        settle(&mut waiting, &mut out).await;
+        settle(&self.topic, &mut waiting, &mut out).await;
         out.into_iter()
-            .map(|r| r.unwrap_or(Err(KafkaError::Canceled)))
+            .map(|r| r.unwrap_or_else(|| Err(self.write_error(KafkaError::Canceled))))
             .collect()
+    }
+
+    fn write_error(&self, source: KafkaError) -> CheckpointError {
+        CheckpointError::Write {
+            topic: self.topic.clone(),
+            source,
+        }
     }
 
     /// Tells the permissions what a group offset sync of `group` showed: READ and DESCRIBE

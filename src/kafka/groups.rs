@@ -26,11 +26,15 @@ pub fn describe(
         .groups()
         .iter()
         .find(|g| g.name() == group)
-        .filter(|g| g.state() != "Dead")
-        .map(|g| GroupInfo {
-            members: g.members().len(),
-            state: g.state().to_string(),
-        }))
+        .and_then(info))
+}
+
+/// What the coordinator says of a listed group; `None` for one being deleted.
+fn info(g: &rdkafka::groups::GroupInfo) -> Option<GroupInfo> {
+    (g.state() != "Dead").then(|| GroupInfo {
+        members: g.members().len(),
+        state: g.state().to_string(),
+    })
 }
 
 /// Every consumer group the cluster lists, by name, as its coordinator describes it (one
@@ -42,14 +46,7 @@ pub fn describe_all(
     Ok(list
         .groups()
         .iter()
-        .filter(|g| g.state() != "Dead")
-        .map(|g| {
-            let info = GroupInfo {
-                members: g.members().len(),
-                state: g.state().to_string(),
-            };
-            (g.name().to_string(), info)
-        })
+        .filter_map(|g| Some((g.name().to_string(), info(g)?)))
         .collect())
 }
 
