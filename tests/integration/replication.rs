@@ -153,23 +153,34 @@ fn records_arrive_byte_for_byte_in_order() {
     assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
 }
 
-/// (d) A topic created on the source while strait runs is picked up by the next topic refresh.
-#[test]
-fn topic_created_later_is_replicated_within_refresh_interval() {
-    let (a, b) = shared_clusters();
-    let prefix = unique_name("late");
+/// strait started with `mirror` after a topic `<prefix>-first` with one record: returned once
+/// that record is on the target (its first topic refresh is done).
+fn replicating_a_first_topic(
+    a: &KafkaCluster,
+    b: &KafkaCluster,
+    prefix: &str,
+    mirror: MirrorConfig,
+) -> StraitProcess {
     let first = format!("{prefix}-first");
-    let late = format!("{prefix}-late");
     create_topic(&a.bootstrap(), &first, 1, &[]);
     produce(
         &a.bootstrap(),
         &first,
         &[OutRecord::to_partition(0, "first")],
     );
-
-    let mut strait = StraitProcess::start(&StraitConfig::a_to_b(a, b, &[&format!("{prefix}-.*")]));
-    // strait is up and replicating once the first topic's record arrived.
+    let strait = StraitProcess::start(&StraitConfig::one_way(a, b, mirror));
     TopicReader::new(&b.bootstrap(), &format!("A.{first}")).wait_for_count(1, ARRIVAL);
+    strait
+}
+
+/// (d) A topic created on the source while strait runs is picked up by the next topic refresh.
+#[test]
+fn topic_created_later_is_replicated_within_refresh_interval() {
+    let (a, b) = shared_clusters();
+    let prefix = unique_name("late");
+    let late = format!("{prefix}-late");
+    let mirror = MirrorConfig::a_to_b(&[&format!("{prefix}-.*")]);
+    let mut strait = replicating_a_first_topic(a, b, &prefix, mirror);
 
     create_topic(&a.bootstrap(), &late, 2, &[]);
     let created = Instant::now();
@@ -216,18 +227,9 @@ fn topic_created_later_is_replicated_within_refresh_interval() {
 fn a_new_topic_and_new_partitions_are_copied_without_waiting_for_the_refresh() {
     let (a, b) = shared_clusters();
     let prefix = unique_name("watch");
-    let first = format!("{prefix}-first");
     let late = format!("{prefix}-late");
-    create_topic(&a.bootstrap(), &first, 1, &[]);
-    produce(
-        &a.bootstrap(),
-        &first,
-        &[OutRecord::to_partition(0, "first")],
-    );
     let mirror = MirrorConfig::a_to_b(&[&format!("{prefix}-.*")]).refresh_topics_interval("10m");
-    let mut strait = StraitProcess::start(&StraitConfig::one_way(a, b, mirror));
-    // Its first refresh is done once the first topic's record arrived.
-    TopicReader::new(&b.bootstrap(), &format!("A.{first}")).wait_for_count(1, ARRIVAL);
+    let mut strait = replicating_a_first_topic(a, b, &prefix, mirror);
 
     create_topic(&a.bootstrap(), &late, 1, &[]);
     let created = Instant::now();
